@@ -1,0 +1,491 @@
+//! The headless subcommands. Exit status: 0 success, 1 `check` found a finding at or above the
+//! threshold, 2 bad input (unreadable or invalid model, rule file or arguments).
+
+use std::fmt::Write as _;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use threatmap_core::attr::{Action, Classification, DatastoreType, Kind, Lifetime, TlsVersion};
+use threatmap_core::engine::{Analysis, Options, analyze};
+use threatmap_core::file::{self, Level};
+use threatmap_core::model::{Controls, DataItem, Element, FIXED_ATTRIBUTES, Model};
+use threatmap_core::rules::{BUILTIN_PACKS, DEFAULT_PACKS, RuleSet, Severity};
+use threatmap_core::pytm;
+
+/// Threat modeling from data-flow diagrams: findings, reports and checks for CI.
+#[derive(Debug, Parser)]
+#[command(name = "threatmap", version, about, long_about = None, arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List the rules (id, severity, title) of the given packs, or of the built-in default packs.
+    List(RuleArgs),
+    /// Describe the attributes of element kinds (or `Controls`, `Data`): type, default, meaning.
+    Describe {
+        /// Kinds to describe, e.g. `Server Dataflow Controls`; all when none is given.
+        kinds: Vec<String>,
+    },
+    /// List the element kinds and the enumerations attributes use.
+    ListElements,
+    /// Check a model file: syntax, references, boundary cycles, duplicate ids, attributes.
+    Validate {
+        /// Model file (`*.threatmap.json`, or pytm JSON).
+        model: PathBuf,
+    },
+    /// Run the rules over a model and print the findings.
+    Findings {
+        /// Model file (`*.threatmap.json`, or pytm JSON).
+        model: PathBuf,
+        #[command(flatten)]
+        rules: RuleArgs,
+        #[command(flatten)]
+        exclude: ExcludeArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Include excluded findings (excluded by an assumption).
+        #[arg(long)]
+        all: bool,
+    },
+    /// Write the model and its findings as pytm's `--json` output.
+    Json {
+        /// Model file (`*.threatmap.json`, or pytm JSON).
+        model: PathBuf,
+        /// Output file (`-` for standard output).
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        rules: RuleArgs,
+        #[command(flatten)]
+        exclude: ExcludeArg,
+    },
+    /// Fail (exit 1) when a finding at or above a severity is open: for CI.
+    Check {
+        /// Model file (`*.threatmap.json`, or pytm JSON).
+        model: PathBuf,
+        /// Lowest severity that fails the check: info, very-low, low, medium, high, very-high.
+        #[arg(long, value_parser = parse_severity)]
+        fail_on: Severity,
+        #[command(flatten)]
+        rules: RuleArgs,
+        #[command(flatten)]
+        exclude: ExcludeArg,
+    },
+    /// Convert a model from another tool into a native `*.threatmap.json` file.
+    Import {
+        /// The format of the input.
+        #[arg(value_enum)]
+        format: ImportFormat,
+        /// The file to import.
+        file: PathBuf,
+        /// The native model to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Print the JSON Schema of the native model file.
+    Schema,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct RuleArgs {
+    /// Rule pack to run: a built-in name (general, stride-interactions, iot), a native TOML
+    /// pack or pytm's threats.json. Repeat for several; replaces the model's own packs.
+    #[arg(long = "rules", value_name = "PACK")]
+    packs: Vec<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct ExcludeArg {
+    /// Threat ids to skip, comma-separated (e.g. `INP03,DE01`).
+    #[arg(long, value_name = "IDS", value_delimiter = ',')]
+    exclude: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Format {
+    /// Aligned columns for reading.
+    Table,
+    /// Tab-separated values with a header, for scripts.
+    Tsv,
+    /// JSON with every field and why each finding fired.
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ImportFormat {
+    /// pytm's `--json` output or its `load()` JSON input.
+    Pytm,
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(&s.replace('-', " ")).ok_or_else(|| format!("unknown severity `{s}` (info, very-low, low, medium, high, very-high)"))
+}
+
+/// Bad input: reported with exit status 2.
+#[derive(Debug)]
+struct BadInput(String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+fn bad(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(BadInput(msg.into()))
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(b) = e.downcast_ref::<BadInput>() {
+                eprintln!("{b}");
+                ExitCode::from(2)
+            } else {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    match cli.command {
+        Command::List(args) => {
+            let rules = load_rules(&args, None)?;
+            let width = rules.rules.iter().map(|r| r.id.len()).max().unwrap_or(2);
+            for r in &rules.rules {
+                writeln!(out, "{:<width$}  {:<9}  {}", r.id, r.severity.name(), r.title_template)?;
+            }
+        }
+        Command::Describe { kinds } => describe(&mut out, &kinds)?,
+        Command::ListElements => list_elements(&mut out)?,
+        Command::Validate { model } => return validate(&mut out, &model),
+        Command::Findings { model, rules, exclude, format, all } => {
+            let (m, base) = load_model(&model)?;
+            let rules = load_rules(&rules, Some((&m, &base)))?;
+            let analysis = analyze(&m, &rules, &options(&exclude));
+            print_findings(&mut out, &analysis, format, all)?;
+        }
+        Command::Json { model, output, rules, exclude } => {
+            let (m, base) = load_model(&model)?;
+            let rules = load_rules(&rules, Some((&m, &base)))?;
+            let analysis = analyze(&m, &rules, &options(&exclude));
+            if output == Path::new("-") {
+                pytm::write_json(&analysis, &mut out)?;
+                writeln!(out)?;
+            } else {
+                write_file(&output, |w| pytm::write_json(&analysis, w))?;
+            }
+        }
+        Command::Check { model, fail_on, rules, exclude } => {
+            let (m, base) = load_model(&model)?;
+            let rules = load_rules(&rules, Some((&m, &base)))?;
+            let analysis = analyze(&m, &rules, &options(&exclude));
+            let failing: Vec<_> = analysis.findings.iter().filter(|f| analysis.severity(f) >= fail_on).collect();
+            writeln!(out, "{}", summary(&analysis))?;
+            for f in &failing {
+                let v = analysis.view(f);
+                writeln!(out, "  {:<9}  {}  {}", v.severity.name(), v.key, v.title)?;
+            }
+            out.flush()?;
+            if failing.is_empty() {
+                writeln!(out, "check passed: no open finding at or above {fail_on}")?;
+            } else {
+                writeln!(out, "check failed: {} open finding(s) at or above {fail_on}", failing.len())?;
+                out.flush()?;
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Command::Import { format: ImportFormat::Pytm, file, output } => {
+            let text = read_input(&file)?;
+            let imported = pytm::import(&text, &file.display().to_string()).map_err(|e| bad(e.to_string()))?;
+            for w in &imported.warnings {
+                eprintln!("{}: warning: {w}", file.display());
+            }
+            file::save(&imported.model, &output).with_context(|| format!("cannot write {}", output.display()))?;
+            let m = &imported.model;
+            let count = |k: fn(Kind) -> bool| m.elements.iter().filter(|e| k(e.kind)).count();
+            writeln!(
+                out,
+                "wrote {}: {} elements, {} dataflows, {} boundaries, {} data items",
+                output.display(),
+                count(Kind::is_node),
+                count(|k| k == Kind::Dataflow),
+                count(|k| k == Kind::Boundary),
+                m.data.len()
+            )?;
+        }
+        Command::Schema => {
+            writeln!(out, "{}", threatmap_core::schema_json())?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn options(exclude: &ExcludeArg) -> Options {
+    Options { exclude: exclude.exclude.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect() }
+}
+
+fn read_input(path: &Path) -> Result<String> {
+    let meta = std::fs::metadata(path).map_err(|e| bad(format!("{}: cannot read: {e}", path.display())))?;
+    if meta.len() > file::MAX_FILE_BYTES {
+        return Err(bad(format!("{}: file is {} bytes; the limit is {}", path.display(), meta.len(), file::MAX_FILE_BYTES)));
+    }
+    let bytes = std::fs::read(path).map_err(|e| bad(format!("{}: cannot read: {e}", path.display())))?;
+    String::from_utf8(bytes).map_err(|e| bad(format!("{}: not valid UTF-8 (byte {})", path.display(), e.utf8_error().valid_up_to())))
+}
+
+/// Loads a native model, or imports pytm JSON when the file is not a native model.
+fn load_model(path: &Path) -> Result<(Model, PathBuf)> {
+    let text = read_input(path)?;
+    let name = path.display().to_string();
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let is_native = serde_json::from_str::<serde_json::Value>(&text).ok().is_none_or(|v| v.get("threatmap").is_some());
+    if is_native {
+        let model = file::parse(&text, &name).map_err(|e| bad(e.to_string()))?;
+        for p in file::check(&model).iter().filter(|p| p.level == Level::Warning) {
+            eprintln!("{}", p.display_in(&name));
+        }
+        Ok((model, base))
+    } else {
+        let imported = pytm::import(&text, &name).map_err(|e| bad(e.to_string()))?;
+        for w in &imported.warnings {
+            eprintln!("{name}: warning: {w}");
+        }
+        Ok((imported.model, base))
+    }
+}
+
+/// The rules to run: `--rules` if given, else the model's `rulePacks`, else the defaults.
+fn load_rules(args: &RuleArgs, model: Option<(&Model, &Path)>) -> Result<RuleSet> {
+    let mut set = RuleSet::new();
+    let (specs, base): (Vec<String>, Option<&Path>) = if !args.packs.is_empty() {
+        (args.packs.clone(), None)
+    } else if let Some((m, base)) = model.filter(|(m, _)| !m.rule_packs.is_empty()) {
+        (m.rule_packs.clone(), Some(base))
+    } else {
+        (DEFAULT_PACKS.iter().map(|s| (*s).to_owned()).collect(), None)
+    };
+    for spec in &specs {
+        if let Err(d) = set.add_pack(spec, base) {
+            let builtin: Vec<&str> = BUILTIN_PACKS.iter().map(|p| p.name).collect();
+            let hint = if Path::new(spec).extension().is_none() && !Path::new(spec).exists() {
+                format!(" (built-in packs: {})", builtin.join(", "))
+            } else {
+                String::new()
+            };
+            return Err(bad(format!("{d}{hint}")));
+        }
+    }
+    for d in &set.diagnostics {
+        eprintln!("{d} (rule skipped)");
+    }
+    Ok(set)
+}
+
+fn write_file(path: &Path, f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
+    let mut buf = Vec::new();
+    f(&mut buf)?;
+    file::write_atomic(path, &buf).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn summary(a: &Analysis<'_>) -> String {
+    let counts: Vec<String> = a.counts().into_iter().filter(|(_, n)| *n > 0).map(|(s, n)| format!("{n} {}", s.name())).collect();
+    let mut s = format!("{} finding(s)", a.findings.len());
+    if !counts.is_empty() {
+        let _ = write!(s, ": {}", counts.join(", "));
+    }
+    if !a.excluded.is_empty() {
+        let _ = write!(s, "; {} excluded by assumptions", a.excluded.len());
+    }
+    s
+}
+
+fn print_findings(out: &mut dyn Write, a: &Analysis<'_>, format: Format, all: bool) -> Result<()> {
+    let mut list: Vec<(&threatmap_core::engine::Finding, &str)> = a.findings.iter().map(|f| (f, "open")).collect();
+    if all || matches!(format, Format::Json) {
+        list.extend(a.excluded.iter().map(|f| (f, "excluded")));
+    }
+    match format {
+        Format::Table => {
+            let rows: Vec<[String; 4]> = list
+                .iter()
+                .map(|(f, _)| {
+                    let v = a.view(f);
+                    let element = format!("{} ({})", v.element_name, v.element_kind);
+                    let title = match v.excluded_by {
+                        Some(by) => format!("{} [excluded: {by}]", v.title),
+                        None => v.title,
+                    };
+                    [v.severity.name().to_owned(), v.threat_id.to_owned(), element, title]
+                })
+                .collect();
+            let w: Vec<usize> = (0..3).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+            for r in &rows {
+                writeln!(out, "{:<w0$}  {:<w1$}  {:<w2$}  {}", r[0], r[1], r[2], r[3], w0 = w[0], w1 = w[1], w2 = w[2])?;
+            }
+            writeln!(out, "{}", summary(a))?;
+        }
+        Format::Tsv => {
+            writeln!(out, "key\telement_id\telement\tkind\tthreat_id\tseverity\tlikelihood\tstatus\ttitle")?;
+            let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
+            for (f, status) in &list {
+                let v = a.view(f);
+                writeln!(
+                    out,
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                    clean(&v.key),
+                    clean(v.element_id),
+                    clean(v.element_name),
+                    v.element_kind,
+                    clean(v.threat_id),
+                    v.severity.name(),
+                    clean(v.likelihood),
+                    status,
+                    clean(&v.title)
+                )?;
+            }
+        }
+        Format::Json => {
+            let items: Vec<serde_json::Value> = list
+                .iter()
+                .map(|(f, status)| {
+                    let mut v = serde_json::to_value(a.view(f)).unwrap_or_default();
+                    if let Some(obj) = v.as_object_mut() {
+                        obj.insert("status".to_owned(), serde_json::Value::String((*status).to_owned()));
+                        obj.insert("why".to_owned(), serde_json::to_value(a.explain(f)).unwrap_or_default());
+                    }
+                    v
+                })
+                .collect();
+            serde_json::to_writer_pretty(&mut *out, &items)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+fn validate(out: &mut dyn Write, path: &Path) -> Result<ExitCode> {
+    let text = read_input(path)?;
+    let name = path.display().to_string();
+    let model = match file::parse(&text, &name) {
+        Ok(m) => m,
+        Err(e) => {
+            for p in &e.problems {
+                eprintln!("{}", p.display_in(&name));
+            }
+            let errors = e.problems.iter().filter(|p| p.level == Level::Error).count();
+            eprintln!("{name}: invalid: {errors} error(s)");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let warnings = file::check(&model);
+    for p in &warnings {
+        writeln!(out, "{}", p.display_in(&name))?;
+    }
+    let count = |k: fn(Kind) -> bool| model.elements.iter().filter(|e| k(e.kind)).count();
+    writeln!(
+        out,
+        "{name}: valid: {} elements, {} dataflows, {} boundaries, {} data items, {} warning(s)",
+        count(Kind::is_node),
+        count(|k| k == Kind::Dataflow),
+        count(|k| k == Kind::Boundary),
+        model.data.len(),
+        warnings.len()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(out: &mut dyn Write, names: &[String]) -> Result<()> {
+    let all: Vec<String> = Kind::ALL.iter().map(|k| k.name().to_owned()).chain(["Controls".to_owned(), "Data".to_owned()]).collect();
+    let names = if names.is_empty() { all.clone() } else { names.to_vec() };
+    for name in names {
+        let mut rows: Vec<(String, String, String, String)> = Vec::new();
+        let heading;
+        match name.as_str() {
+            "Controls" => {
+                heading = "Controls: security controls every element has (element.controls.X)".to_owned();
+                for d in Controls::ATTRIBUTES {
+                    rows.push((d.name.to_owned(), d.ty.to_string(), show_default((d.default)(Kind::Asset)), d.doc_text()));
+                }
+            }
+            "Data" => {
+                heading = "Data: a data item that elements hold and flows carry".to_owned();
+                rows.push(("id".into(), "str".into(), "required".into(), "Stable identifier, unique among data items.".into()));
+                rows.push(("name".into(), "str".into(), "required".into(), "The name shown in reports.".into()));
+                for d in DataItem::ATTRIBUTES {
+                    rows.push((d.name.to_owned(), d.ty.to_string(), show_default((d.default)(Kind::Asset)), d.doc_text()));
+                }
+                rows.push(("carriedBy".into(), "list[Dataflow]".into(), "computed".into(), "Flows that carry the item.".into()));
+                rows.push(("processedBy".into(), "list[Element]".into(), "computed".into(), "Elements at either end of those flows.".into()));
+            }
+            other => {
+                let Some(kind) = Kind::from_name(other) else {
+                    let hint = file::closest(other, all.iter().map(String::as_str)).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+                    return Err(bad(format!("unknown kind `{other}`{hint}")));
+                };
+                heading = format!("{}: {}", kind.name(), kind.summary());
+                for f in FIXED_ATTRIBUTES.iter().filter(|f| f.kinds.contains(kind)) {
+                    let doc = if f.computed { format!("{} (read-only)", f.doc) } else { f.doc.to_owned() };
+                    rows.push((f.name.to_owned(), f.ty.to_string(), f.default.to_owned(), doc));
+                }
+                for d in Element::ATTRIBUTES.iter().filter(|d| d.kinds.contains(kind)) {
+                    rows.push((d.name.to_owned(), d.ty.to_string(), show_default((d.default)(kind)), d.doc_text()));
+                }
+            }
+        }
+        writeln!(out, "{heading}")?;
+        let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+        let w1 = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+        let w2 = rows.iter().map(|r| r.2.len()).max().unwrap_or(0);
+        for (n, t, d, doc) in rows {
+            writeln!(out, "  {n:<w0$}  {t:<w1$}  {d:<w2$}  {doc}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+fn show_default(v: threatmap_core::attr::Value<'_>) -> String {
+    use threatmap_core::attr::Value;
+    match v {
+        Value::Bool(true) => "True".to_owned(),
+        Value::Bool(false) => "False".to_owned(),
+        Value::Int(n) => n.to_string(),
+        Value::Str(s) => format!("{s:?}"),
+        Value::Enum(e) => e.to_string(),
+        Value::Levels(l) => format!("{l:?}"),
+        Value::Strs(l) => format!("{l:?}"),
+        _ => "None".to_owned(),
+    }
+}
+
+fn list_elements(out: &mut dyn Write) -> Result<()> {
+    writeln!(out, "Element kinds:")?;
+    for k in Kind::ALL {
+        writeln!(out, "  {:<15} {}", k.name(), k.summary())?;
+    }
+    writeln!(out, "\nEnumerations (write `Type.MEMBER` in conditions, `MEMBER` in model files):")?;
+    let line = |out: &mut dyn Write, name: &str, doc: &str, members: Vec<&str>| writeln!(out, "  {name:<15} {doc}: {}", members.join(", "));
+    line(out, "Classification", "data sensitivity, ordered", Classification::MEMBERS.iter().map(|m| m.name()).collect())?;
+    line(out, "TLSVersion", "protocol versions, ordered", TlsVersion::MEMBERS.iter().map(|m| m.name()).collect())?;
+    line(out, "Lifetime", "credential lifetimes", Lifetime::MEMBERS.iter().map(|m| m.name()).collect())?;
+    line(out, "DatastoreType", "data store technologies", DatastoreType::MEMBERS.iter().map(|m| m.name()).collect())?;
+    line(out, "Action", "handling of duplicate dataflows", Action::MEMBERS.iter().map(|m| m.name()).collect())?;
+    Ok(())
+}

@@ -1,0 +1,702 @@
+//! The rule engine: prepares a model (pytm's pre-rule defaults, response pairing, inputs and
+//! outputs), runs a rule set over it and produces findings.
+//!
+//! Pre-rule defaults, applied only where the user left a value unset (pytm 1.4.0 overwrites
+//! user values; 1.3.1 and Threatmap do not):
+//! - a flow carries its own data plus its source's data;
+//! - a flow's levels are the intersection of its endpoints' levels, if not empty;
+//! - a request flow takes `protocol` and `dstPort` from its sink, `controls.isEncrypted` from its
+//!   sink, and `controls.authenticatesDestination` / `controls.checksDestinationRevocation`
+//!   from its source; a response flow takes `protocol`, `srcPort` and `controls.isEncrypted`
+//!   from its source;
+//! - stored data carried by a request flow takes `isDestEncryptedAtRest` /
+//!   `isSourceEncryptedAtRest` from the sink's and source's `controls.isEncryptedAtRest` (the
+//!   last such flow in order wins);
+//! - a `credentialsLife` other than NONE implies `isCredentials`, and credentials with no
+//!   lifetime get UNKNOWN;
+//! - `responseTo` and `isResponse` are kept consistent, and a response with no `responseTo` is
+//!   paired with the one flow going the other way, if there is exactly one;
+//! - with `isOrdered`, flows without an order are numbered 1, 2, ... in file order;
+//! - a flow is amended (not forced) by its sink's and source's overrides.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::attr::{Class, Kind, Lifetime, Value};
+use crate::expr::{DataField, Method, EvalError, Evidence, Field, Fixed};
+use crate::model::{ControlAttr, Controls, DataAttr, DataItem, Element, ElementAttr, Model, Override};
+use crate::rules::{Rule, RuleSet, Severity};
+
+/// Derived facts about one element.
+#[derive(Debug, Default, Clone)]
+struct Facts {
+    boundary: Option<u32>,
+    source: Option<u32>,
+    sink: Option<u32>,
+    response_to: Option<u32>,
+    response: Option<u32>,
+    is_response: bool,
+    data: Vec<u32>,
+    inputs: Vec<u32>,
+    outputs: Vec<u32>,
+    levels: Option<Vec<u32>>,
+    order: Option<i64>,
+}
+
+/// Derived facts about one data item.
+#[derive(Debug, Default, Clone)]
+struct DataFacts {
+    is_credentials: Option<bool>,
+    credentials_life: Option<Lifetime>,
+    dest_encrypted: Option<bool>,
+    source_encrypted: Option<bool>,
+    carried_by: Vec<u32>,
+    processed_by: Vec<u32>,
+}
+
+/// A model with references resolved and pytm's pre-rule defaults worked out: what conditions
+/// read. Building one is linear in the size of the model.
+#[derive(Debug)]
+pub struct Prepared<'m> {
+    model: &'m Model,
+    facts: Vec<Facts>,
+    data: Vec<DataFacts>,
+    ids: HashMap<&'m str, u32>,
+    flow_order: Vec<u32>,
+}
+
+impl<'m> Prepared<'m> {
+    /// Prepares a model that passed [`crate::file::check`]. Dangling references (which the
+    /// check reports) are treated as absent.
+    pub fn new(model: &'m Model) -> Prepared<'m> {
+        let ids: HashMap<&str, u32> = model.elements.iter().enumerate().map(|(i, e)| (e.id.as_str(), i as u32)).collect();
+        let data_ids: HashMap<&str, u32> = model.data.iter().enumerate().map(|(i, d)| (d.id.as_str(), i as u32)).collect();
+        let node_ref = |id: &Option<String>| id.as_deref().and_then(|s| ids.get(s).copied());
+        let mut facts: Vec<Facts> = model
+            .elements
+            .iter()
+            .map(|e| {
+                let boundary = node_ref(&e.in_boundary).filter(|b| model.elements[*b as usize].kind == Kind::Boundary);
+                let mut data: Vec<u32> = Vec::new();
+                for d in &e.data {
+                    if let Some(&i) = data_ids.get(d.as_str())
+                        && !data.contains(&i)
+                    {
+                        data.push(i);
+                    }
+                }
+                if e.kind == Kind::Dataflow {
+                    let is_node = |i: &u32| model.elements[*i as usize].kind.is_node();
+                    Facts {
+                        source: node_ref(&e.source).filter(is_node),
+                        sink: node_ref(&e.sink).filter(is_node),
+                        response_to: node_ref(&e.response_to).filter(|i| model.elements[*i as usize].kind == Kind::Dataflow),
+                        is_response: e.is_response.unwrap_or(false),
+                        data,
+                        ..Facts::default()
+                    }
+                } else {
+                    Facts { boundary: if e.kind == Kind::Dataflow { None } else { boundary }, data, ..Facts::default() }
+                }
+            })
+            .collect();
+
+        // Flows in pytm's order: stable sort by `order`; with isOrdered the leading unordered
+        // flows are numbered 1..n.
+        let mut flow_order: Vec<u32> = (0..model.elements.len() as u32)
+            .filter(|i| facts[*i as usize].source.is_some() && facts[*i as usize].sink.is_some())
+            .collect();
+        flow_order.sort_by_key(|i| model.elements[*i as usize].order.unwrap_or(-1));
+        if model.is_ordered {
+            for (n, i) in flow_order.iter().enumerate() {
+                if model.elements[*i as usize].order.unwrap_or(-1) != -1 {
+                    break;
+                }
+                facts[*i as usize].order = Some(n as i64 + 1);
+            }
+        }
+
+        // Response pairing.
+        for &i in &flow_order {
+            if let Some(req) = facts[i as usize].response_to {
+                facts[i as usize].is_response = true;
+                if facts[req as usize].response.is_none() {
+                    facts[req as usize].response = Some(i);
+                }
+            }
+        }
+        let mut by_ends: HashMap<(u32, u32), Vec<u32>> = HashMap::new();
+        for &i in &flow_order {
+            let f = &facts[i as usize];
+            if let (Some(s), Some(t)) = (f.source, f.sink) {
+                by_ends.entry((s, t)).or_default().push(i);
+            }
+        }
+        for &i in &flow_order {
+            let f = &facts[i as usize];
+            if !f.is_response || f.response_to.is_some() {
+                continue;
+            }
+            if let (Some(s), Some(t)) = (f.source, f.sink)
+                && let Some([req]) = by_ends.get(&(t, s)).map(Vec::as_slice)
+            {
+                let req = *req;
+                facts[i as usize].response_to = Some(req);
+                if facts[req as usize].response.is_none() {
+                    facts[req as usize].response = Some(i);
+                }
+            }
+        }
+
+        // Flow defaults, inputs/outputs, data relationships.
+        let mut data: Vec<DataFacts> = vec![DataFacts::default(); model.data.len()];
+        for &i in &flow_order {
+            let e = &model.elements[i as usize];
+            let (Some(s), Some(t)) = (facts[i as usize].source, facts[i as usize].sink) else { continue };
+            let inherited = facts[s as usize].data.clone();
+            let own = &mut facts[i as usize].data;
+            for d in inherited {
+                if !own.contains(&d) {
+                    own.push(d);
+                }
+            }
+            if e.levels.is_none() {
+                let src = model.elements[s as usize].levels.clone().unwrap_or_else(|| vec![0]);
+                let dst = model.elements[t as usize].levels.clone().unwrap_or_else(|| vec![0]);
+                let both: BTreeSet<u32> = src.iter().filter(|l| dst.contains(l)).copied().collect();
+                if !both.is_empty() {
+                    facts[i as usize].levels = Some(both.into_iter().collect());
+                }
+            }
+            for &d in &facts[i as usize].data {
+                let df = &mut data[d as usize];
+                df.carried_by.push(i);
+                for n in [s, t] {
+                    if !df.processed_by.contains(&n) {
+                        df.processed_by.push(n);
+                    }
+                }
+            }
+            if facts[i as usize].is_response {
+                continue;
+            }
+            for &d in &facts[i as usize].data {
+                let item = &model.data[d as usize];
+                if item.is_stored.unwrap_or(false) {
+                    let at_rest = |n: u32| model.elements[n as usize].controls.is_encrypted_at_rest.unwrap_or(false);
+                    data[d as usize].dest_encrypted = Some(at_rest(t));
+                    data[d as usize].source_encrypted = Some(at_rest(s));
+                }
+            }
+            facts[t as usize].inputs.push(i);
+            facts[s as usize].outputs.push(i);
+        }
+        for (d, item) in model.data.iter().enumerate() {
+            let df = &mut data[d];
+            let life = item.credentials_life.unwrap_or(Lifetime::None);
+            if item.is_credentials.is_none() && life != Lifetime::None {
+                df.is_credentials = Some(true);
+            }
+            let creds = item.is_credentials.or(df.is_credentials).unwrap_or(false);
+            if creds && item.credentials_life.is_none() {
+                df.credentials_life = Some(Lifetime::Unknown);
+            }
+            let name = |n: &u32| model.elements[*n as usize].name.as_str();
+            df.carried_by.sort_by(|a, b| name(a).cmp(name(b)));
+            df.processed_by.sort_by(|a, b| name(a).cmp(name(b)));
+        }
+        Prepared { model, facts, data, ids, flow_order }
+    }
+
+    /// The model.
+    pub fn model(&self) -> &'m Model {
+        self.model
+    }
+
+    /// The element at an index.
+    pub fn element(&self, i: u32) -> &'m Element {
+        &self.model.elements[i as usize]
+    }
+
+    /// The index of the element with this id.
+    pub fn index_of(&self, id: &str) -> Option<u32> {
+        self.ids.get(id).copied()
+    }
+
+    /// A data item's name.
+    pub fn data_name(&self, d: u32) -> &'m str {
+        &self.model.data[d as usize].name
+    }
+
+    /// The flows in pytm's processing order (sorted by `order`).
+    pub fn flow_order(&self) -> &[u32] {
+        &self.flow_order
+    }
+
+    /// A flow's source and sink indices.
+    pub fn endpoints(&self, flow: u32) -> Option<(u32, u32)> {
+        let f = &self.facts[flow as usize];
+        Some((f.source?, f.sink?))
+    }
+
+    /// The boundary directly containing a node or boundary.
+    pub fn boundary_of(&self, i: u32) -> Option<u32> {
+        self.facts[i as usize].boundary
+    }
+
+    /// A flow's effective order (its own, or the number `isOrdered` gave it; -1 for none).
+    pub fn order(&self, flow: u32) -> i64 {
+        self.facts[flow as usize].order.or(self.model.elements[flow as usize].order).unwrap_or(-1)
+    }
+
+    /// True if the flow is a response (set, or implied by `responseTo`).
+    pub fn is_response(&self, flow: u32) -> bool {
+        self.facts[flow as usize].is_response
+    }
+
+    /// The response paired with a request flow, and the request a response answers.
+    pub fn response_pair(&self, flow: u32) -> (Option<u32>, Option<u32>) {
+        let f = &self.facts[flow as usize];
+        (f.response, f.response_to)
+    }
+
+    /// The data a node holds or a flow carries (a flow's includes its source's).
+    pub fn data_of(&self, i: u32) -> &[u32] {
+        &self.facts[i as usize].data
+    }
+
+    /// The effective levels of an element.
+    pub fn levels(&self, i: u32) -> &[u32] {
+        match &self.facts[i as usize].levels {
+            Some(l) => l,
+            None => self.model.elements[i as usize].levels.as_deref().unwrap_or(&[0]),
+        }
+    }
+
+    /// The effective value of a data item attribute.
+    pub fn data_attr(&self, d: u32, a: DataAttr) -> Value<'m> {
+        let item: &'m DataItem = &self.model.data[d as usize];
+        let df = &self.data[d as usize];
+        use crate::attr::EnumValue;
+        let derived = match a {
+            DataAttr::is_credentials if item.is_credentials.is_none() => df.is_credentials.map(Value::Bool),
+            DataAttr::credentials_life if item.credentials_life.is_none() => {
+                df.credentials_life.map(|l| Value::Enum(EnumValue::Lifetime(l)))
+            }
+            DataAttr::is_dest_encrypted_at_rest if item.is_dest_encrypted_at_rest.is_none() => df.dest_encrypted.map(Value::Bool),
+            DataAttr::is_source_encrypted_at_rest if item.is_source_encrypted_at_rest.is_none() => {
+                df.source_encrypted.map(Value::Bool)
+            }
+            _ => None,
+        };
+        derived.unwrap_or_else(|| item.get(a, Kind::Asset))
+    }
+
+    /// The effective value of an element attribute, or an error if the kind does not have it.
+    pub fn attr(&self, i: u32, a: ElementAttr) -> Result<Value<'_>, EvalError> {
+        let e: &'m Element = &self.model.elements[i as usize];
+        let def = Element::ATTRIBUTES.iter().find(|d| d.key == a).ok_or(EvalError::NoAttribute("?"))?;
+        if !def.kinds.contains(e.kind) {
+            return Err(EvalError::NoAttribute(def.name));
+        }
+        let f = &self.facts[i as usize];
+        if e.kind == Kind::Dataflow && !e.is_set(a) {
+            let (src, dst) = (f.source, f.sink);
+            let from = |n: Option<u32>, a: ElementAttr| n.map(|n| self.model.elements[n as usize].get(a, self.model.elements[n as usize].kind));
+            let derived = match a {
+                ElementAttr::protocol if f.is_response => from(src, ElementAttr::protocol),
+                ElementAttr::protocol => from(dst, ElementAttr::protocol),
+                ElementAttr::dst_port if !f.is_response => from(dst, ElementAttr::port),
+                ElementAttr::src_port if f.is_response => from(src, ElementAttr::port),
+                ElementAttr::levels => f.levels.as_deref().map(Value::Levels),
+                ElementAttr::is_response => Some(Value::Bool(f.is_response)),
+                ElementAttr::order => f.order.map(Value::Int),
+                _ => None,
+            };
+            if let Some(v) = derived {
+                return Ok(v);
+            }
+        }
+        Ok(e.get(a, e.kind))
+    }
+
+    /// The effective value of a control.
+    pub fn control(&self, i: u32, c: ControlAttr) -> Value<'m> {
+        let e: &'m Element = &self.model.elements[i as usize];
+        if e.kind == Kind::Dataflow && !e.controls.is_set(c) {
+            let f = &self.facts[i as usize];
+            let from = |n: Option<u32>| n.map(|n| self.model.elements[n as usize].controls.get(c, Kind::Asset));
+            let derived = match c {
+                ControlAttr::is_encrypted if f.is_response => from(f.source),
+                ControlAttr::is_encrypted => from(f.sink),
+                ControlAttr::authenticates_destination | ControlAttr::checks_destination_revocation if !f.is_response => {
+                    from(f.source)
+                }
+                _ => None,
+            };
+            if let Some(v) = derived {
+                return v;
+            }
+        }
+        e.controls.get(c, e.kind)
+    }
+
+    fn no_attr(field: Field) -> EvalError {
+        let name = match field {
+            Field::Fixed(f) => match f {
+                Fixed::Id => "id",
+                Fixed::Kind => "kind",
+                Fixed::Name => "name",
+                Fixed::Source => "source",
+                Fixed::Sink => "sink",
+                Fixed::InBoundary => "inBoundary",
+                Fixed::ResponseTo => "responseTo",
+                Fixed::Response => "response",
+                Fixed::Data => "data",
+                Fixed::Inputs => "inputs",
+                Fixed::Outputs => "outputs",
+                Fixed::Controls => "controls",
+            },
+            Field::Elem(a) => Element::ATTRIBUTES.iter().find(|d| d.key == a).map_or("?", |d| d.name),
+            Field::Control(c) => Controls::ATTRIBUTES.iter().find(|d| d.key == c).map_or("?", |d| d.name),
+            Field::Data(_) => "data attribute",
+        };
+        EvalError::NoAttribute(name)
+    }
+
+    /// Reads `field` from a value (the condition language's `.`).
+    pub(crate) fn field<'p>(&'p self, v: &Value<'p>, field: Field) -> Result<Value<'p>, EvalError> {
+        match (v, field) {
+            (Value::Node(n), Field::Fixed(f)) => {
+                let e = self.element(*n);
+                let facts = &self.facts[*n as usize];
+                let flow = e.kind == Kind::Dataflow;
+                let opt = |x: Option<u32>| x.map_or(Value::None, Value::Node);
+                Ok(match f {
+                    Fixed::Id => Value::Str(&e.id),
+                    Fixed::Name => Value::Str(&e.name),
+                    Fixed::Kind => Value::Str(e.kind.name()),
+                    Fixed::Source if flow => opt(facts.source),
+                    Fixed::Sink if flow => opt(facts.sink),
+                    Fixed::ResponseTo if flow => opt(facts.response_to),
+                    Fixed::Response if flow => opt(facts.response),
+                    Fixed::InBoundary => opt(facts.boundary),
+                    Fixed::Data if e.kind != Kind::Boundary => Value::DataSet(&facts.data),
+                    Fixed::Inputs if e.kind.is_node() => Value::Nodes(&facts.inputs),
+                    Fixed::Outputs if e.kind.is_node() => Value::Nodes(&facts.outputs),
+                    Fixed::Controls => Value::Controls(*n),
+                    _ => return Err(Self::no_attr(field)),
+                })
+            }
+            (Value::Node(n), Field::Elem(a)) => self.attr(*n, a),
+            (Value::Controls(n), Field::Control(c)) => Ok(self.control(*n, c)),
+            (Value::Data(d), Field::Data(f)) => {
+                let item = &self.model.data[*d as usize];
+                Ok(match f {
+                    DataField::Id => Value::Str(&item.id),
+                    DataField::Name => Value::Str(&item.name),
+                    DataField::CarriedBy => Value::Nodes(&self.data[*d as usize].carried_by),
+                    DataField::ProcessedBy => Value::Nodes(&self.data[*d as usize].processed_by),
+                    DataField::Attr(a) => self.data_attr(*d, a),
+                })
+            }
+            _ => Err(Self::no_attr(field)),
+        }
+    }
+
+    fn is_inside(&self, n: u32, args: &[Value<'_>]) -> bool {
+        let b = self.facts[n as usize].boundary;
+        args.iter().any(|arg| match arg {
+            Value::Class(c) => b.is_some() && c.kinds().contains(Kind::Boundary),
+            Value::Node(m) => b == Some(*m),
+            Value::Str(s) => b.is_some_and(|b| self.element(b).id == *s || self.element(b).name == *s),
+            Value::Tuple(items) => self.is_inside(n, items),
+            _ => false,
+        })
+    }
+
+    /// Runs an element helper method.
+    pub(crate) fn method(&self, n: u32, method: Method, args: &[Value<'_>]) -> Result<bool, EvalError> {
+        let e = self.element(n);
+        let f = &self.facts[n as usize];
+        let ends = (e.kind == Kind::Dataflow).then_some(()).and(f.source.zip(f.sink));
+        Ok(match method {
+            Method::OneOf => args.iter().any(|arg| match arg {
+                Value::Class(c) => c.kinds().contains(e.kind),
+                Value::Node(m) => *m == n,
+                Value::Str(s) => e.id == *s || e.name == *s,
+                _ => false,
+            }),
+            Method::Inside => self.is_inside(n, args),
+            Method::Enters => ends.is_some_and(|(s, t)| self.facts[s as usize].boundary.is_none() && self.is_inside(t, args)),
+            Method::Exits => ends.is_some_and(|(s, t)| self.is_inside(s, args) && self.facts[t as usize].boundary.is_none()),
+            Method::Crosses => match ends {
+                None => false,
+                Some((s, t)) => {
+                    let (bs, bt) = (self.facts[s as usize].boundary, self.facts[t as usize].boundary);
+                    bs != bt
+                        && args.iter().any(|arg| match arg {
+                            Value::Class(_) => true,
+                            one => {
+                                let one = std::slice::from_ref(one);
+                                self.is_inside(s, one) != self.is_inside(t, one)
+                            }
+                        })
+                }
+            },
+            Method::CheckTlsVersion => {
+                let min = self.attr(n, ElementAttr::min_tls_version)?;
+                let flows: Vec<u32> = match args.first() {
+                    Some(Value::Nodes(l)) => l.to_vec(),
+                    Some(Value::Tuple(items)) => items.iter().filter_map(|v| if let Value::Node(m) = v { Some(*m) } else { None }).collect(),
+                    _ => return Err(EvalError::Type("checkTLSVersion() takes a list of flows".to_owned())),
+                };
+                let mut any = false;
+                for fl in flows {
+                    let tls = self.attr(fl, ElementAttr::tls_version)?;
+                    if let (Value::Enum(a), Value::Enum(b)) = (&tls, &min)
+                        && a.rank() < b.rank()
+                    {
+                        any = true;
+                        break;
+                    }
+                }
+                any
+            }
+            Method::HasDataLeaks => {
+                let Some((s, t)) = ends else { return Err(EvalError::NoAttribute("hasDataLeaks")) };
+                let class = |v: Value<'_>| match v {
+                    Value::Enum(x) => x.rank().map_or(0, |r| r.1),
+                    _ => 0,
+                };
+                let limits = [
+                    class(self.attr(s, ElementAttr::max_classification)?),
+                    class(self.attr(t, ElementAttr::max_classification)?),
+                    class(self.attr(n, ElementAttr::max_classification)?),
+                ];
+                f.data.iter().any(|d| {
+                    let c = class(self.data_attr(*d, DataAttr::classification));
+                    limits.iter().any(|l| c > *l)
+                })
+            }
+        })
+    }
+
+    /// The override of `threat` that applies to element `i`: its own, or for a flow its sink's
+    /// then its source's (inherited overrides amend a flow's finding but do not force it).
+    pub fn override_for(&self, i: u32, threat: &str) -> Option<&'m Override> {
+        let e = self.element(i);
+        if let Some(o) = e.overrides.get(threat) {
+            return Some(o);
+        }
+        let f = &self.facts[i as usize];
+        [f.sink, f.source].into_iter().flatten().find_map(|n| self.element(n).overrides.get(threat))
+    }
+}
+
+/// Options for one analysis run.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Threat ids to skip entirely (pytm's `--exclude`).
+    pub exclude: BTreeSet<String>,
+}
+
+/// One finding: a rule that applies to an element. Text fields are read through
+/// [`Analysis::view`], which applies the element's override.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Index of the rule in the rule set.
+    pub rule: u32,
+    /// Index of the element in the model.
+    pub element: u32,
+    /// True if an override forced the finding (its condition did not hold).
+    pub forced: bool,
+    /// For excluded findings: the assumption that excluded it.
+    pub excluded_by: Option<String>,
+}
+
+/// The result of running a rule set over a model.
+#[derive(Debug)]
+pub struct Analysis<'a> {
+    /// The prepared model the findings refer to.
+    pub prepared: Prepared<'a>,
+    /// The rules that ran.
+    pub rules: &'a RuleSet,
+    /// Findings, in element order then rule order.
+    pub findings: Vec<Finding>,
+    /// Findings that assumptions excluded.
+    pub excluded: Vec<Finding>,
+}
+
+/// A finding with its rule's text, the element's override applied and its title filled in.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FindingView<'a> {
+    /// Stable key: `rule id @ element id`.
+    pub key: String,
+    /// The rule (threat) id.
+    pub threat_id: &'a str,
+    /// The title, with element names filled in.
+    pub title: String,
+    /// Element id.
+    pub element_id: &'a str,
+    /// Element name.
+    pub element_name: &'a str,
+    /// Element kind.
+    pub element_kind: Kind,
+    /// Severity (the override's, if any).
+    pub severity: Severity,
+    /// Likelihood of attack.
+    pub likelihood: &'a str,
+    /// STRIDE categories.
+    pub stride: Vec<&'static str>,
+    /// What the threat is.
+    pub description: &'a str,
+    /// More detail.
+    pub details: &'a str,
+    /// What an attacker needs.
+    pub prerequisites: &'a str,
+    /// How to counter it.
+    pub mitigations: Vec<&'a str>,
+    /// An example.
+    pub example: &'a str,
+    /// References (CAPEC, CWE, URLs).
+    pub references: Vec<&'a str>,
+    /// CVSS from an override.
+    pub cvss: &'a str,
+    /// Response from an override.
+    pub response: &'a str,
+    /// The rule's condition.
+    pub condition: &'a str,
+    /// The rule pack the rule came from.
+    pub pack: &'a str,
+    /// True if an override forced the finding.
+    pub forced: bool,
+    /// The assumption that excluded the finding, for excluded findings.
+    pub excluded_by: Option<&'a str>,
+}
+
+/// Runs `rules` over `model`.
+pub fn analyze<'a>(model: &'a Model, rules: &'a RuleSet, options: &Options) -> Analysis<'a> {
+    let prepared = Prepared::new(model);
+    let mut by_kind: HashMap<Kind, Vec<u32>> = HashMap::new();
+    for kind in Kind::ALL {
+        let list = rules.rules.iter().enumerate().filter(|(_, r)| r.targets.contains(kind) && !options.exclude.contains(&r.id));
+        by_kind.insert(kind, list.map(|(i, _)| i as u32).collect());
+    }
+    let global: Vec<_> = model.assumptions.iter().filter(|a| !a.exclude.is_empty()).collect();
+    let mut findings = Vec::new();
+    let mut excluded = Vec::new();
+    for (i, e) in model.elements.iter().enumerate() {
+        if !e.in_scope() {
+            continue;
+        }
+        let i = i as u32;
+        let Some(candidates) = by_kind.get(&e.kind) else { continue };
+        for &r in candidates {
+            let rule: &Rule = &rules.rules[r as usize];
+            let holds = rule.condition.holds(&prepared, i);
+            let forced = !holds && e.overrides.contains_key(&rule.id);
+            if !holds && !forced {
+                continue;
+            }
+            let assumption = e.assumptions.iter().chain(global.iter().copied()).find(|a| a.exclude.iter().any(|x| *x == rule.id));
+            let finding = Finding { rule: r, element: i, forced, excluded_by: assumption.map(|a| a.name.clone()) };
+            if finding.excluded_by.is_some() {
+                excluded.push(finding);
+            } else {
+                findings.push(finding);
+            }
+        }
+    }
+    Analysis { prepared, rules, findings, excluded }
+}
+
+impl<'a> Analysis<'a> {
+    /// The rule of a finding.
+    pub fn rule(&self, f: &Finding) -> &'a Rule {
+        &self.rules.rules[f.rule as usize]
+    }
+
+    /// The stable key of a finding: `rule id @ element id`.
+    pub fn key(&self, f: &Finding) -> String {
+        format!("{}@{}", self.rule(f).id, self.prepared.element(f.element).id)
+    }
+
+    /// The finding's severity, after overrides.
+    pub fn severity(&self, f: &Finding) -> Severity {
+        let rule = self.rule(f);
+        self.prepared
+            .override_for(f.element, &rule.id)
+            .and_then(|o| o.severity.as_deref())
+            .and_then(Severity::parse)
+            .unwrap_or(rule.severity)
+    }
+
+    /// The finding with its text, override and title.
+    pub fn view(&self, f: &'a Finding) -> FindingView<'a> {
+        let rule = self.rule(f);
+        let e = self.prepared.element(f.element);
+        let o = self.prepared.override_for(f.element, &rule.id);
+        let pick = |field: fn(&Override) -> &Option<String>, default: &'a str| -> &'a str {
+            o.and_then(|o| field(o).as_deref()).unwrap_or(default)
+        };
+        FindingView {
+            key: self.key(f),
+            threat_id: &rule.id,
+            title: rule.title_for(&self.prepared, f.element),
+            element_id: &e.id,
+            element_name: &e.name,
+            element_kind: e.kind,
+            severity: self.severity(f),
+            likelihood: pick(|o| &o.likelihood, &rule.likelihood),
+            stride: rule.stride.iter().map(|s| s.name()).collect(),
+            description: pick(|o| &o.description, &rule.description),
+            details: pick(|o| &o.details, &rule.details),
+            prerequisites: &rule.prerequisites,
+            mitigations: match o.and_then(|o| o.mitigations.as_deref()) {
+                Some(m) => vec![m],
+                None => rule.mitigations.iter().map(String::as_str).collect(),
+            },
+            example: pick(|o| &o.example, &rule.example),
+            references: match o.and_then(|o| o.references.as_deref()) {
+                Some(r) => vec![r],
+                None => rule.references.iter().map(String::as_str).collect(),
+            },
+            cvss: pick(|o| &o.cvss, ""),
+            response: pick(|o| &o.response, ""),
+            condition: rule.condition.source(),
+            pack: &rule.pack,
+            forced: f.forced,
+            excluded_by: f.excluded_by.as_deref(),
+        }
+    }
+
+    /// Why a finding fired: the clauses of its rule's condition that held, with the values they
+    /// read. Empty for findings forced by an override.
+    pub fn explain(&self, f: &Finding) -> Vec<Evidence> {
+        self.rule(f).condition.explain(&self.prepared, f.element)
+    }
+
+    /// The highest severity among an element's findings, if any.
+    pub fn max_severity(&self, element: u32) -> Option<Severity> {
+        self.findings.iter().filter(|f| f.element == element).map(|f| self.severity(f)).max()
+    }
+
+    /// Counts of findings per severity, highest first.
+    pub fn counts(&self) -> Vec<(Severity, usize)> {
+        let mut counts: Vec<(Severity, usize)> = Severity::ALL.iter().rev().map(|s| (*s, 0)).collect();
+        for f in &self.findings {
+            let s = self.severity(f);
+            if let Some(c) = counts.iter_mut().find(|(x, _)| *x == s) {
+                c.1 += 1;
+            }
+        }
+        counts
+    }
+}
+
+impl Class {
+    /// True if an element of `kind` is an instance of this class.
+    pub fn matches(self, kind: Kind) -> bool {
+        self.kinds().contains(kind)
+    }
+}

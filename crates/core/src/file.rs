@@ -1,0 +1,519 @@
+//! The native `*.threatmap.json` file: parsing with precise errors, the model checks (references,
+//! boundary cycles, duplicate ids, attributes that do not apply), canonical output and atomic
+//! saves.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fmt;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::attr::{Action, Kind, KindSet};
+use crate::model::{Controls, DataItem, Element, FIXED_ATTRIBUTES, FORMAT_VERSION, Model};
+
+/// How bad a [`Problem`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// The model cannot be used.
+    Error,
+    /// The model works but probably not as intended.
+    Warning,
+}
+
+/// One thing wrong with an input: what, and where (line and column, element, or both).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Error or warning.
+    pub level: Level,
+    /// 1-based line in the file, when known.
+    pub line: Option<usize>,
+    /// 1-based column in the file, when known.
+    pub column: Option<usize>,
+    /// The element concerned, as `Kind "name" (id)`, when known.
+    pub element: Option<String>,
+    /// What is wrong, with a hint where one helps.
+    pub message: String,
+}
+
+impl Problem {
+    fn error(element: Option<&Element>, message: String) -> Problem {
+        Problem { level: Level::Error, line: None, column: None, element: element.map(describe_element), message }
+    }
+
+    fn warning(element: Option<&Element>, message: String) -> Problem {
+        Problem { level: Level::Warning, ..Problem::error(element, message) }
+    }
+
+    /// Formats the problem as one line prefixed with `file`.
+    pub fn display_in<'a>(&'a self, file: &'a str) -> impl fmt::Display + 'a {
+        DisplayIn(self, file)
+    }
+}
+
+struct DisplayIn<'a>(&'a Problem, &'a str);
+
+impl fmt::Display for DisplayIn<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.0;
+        write!(f, "{}", self.1)?;
+        if let Some(line) = p.line {
+            write!(f, ":{line}")?;
+            if let Some(col) = p.column {
+                write!(f, ":{col}")?;
+            }
+        }
+        let level = match p.level {
+            Level::Error => "error",
+            Level::Warning => "warning",
+        };
+        write!(f, ": {level}: ")?;
+        if let Some(el) = &p.element {
+            write!(f, "{el}: ")?;
+        }
+        f.write_str(&p.message)
+    }
+}
+
+fn describe_element(e: &Element) -> String {
+    format!("{} {:?} ({})", e.kind, e.name, e.id)
+}
+
+/// A model file that cannot be used, with every problem found in it.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct ModelError {
+    /// The file, as given.
+    pub file: String,
+    /// What is wrong (errors first).
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ModelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.problems.iter().filter(|p| p.level == Level::Error).enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{}", p.display_in(&self.file))?;
+        }
+        Ok(())
+    }
+}
+
+impl ModelError {
+    fn single(file: &str, problem: Problem) -> ModelError {
+        ModelError { file: file.to_owned(), problems: vec![problem] }
+    }
+
+    pub(crate) fn io(file: &str, err: &std::io::Error) -> ModelError {
+        ModelError::single(file, Problem { level: Level::Error, line: None, column: None, element: None, message: format!("cannot read: {err}") })
+    }
+}
+
+/// The largest model file accepted, in bytes.
+pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Reads, parses and checks a native model file.
+pub fn load(path: &Path) -> Result<Model, ModelError> {
+    let file = path.display().to_string();
+    let text = read_text(path, &file)?;
+    parse(&text, &file)
+}
+
+/// Reads a whole text file with the size cap, as UTF-8.
+pub(crate) fn read_text(path: &Path, file: &str) -> Result<String, ModelError> {
+    let meta = std::fs::metadata(path).map_err(|e| ModelError::io(file, &e))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(ModelError::single(file, Problem::error(None, format!("file is {} bytes; the limit is {MAX_FILE_BYTES}", meta.len()))));
+    }
+    let bytes = std::fs::read(path).map_err(|e| ModelError::io(file, &e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let (line, column) = line_col_of_offset_bytes(e.as_bytes(), e.utf8_error().valid_up_to());
+        ModelError::single(file, Problem { line: Some(line), column: Some(column), ..Problem::error(None, "invalid UTF-8".to_owned()) })
+    })
+}
+
+fn line_col_of_offset_bytes(bytes: &[u8], offset: usize) -> (usize, usize) {
+    let before = &bytes[..offset.min(bytes.len())];
+    let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+    let col = before.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+    (line, col)
+}
+
+/// Parses and checks a native model from text; `file` names it in errors.
+pub fn parse(text: &str, file: &str) -> Result<Model, ModelError> {
+    let model = parse_json_with_hints::<Model>(text, file)?;
+    let problems = check(&model);
+    if problems.iter().any(|p| p.level == Level::Error) {
+        return Err(ModelError { file: file.to_owned(), problems });
+    }
+    Ok(model)
+}
+
+/// Deserializes JSON, turning serde's errors into a [`ModelError`] with line, column, the
+/// element concerned and a "did you mean" hint for unknown attributes and enum members.
+pub(crate) fn parse_json_with_hints<T: serde::de::DeserializeOwned>(text: &str, file: &str) -> Result<T, ModelError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let result: Result<T, _> = serde_path_to_error::deserialize(&mut de);
+    let (path, inner) = match result {
+        Ok(v) => match de.end() {
+            Ok(()) => return Ok(v),
+            Err(e) => (String::new(), e),
+        },
+        Err(e) => (e.path().to_string(), e.into_inner()),
+    };
+    let (line, column) = (inner.line(), inner.column());
+    let raw = inner.to_string();
+    let msg = raw.strip_suffix(&format!(" at line {line} column {column}")).unwrap_or(&raw).to_owned();
+    let element = element_context(text, &path);
+    let message = explain_serde_message(&msg, &path);
+    Err(ModelError::single(
+        file,
+        Problem { level: Level::Error, line: (line > 0).then_some(line), column: (line > 0).then_some(column), element, message },
+    ))
+}
+
+/// For a path like `elements[3].controls.x`, names elements[3] by kind, name and id.
+fn element_context(text: &str, path: &str) -> Option<String> {
+    let rest = path.strip_prefix("elements[")?;
+    let index: usize = rest.split(']').next()?.parse().ok()?;
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    let el = value.get("elements")?.get(index)?;
+    let s = |k: &str| el.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
+    Some(format!("elements[{index}]: {} {:?} ({})", s("kind"), s("name"), s("id")))
+}
+
+fn backticked(s: &str) -> Vec<&str> {
+    s.split('`').skip(1).step_by(2).collect()
+}
+
+fn explain_serde_message(msg: &str, path: &str) -> String {
+    let field = path.rsplit('.').next().unwrap_or(path);
+    for (prefix, what) in [("unknown field `", "attribute"), ("unknown variant `", "value")] {
+        if let Some(rest) = msg.strip_prefix(prefix) {
+            let names = backticked(msg);
+            let Some((unknown, expected)) = names.split_first() else { break };
+            let _ = rest;
+            let mut text = if what == "attribute" {
+                format!("unknown attribute `{unknown}`")
+            } else {
+                format!("unknown value `{unknown}` for `{field}`")
+            };
+            let in_element = path.starts_with("elements[") && path.matches('.').count() == 1;
+            if let Some(hint) = did_you_mean(unknown, expected, in_element) {
+                text.push_str(&format!("; did you mean `{hint}`?"));
+            } else if expected.len() <= 12 {
+                text.push_str(&format!("; expected one of {}", expected.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")));
+            }
+            return text;
+        }
+    }
+    if let Some(rest) = msg.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or(rest);
+        return format!("missing required attribute `{name}`");
+    }
+    if path.is_empty() || path == "." {
+        msg.to_owned()
+    } else {
+        format!("{msg} (at `{path}`)")
+    }
+}
+
+/// The closest known name to `unknown`; for element attributes, controls count too.
+pub(crate) fn did_you_mean(unknown: &str, expected: &[&str], in_element: bool) -> Option<String> {
+    if in_element && Controls::attribute(unknown).is_some() {
+        return Some(format!("controls.{unknown}"));
+    }
+    let mut candidates: Vec<String> = expected.iter().map(|s| (*s).to_owned()).collect();
+    if in_element {
+        candidates.extend(Controls::ATTRIBUTES.iter().map(|a| format!("controls.{}", a.name)));
+    }
+    closest(unknown, candidates.iter().map(String::as_str)).map(str::to_owned)
+}
+
+/// The candidate most similar to `word`, if any is similar enough.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = word.to_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| {
+            let bare = c.rsplit('.').next().unwrap_or(c).to_lowercase();
+            (strsim::jaro_winkler(&lower, &bare), c)
+        })
+        .filter(|(score, _)| *score >= 0.84)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// Checks a parsed model: references, boundary cycles, duplicate ids, attributes that do not
+/// apply to an element's kind, and (as warnings) things that are probably mistakes.
+pub fn check(model: &Model) -> Vec<Problem> {
+    let mut out = Vec::new();
+    if model.format > FORMAT_VERSION || model.format == 0 {
+        out.push(Problem::error(
+            None,
+            format!("file format version {} is not supported (this build reads 1 to {FORMAT_VERSION})", model.format),
+        ));
+        return out;
+    }
+    let mut kinds: HashMap<&str, &Element> = HashMap::new();
+    for e in &model.elements {
+        if e.id.trim().is_empty() {
+            out.push(Problem::error(Some(e), "the id is empty".to_owned()));
+        } else if e.id.chars().any(char::is_control) {
+            out.push(Problem::error(Some(e), "the id contains control characters".to_owned()));
+        }
+        if let Some(prev) = kinds.insert(&e.id, e) {
+            out.push(Problem::error(Some(e), format!("duplicate id `{}` (also used by {})", e.id, describe_element(prev))));
+        }
+        if e.name.trim().is_empty() {
+            out.push(Problem::warning(Some(e), "the element has no name".to_owned()));
+        }
+    }
+    let mut data_ids = HashSet::new();
+    for d in &model.data {
+        if d.id.trim().is_empty() {
+            out.push(Problem::error(None, format!("data item {:?} has an empty id", d.name)));
+        }
+        if !data_ids.insert(d.id.as_str()) {
+            out.push(Problem::error(None, format!("duplicate data id `{}`", d.id)));
+        }
+        if kinds.contains_key(d.id.as_str()) {
+            out.push(Problem::error(None, format!("data id `{}` is also an element id", d.id)));
+        }
+    }
+
+    let mut used = HashSet::new();
+    for e in &model.elements {
+        check_applicability(e, &mut out);
+        let reference = |id: &Option<String>, what: &str, want: KindSet, out: &mut Vec<Problem>| -> Option<Kind> {
+            let id = id.as_deref()?;
+            match kinds.get(id) {
+                None => {
+                    let hint = closest(id, kinds.keys().copied()).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+                    out.push(Problem::error(Some(e), format!("{what} `{id}` names no element{hint}")));
+                    None
+                }
+                Some(t) if !want.contains(t.kind) => {
+                    out.push(Problem::error(Some(e), format!("{what} `{id}` is a {}, not {}", t.kind, kinds_phrase(want))));
+                    None
+                }
+                Some(t) => Some(t.kind),
+            }
+        };
+        if e.kind == Kind::Dataflow {
+            for (end, what) in [(&e.source, "source"), (&e.sink, "sink")] {
+                if end.is_none() {
+                    out.push(Problem::error(Some(e), format!("a dataflow needs a `{what}`")));
+                }
+                reference(end, what, KindSet::NODES, &mut out);
+                if let Some(id) = end {
+                    used.insert(id.as_str());
+                }
+            }
+            if e.response_to.as_deref() == Some(e.id.as_str()) {
+                out.push(Problem::error(Some(e), "a flow cannot be a response to itself".to_owned()));
+            } else {
+                reference(&e.response_to, "responseTo", Kind::Dataflow.set(), &mut out);
+            }
+        }
+        reference(&e.in_boundary, "inBoundary", Kind::Boundary.set(), &mut out);
+        for d in &e.data {
+            if !data_ids.contains(d.as_str()) {
+                let hint = closest(d, model.data.iter().map(|x| x.id.as_str())).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+                out.push(Problem::error(Some(e), format!("data `{d}` names no data item{hint}")));
+            }
+        }
+    }
+    check_boundary_cycles(model, &kinds, &mut out);
+    if model.on_duplicates == Action::Restrict {
+        for (a, b) in duplicate_flows(model) {
+            out.push(Problem::error(
+                Some(&model.elements[b]),
+                format!("duplicates dataflow `{}` (the model sets onDuplicates RESTRICT)", model.elements[a].id),
+            ));
+        }
+    }
+    for e in &model.elements {
+        if e.kind.is_node() && !used.contains(e.id.as_str()) && !model.ignore_unused {
+            out.push(Problem::warning(Some(e), "takes part in no dataflow".to_owned()));
+        }
+    }
+    for id in model.layout.keys() {
+        if !kinds.contains_key(id.as_str()) {
+            out.push(Problem::warning(None, format!("layout entry `{id}` names no element")));
+        }
+    }
+    out.sort_by_key(|p| p.level);
+    out
+}
+
+fn kinds_phrase(set: KindSet) -> String {
+    if set == KindSet::NODES {
+        return "a node (dataflows connect nodes)".to_owned();
+    }
+    let names: Vec<_> = set.iter().map(Kind::name).collect();
+    format!("a {}", names.join(" or "))
+}
+
+fn check_applicability(e: &Element, out: &mut Vec<Problem>) {
+    for def in e.set_attributes() {
+        if !def.kinds.contains(e.kind) {
+            out.push(Problem::error(
+                Some(e),
+                format!("attribute `{}` does not apply to a {} (it applies to {})", def.name, e.kind, kind_list(def.kinds)),
+            ));
+        }
+    }
+    let fixed = |name: &str, set: bool, out: &mut Vec<Problem>| {
+        if let Some(def) = FIXED_ATTRIBUTES.iter().find(|f| f.name == name)
+            && set
+            && !def.kinds.contains(e.kind)
+        {
+            out.push(Problem::error(
+                Some(e),
+                format!("attribute `{name}` does not apply to a {} (it applies to {})", e.kind, kind_list(def.kinds)),
+            ));
+        }
+    };
+    fixed("source", e.source.is_some(), out);
+    fixed("sink", e.sink.is_some(), out);
+    fixed("responseTo", e.response_to.is_some(), out);
+    fixed("inBoundary", e.in_boundary.is_some(), out);
+    fixed("data", !e.data.is_empty(), out);
+}
+
+fn kind_list(set: KindSet) -> String {
+    if set == KindSet::ALL {
+        return "every kind".to_owned();
+    }
+    if set == KindSet::NODES {
+        return "every node".to_owned();
+    }
+    if set == KindSet::ASSETS {
+        return "every node but actors".to_owned();
+    }
+    set.iter().map(Kind::name).collect::<Vec<_>>().join(", ")
+}
+
+fn check_boundary_cycles(model: &Model, kinds: &HashMap<&str, &Element>, out: &mut Vec<Problem>) {
+    let mut reported: HashSet<&str> = HashSet::new();
+    for b in model.elements.iter().filter(|e| e.kind == Kind::Boundary) {
+        let mut seen: Vec<&str> = vec![b.id.as_str()];
+        let mut cur = b;
+        while let Some(parent) = cur.in_boundary.as_deref().and_then(|p| kinds.get(p)) {
+            if parent.kind != Kind::Boundary {
+                break;
+            }
+            if let Some(pos) = seen.iter().position(|s| *s == parent.id) {
+                let cycle = &seen[pos..];
+                if cycle.iter().all(|id| reported.insert(id)) {
+                    let mut chain: Vec<&str> = cycle.to_vec();
+                    chain.push(parent.id.as_str());
+                    out.push(Problem::error(Some(b), format!("boundaries contain each other in a cycle: {}", chain.join(" → "))));
+                }
+                break;
+            }
+            seen.push(parent.id.as_str());
+            cur = parent;
+        }
+    }
+}
+
+/// Pairs of dataflows (earlier, later) that pytm calls duplicates: same source and sink and
+/// the same attributes except name, note, order, response pairing, controls and id.
+pub fn duplicate_flows(model: &Model) -> Vec<(usize, usize)> {
+    let mut groups: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    for (i, e) in model.elements.iter().enumerate() {
+        if let (Kind::Dataflow, Some(s), Some(t)) = (e.kind, &e.source, &e.sink) {
+            groups.entry((s.as_str(), t.as_str())).or_default().push(i);
+        }
+    }
+    let normal = |e: &Element| Element {
+        id: String::new(),
+        name: String::new(),
+        note: None,
+        order: None,
+        response_to: None,
+        is_response: None,
+        controls: Controls::default(),
+        ..e.clone()
+    };
+    let mut out = Vec::new();
+    let mut keys: Vec<_> = groups.into_values().filter(|g| g.len() > 1).collect();
+    keys.sort();
+    for group in keys {
+        for (n, &b) in group.iter().enumerate() {
+            if let Some(&a) = group[..n].iter().find(|&&a| normal(&model.elements[a]) == normal(&model.elements[b])) {
+                out.push((a, b));
+            }
+        }
+    }
+    out
+}
+
+/// The canonical text of a model: pretty-printed JSON with a fixed key order, sorted maps,
+/// sorted and de-duplicated sets, and a final newline. The same model always gives the same
+/// bytes.
+pub fn to_canonical_json(model: &Model) -> String {
+    let mut m = model.clone();
+    canonicalize(&mut m);
+    // Serializing plain structs, strings, numbers and maps cannot fail.
+    let mut text = serde_json::to_string_pretty(&m).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn canonicalize(m: &mut Model) {
+    let sort_set = |v: &mut Vec<String>| {
+        let set: BTreeSet<String> = v.drain(..).collect();
+        v.extend(set);
+    };
+    for a in &mut m.assumptions {
+        sort_set(&mut a.exclude);
+    }
+    for e in &mut m.elements {
+        if let Some(levels) = &mut e.levels {
+            levels.sort_unstable();
+            levels.dedup();
+        }
+        for a in &mut e.assumptions {
+            sort_set(&mut a.exclude);
+        }
+        let mut seen = HashSet::new();
+        e.data.retain(|d| seen.insert(d.clone()));
+    }
+    let _: &[DataItem] = &m.data;
+}
+
+/// Saves a model atomically: the canonical text goes to a temporary file beside `path`, is
+/// flushed to disk, then renamed over `path`. Until the rename the previous file is intact; a
+/// crash at any point leaves either the old or the new model, never a mix.
+pub fn save(model: &Model, path: &Path) -> std::io::Result<()> {
+    write_atomic(path, to_canonical_json(model).as_bytes())
+}
+
+/// Writes bytes to `path` atomically (temporary file, fsync, rename, fsync of the directory).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "model".to_owned());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(&dir) {
+            // Directory fsync makes the rename durable; some file systems refuse it, which
+            // does not make the save less atomic.
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

@@ -1,0 +1,21 @@
+//! Threatmap's core: the threat model and the rule engine.
+//!
+//! Data flows one way: a [`model::Model`] (loaded from a native file or imported from pytm) is
+//! prepared with pytm's pre-rule defaults, the [`rules`] turn it into findings, and the render
+//! and app crates show them. Nothing here draws, opens windows or touches the network; rule
+//! conditions are data, evaluated by [`expr`] with no code execution and bounded time.
+
+pub mod attr;
+pub mod file;
+pub mod model;
+pub mod engine;
+pub mod expr;
+pub mod rules;
+pub mod pytm;
+
+/// The JSON Schema of the native model file, generated from the model types. The copy in
+/// `assets/threatmap.schema.json` is checked against it by the tests.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(model::Model);
+    serde_json::to_string_pretty(&schema).unwrap_or_default()
+}

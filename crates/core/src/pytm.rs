@@ -1,0 +1,679 @@
+//! pytm interoperability: import of pytm's `--json` output and of pytm's `load()` JSON input,
+//! and export of the `--json` content (model plus findings).
+//!
+//! pytm refers to elements by name; imported elements get ids made from their names. Values
+//! equal to pytm's defaults are left unset, so the imported model is as short as one written by
+//! hand. What pytm's JSON cannot carry (overrides are written as empty strings, assumptions as
+//! names) is rebuilt from the findings in the same file where possible.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{self, Write};
+
+use serde_json::{Map, Value as Json};
+
+use crate::attr::{Kind, Value};
+use crate::engine::{Analysis, Finding};
+use crate::file::{ModelError, Problem, closest};
+use crate::model::{Assumption, Controls, DataItem, Element, Model, Override};
+
+/// An imported model and what the import could not carry over.
+#[derive(Debug)]
+pub struct Imported {
+    /// The model.
+    pub model: Model,
+    /// Attributes ignored or guessed, one line each.
+    pub warnings: Vec<String>,
+}
+
+/// Keys of pytm's element objects that are handled by hand or are pytm's own output.
+const STRUCTURAL: &[&str] = &[
+    "__class__", "name", "findings", "inputs", "outputs", "severity", "uuid", "is_drawn", "source", "sink", "inBoundary",
+    "response", "responseTo", "data", "controls", "overrides", "assumptions",
+];
+
+fn err(file: &str, message: String) -> ModelError {
+    ModelError { file: file.to_owned(), problems: vec![Problem { level: crate::file::Level::Error, line: None, column: None, element: None, message }] }
+}
+
+/// Strips pytm's `Type.` prefix from enum strings (`"Classification.SECRET"` → `"SECRET"`).
+fn normalize(v: &Json) -> Json {
+    match v {
+        Json::String(s) => {
+            for t in ["Classification.", "TLSVersion.", "Lifetime.", "DatastoreType.", "Action."] {
+                if let Some(m) = s.strip_prefix(t) {
+                    return Json::String(m.to_owned());
+                }
+            }
+            v.clone()
+        }
+        _ => v.clone(),
+    }
+}
+
+struct Importer<'a> {
+    file: &'a str,
+    warnings: Vec<String>,
+    ids: HashMap<String, String>,
+    taken: HashSet<String>,
+}
+
+impl Importer<'_> {
+    fn id_for(&mut self, name: &str) -> String {
+        if let Some(id) = self.ids.get(name) {
+            return id.clone();
+        }
+        let base = crate::model::slug(name);
+        let mut id = base.clone();
+        let mut n = 2;
+        while self.taken.contains(&id) {
+            id = format!("{base}-{n}");
+            n += 1;
+        }
+        self.taken.insert(id.clone());
+        self.ids.insert(name.to_owned(), id.clone());
+        id
+    }
+
+    fn attrs(&mut self, obj: &Map<String, Json>, el: &mut Element) {
+        for (key, val) in obj {
+            if STRUCTURAL.contains(&key.as_str()) || val.is_null() {
+                continue;
+            }
+            let key = if key == "lifetime" { "credentialsLife" } else { key.as_str() };
+            match Element::attribute(key) {
+                Some(def) if def.kinds.contains(el.kind) => {
+                    if let Err(e) = el.set_json(def.key, &normalize(val)) {
+                        self.warnings.push(format!("{} {:?}: attribute `{key}` ignored: {e}", el.kind, el.name));
+                        el.clear(def.key);
+                    } else if el.get(def.key, el.kind) == (def.default)(el.kind) {
+                        el.clear(def.key);
+                    }
+                }
+                _ => {
+                    let hint = if Controls::attribute(key).is_some() {
+                        format!("; did you mean `controls.{key}`?")
+                    } else {
+                        closest(key, Element::ATTRIBUTES.iter().filter(|d| d.kinds.contains(el.kind)).map(|d| d.name))
+                            .map(|c| format!("; did you mean `{c}`?"))
+                            .unwrap_or_default()
+                    };
+                    self.warnings.push(format!("{} {:?}: unknown attribute `{key}` ignored (pytm accepts it silently){hint}", el.kind, el.name));
+                }
+            }
+        }
+        if let Some(Json::Object(c)) = obj.get("controls") {
+            for (key, val) in c {
+                match Controls::attribute(key) {
+                    Some(def) => {
+                        if el.controls.set_json(def.key, val).is_err() {
+                            self.warnings.push(format!("{} {:?}: control `{key}` has a value of the wrong type; ignored", el.kind, el.name));
+                            el.controls.clear(def.key);
+                        } else if el.controls.get(def.key, el.kind) == (def.default)(el.kind) {
+                            el.controls.clear(def.key);
+                        }
+                    }
+                    None => self.warnings.push(format!("{} {:?}: unknown control `{key}` ignored", el.kind, el.name)),
+                }
+            }
+        }
+        if let Some(Json::Array(list)) = obj.get("assumptions") {
+            for a in list {
+                if let Some(a) = assumption(a) {
+                    el.assumptions.push(a);
+                }
+            }
+        }
+        if let Some(Json::Array(list)) = obj.get("overrides") {
+            for o in list {
+                if let Json::Object(o) = o
+                    && let Some(Json::String(tid)) = o.get("threat_id")
+                {
+                    let get = |k: &str| o.get(k).and_then(Json::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
+                    let ov = Override {
+                        severity: get("severity"),
+                        cvss: get("cvss"),
+                        response: get("response"),
+                        likelihood: get("likelihood"),
+                        description: get("description"),
+                        details: get("details"),
+                        mitigations: get("mitigations"),
+                        example: get("example"),
+                        references: get("references"),
+                    };
+                    el.overrides.insert(tid.clone(), ov);
+                }
+            }
+        }
+    }
+}
+
+fn assumption(v: &Json) -> Option<Assumption> {
+    match v {
+        Json::String(s) => Some(Assumption { name: s.clone(), ..Assumption::default() }),
+        Json::Object(o) => {
+            let name = o.get("name")?.as_str()?.to_owned();
+            let description = o.get("description").and_then(Json::as_str).unwrap_or("").to_owned();
+            let exclude = match o.get("exclude") {
+                Some(Json::Array(a)) => a.iter().filter_map(Json::as_str).map(str::to_owned).collect(),
+                Some(Json::String(s)) => parse_py_set(s),
+                _ => Vec::new(),
+            };
+            Some(Assumption { name, description, exclude })
+        }
+        _ => None,
+    }
+}
+
+/// Parses pytm's `str(set)` rendering, `"{'INP16', 'AA01'}"`.
+fn parse_py_set(s: &str) -> Vec<String> {
+    let inner = s.trim().trim_start_matches('{').trim_end_matches('}');
+    if inner.trim() == "set()" {
+        return Vec::new();
+    }
+    inner.split(',').map(|x| x.trim().trim_matches(|c| c == '\'' || c == '"').to_owned()).filter(|x| !x.is_empty() && x != "set()").collect()
+}
+
+/// Imports pytm JSON: the `--json` output (its findings are only used to recover overrides
+/// and assumption exclusions) or the `load()` input format.
+pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
+    let root: Json = crate::file::parse_json_with_hints::<Json>(text, file)?;
+    let Json::Object(root) = root else {
+        return Err(err(file, "a pytm model is a JSON object".to_owned()));
+    };
+    let mut imp = Importer { file, warnings: Vec::new(), ids: HashMap::new(), taken: HashSet::new() };
+    let name = root.get("name").and_then(Json::as_str).unwrap_or("Imported pytm model");
+    let mut model = Model::new(name);
+    let bool_of = |k: &str| root.get(k).and_then(Json::as_bool).unwrap_or(false);
+    model.description = root.get("description").and_then(Json::as_str).unwrap_or("").to_owned();
+    model.is_ordered = bool_of("isOrdered");
+    model.merge_responses = bool_of("mergeResponses");
+    model.ignore_unused = bool_of("ignoreUnused");
+    if let Some(v) = root.get("onDuplicates") {
+        model.on_duplicates = serde_json::from_value(normalize(v)).map_err(|e| err(file, format!("onDuplicates: {e}")))?;
+    }
+    if let Some(Json::Array(list)) = root.get("assumptions") {
+        model.assumptions = list.iter().filter_map(assumption).collect();
+    }
+    let arr = |k: &str| -> Vec<&Map<String, Json>> {
+        match root.get(k) {
+            Some(Json::Array(a)) => a.iter().filter_map(Json::as_object).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let name_of = |o: &Map<String, Json>, what: &str, i: usize| -> Result<String, ModelError> {
+        o.get("name").and_then(Json::as_str).map(str::to_owned).ok_or_else(|| err(file, format!("{what}[{i}] has no name")))
+    };
+
+    // Data items.
+    let mut data_ids: HashMap<String, String> = HashMap::new();
+    for (i, o) in arr("data").into_iter().enumerate() {
+        let dname = name_of(o, "data", i)?;
+        // The NUL keeps data names apart from element names; the id reads `data-<name>`.
+        let id = imp.id_for(&format!("data\u{0}{dname}"));
+        let mut item = DataItem { id: id.clone(), name: dname.clone(), ..DataItem::default() };
+        for (key, val) in o {
+            if matches!(key.as_str(), "name" | "carriedBy" | "processedBy" | "__class__") || val.is_null() {
+                continue;
+            }
+            let key = if key == "lifetime" { "credentialsLife" } else { key.as_str() };
+            match DataItem::attribute(key) {
+                Some(def) => {
+                    if item.set_json(def.key, &normalize(val)).is_err() {
+                        imp.warnings.push(format!("data {dname:?}: attribute `{key}` has a value of the wrong type; ignored"));
+                        item.clear(def.key);
+                    } else if item.get(def.key, Kind::Asset) == (def.default)(Kind::Asset) {
+                        item.clear(def.key);
+                    }
+                }
+                None => imp.warnings.push(format!("data {dname:?}: unknown attribute `{key}` ignored")),
+            }
+        }
+        data_ids.entry(dname).or_insert(id);
+        model.data.push(item);
+    }
+    let data_ref = |imp: &mut Importer<'_>, el: &mut Element, o: &Map<String, Json>| {
+        let names: Vec<String> = match o.get("data") {
+            Some(Json::Array(a)) => a.iter().filter_map(|d| d.as_str().map(str::to_owned).or_else(|| d.get("name")?.as_str().map(str::to_owned))).collect(),
+            Some(Json::String(s)) if !s.is_empty() => vec![s.clone()],
+            _ => Vec::new(),
+        };
+        for n in names {
+            match data_ids.get(&n) {
+                Some(id) => el.data.push(id.clone()),
+                None => imp.warnings.push(format!("{} {:?}: data {n:?} is not among the model's data; ignored", el.kind, el.name)),
+            }
+        }
+    };
+
+    // Boundaries, nodes, flows, in pytm's element order (boundaries first, then nodes, then
+    // flows, each in file order).
+    let boundaries = arr("boundaries");
+    // `elements` holds the nodes in both formats (pytm's output lists them again under
+    // `actors` and `assets`).
+    let nodes = arr("elements");
+    let flows = arr("flows");
+    let mut names_seen: HashMap<String, usize> = HashMap::new();
+    for (what, list) in [("boundaries", &boundaries), ("elements", &nodes), ("flows", &flows)] {
+        for (i, o) in list.iter().enumerate() {
+            let n = name_of(o, what, i)?;
+            *names_seen.entry(n.clone()).or_default() += 1;
+            imp.id_for(&n);
+        }
+    }
+    for (n, count) in &names_seen {
+        if *count > 1 {
+            imp.warnings.push(format!("{count} elements are named {n:?}; pytm refers to elements by name, so references to it go to the first"));
+        }
+    }
+    let lookup = |imp: &Importer<'_>, name: &str| imp.ids.get(name).cloned();
+
+    for (i, o) in boundaries.iter().enumerate() {
+        let n = name_of(o, "boundaries", i)?;
+        let mut el = Element::new(imp.ids[&n].clone(), Kind::Boundary, n);
+        el.in_boundary = o.get("inBoundary").and_then(Json::as_str).and_then(|b| lookup(&imp, b));
+        imp.attrs(o, &mut el);
+        model.elements.push(el);
+    }
+    for (i, o) in nodes.iter().enumerate() {
+        let n = name_of(o, "elements", i)?;
+        let class = o.get("__class__").and_then(Json::as_str).unwrap_or("Asset");
+        let Some(kind) = Kind::from_name(class).filter(|k| k.is_node()) else {
+            let hint = closest(class, Kind::ALL.iter().map(|k| k.name())).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+            return Err(err(file, format!("elements[{i}] {n:?}: unknown class `{class}`{hint}")));
+        };
+        let mut el = Element::new(imp.ids[&n].clone(), kind, n);
+        if let Some(b) = o.get("inBoundary").and_then(Json::as_str) {
+            el.in_boundary = lookup(&imp, b);
+            if el.in_boundary.is_none() {
+                return Err(err(file, format!("elements[{i}] {:?}: inBoundary {b:?} names no boundary", el.name)));
+            }
+        }
+        imp.attrs(o, &mut el);
+        data_ref(&mut imp, &mut el, o);
+        model.elements.push(el);
+    }
+    let node_names: HashSet<&str> = nodes.iter().filter_map(|o| o.get("name").and_then(Json::as_str)).collect();
+    let mut flow_objs = Vec::new();
+    for (i, o) in flows.iter().enumerate() {
+        let n = name_of(o, "flows", i)?;
+        let end = |k: &str| -> Result<String, ModelError> {
+            let target = o.get(k).and_then(Json::as_str).ok_or_else(|| err(file, format!("flows[{i}] {n:?} has no {k}")))?;
+            if !node_names.contains(target) {
+                return Err(err(file, format!("flows[{i}] {n:?}: {k} {target:?} names no element")));
+            }
+            Ok(imp.ids[target].clone())
+        };
+        let (source, sink) = (end("source")?, end("sink")?);
+        let mut el = Element::flow(imp.ids[&n].clone(), n, source, sink);
+        imp.attrs(o, &mut el);
+        data_ref(&mut imp, &mut el, o);
+        flow_objs.push((el, *o));
+    }
+    // Response pairing: pytm writes both `response` and `responseTo`; we keep `responseTo`.
+    let flow_ids: HashMap<String, String> = flow_objs.iter().map(|(e, _)| (e.name.clone(), e.id.clone())).collect();
+    let mut response_to: HashMap<String, String> = HashMap::new();
+    for (el, o) in &flow_objs {
+        if let Some(req) = o.get("responseTo").and_then(Json::as_str).and_then(|r| flow_ids.get(r)) {
+            response_to.insert(el.id.clone(), req.clone());
+        }
+        if let Some(resp) = o.get("response").and_then(Json::as_str).and_then(|r| flow_ids.get(r)) {
+            response_to.entry(resp.clone()).or_insert_with(|| el.id.clone());
+        }
+    }
+    for (mut el, _) in flow_objs {
+        el.response_to = response_to.get(&el.id).cloned();
+        if el.response_to.is_some() {
+            el.is_response = None;
+        }
+        model.elements.push(el);
+    }
+    // Data a flow inherits from its source is implied; keep only the flow's own.
+    let node_data: HashMap<String, Vec<String>> = model.elements.iter().filter(|e| e.kind.is_node()).map(|e| (e.id.clone(), e.data.clone())).collect();
+    for el in model.elements.iter_mut().filter(|e| e.kind == Kind::Dataflow) {
+        if let Some(src) = el.source.as_ref().and_then(|s| node_data.get(s)) {
+            el.data.retain(|d| !src.contains(d));
+        }
+    }
+    recover_from_findings(&root, &mut model, &mut imp);
+    let warnings = imp.warnings;
+    let _ = imp.file;
+    let problems: Vec<Problem> = crate::file::check(&model).into_iter().filter(|p| p.level == crate::file::Level::Error).collect();
+    if !problems.is_empty() {
+        return Err(ModelError { file: file.to_owned(), problems });
+    }
+    Ok(Imported { model, warnings })
+}
+
+/// pytm's `--json` writes overrides as empty strings and assumptions as names; the findings in
+/// the same file still show which threats were overridden or excluded, so rebuild them.
+fn recover_from_findings(root: &Map<String, Json>, model: &mut Model, imp: &mut Importer<'_>) {
+    let by_name: HashMap<String, usize> = model.elements.iter().enumerate().rev().map(|(i, e)| (e.name.clone(), i)).collect();
+    let global: HashSet<String> = model.assumptions.iter().map(|a| a.name.clone()).collect();
+    if let Some(Json::Array(list)) = root.get("excluded_findings") {
+        for f in list {
+            let (Some(target), Some(tid), Some(a)) = (f.get("target").and_then(Json::as_str), f.get("threat_id").and_then(Json::as_str), f.get("assumption"))
+            else {
+                continue;
+            };
+            let Some(a) = assumption(a) else { continue };
+            let Some(&i) = by_name.get(target) else { continue };
+            let own = model.elements[i].assumptions.iter_mut().find(|x| x.name == a.name);
+            let slot = match own {
+                Some(x) => Some(x),
+                None if global.contains(&a.name) => model.assumptions.iter_mut().find(|x| x.name == a.name),
+                None => {
+                    model.elements[i].assumptions.push(Assumption { name: a.name.clone(), ..Assumption::default() });
+                    model.elements[i].assumptions.last_mut()
+                }
+            };
+            if let Some(slot) = slot {
+                for x in a.exclude.iter().chain(std::iter::once(&tid.to_owned())) {
+                    if !slot.exclude.contains(x) {
+                        slot.exclude.push(x.clone());
+                    }
+                }
+                slot.description = a.description.clone();
+            }
+        }
+    }
+    let Some(Json::Array(list)) = root.get("findings") else { return };
+    let mut recovered = 0;
+    for f in list {
+        let s = |k: &str| f.get(k).and_then(Json::as_str).filter(|x| !x.is_empty()).map(str::to_owned);
+        let (Some(target), Some(tid)) = (s("target"), s("threat_id")) else { continue };
+        let (cvss, response) = (s("cvss"), s("response"));
+        if cvss.is_none() && response.is_none() {
+            continue;
+        }
+        let Some(&i) = by_name.get(&target) else { continue };
+        let el = &model.elements[i];
+        if el.overrides.contains_key(&tid) {
+            continue;
+        }
+        if el.kind == Kind::Dataflow {
+            let inherited = [&el.source, &el.sink]
+                .into_iter()
+                .flatten()
+                .filter_map(|id| model.elements.iter().find(|e| &e.id == id))
+                .any(|e| e.overrides.contains_key(&tid));
+            if inherited {
+                continue;
+            }
+        }
+        model.elements[i].overrides.insert(tid, Override { cvss, response, ..Override::default() });
+        recovered += 1;
+    }
+    // Node overrides must come before flows inherit them: a second pass drops flow overrides
+    // that a node now carries.
+    let node_overrides: HashMap<String, BTreeMap<String, Override>> =
+        model.elements.iter().filter(|e| e.kind.is_node()).map(|e| (e.id.clone(), e.overrides.clone())).collect();
+    for el in model.elements.iter_mut().filter(|e| e.kind == Kind::Dataflow) {
+        let ends: Vec<&BTreeMap<String, Override>> = [&el.source, &el.sink].into_iter().flatten().filter_map(|id| node_overrides.get(id)).collect();
+        el.overrides.retain(|tid, _| !ends.iter().any(|m| m.contains_key(tid)));
+    }
+    if recovered > 0 {
+        imp.warnings.push(format!("{recovered} override(s) rebuilt from findings with a response or CVSS (pytm's JSON does not store overrides)"));
+    }
+}
+
+/// Writes the pytm `--json` content for an analysis: the model after its defaults plus every
+/// finding, with pytm's key names and order. Streams to `out`, so memory stays flat however
+/// many findings there are.
+pub fn write_json(analysis: &Analysis<'_>, out: &mut dyn Write) -> io::Result<()> {
+    PytmJson::new(analysis).write(out)
+}
+
+struct PytmJson<'a, 'b> {
+    a: &'b Analysis<'a>,
+    /// Per rule, the constant parts of a finding object, pre-escaped.
+    fragments: Vec<[String; 3]>,
+    finding_ids: Vec<Vec<u32>>,
+}
+
+fn js(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
+}
+
+impl<'a, 'b> PytmJson<'a, 'b> {
+    fn new(a: &'b Analysis<'a>) -> Self {
+        let fragments = a
+            .rules
+            .rules
+            .iter()
+            .map(|r| {
+                let mit = r.mitigations.join(" ");
+                let refs = r.references.join(", ");
+                [
+                    format!(
+                        ",\"condition\":{},\"cvss\":\"\",\"description\":{},\"details\":{},\"example\":{},\"id\":",
+                        js(r.condition.source()),
+                        js(&r.description),
+                        js(&r.details),
+                        js(&r.example)
+                    ),
+                    format!(",\"likelihood\":{},\"mitigations\":{},\"references\":{},\"response\":\"\",\"severity\":{},\"target\":", js(&r.likelihood), js(&mit), js(&refs), js(r.severity.name())),
+                    format!(",\"threat_id\":{}}}", js(&r.id)),
+                ]
+            })
+            .collect();
+        let mut finding_ids = vec![Vec::new(); a.prepared.model().elements.len()];
+        for (n, f) in a.findings.iter().enumerate() {
+            finding_ids[f.element as usize].push(n as u32 + 1);
+        }
+        PytmJson { a, fragments, finding_ids }
+    }
+
+    fn write(&self, out: &mut dyn Write) -> io::Result<()> {
+        let a = self.a;
+        let p = &a.prepared;
+        let m = p.model();
+        let elements: Vec<u32> = (0..m.elements.len() as u32).filter(|i| m.elements[*i as usize].kind.is_node()).collect();
+        let actors: Vec<u32> = elements.iter().copied().filter(|i| m.elements[*i as usize].kind == Kind::Actor).collect();
+        let assets: Vec<u32> = elements.iter().copied().filter(|i| m.elements[*i as usize].kind != Kind::Actor).collect();
+        let boundaries: Vec<u32> = (0..m.elements.len() as u32).filter(|i| m.elements[*i as usize].kind == Kind::Boundary).collect();
+        out.write_all(b"{\"actors\":")?;
+        self.element_list(out, &actors)?;
+        out.write_all(b",\"assets\":")?;
+        self.element_list(out, &assets)?;
+        out.write_all(b",\"boundaries\":")?;
+        self.element_list(out, &boundaries)?;
+        out.write_all(b",\"data\":[")?;
+        for d in 0..m.data.len() as u32 {
+            if d > 0 {
+                out.write_all(b",")?;
+            }
+            self.data_object(out, d)?;
+        }
+        out.write_all(b"],\"elements\":")?;
+        self.element_list(out, &elements)?;
+        out.write_all(b",\"flows\":")?;
+        self.element_list(out, p.flow_order())?;
+        write!(out, ",\"threatsExcluded\":[],\"assumptions\":{}", serde_json::to_string(&m.assumptions.iter().map(|x| &x.name).collect::<Vec<_>>())?)?;
+        write!(out, ",\"colormap\":false,\"description\":{}", js(&m.description))?;
+        out.write_all(b",\"excluded_findings\":[")?;
+        for (n, f) in a.excluded.iter().enumerate() {
+            if n > 0 {
+                out.write_all(b",")?;
+            }
+            self.finding(out, f, n + 1)?;
+        }
+        out.write_all(b"],\"findings\":[")?;
+        for (n, f) in a.findings.iter().enumerate() {
+            if n > 0 {
+                out.write_all(b",")?;
+            }
+            self.finding(out, f, n + 1)?;
+        }
+        write!(
+            out,
+            "],\"ignoreUnused\":{},\"isOrdered\":{},\"mergeResponses\":{},\"name\":{},\"onDuplicates\":\"Action.{}\",\"threatsFile\":\"\"}}",
+            m.ignore_unused,
+            m.is_ordered,
+            m.merge_responses,
+            js(&m.name),
+            m.on_duplicates
+        )?;
+        Ok(())
+    }
+
+    fn finding(&self, out: &mut dyn Write, f: &Finding, id: usize) -> io::Result<()> {
+        let a = self.a;
+        let target = js(&a.prepared.element(f.element).name);
+        let rule = a.rule(f);
+        let overridden = a.prepared.override_for(f.element, &rule.id).is_some();
+        let assumption = match &f.excluded_by {
+            None => "null".to_owned(),
+            Some(name) => {
+                let e = a.prepared.element(f.element);
+                let found = e.assumptions.iter().chain(a.prepared.model().assumptions.iter()).find(|x| &x.name == name);
+                let exclude = found.map(|x| format!("{{{}}}", x.exclude.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", "))).unwrap_or_default();
+                format!(
+                    "{{\"name\":{},\"exclude\":{},\"description\":{}}}",
+                    js(name),
+                    js(&exclude),
+                    js(found.map_or("", |x| x.description.as_str()))
+                )
+            }
+        };
+        if !overridden {
+            let [a1, a2, a3] = &self.fragments[f.rule as usize];
+            write!(out, "{{\"assumption\":{assumption}{a1}\"{id}\"{a2}{target}{a3}")?;
+            return Ok(());
+        }
+        let v = a.view(f);
+        let obj = serde_json::json!({
+            "assumption": serde_json::from_str::<Json>(&assumption).unwrap_or(Json::Null),
+            "condition": v.condition,
+            "cvss": v.cvss,
+            "description": v.description,
+            "details": v.details,
+            "example": v.example,
+            "id": id.to_string(),
+            "likelihood": v.likelihood,
+            "mitigations": v.mitigations.join(" "),
+            "references": v.references.join(", "),
+            "response": v.response,
+            "severity": v.severity.name(),
+            "target": v.element_name,
+            "threat_id": v.threat_id,
+        });
+        serde_json::to_writer(&mut *out, &obj)?;
+        Ok(())
+    }
+
+    fn element_list(&self, out: &mut dyn Write, list: &[u32]) -> io::Result<()> {
+        out.write_all(b"[")?;
+        for (n, i) in list.iter().enumerate() {
+            if n > 0 {
+                out.write_all(b",")?;
+            }
+            self.element_object(out, *i)?;
+        }
+        out.write_all(b"]")
+    }
+
+    fn element_object(&self, out: &mut dyn Write, i: u32) -> io::Result<()> {
+        let p = &self.a.prepared;
+        let e = p.element(i);
+        let mut obj: BTreeMap<&str, Json> = BTreeMap::new();
+        for def in Element::ATTRIBUTES.iter().filter(|d| d.kinds.contains(e.kind)) {
+            if let Ok(v) = p.attr(i, def.key) {
+                obj.insert(def.name, to_json(p, &v));
+            }
+        }
+        let name_of = |n: Option<u32>| n.map_or(Json::Null, |n| Json::String(p.element(n).name.clone()));
+        obj.insert("name", Json::String(e.name.clone()));
+        obj.insert("assumptions", Json::Array(e.assumptions.iter().map(|a| Json::String(a.name.clone())).collect()));
+        obj.insert("overrides", Json::Array(e.overrides.keys().map(|_| Json::String(String::new())).collect()));
+        let mut controls = Map::new();
+        for def in Controls::ATTRIBUTES {
+            controls.insert(def.name.to_owned(), to_json(p, &p.control(i, def.key)));
+        }
+        obj.insert("controls", Json::Object(controls));
+        let ids = &self.finding_ids[i as usize];
+        obj.insert("findings", Json::Array(ids.iter().map(|n| Json::String(n.to_string())).collect()));
+        let sev = self.a.max_severity(i).map_or(0, |s| s.score());
+        obj.insert("severity", Json::from(sev));
+        if e.kind != Kind::Boundary {
+            obj.insert("data", Json::Array(p.data_of(i).iter().map(|d| Json::String(p.data_name(*d).to_owned())).collect()));
+        }
+        match e.kind {
+            Kind::Dataflow => {
+                let (s, t) = p.endpoints(i).unzip();
+                obj.insert("source", name_of(s));
+                obj.insert("sink", name_of(t));
+                let (resp, req) = p.response_pair(i);
+                obj.insert("response", name_of(resp));
+                obj.insert("responseTo", name_of(req));
+                obj.insert("inBoundary", Json::Null);
+            }
+            Kind::Boundary => {
+                obj.insert("inBoundary", name_of(p.boundary_of(i)));
+            }
+            _ => {
+                obj.insert("__class__", Json::String(e.kind.name().to_owned()));
+                obj.insert("inBoundary", name_of(p.boundary_of(i)));
+                let flows = |v: Value<'_>| match v {
+                    Value::Nodes(l) => Json::Array(l.iter().map(|n| Json::String(p.element(*n).name.clone())).collect()),
+                    _ => Json::Array(Vec::new()),
+                };
+                obj.insert("inputs", flows(p.field(&Value::Node(i), crate::expr::Field::Fixed(crate::expr::Fixed::Inputs)).unwrap_or(Value::None)));
+                obj.insert("outputs", flows(p.field(&Value::Node(i), crate::expr::Field::Fixed(crate::expr::Fixed::Outputs)).unwrap_or(Value::None)));
+            }
+        }
+        // pytm writes `__class__` first, then the other keys sorted.
+        out.write_all(b"{")?;
+        let mut first = true;
+        if let Some(c) = obj.remove("__class__") {
+            write!(out, "\"__class__\":{c}")?;
+            first = false;
+        }
+        for (k, v) in obj {
+            if !first {
+                out.write_all(b",")?;
+            }
+            first = false;
+            write!(out, "{}:", js(k))?;
+            serde_json::to_writer(&mut *out, &v)?;
+        }
+        out.write_all(b"}")
+    }
+
+    fn data_object(&self, out: &mut dyn Write, d: u32) -> io::Result<()> {
+        let p = &self.a.prepared;
+        let item = &p.model().data[d as usize];
+        let mut obj: BTreeMap<&str, Json> = BTreeMap::new();
+        for def in DataItem::ATTRIBUTES {
+            obj.insert(def.name, to_json(p, &p.data_attr(d, def.key)));
+        }
+        obj.insert("name", Json::String(item.name.clone()));
+        let names = |v: Value<'_>| match v {
+            Value::Nodes(l) => Json::Array(l.iter().map(|n| Json::String(p.element(*n).name.clone())).collect()),
+            _ => Json::Array(Vec::new()),
+        };
+        let field = |f| p.field(&Value::Data(d), crate::expr::Field::Data(f)).unwrap_or(Value::None);
+        obj.insert("carriedBy", names(field(crate::expr::DataField::CarriedBy)));
+        obj.insert("processedBy", names(field(crate::expr::DataField::ProcessedBy)));
+        serde_json::to_writer(&mut *out, &obj)?;
+        Ok(())
+    }
+}
+
+/// A condition value as pytm's JSON writes it.
+fn to_json(p: &crate::engine::Prepared<'_>, v: &Value<'_>) -> Json {
+    match v {
+        Value::None => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Int(n) => Json::from(*n),
+        Value::Str(s) => Json::String((*s).to_owned()),
+        Value::Enum(e) => Json::String(e.to_string()),
+        Value::Class(c) => Json::String(c.name().to_owned()),
+        Value::Node(n) | Value::Controls(n) => Json::String(p.element(*n).name.clone()),
+        Value::Data(d) => Json::String(p.data_name(*d).to_owned()),
+        Value::Nodes(l) => Json::Array(l.iter().map(|n| Json::String(p.element(*n).name.clone())).collect()),
+        Value::DataSet(l) => Json::Array(l.iter().map(|d| Json::String(p.data_name(*d).to_owned())).collect()),
+        Value::Levels(l) => Json::Array(l.iter().map(|n| Json::from(*n)).collect()),
+        Value::Strs(l) => Json::Array(l.iter().map(|s| Json::String(s.clone())).collect()),
+        Value::Tuple(t) => Json::Array(t.iter().map(|x| to_json(p, x)).collect()),
+    }
+}

@@ -1,0 +1,98 @@
+//! Compatibility with OWASP pytm 1.4.0: for every golden model in `$THREATMAP_SHARED/compat/pytm`
+//! (default `../shared` beside the project), importing pytm's `out.json` and running pytm's own
+//! `threats.json` must give exactly pytm's (target, threat id) findings and excluded findings,
+//! with and without `--exclude INP03,DE01`. Skipped, loudly, when the folder is absent.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use threatmap_core::engine::{Options, analyze};
+use threatmap_core::pytm;
+use threatmap_core::rules::RuleSet;
+
+fn shared() -> Option<PathBuf> {
+    let dir = std::env::var_os("THREATMAP_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    if dir.join("compat/pytm/threats.json").is_file() {
+        Some(dir)
+    } else {
+        eprintln!("SKIPPED: pytm compatibility data not found at {} (set THREATMAP_SHARED)", dir.display());
+        None
+    }
+}
+
+type Pairs = BTreeMap<(String, String), usize>;
+
+/// (target, threat id) multisets of findings and excluded findings in a findings TSV.
+fn read_tsv(path: &Path) -> (Pairs, Pairs) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let (mut found, mut excluded) = (Pairs::new(), Pairs::new());
+    for line in text.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let key = (cols[1].to_owned(), cols[3].to_owned());
+        let bucket = if cols[6] == "finding" { &mut found } else { &mut excluded };
+        *bucket.entry(key).or_default() += 1;
+    }
+    (found, excluded)
+}
+
+fn run(model_dir: &Path, threats: &Path, exclude: &[&str]) -> (Pairs, Pairs) {
+    let text = std::fs::read_to_string(model_dir.join("out.json")).unwrap();
+    let imported = pytm::import(&text, "out.json").unwrap_or_else(|e| panic!("{e}"));
+    let mut rules = RuleSet::new();
+    rules.add_file(threats).unwrap();
+    assert!(rules.diagnostics.is_empty(), "{:?}", rules.diagnostics);
+    assert_eq!(rules.rules.len(), 113, "all active pytm threats load");
+    let options = Options { exclude: exclude.iter().map(|s| (*s).to_owned()).collect() };
+    let analysis = analyze(&imported.model, &rules, &options);
+    let pairs = |list: &[threatmap_core::engine::Finding]| {
+        let mut out = Pairs::new();
+        for f in list {
+            let key = (analysis.prepared.element(f.element).name.clone(), analysis.rule(f).id.clone());
+            *out.entry(key).or_default() += 1;
+        }
+        out
+    };
+    (pairs(&analysis.findings), pairs(&analysis.excluded))
+}
+
+fn diff(what: &str, got: &Pairs, want: &Pairs) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, n) in want {
+        if got.get(k) != Some(n) {
+            out.push(format!("{what}: missing {k:?} (pytm {n}, ours {})", got.get(k).unwrap_or(&0)));
+        }
+    }
+    for (k, n) in got {
+        if !want.contains_key(k) {
+            out.push(format!("{what}: extra {k:?} ({n})"));
+        }
+    }
+    out
+}
+
+#[test]
+fn pytm_goldens_give_the_same_findings() {
+    let Some(shared) = shared() else { return };
+    let threats = shared.join("compat/pytm/threats.json");
+    let mut models = 0;
+    let mut compared = 0;
+    for entry in std::fs::read_dir(shared.join("compat/pytm/models")).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.join("out.json").is_file() {
+            continue;
+        }
+        models += 1;
+        for (tsv, exclude) in [("findings.tsv", &[][..]), ("findings_exclude_INP03_DE01.tsv", &["INP03", "DE01"][..])] {
+            let (want_found, want_excluded) = read_tsv(&dir.join(tsv));
+            let (found, excluded) = run(&dir, &threats, exclude);
+            let mut problems = diff("finding", &found, &want_found);
+            problems.extend(diff("excluded", &excluded, &want_excluded));
+            assert!(problems.is_empty(), "{} {tsv}:\n{}", dir.display(), problems.join("\n"));
+            compared += want_found.values().sum::<usize>() + want_excluded.values().sum::<usize>();
+        }
+    }
+    assert!(models >= 2, "expected the pytm golden models");
+    eprintln!("pytm compatibility: {models} models, {compared} findings matched");
+}
