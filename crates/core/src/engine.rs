@@ -590,10 +590,18 @@ pub fn analyze<'a>(model: &'a Model, rules: &'a RuleSet, options: &Options) -> A
             continue;
         }
         let i = i as u32;
-        let Some(candidates) = by_kind.get(&e.kind) else { continue };
+        // An override forces its threat even on a kind the rule does not target (as in
+        // pytm), so elements with overrides go through every rule.
+        let all_rules: Vec<u32>;
+        let candidates = if e.overrides.is_empty() {
+            by_kind.get(&e.kind).map_or(&[][..], Vec::as_slice)
+        } else {
+            all_rules = (0..rules.rules.len() as u32).filter(|r| !options.exclude.contains(&rules.rules[*r as usize].id)).collect();
+            &all_rules
+        };
         for &r in candidates {
             let rule: &Rule = &rules.rules[r as usize];
-            let holds = rule.condition.holds(&prepared, i);
+            let holds = rule.targets.contains(e.kind) && rule.condition.holds(&prepared, i);
             let forced = !holds && e.overrides.contains_key(&rule.id);
             if !holds && !forced {
                 continue;
