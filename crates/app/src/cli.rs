@@ -89,6 +89,15 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Rewrite model files in canonical form (fixed key order, sorted maps, two-space indent).
+    Fmt {
+        /// Model files to rewrite in place.
+        #[arg(required = true)]
+        models: Vec<PathBuf>,
+        /// Only check: exit 1 if a file is not canonical.
+        #[arg(long)]
+        check: bool,
+    },
     /// Print the JSON Schema of the native model file.
     Schema,
 }
@@ -228,6 +237,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 count(|k| k == Kind::Boundary),
                 m.data.len()
             )?;
+        }
+        Command::Fmt { models, check } => {
+            let mut unformatted = 0;
+            for path in &models {
+                let text = read_input(path)?;
+                let model = file::parse(&text, &path.display().to_string()).map_err(|e| bad(e.to_string()))?;
+                let canonical = file::to_canonical_json(&model);
+                if canonical == text {
+                    continue;
+                }
+                unformatted += 1;
+                if check {
+                    writeln!(out, "{}: not in canonical form", path.display())?;
+                } else {
+                    file::write_atomic(path, canonical.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+                    writeln!(out, "{}: rewritten", path.display())?;
+                }
+            }
+            if check && unformatted > 0 {
+                out.flush()?;
+                return Ok(ExitCode::from(1));
+            }
         }
         Command::Schema => {
             writeln!(out, "{}", threatmap_core::schema_json())?;

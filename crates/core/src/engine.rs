@@ -549,13 +549,13 @@ pub struct FindingView<'a> {
     /// STRIDE categories.
     pub stride: Vec<&'static str>,
     /// What the threat is.
-    pub description: &'a str,
+    pub description: std::borrow::Cow<'a, str>,
     /// More detail.
     pub details: &'a str,
     /// What an attacker needs.
     pub prerequisites: &'a str,
     /// How to counter it.
-    pub mitigations: Vec<&'a str>,
+    pub mitigations: Vec<std::borrow::Cow<'a, str>>,
     /// An example.
     pub example: &'a str,
     /// References (CAPEC, CWE, URLs).
@@ -657,12 +657,15 @@ impl<'a> Analysis<'a> {
             severity: self.severity(f),
             likelihood: pick(|o| &o.likelihood, &rule.likelihood),
             stride: rule.stride.iter().map(|s| s.name()).collect(),
-            description: pick(|o| &o.description, &rule.description),
+            description: match o.and_then(|o| o.description.as_deref()) {
+                Some(d) => d.into(),
+                None => rule.description_for(&self.prepared, f.element),
+            },
             details: pick(|o| &o.details, &rule.details),
             prerequisites: &rule.prerequisites,
             mitigations: match o.and_then(|o| o.mitigations.as_deref()) {
-                Some(m) => vec![m],
-                None => rule.mitigations.iter().map(String::as_str).collect(),
+                Some(m) => vec![m.into()],
+                None => rule.mitigations_for(&self.prepared, f.element),
             },
             example: pick(|o| &o.example, &rule.example),
             references: match o.and_then(|o| o.references.as_deref()) {

@@ -114,11 +114,45 @@ impl Stride {
     }
 }
 
-/// A part of a rule title.
+/// A part of a text template.
 #[derive(Debug, Clone)]
 enum TitlePart {
     Text(String),
     Path(Condition),
+}
+
+/// Text with `{target.x}`, `{source.x}` and `{sink.x}` placeholders filled per element.
+#[derive(Debug, Clone, Default)]
+pub struct Template {
+    parts: Vec<TitlePart>,
+}
+
+impl Template {
+    /// A template that is plain text (no placeholders).
+    pub fn literal(text: &str) -> Template {
+        Template { parts: if text.is_empty() { Vec::new() } else { vec![TitlePart::Text(text.to_owned())] } }
+    }
+
+    /// True if the template has no placeholders.
+    pub fn is_literal(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, TitlePart::Text(_)))
+    }
+
+    /// The text for one element.
+    pub fn render(&self, facts: &Prepared<'_>, element: u32) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                TitlePart::Text(t) => out.push_str(t),
+                TitlePart::Path(c) => match c.evaluate(facts, element) {
+                    Ok(Value::Str(s)) => out.push_str(s),
+                    Ok(Value::None) | Err(_) => out.push('?'),
+                    Ok(v) => out.push_str(&crate::expr::display(facts, &v)),
+                },
+            }
+        }
+        out
+    }
 }
 
 /// A threat rule.
@@ -126,7 +160,9 @@ enum TitlePart {
 pub struct Rule {
     /// Unique id (pytm's SID).
     pub id: String,
-    title: Vec<TitlePart>,
+    title: Template,
+    description_t: Template,
+    mitigations_t: Vec<Template>,
     /// The title template as written.
     pub title_template: String,
     /// The kinds the rule applies to.
@@ -161,18 +197,21 @@ impl Rule {
     /// The title with `{target.name}`, `{source.name}` and `{sink.name}` filled in for an
     /// element.
     pub fn title_for(&self, facts: &Prepared<'_>, element: u32) -> String {
-        let mut out = String::new();
-        for part in &self.title {
-            match part {
-                TitlePart::Text(t) => out.push_str(t),
-                TitlePart::Path(c) => match c.evaluate(facts, element) {
-                    Ok(Value::Str(s)) => out.push_str(s),
-                    Ok(Value::None) | Err(_) => out.push('?'),
-                    Ok(v) => out.push_str(&crate::expr::display(facts, &v)),
-                },
-            }
-        }
-        out
+        self.title.render(facts, element)
+    }
+
+    /// The description for an element (placeholders filled for native rules).
+    pub fn description_for(&self, facts: &Prepared<'_>, element: u32) -> std::borrow::Cow<'_, str> {
+        if self.description_t.is_literal() { self.description.as_str().into() } else { self.description_t.render(facts, element).into() }
+    }
+
+    /// The mitigations for an element (placeholders filled for native rules).
+    pub fn mitigations_for(&self, facts: &Prepared<'_>, element: u32) -> Vec<std::borrow::Cow<'_, str>> {
+        self.mitigations
+            .iter()
+            .zip(&self.mitigations_t)
+            .map(|(m, t)| if t.is_literal() { m.as_str().into() } else { t.render(facts, element).into() })
+            .collect()
     }
 }
 
@@ -356,7 +395,7 @@ impl RuleSet {
                 example: entry.example.unwrap_or_default(),
                 references: OneOrMany::One(entry.references.unwrap_or_default()),
             };
-            match compile_rule(raw_rule, pack) {
+            match compile_rule(raw_rule, pack, false) {
                 Ok(rule) => self.push(rule, file, Some(line)),
                 Err((column, message)) => self.diagnostics.push(diag(Some(entry.sid), column, message)),
             }
@@ -396,7 +435,7 @@ impl RuleSet {
                 }
             };
             let id = raw.id.clone();
-            match compile_rule(raw, &pack_name) {
+            match compile_rule(raw, &pack_name, true) {
                 Ok(rule) => self.push(rule, file, Some(line)),
                 Err((column, message)) => {
                     // Point into the file when the error is in the condition.
@@ -541,7 +580,7 @@ struct RawRule {
 }
 
 /// Compiles a rule; an error carries the column within the condition, when it is there.
-fn compile_rule(raw: RawRule, pack: &str) -> Result<Rule, (Option<usize>, String)> {
+fn compile_rule(raw: RawRule, pack: &str, interpolate: bool) -> Result<Rule, (Option<usize>, String)> {
     if raw.id.trim().is_empty() {
         return Err((None, "the rule has no id".to_owned()));
     }
@@ -568,10 +607,18 @@ fn compile_rule(raw: RawRule, pack: &str) -> Result<Rule, (Option<usize>, String
     }
     let condition = Condition::compile(&raw.condition, targets).map_err(|CompileError { column, message }| (Some(column), message))?;
     let template = raw.title.clone().unwrap_or_else(|| raw.description.clone());
-    let title = parse_title(&template, targets).map_err(|m| (None, m))?;
+    let compile_text = |text: &str, what: &str| -> Result<Template, (Option<usize>, String)> {
+        if interpolate { parse_title(text, targets).map_err(|m| (None, format!("{what}: {m}"))) } else { Ok(Template::literal(text)) }
+    };
+    let title = compile_text(&template, "title")?;
+    let description_t = compile_text(&raw.description, "description")?;
+    let mitigations = raw.mitigations.into_vec(None);
+    let mitigations_t = mitigations.iter().map(|m| compile_text(m, "mitigations")).collect::<Result<Vec<_>, _>>()?;
     Ok(Rule {
         id: raw.id,
         title,
+        description_t,
+        mitigations_t,
         title_template: template,
         targets,
         target_names: raw.targets,
@@ -582,7 +629,7 @@ fn compile_rule(raw: RawRule, pack: &str) -> Result<Rule, (Option<usize>, String
         description: raw.description,
         details: raw.details,
         prerequisites: raw.prerequisites,
-        mitigations: raw.mitigations.into_vec(None),
+        mitigations,
         example: raw.example,
         references: raw.references.into_vec(Some(", ")),
         pack: pack.to_owned(),
@@ -591,7 +638,7 @@ fn compile_rule(raw: RawRule, pack: &str) -> Result<Rule, (Option<usize>, String
 
 /// Parses a title template: `{target.x}`, `{source.x}` and `{sink.x}` are filled per element;
 /// `{{` and `}}` are literal braces.
-fn parse_title(template: &str, targets: KindSet) -> Result<Vec<TitlePart>, String> {
+fn parse_title(template: &str, targets: KindSet) -> Result<Template, String> {
     let mut parts = Vec::new();
     let mut text = String::new();
     let mut rest = template;
@@ -604,10 +651,10 @@ fn parse_title(template: &str, targets: KindSet) -> Result<Vec<TitlePart>, Strin
             continue;
         }
         if c == b'}' {
-            return Err("unmatched `}` in the title (write `}}` for a brace)".to_owned());
+            return Err("unmatched `}` (write `}}` for a brace)".to_owned());
         }
         let Some(end) = rest[i..].find('}') else {
-            return Err("unclosed `{` in the title".to_owned());
+            return Err("unclosed `{` (write `{{` for a brace)".to_owned());
         };
         let inner = rest[i + 1..i + end].trim();
         let path = if let Some(p) = inner.strip_prefix("source.") {
@@ -617,9 +664,9 @@ fn parse_title(template: &str, targets: KindSet) -> Result<Vec<TitlePart>, Strin
         } else if inner.starts_with("target.") {
             inner.to_owned()
         } else {
-            return Err(format!("title placeholder `{{{inner}}}` must start with target., source. or sink."));
+            return Err(format!("placeholder `{{{inner}}}` must start with target., source. or sink."));
         };
-        let cond = Condition::compile(&path, targets).map_err(|e| format!("title placeholder `{{{inner}}}`: {}", e.message))?;
+        let cond = Condition::compile(&path, targets).map_err(|e| format!("placeholder `{{{inner}}}`: {}", e.message))?;
         if !text.is_empty() {
             parts.push(TitlePart::Text(std::mem::take(&mut text)));
         }
@@ -630,5 +677,5 @@ fn parse_title(template: &str, targets: KindSet) -> Result<Vec<TitlePart>, Strin
     if !text.is_empty() {
         parts.push(TitlePart::Text(text));
     }
-    Ok(parts)
+    Ok(Template { parts })
 }
