@@ -1,0 +1,389 @@
+//! End-to-end tests of the `threatmap` command line: every subcommand, the bundled examples and
+//! packs, and clear errors (exit 2) for bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn example(name: &str) -> String {
+    root().join("assets/examples").join(name).display().to_string()
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_threatmap")).args(args).output().expect("run threatmap")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = run(args);
+    assert_eq!(o.status.code(), Some(0), "{args:?}\nstdout: {}\nstderr: {}", stdout(&o), stderr(&o));
+    stdout(&o)
+}
+
+/// Runs with bad input: exit 2, and stderr mentions every `needle`.
+fn fails(args: &[&str], needles: &[&str]) -> String {
+    let o = run(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{args:?}\nstdout: {}\nstderr: {err}", stdout(&o));
+    for n in needles {
+        assert!(err.contains(n), "stderr lacks {n:?}:\n{err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+const IOT_RULES: &[(&str, &str)] = &[
+    ("UART01", "External Entity Unauthenticated User Potentially Denies Receiving Data"),
+    ("UART02", "Spoofing of the Unauthenticated User External Destination Entity"),
+    ("UART03", "Elevation by Changing the Execution Flow in Generic Process"),
+    ("UART04", "Elevation by Changing the Execution Flow in Sends and Transmits Signals Wirelessly"),
+    ("UART05", "Sends and Transmits Signals Wirelessly May be Subject to Elevation of Privilege Using Remote Code Execution"),
+    ("UART06", "Potential Process Crash or Stop for Sends and Transmits Signals Wirelessly"),
+    ("WIFI01", "Spoofing of the Attacker External Destination Entity"),
+    ("WIFI02", "External Entity Attacker Potentially Denies Receiving Data"),
+    ("WIFI03", "Spoofing the Unauthenticated User External Entity"),
+    ("WIFI04", "Elevation Using Impersonation"),
+    ("WIFI05", "Spoofing the Connect to the Board Process"),
+    ("WIFI06", "Potential Lack of Input Validation for Connect to the Board"),
+    ("WIFI07", "Potential Data Repudation by Connect to Board"),
+    ("WIFI08", "Data Flow Sniffing"),
+    ("WIFI09", "Potential Process Crash or Stop for Connect to the Board"),
+    ("WIFI10", "Denial of Service happens when the process or datastore is not able to service incoming requests or perform up to spec"),
+    ("WIFI11", "Connect to the Board May be Subject to Elevation of Privilege Using Remote Code Execution"),
+    ("CLOUD01", "Data Logs from an Unknown Source"),
+    ("CLOUD02", "Lower Trusted Subject Updates Logs"),
+    ("CLOUD03", "Data Store Inaccessible"),
+    ("CLOUD04", "Data Flow Generic Data Flow Is Potentially Interrupted"),
+    ("CLOUD05", "Data Store Denies Cloud Server Potentially Writing Data"),
+    ("CLOUD06", "The Cloud Server Data Store Could Be Corrupted"),
+    ("CLOUD07", "Spoofing of Destination Data Store Cloud Server"),
+    ("PC01", "Data Logs from an Unknown Source"),
+    ("PC02", "Lower Trusted Subject Updates Logs"),
+    ("PC03", "Authenticated Data Flow Compromised"),
+    ("PC04", "Data Store Inaccessible"),
+    ("PC05", "Data Flow Generic Data Flow Is Potentially Interrupted"),
+    ("PC06", "Data Store Denies PC Potentially Writing Data"),
+    ("PC07", "The PC Data Store Could Be Corrupted"),
+    ("PC08", "Spoofing of Destination Data Store PC"),
+    ("ICSP01", "Spoofing of the Unauthenticated User External Destination Entity"),
+    ("ICSP02", "Potential Data Repudation by Connects Board to the Computer for Programming"),
+    ("ICSP03", "Elevation using Impersonation"),
+    ("ICSP04", "Potential Lack of Input Validation for Connects Board to the Computer for Programming"),
+    ("ICSP05", "Spoofing the Connects Board to the Computer for Programming Process"),
+    ("SPI01", "Unauthenticated User claims that it did not receive data from a process on the other side of the trust boundary"),
+    ("SPI02", "Spoofing of the Unauthenticated User External Destination Entity"),
+    ("SPI03", "Elevation by Changing the Execution Flow in Send Data Between Microcontrollers and Small Peripherals"),
+    ("SPI04", "Send Data Between Microcontrollers and Small Peripherals May be subject to Elevation of Privilege Using Remote Code Execution"),
+    ("SPI05", "Elevation using Impersonation"),
+    ("SPI06", "Data Flow SPI is Potentially Interrupted"),
+    ("SPI07", "Potential Process Crash or Stop for Send Data Between Microcontrollers and Small Peripherals"),
+    ("SPI08", "Potential Data Repudiation by Send Data Between Microcontrollers and Small Peripherals"),
+];
+
+#[test]
+fn iot_pack_has_exactly_the_specified_rules_and_all_fire_on_the_example() {
+    let listed = ok(&["list", "--rules", "iot"]);
+    let got: Vec<(String, String)> = listed
+        .lines()
+        .map(|l| {
+            let mut parts = l.splitn(2, ' ');
+            let id = parts.next().unwrap().to_owned();
+            let rest = parts.next().unwrap().trim_start();
+            // Skip the severity column (one or two words).
+            let title = rest.split_once("  ").map(|(_, t)| t.trim_start()).unwrap_or(rest);
+            (id, title.to_owned())
+        })
+        .collect();
+    let want: Vec<(String, String)> = IOT_RULES.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect();
+    assert_eq!(got, want);
+
+    let tsv = ok(&["findings", &example("iot-board.threatmap.json"), "--rules", "iot", "--format", "tsv"]);
+    for (id, title) in IOT_RULES {
+        assert!(tsv.lines().any(|l| l.split('\t').nth(4) == Some(id) && l.ends_with(title)), "{id} does not fire on iot-board");
+    }
+}
+
+#[test]
+fn list_shows_the_default_packs() {
+    let out = ok(&["list"]);
+    assert!(out.contains("GEN-INJ-01") && out.contains("SI-S-01"), "{out}");
+    assert!(!out.contains("UART01"), "iot is not a default pack");
+}
+
+#[test]
+fn describe_and_list_elements() {
+    let out = ok(&["describe", "Server", "Lambda", "Controls", "Data"]);
+    assert!(out.lines().any(|l| l.trim_start().starts_with("usesCache") && l.contains("False") && l.contains("caches")), "{out}");
+    let lambda = out.split("Lambda:").nth(1).unwrap();
+    assert!(lambda.lines().any(|l| l.trim_start().starts_with("onAWS") && l.contains("True")), "Lambda's onAWS defaults to True");
+    assert!(out.contains("sanitizesInput") && out.contains("credentialsLife"));
+    fails(&["describe", "Sever"], &["unknown kind `Sever`", "did you mean `Server`"]);
+    let out = ok(&["list-elements"]);
+    for word in ["SetOfProcesses", "LLM", "Agent", "Boundary", "TOP_SECRET", "TLSv13", "HARDCODED", "AWS_S3", "NO_ACTION"] {
+        assert!(out.contains(word), "{word}: {out}");
+    }
+}
+
+#[test]
+fn examples_are_valid_and_canonical() {
+    for name in ["web-app.threatmap.json", "iot-board.threatmap.json"] {
+        let out = ok(&["validate", &example(name)]);
+        assert!(out.contains("valid:") && out.contains("0 warning(s)"), "{out}");
+    }
+    ok(&["fmt", "--check", &example("web-app.threatmap.json"), &example("iot-board.threatmap.json")]);
+}
+
+#[test]
+fn schema_asset_is_current() {
+    let generated = ok(&["schema"]);
+    let stored = std::fs::read_to_string(root().join("assets/threatmap.schema.json")).unwrap();
+    assert_eq!(generated, stored, "assets/threatmap.schema.json is stale: run `threatmap schema > assets/threatmap.schema.json`");
+}
+
+#[test]
+fn bad_models_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let head = r#"{"threatmap": 1, "name": "m", "elements": ["#;
+    let tail = "]}";
+    let m = |name: &str, body: &str| write(d, name, &format!("{head}{body}{tail}"));
+
+    let f = write(d, "syntax.json", "{\n  \"threatmap\": 1,\n  \"name\": \"m\",\n  \"elements\": [\n    {\"id\": \"a\" \"kind\": \"Actor\"}\n  ]\n}\n");
+    fails(&["validate", &f], &["syntax.json:5:16", "expected `,` or `}`"]);
+
+    let f = m("typo.json", "\n{\"id\": \"web\", \"kind\": \"Server\", \"name\": \"Web\", \"sanitizesInput\": false}");
+    fails(&["validate", &f], &["typo.json:2:", "Server \"Web\" (web)", "unknown attribute `sanitizesInput`", "did you mean `controls.sanitizesInput`"]);
+
+    let f = m("typo2.json", r#"{"id": "web", "kind": "Server", "name": "Web", "usesCach": true}"#);
+    fails(&["validate", &f], &["did you mean `usesCache`"]);
+
+    let f = m("kind.json", r#"{"id": "web", "kind": "Sever", "name": "Web"}"#);
+    fails(&["validate", &f], &["unknown value `Sever`", "did you mean `Server`"]);
+
+    let f = m("applies.json", r#"{"id": "db", "kind": "Datastore", "name": "DB", "usesCache": true}"#);
+    fails(&["validate", &f], &["Datastore \"DB\" (db)", "`usesCache` does not apply to a Datastore", "Server"]);
+
+    let f = m(
+        "dangling.json",
+        r#"{"id": "a", "kind": "Actor", "name": "A"}, {"id": "f", "kind": "Dataflow", "name": "F", "source": "a", "sink": "web"}"#,
+    );
+    fails(&["validate", &f], &["Dataflow \"F\" (f)", "sink `web` names no element"]);
+
+    let f = m(
+        "cycle.json",
+        r#"{"id": "b1", "kind": "Boundary", "name": "B1", "inBoundary": "b2"}, {"id": "b2", "kind": "Boundary", "name": "B2", "inBoundary": "b1"}"#,
+    );
+    fails(&["validate", &f], &["boundaries contain each other in a cycle", "b1 → b2 → b1"]);
+
+    let f = m("dup.json", r#"{"id": "a", "kind": "Actor", "name": "A"}, {"id": "a", "kind": "Server", "name": "B"}"#);
+    fails(&["validate", &f], &["duplicate id `a`", "Actor \"A\""]);
+
+    let f = m("noends.json", r#"{"id": "f", "kind": "Dataflow", "name": "F"}"#);
+    fails(&["validate", &f], &["a dataflow needs a `source`", "a dataflow needs a `sink`"]);
+
+    let f = write(d, "version.json", r#"{"threatmap": 99, "name": "m"}"#);
+    fails(&["validate", &f], &["file format version 99 is not supported"]);
+
+    let f = d.join("binary.json").display().to_string();
+    let bytes = [b"{\"name\": \"".as_slice(), &[0xff, 0xfe], b"\"}"].concat();
+    std::fs::write(&f, bytes).unwrap();
+    fails(&["validate", &f], &["not valid UTF-8"]);
+
+    fails(&["findings", &d.join("missing.json").display().to_string()], &["missing.json", "cannot read"]);
+    // The same problems stop analysis commands too.
+    let f = m("typo3.json", r#"{"id": "web", "kind": "Server", "name": "Web", "sanitizesInput": false}"#);
+    fails(&["findings", &f], &["unknown attribute `sanitizesInput`"]);
+    fails(&["check", &f, "--fail-on", "high"], &["unknown attribute"]);
+}
+
+#[test]
+fn findings_formats_and_exclusions() {
+    let web = example("web-app.threatmap.json");
+    let table = ok(&["findings", &web]);
+    assert!(table.contains("Web Server (Server)") && table.lines().last().unwrap().contains("finding(s)"), "{table}");
+
+    let tsv = ok(&["findings", &web, "--format", "tsv", "--all"]);
+    let rows: Vec<Vec<&str>> = tsv.lines().skip(1).map(|l| l.split('\t').collect()).collect();
+    assert!(rows.iter().all(|r| r.len() == 9 && r[0] == format!("{}@{}", r[4], r[1])), "keys are `rule@element`");
+    assert!(rows.iter().any(|r| r[7] == "excluded" && r[4] == "GEN-INJ-06"), "the model's assumption excludes GEN-INJ-06");
+
+    let json: serde_json::Value = serde_json::from_str(&ok(&["findings", &web, "--format", "json"])).unwrap();
+    let first = &json.as_array().unwrap()[0];
+    assert!(first["why"].as_array().is_some_and(|w| !w.is_empty()), "{first}");
+    assert!(first["title"].as_str().is_some_and(|t| !t.contains('{')), "titles are filled in: {first}");
+    assert!(json.as_array().unwrap().iter().all(|f| !f["description"].as_str().unwrap().contains("{sink.name}")));
+
+    let excluded = ok(&["findings", &web, "--format", "tsv", "--exclude", "GEN-INF-07,SI-I-01"]);
+    assert!(!excluded.contains("\tGEN-INF-07\t") && !excluded.contains("\tSI-I-01\t"));
+    assert!(tsv.contains("\tGEN-INF-07\t"));
+}
+
+#[test]
+fn check_exit_codes() {
+    let web = example("web-app.threatmap.json");
+    let o = run(&["check", &web, "--fail-on", "very-high"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stdout(&o).contains("check failed"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let pack = write(
+        dir.path(),
+        "low.toml",
+        r#"
+[[rule]]
+id = "LOW-1"
+title = "Low finding on {target.name}"
+targets = ["Server"]
+condition = "True"
+severity = "Low"
+mitigations = []
+references = []
+"#,
+    );
+    let out = ok(&["check", &web, "--fail-on", "medium", "--rules", &pack]);
+    assert!(out.contains("check passed") && out.contains("1 finding(s): 1 Low"), "{out}");
+    let o = run(&["check", &web, "--fail-on", "low", "--rules", &pack]);
+    assert_eq!(o.status.code(), Some(1));
+    fails(&["check", &web, "--fail-on", "severe"], &["unknown severity"]);
+}
+
+#[test]
+fn bad_rules_are_reported_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = write(
+        dir.path(),
+        "mixed.toml",
+        r#"[pack]
+name = "mixed"
+
+[[rule]]
+id = "OK-1"
+targets = ["Server"]
+condition = "target.controls.isHardened is False"
+severity = "High"
+mitigations = ["Harden it."]
+references = ["CWE-16"]
+
+[[rule]]
+id = "BAD-1"
+targets = ["Server"]
+condition = "target.controls.isHardned is False"
+severity = "High"
+mitigations = []
+references = []
+
+[[rule]]
+id = "BAD-2"
+targets = ["Servr"]
+condition = "True"
+severity = "High"
+mitigations = []
+references = []
+
+[[rule]]
+id = "BAD-3"
+targets = ["Server"]
+condition = "__import__('os').system('id')"
+severity = "High"
+mitigations = []
+references = []
+"#,
+    );
+    let o = run(&["list", "--rules", &pack]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("OK-1") && !stdout(&o).contains("BAD"), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.contains("mixed.toml:15:30: rule BAD-1") && err.contains("did you mean `isHardened`"), "{err}");
+    assert!(err.contains("rule BAD-2") && err.contains("unknown target class `Servr`"), "{err}");
+    assert!(err.contains("rule BAD-3") && err.contains("dunder"), "{err}");
+
+    let broken = write(dir.path(), "broken.toml", "[[rule]\nid = 1\n");
+    fails(&["list", "--rules", &broken], &["broken.toml:1", "invalid rule file"]);
+    fails(&["list", "--rules", "nosuchpack"], &["nosuchpack", "built-in packs: general, stride-interactions, iot"]);
+
+    let json = write(dir.path(), "threats.json", r#"[{"SID": "X1", "target": ["Server"], "condition": "target.controls.isHardened is False", "severity": "High", "description": "d", "mitigations": "m", "references": "r"}, {"SID": "X2", "target": ["Server"], "condition": "target.x(", "severity": "High"}]"#);
+    let o = run(&["list", "--rules", &json]);
+    assert!(stdout(&o).contains("X1") && stderr(&o).contains("rule X2"), "{}{}", stdout(&o), stderr(&o));
+}
+
+#[test]
+fn pytm_json_output_is_deterministic_and_pytm_shaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = example("web-app.threatmap.json");
+    let a = dir.path().join("a.json");
+    let b = dir.path().join("b.json");
+    ok(&["json", &web, "-o", a.to_str().unwrap()]);
+    ok(&["json", &web, "-o", b.to_str().unwrap()]);
+    let (ta, tb) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    assert_eq!(ta, tb, "same model, same bytes");
+    let v: serde_json::Value = serde_json::from_slice(&ta).unwrap();
+    for key in ["actors", "assets", "boundaries", "data", "elements", "flows", "findings", "excluded_findings", "isOrdered", "name"] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    let tsv = ok(&["findings", &web, "--format", "tsv"]);
+    assert_eq!(v["findings"].as_array().unwrap().len(), tsv.lines().count() - 1);
+    let f = &v["findings"][0];
+    assert_eq!(f["id"], "1");
+    assert!(f["target"].is_string() && f["threat_id"].is_string() && f["severity"].is_string());
+}
+
+#[test]
+fn import_pytm_load_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(
+        dir.path(),
+        "model.json",
+        r#"{
+          "name": "Shop", "description": "A shop", "isOrdered": true,
+          "boundaries": [{"name": "Internet"}, {"name": "DC"}],
+          "data": [{"name": "Card number", "classification": "SECRET", "isPII": true}],
+          "elements": [
+            {"__class__": "Actor", "name": "Customer", "inBoundary": "Internet"},
+            {"__class__": "Server", "name": "Shop front", "inBoundary": "DC", "protocol": "HTTPS", "controls": {"sanitizesInput": true}},
+            {"__class__": "Datastore", "name": "Orders", "inBoundary": "DC", "isEncryptedAtRest": true}
+          ],
+          "flows": [
+            {"name": "Checkout", "source": "Customer", "sink": "Shop front", "data": ["Card number"]},
+            {"name": "Save order", "source": "Shop front", "sink": "Orders"}
+          ]
+        }"#,
+    );
+    let out_path = dir.path().join("shop.threatmap.json");
+    let o = run(&["import", "pytm", &input, "-o", out_path.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("3 elements, 2 dataflows, 2 boundaries, 1 data items"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("unknown attribute `isEncryptedAtRest`") && stderr(&o).contains("controls.isEncryptedAtRest"), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    assert!(text.contains("\"id\": \"shop-front\"") && text.contains("\"sanitizesInput\": true"), "{text}");
+    assert!(!text.contains("\"usesCache\""), "defaults are left out");
+    ok(&["validate", out_path.to_str().unwrap()]);
+    ok(&["fmt", "--check", out_path.to_str().unwrap()]);
+
+    let bad = write(dir.path(), "bad.json", r#"{"name": "x", "elements": [{"__class__": "Sevrer", "name": "S"}]}"#);
+    fails(&["import", "pytm", &bad, "-o", dir.path().join("x.json").to_str().unwrap()], &["unknown class `Sevrer`", "did you mean `Server`"]);
+    let bad = write(dir.path(), "bad2.json", r#"{"name": "x", "elements": [{"__class__": "Actor", "name": "A"}], "flows": [{"name": "F", "source": "A", "sink": "B"}]}"#);
+    fails(&["import", "pytm", &bad, "-o", dir.path().join("x.json").to_str().unwrap()], &["flows[0] \"F\": sink \"B\" names no element"]);
+}
+
+#[test]
+fn no_arguments_prints_help() {
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("Usage"), "{}", stderr(&o));
+}

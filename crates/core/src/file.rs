@@ -164,7 +164,11 @@ pub(crate) fn parse_json_with_hints<T: serde::de::DeserializeOwned>(text: &str, 
     let raw = inner.to_string();
     let msg = raw.strip_suffix(&format!(" at line {line} column {column}")).unwrap_or(&raw).to_owned();
     let element = element_context(text, &path);
-    let message = explain_serde_message(&msg, &path);
+    let path = path.trim_end_matches(".?").trim_end_matches('?');
+    let message = match inner.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => msg,
+        _ => explain_serde_message(&msg, path),
+    };
     Err(ModelError::single(
         file,
         Problem { level: Level::Error, line: (line > 0).then_some(line), column: (line > 0).then_some(column), element, message },

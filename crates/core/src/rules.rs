@@ -420,7 +420,7 @@ impl RuleSet {
             let (line, _) = line_col(text, span.start);
             let table = spanned.into_inner();
             let id = table.get("id").and_then(|v| v.as_str()).map(str::to_owned);
-            let cond_span = find_key_value(text, span.clone(), "condition");
+            let cond_span = find_key_value(text, span.start, "condition");
             let raw: RawRule = match toml::Value::Table(table).try_into() {
                 Ok(r) => r,
                 Err(e) => {
@@ -442,7 +442,7 @@ impl RuleSet {
                     let (l, c) = match (column, cond_span) {
                         (Some(c), Some(start)) => {
                             let (l, c0) = line_col(text, start);
-                            (l, Some(c0 + c))
+                            (l, Some(c0 + c - 1))
                         }
                         _ => (line, None),
                     };
@@ -472,20 +472,21 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-/// The byte offset just inside the quotes of `key = "..."` within a span of a TOML document.
-fn find_key_value(text: &str, span: std::ops::Range<usize>, key: &str) -> Option<usize> {
-    let body = text.get(span.clone())?;
-    let mut offset = 0;
-    for line in body.split_inclusive('\n') {
+/// The byte offset just inside the quotes of `key = "..."` in the table that starts at `from`
+/// (up to the next table header).
+fn find_key_value(text: &str, from: usize, key: &str) -> Option<usize> {
+    let mut offset = from;
+    for (n, line) in text.get(from..)?.split_inclusive('\n').enumerate() {
         let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix(key) {
-            let rest_trim = rest.trim_start();
-            if let Some(after_eq) = rest_trim.strip_prefix('=') {
-                let value = after_eq.trim_start();
-                let quote_len = if value.starts_with("\"\"\"") || value.starts_with("'''") { 3 } else { 1 };
-                let value_start = line.len() - value.len();
-                return Some(span.start + offset + value_start + quote_len);
-            }
+        if n > 0 && trimmed.starts_with('[') {
+            return None;
+        }
+        if let Some(rest) = trimmed.strip_prefix(key)
+            && let Some(after_eq) = rest.trim_start().strip_prefix('=')
+        {
+            let value = after_eq.trim_start();
+            let quote_len = if value.starts_with("\"\"\"") || value.starts_with("\'\'\'") { 3 } else { 1 };
+            return Some(offset + (line.len() - value.len()) + quote_len);
         }
         offset += line.len();
     }
