@@ -1,6 +1,8 @@
 //! End-to-end tests of the `threatmap` command line: every subcommand, the bundled examples and
 //! packs, and clear errors (exit 2) for bad input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

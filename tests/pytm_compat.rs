@@ -3,6 +3,8 @@
 //! `threats.json` must give exactly pytm's (target, threat id) findings and excluded findings,
 //! with and without `--exclude INP03,DE01`. Skipped, loudly, when the folder is absent.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -95,4 +97,45 @@ fn pytm_goldens_give_the_same_findings() {
     }
     assert!(models >= 2, "expected the pytm golden models");
     eprintln!("pytm compatibility: {models} models, {compared} findings matched");
+}
+
+/// Our `json` output has pytm's shape and values: the same keys in the same order for every
+/// element, flow, boundary and data item, and the same values (pytm's goldens, model `tm`,
+/// where explicit `processedBy` in the script is the only thing a JSON import cannot carry).
+#[test]
+fn json_output_matches_pytm_out_json() {
+    let Some(shared) = shared() else { return };
+    let dir = shared.join("compat/pytm/models/tm");
+    let text = std::fs::read_to_string(dir.join("out.json")).unwrap();
+    let imported = pytm::import(&text, "out.json").unwrap();
+    let mut rules = RuleSet::new();
+    rules.add_file(&shared.join("compat/pytm/threats.json")).unwrap();
+    let analysis = analyze(&imported.model, &rules, &Options::default());
+    let mut ours = Vec::new();
+    pytm::write_json(&analysis, &mut ours).unwrap();
+    let ours: serde_json::Value = serde_json::from_slice(&ours).unwrap();
+    let theirs: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&ours), keys(&theirs));
+    let mut compared = 0;
+    for section in ["actors", "assets", "boundaries", "elements", "flows", "data"] {
+        let by_name = |v: &serde_json::Value| {
+            v[section].as_array().unwrap().iter().map(|e| (e["name"].as_str().unwrap().to_owned(), e.clone())).collect::<BTreeMap<_, _>>()
+        };
+        let (a, b) = (by_name(&ours), by_name(&theirs));
+        assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>(), "{section}");
+        for (name, x) in &a {
+            let y = &b[name];
+            assert_eq!(keys(x), keys(y), "{section} {name}: key order");
+            for k in keys(x) {
+                if k == "findings" || (k == "processedBy" && name == "User ID Token") {
+                    continue;
+                }
+                assert_eq!(x[&k], y[&k], "{section} {name}: {k}");
+                compared += 1;
+            }
+        }
+    }
+    assert_eq!(ours["findings"].as_array().unwrap().len(), theirs["findings"].as_array().unwrap().len());
+    eprintln!("pytm json: {compared} values identical");
 }

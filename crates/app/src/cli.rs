@@ -330,9 +330,7 @@ fn load_rules(args: &RuleArgs, model: Option<(&Model, &Path)>) -> Result<RuleSet
 }
 
 fn write_file(path: &Path, f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
-    let mut buf = Vec::new();
-    f(&mut buf)?;
-    file::write_atomic(path, &buf).with_context(|| format!("cannot write {}", path.display()))
+    file::write_atomic_with(path, f).with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn summary(a: &Analysis<'_>) -> String {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 /// The kind of an element. Dataflows and trust boundaries are elements too, as in pytm.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 pub enum Kind {
     /// A person or role that uses the system.
@@ -21,6 +21,7 @@ pub enum Kind {
     /// A system or party outside the control of the modelled system.
     ExternalEntity,
     /// A running piece of code.
+    #[default]
     Process,
     /// Several processes treated as one (a service, a fleet).
     SetOfProcesses,
@@ -644,6 +645,11 @@ macro_rules! attributes {
             /// The attributes that were given a value.
             pub fn set_attributes(&self) -> impl Iterator<Item = &'static $crate::attr::AttrDef<$K>> + '_ {
                 Self::ATTRIBUTES.iter().filter(move |d| self.is_set(d.key))
+            }
+
+            /// The definition of an attribute (the key enum follows the table's order).
+            pub fn def(key: $K) -> &'static $crate::attr::AttrDef<$K> {
+                &Self::ATTRIBUTES[key as usize]
             }
 
             /// Looks an attribute up by its file name.

@@ -294,7 +294,7 @@ impl<'m> Prepared<'m> {
     /// The effective value of an element attribute, or an error if the kind does not have it.
     pub fn attr(&self, i: u32, a: ElementAttr) -> Result<Value<'_>, EvalError> {
         let e: &'m Element = &self.model.elements[i as usize];
-        let def = Element::ATTRIBUTES.iter().find(|d| d.key == a).ok_or(EvalError::NoAttribute("?"))?;
+        let def = Element::def(a);
         if !def.kinds.contains(e.kind) {
             return Err(EvalError::NoAttribute(def.name));
         }
@@ -356,8 +356,8 @@ impl<'m> Prepared<'m> {
                 Fixed::Outputs => "outputs",
                 Fixed::Controls => "controls",
             },
-            Field::Elem(a) => Element::ATTRIBUTES.iter().find(|d| d.key == a).map_or("?", |d| d.name),
-            Field::Control(c) => Controls::ATTRIBUTES.iter().find(|d| d.key == c).map_or("?", |d| d.name),
+            Field::Elem(a) => Element::def(a).name,
+            Field::Control(c) => Controls::def(c).name,
             Field::Data(_) => "data attribute",
         };
         EvalError::NoAttribute(name)
@@ -606,7 +606,7 @@ pub fn analyze<'a>(model: &'a Model, rules: &'a RuleSet, options: &Options) -> A
             if !holds && !forced {
                 continue;
             }
-            let assumption = e.assumptions.iter().chain(global.iter().copied()).find(|a| a.exclude.iter().any(|x| *x == rule.id));
+            let assumption = e.assumptions.iter().chain(global.iter().copied()).find(|a| a.exclude.contains(&rule.id));
             let finding = Finding { rule: r, element: i, forced, excluded_by: assumption.map(|a| a.name.clone()) };
             if finding.excluded_by.is_some() {
                 excluded.push(finding);

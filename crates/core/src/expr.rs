@@ -1228,7 +1228,7 @@ fn iterate<'p>(v: &Value<'p>) -> Result<Vec<Value<'p>>, EvalError> {
     })
 }
 
-fn equal(facts: &Prepared<'_>, a: &Value<'_>, b: &Value<'_>) -> bool {
+fn equal(a: &Value<'_>, b: &Value<'_>) -> bool {
     match (a, b) {
         (Value::None, Value::None) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
@@ -1240,7 +1240,7 @@ fn equal(facts: &Prepared<'_>, a: &Value<'_>, b: &Value<'_>) -> bool {
         (Value::Node(x), Value::Node(y)) => x == y,
         (Value::Data(x), Value::Data(y)) => x == y,
         (Value::Controls(x), Value::Controls(y)) => x == y,
-        (Value::Tuple(x), Value::Tuple(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| equal(facts, p, q)),
+        (Value::Tuple(x), Value::Tuple(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| equal(p, q)),
         (Value::Nodes(x), Value::Nodes(y)) | (Value::DataSet(x), Value::DataSet(y)) | (Value::Levels(x), Value::Levels(y)) => x == y,
         (Value::Strs(x), Value::Strs(y)) => x == y,
         _ => false,
@@ -1284,7 +1284,7 @@ fn contains(facts: &Prepared<'_>, needle: &Value<'_>, hay: &Value<'_>) -> Result
         (Value::Str(n), Value::Str(h)) => Ok(h.contains(n)),
         (Value::Str(n), Value::DataSet(items)) => Ok(items.iter().any(|d| facts.data_name(*d) == *n)),
         (_, Value::Tuple(_) | Value::Nodes(_) | Value::DataSet(_) | Value::Levels(_) | Value::Strs(_)) => {
-            Ok(iterate(hay)?.iter().any(|item| equal(facts, needle, item)))
+            Ok(iterate(hay)?.iter().any(|item| equal(needle, item)))
         }
         _ => Err(EvalError::Type(format!("argument of type '{}' is not iterable", type_name(hay)))),
     }
@@ -1293,8 +1293,8 @@ fn contains(facts: &Prepared<'_>, needle: &Value<'_>, hay: &Value<'_>) -> Result
 fn compare(facts: &Prepared<'_>, op: CmpOp, a: &Value<'_>, b: &Value<'_>) -> Result<bool, EvalError> {
     use std::cmp::Ordering::*;
     Ok(match op {
-        CmpOp::Eq => equal(facts, a, b),
-        CmpOp::Ne => !equal(facts, a, b),
+        CmpOp::Eq => equal(a, b),
+        CmpOp::Ne => !equal(a, b),
         CmpOp::Is => identical(a, b),
         CmpOp::IsNot => !identical(a, b),
         CmpOp::Lt => order(a, b)? == Less,

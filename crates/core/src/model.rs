@@ -558,11 +558,6 @@ impl Element {
     }
 }
 
-impl Default for Kind {
-    fn default() -> Kind {
-        Kind::Process
-    }
-}
 
 /// Turns a name into an id: lower case ASCII letters and digits joined by single dashes.
 pub fn slug(name: &str) -> String {

@@ -6,6 +6,7 @@
 //! hand. What pytm's JSON cannot carry (overrides are written as empty strings, assumptions as
 //! names) is rebuilt from the findings in the same file where possible.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{self, Write};
 
@@ -425,9 +426,77 @@ pub fn write_json(analysis: &Analysis<'_>, out: &mut dyn Write) -> io::Result<()
 
 struct PytmJson<'a, 'b> {
     a: &'b Analysis<'a>,
-    /// Per rule, the constant parts of a finding object, pre-escaped.
-    fragments: Vec<[String; 3]>,
+    /// Per rule, its text fields escaped as JSON strings once.
+    rules: Vec<RuleJson>,
+    /// Per element, its name escaped as a JSON string.
+    names: Vec<String>,
     finding_ids: Vec<Vec<u32>>,
+    /// Per element, pytm's `severity`: the highest score among its findings.
+    severity: Vec<u8>,
+    /// The controls in pytm's (alphabetical) key order.
+    controls_sorted: Vec<&'static crate::attr::AttrDef<crate::model::ControlAttr>>,
+}
+
+/// A field of an element object in pytm's JSON.
+enum Out<'a> {
+    Value(Value<'a>),
+    Names(Vec<&'a str>),
+    Ids(&'a [u32]),
+    Controls(u32),
+}
+
+fn write_strs<S: AsRef<str>>(out: &mut dyn Write, items: impl Iterator<Item = S>) -> io::Result<()> {
+    out.write_all(b"[")?;
+    for (n, s) in items.enumerate() {
+        if n > 0 {
+            out.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut *out, s.as_ref())?;
+    }
+    out.write_all(b"]")
+}
+
+/// Writes a condition value as pytm's JSON does (elements and data by name, enums as
+/// `Type.MEMBER`).
+fn write_value(out: &mut dyn Write, p: &crate::engine::Prepared<'_>, v: &Value<'_>) -> io::Result<()> {
+    let name = |n: &u32| p.element(*n).name.as_str();
+    match v {
+        Value::None => out.write_all(b"null"),
+        Value::Bool(b) => out.write_all(if *b { b"true" } else { b"false" }),
+        Value::Int(n) => write!(out, "{n}"),
+        Value::Str(s) => Ok(serde_json::to_writer(&mut *out, s)?),
+        Value::Enum(e) => write!(out, "\"{e}\""),
+        Value::Class(c) => write!(out, "\"{}\"", c.name()),
+        Value::Node(n) | Value::Controls(n) => Ok(serde_json::to_writer(&mut *out, name(n))?),
+        Value::Data(d) => Ok(serde_json::to_writer(&mut *out, p.data_name(*d))?),
+        Value::Nodes(l) => write_strs(out, l.iter().map(name)),
+        Value::DataSet(l) => write_strs(out, l.iter().map(|d| p.data_name(*d))),
+        Value::Levels(l) => write!(out, "[{}]", l.iter().map(u32::to_string).collect::<Vec<_>>().join(",")),
+        Value::Strs(l) => write_strs(out, l.iter()),
+        Value::Tuple(t) => {
+            out.write_all(b"[")?;
+            for (n, x) in t.iter().enumerate() {
+                if n > 0 {
+                    out.write_all(b",")?;
+                }
+                write_value(out, p, x)?;
+            }
+            out.write_all(b"]")
+        }
+    }
+}
+
+/// A rule's fields as JSON string literals; `None` where the text depends on the element.
+struct RuleJson {
+    condition: String,
+    description: Option<String>,
+    details: String,
+    example: String,
+    likelihood: String,
+    mitigations: Option<String>,
+    references: String,
+    severity: String,
+    threat_id: String,
 }
 
 fn js(s: &str) -> String {
@@ -436,31 +505,34 @@ fn js(s: &str) -> String {
 
 impl<'a, 'b> PytmJson<'a, 'b> {
     fn new(a: &'b Analysis<'a>) -> Self {
-        let fragments = a
+        let rules = a
             .rules
             .rules
             .iter()
-            .map(|r| {
-                let mit = r.mitigations.join(" ");
-                let refs = r.references.join(", ");
-                [
-                    format!(
-                        ",\"condition\":{},\"cvss\":\"\",\"description\":{},\"details\":{},\"example\":{},\"id\":",
-                        js(r.condition.source()),
-                        js(&r.description),
-                        js(&r.details),
-                        js(&r.example)
-                    ),
-                    format!(",\"likelihood\":{},\"mitigations\":{},\"references\":{},\"response\":\"\",\"severity\":{},\"target\":", js(&r.likelihood), js(&mit), js(&refs), js(r.severity.name())),
-                    format!(",\"threat_id\":{}}}", js(&r.id)),
-                ]
+            .map(|r| RuleJson {
+                condition: js(r.condition.source()),
+                description: r.has_literal_text().then(|| js(&r.description)),
+                details: js(&r.details),
+                example: js(&r.example),
+                likelihood: js(&r.likelihood),
+                mitigations: r.has_literal_text().then(|| js(&r.mitigations.join(" "))),
+                references: js(&r.references.join(", ")),
+                severity: js(r.severity.name()),
+                threat_id: js(&r.id),
             })
             .collect();
-        let mut finding_ids = vec![Vec::new(); a.prepared.model().elements.len()];
+        let model = a.prepared.model();
+        let names = model.elements.iter().map(|e| js(&e.name)).collect();
+        let mut finding_ids = vec![Vec::new(); model.elements.len()];
+        let mut severity = vec![0u8; model.elements.len()];
         for (n, f) in a.findings.iter().enumerate() {
             finding_ids[f.element as usize].push(n as u32 + 1);
+            let s = &mut severity[f.element as usize];
+            *s = (*s).max(a.severity(f).score());
         }
-        PytmJson { a, fragments, finding_ids }
+        let mut controls_sorted: Vec<_> = Controls::ATTRIBUTES.iter().collect();
+        controls_sorted.sort_by_key(|d| d.name);
+        PytmJson { a, rules, names, finding_ids, severity, controls_sorted }
     }
 
     fn write(&self, out: &mut dyn Write) -> io::Result<()> {
@@ -516,49 +588,61 @@ impl<'a, 'b> PytmJson<'a, 'b> {
         Ok(())
     }
 
-    fn finding(&self, out: &mut dyn Write, f: &Finding, id: usize) -> io::Result<()> {
+    /// One finding object, keys in pytm's (sorted) order.
+    fn finding(&'b self, out: &mut dyn Write, f: &Finding, id: usize) -> io::Result<()> {
         let a = self.a;
-        let target = js(&a.prepared.element(f.element).name);
         let rule = a.rule(f);
-        let overridden = a.prepared.override_for(f.element, &rule.id).is_some();
-        let assumption = match &f.excluded_by {
-            None => "null".to_owned(),
+        let r = &self.rules[f.rule as usize];
+        let o = a.prepared.override_for(f.element, &rule.id);
+        let over = |field: fn(&Override) -> &Option<String>| o.and_then(|o| field(o).as_deref()).map(js);
+        out.write_all(b"{\"assumption\":")?;
+        match &f.excluded_by {
+            None => out.write_all(b"null")?,
             Some(name) => {
                 let e = a.prepared.element(f.element);
                 let found = e.assumptions.iter().chain(a.prepared.model().assumptions.iter()).find(|x| &x.name == name);
                 let exclude = found.map(|x| format!("{{{}}}", x.exclude.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", "))).unwrap_or_default();
-                format!(
-                    "{{\"name\":{},\"exclude\":{},\"description\":{}}}",
-                    js(name),
-                    js(&exclude),
-                    js(found.map_or("", |x| x.description.as_str()))
-                )
+                let description = found.map_or("", |x| x.description.as_str());
+                write!(out, "{{\"name\":{},\"exclude\":{},\"description\":{}}}", js(name), js(&exclude), js(description))?;
+            }
+        }
+        // Borrow the pre-escaped rule text unless an override or a template changes it.
+        let pick = |over: Option<String>, fixed: &'b Option<String>, render: &dyn Fn() -> String| -> Cow<'b, str> {
+            match (over, fixed) {
+                (Some(o), _) => Cow::Owned(o),
+                (None, Some(fixed)) => Cow::Borrowed(fixed.as_str()),
+                (None, None) => Cow::Owned(render()),
             }
         };
-        if !overridden {
-            let [a1, a2, a3] = &self.fragments[f.rule as usize];
-            write!(out, "{{\"assumption\":{assumption}{a1}\"{id}\"{a2}{target}{a3}")?;
-            return Ok(());
+        let description = pick(over(|o| &o.description), &r.description, &|| js(&rule.description_for(&a.prepared, f.element)));
+        let mitigations = pick(over(|o| &o.mitigations), &r.mitigations, &|| js(&rule.mitigations_for(&a.prepared, f.element).join(" ")));
+        let severity: Cow<'_, str> = o.and_then(|o| o.severity.as_deref()).map_or(Cow::Borrowed(r.severity.as_str()), |s| Cow::Owned(js(s)));
+        let (cvss, details, example) = (over(|o| &o.cvss), over(|o| &o.details), over(|o| &o.example));
+        let (likelihood, references, response) = (over(|o| &o.likelihood), over(|o| &o.references), over(|o| &o.response));
+        let parts: [(&[u8], &str); 13] = [
+            (b",\"condition\":", &r.condition),
+            (b",\"cvss\":", cvss.as_deref().unwrap_or("\"\"")),
+            (b",\"description\":", &description),
+            (b",\"details\":", details.as_deref().unwrap_or(&r.details)),
+            (b",\"example\":", example.as_deref().unwrap_or(&r.example)),
+            (b",\"id\":\"", ""),
+            (b"\",\"likelihood\":", likelihood.as_deref().unwrap_or(&r.likelihood)),
+            (b",\"mitigations\":", &mitigations),
+            (b",\"references\":", references.as_deref().unwrap_or(&r.references)),
+            (b",\"response\":", response.as_deref().unwrap_or("\"\"")),
+            (b",\"severity\":", &severity),
+            (b",\"target\":", &self.names[f.element as usize]),
+            (b",\"threat_id\":", &r.threat_id),
+        ];
+        for (key, value) in parts {
+            out.write_all(key)?;
+            if value.is_empty() {
+                write!(out, "{id}")?;
+            } else {
+                out.write_all(value.as_bytes())?;
+            }
         }
-        let v = a.view(f);
-        let obj = serde_json::json!({
-            "assumption": serde_json::from_str::<Json>(&assumption).unwrap_or(Json::Null),
-            "condition": v.condition,
-            "cvss": v.cvss,
-            "description": v.description,
-            "details": v.details,
-            "example": v.example,
-            "id": id.to_string(),
-            "likelihood": v.likelihood,
-            "mitigations": v.mitigations.join(" "),
-            "references": v.references.join(", "),
-            "response": v.response,
-            "severity": v.severity.name(),
-            "target": v.element_name,
-            "threat_id": v.threat_id,
-        });
-        serde_json::to_writer(&mut *out, &obj)?;
-        Ok(())
+        out.write_all(b"}")
     }
 
     fn element_list(&self, out: &mut dyn Write, list: &[u32]) -> io::Result<()> {
@@ -575,66 +659,67 @@ impl<'a, 'b> PytmJson<'a, 'b> {
     fn element_object(&self, out: &mut dyn Write, i: u32) -> io::Result<()> {
         let p = &self.a.prepared;
         let e = p.element(i);
-        let mut obj: BTreeMap<&str, Json> = BTreeMap::new();
+        let mut fields: Vec<(&str, Out<'_>)> = Vec::with_capacity(64);
         for def in Element::ATTRIBUTES.iter().filter(|d| d.kinds.contains(e.kind)) {
             if let Ok(v) = p.attr(i, def.key) {
-                obj.insert(def.name, to_json(p, &v));
+                fields.push((def.name, Out::Value(v)));
             }
         }
-        let name_of = |n: Option<u32>| n.map_or(Json::Null, |n| Json::String(p.element(n).name.clone()));
-        obj.insert("name", Json::String(e.name.clone()));
-        obj.insert("assumptions", Json::Array(e.assumptions.iter().map(|a| Json::String(a.name.clone())).collect()));
-        obj.insert("overrides", Json::Array(e.overrides.keys().map(|_| Json::String(String::new())).collect()));
-        let mut controls = Map::new();
-        for def in Controls::ATTRIBUTES {
-            controls.insert(def.name.to_owned(), to_json(p, &p.control(i, def.key)));
-        }
-        obj.insert("controls", Json::Object(controls));
-        let ids = &self.finding_ids[i as usize];
-        obj.insert("findings", Json::Array(ids.iter().map(|n| Json::String(n.to_string())).collect()));
-        let sev = self.a.max_severity(i).map_or(0, |s| s.score());
-        obj.insert("severity", Json::from(sev));
+        let node = |n: Option<u32>| Out::Value(n.map_or(Value::None, Value::Node));
+        fields.push(("name", Out::Value(Value::Str(&e.name))));
+        fields.push(("assumptions", Out::Names(e.assumptions.iter().map(|a| a.name.as_str()).collect())));
+        fields.push(("overrides", Out::Names(e.overrides.keys().map(|_| "").collect())));
+        fields.push(("controls", Out::Controls(i)));
+        fields.push(("findings", Out::Ids(&self.finding_ids[i as usize])));
+        fields.push(("severity", Out::Value(Value::Int(i64::from(self.severity[i as usize])))));
         if e.kind != Kind::Boundary {
-            obj.insert("data", Json::Array(p.data_of(i).iter().map(|d| Json::String(p.data_name(*d).to_owned())).collect()));
+            fields.push(("data", Out::Value(Value::DataSet(p.data_of(i)))));
         }
         match e.kind {
             Kind::Dataflow => {
                 let (s, t) = p.endpoints(i).unzip();
-                obj.insert("source", name_of(s));
-                obj.insert("sink", name_of(t));
+                fields.push(("source", node(s)));
+                fields.push(("sink", node(t)));
                 let (resp, req) = p.response_pair(i);
-                obj.insert("response", name_of(resp));
-                obj.insert("responseTo", name_of(req));
-                obj.insert("inBoundary", Json::Null);
+                fields.push(("response", node(resp)));
+                fields.push(("responseTo", node(req)));
+                fields.push(("inBoundary", Out::Value(Value::None)));
             }
-            Kind::Boundary => {
-                obj.insert("inBoundary", name_of(p.boundary_of(i)));
-            }
+            Kind::Boundary => fields.push(("inBoundary", node(p.boundary_of(i)))),
             _ => {
-                obj.insert("__class__", Json::String(e.kind.name().to_owned()));
-                obj.insert("inBoundary", name_of(p.boundary_of(i)));
-                let flows = |v: Value<'_>| match v {
-                    Value::Nodes(l) => Json::Array(l.iter().map(|n| Json::String(p.element(*n).name.clone())).collect()),
-                    _ => Json::Array(Vec::new()),
-                };
-                obj.insert("inputs", flows(p.field(&Value::Node(i), crate::expr::Field::Fixed(crate::expr::Fixed::Inputs)).unwrap_or(Value::None)));
-                obj.insert("outputs", flows(p.field(&Value::Node(i), crate::expr::Field::Fixed(crate::expr::Fixed::Outputs)).unwrap_or(Value::None)));
+                fields.push(("inBoundary", node(p.boundary_of(i))));
+                let flows = |f| p.field(&Value::Node(i), crate::expr::Field::Fixed(f)).unwrap_or(Value::None);
+                fields.push(("inputs", Out::Value(flows(crate::expr::Fixed::Inputs))));
+                fields.push(("outputs", Out::Value(flows(crate::expr::Fixed::Outputs))));
             }
         }
         // pytm writes `__class__` first, then the other keys sorted.
+        fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
         out.write_all(b"{")?;
-        let mut first = true;
-        if let Some(c) = obj.remove("__class__") {
-            write!(out, "\"__class__\":{c}")?;
-            first = false;
+        if e.kind.is_node() {
+            write!(out, "\"__class__\":\"{}\",", e.kind.name())?;
         }
-        for (k, v) in obj {
-            if !first {
+        for (n, (key, value)) in fields.iter().enumerate() {
+            if n > 0 {
                 out.write_all(b",")?;
             }
-            first = false;
-            write!(out, "{}:", js(k))?;
-            serde_json::to_writer(&mut *out, &v)?;
+            write!(out, "\"{key}\":")?;
+            match value {
+                Out::Value(v) => write_value(out, p, v)?,
+                Out::Names(names) => write_strs(out, names.iter().copied())?,
+                Out::Ids(ids) => write_strs(out, ids.iter().map(u32::to_string))?,
+                Out::Controls(i) => {
+                    out.write_all(b"{")?;
+                    for (n, def) in self.controls_sorted.iter().enumerate() {
+                        if n > 0 {
+                            out.write_all(b",")?;
+                        }
+                        write!(out, "\"{}\":", def.name)?;
+                        write_value(out, p, &p.control(*i, def.key))?;
+                    }
+                    out.write_all(b"}")?;
+                }
+            }
         }
         out.write_all(b"}")
     }
@@ -642,38 +727,20 @@ impl<'a, 'b> PytmJson<'a, 'b> {
     fn data_object(&self, out: &mut dyn Write, d: u32) -> io::Result<()> {
         let p = &self.a.prepared;
         let item = &p.model().data[d as usize];
-        let mut obj: BTreeMap<&str, Json> = BTreeMap::new();
-        for def in DataItem::ATTRIBUTES {
-            obj.insert(def.name, to_json(p, &p.data_attr(d, def.key)));
-        }
-        obj.insert("name", Json::String(item.name.clone()));
-        let names = |v: Value<'_>| match v {
-            Value::Nodes(l) => Json::Array(l.iter().map(|n| Json::String(p.element(*n).name.clone())).collect()),
-            _ => Json::Array(Vec::new()),
-        };
         let field = |f| p.field(&Value::Data(d), crate::expr::Field::Data(f)).unwrap_or(Value::None);
-        obj.insert("carriedBy", names(field(crate::expr::DataField::CarriedBy)));
-        obj.insert("processedBy", names(field(crate::expr::DataField::ProcessedBy)));
-        serde_json::to_writer(&mut *out, &obj)?;
-        Ok(())
-    }
-}
-
-/// A condition value as pytm's JSON writes it.
-fn to_json(p: &crate::engine::Prepared<'_>, v: &Value<'_>) -> Json {
-    match v {
-        Value::None => Json::Null,
-        Value::Bool(b) => Json::Bool(*b),
-        Value::Int(n) => Json::from(*n),
-        Value::Str(s) => Json::String((*s).to_owned()),
-        Value::Enum(e) => Json::String(e.to_string()),
-        Value::Class(c) => Json::String(c.name().to_owned()),
-        Value::Node(n) | Value::Controls(n) => Json::String(p.element(*n).name.clone()),
-        Value::Data(d) => Json::String(p.data_name(*d).to_owned()),
-        Value::Nodes(l) => Json::Array(l.iter().map(|n| Json::String(p.element(*n).name.clone())).collect()),
-        Value::DataSet(l) => Json::Array(l.iter().map(|d| Json::String(p.data_name(*d).to_owned())).collect()),
-        Value::Levels(l) => Json::Array(l.iter().map(|n| Json::from(*n)).collect()),
-        Value::Strs(l) => Json::Array(l.iter().map(|s| Json::String(s.clone())).collect()),
-        Value::Tuple(t) => Json::Array(t.iter().map(|x| to_json(p, x)).collect()),
+        let mut fields: Vec<(&str, Value<'_>)> = DataItem::ATTRIBUTES.iter().map(|def| (def.name, p.data_attr(d, def.key))).collect();
+        fields.push(("name", Value::Str(&item.name)));
+        fields.push(("carriedBy", field(crate::expr::DataField::CarriedBy)));
+        fields.push(("processedBy", field(crate::expr::DataField::ProcessedBy)));
+        fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        out.write_all(b"{")?;
+        for (n, (key, value)) in fields.iter().enumerate() {
+            if n > 0 {
+                out.write_all(b",")?;
+            }
+            write!(out, "\"{key}\":")?;
+            write_value(out, p, value)?;
+        }
+        out.write_all(b"}")
     }
 }

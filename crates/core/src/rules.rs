@@ -200,6 +200,11 @@ impl Rule {
         self.title.render(facts, element)
     }
 
+    /// True if the description and mitigations are the same for every element.
+    pub fn has_literal_text(&self) -> bool {
+        self.description_t.is_literal() && self.mitigations_t.iter().all(Template::is_literal)
+    }
+
     /// The description for an element (placeholders filled for native rules).
     pub fn description_for(&self, facts: &Prepared<'_>, element: u32) -> std::borrow::Cow<'_, str> {
         if self.description_t.is_literal() { self.description.as_str().into() } else { self.description_t.render(facts, element).into() }

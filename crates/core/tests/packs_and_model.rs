@@ -1,5 +1,7 @@
 //! The built-in rule packs and the native model file.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
