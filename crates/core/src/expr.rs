@@ -48,8 +48,17 @@ pub struct Condition {
 pub struct Evidence {
     /// The clause as written in the rule.
     pub clause: String,
-    /// `path = value` pairs the clause read (and comprehension variables in force).
-    pub observed: Vec<(String, String)>,
+    /// The values the clause read (and comprehension variables in force).
+    pub observed: Vec<Observed>,
+}
+
+/// One value a clause read: an attribute path or loop variable, and what it held.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Observed {
+    /// The path or variable as written (`target.controls.isEncrypted`, `d`).
+    pub path: String,
+    /// The value, as a Python literal or an element/data name.
+    pub value: String,
 }
 
 #[derive(Debug, Clone)]
@@ -1127,7 +1136,7 @@ impl<'a: 'p, 'p> Eval<'a, 'p> {
         node: &'p Node,
         src: &str,
         want: bool,
-        bindings: &mut Vec<(String, String)>,
+        bindings: &mut Vec<Observed>,
         out: &mut Vec<Evidence>,
     ) -> Result<(), EvalError> {
         match &node.kind {
@@ -1161,7 +1170,7 @@ impl<'a: 'p, 'p> Eval<'a, 'p> {
                     self.vars[comp.var as usize] = item.clone();
                     let body = comp.body.as_ref().ok_or(EvalError::Budget)?;
                     if truthy(&self.eval(body)?) == want {
-                        bindings.push((comp.name.clone(), display(self.facts, &item)));
+                        bindings.push(Observed { path: comp.name.clone(), value: display(self.facts, &item) });
                         let r = self.explain(body, src, want, bindings, out);
                         bindings.pop();
                         return r;
@@ -1180,16 +1189,16 @@ impl<'a: 'p, 'p> Eval<'a, 'p> {
     }
 
     /// Collects the value of every attribute path and call inside a leaf clause.
-    fn observe(&mut self, node: &'p Node, src: &str, out: &mut Vec<(String, String)>) -> Result<(), EvalError> {
+    fn observe(&mut self, node: &'p Node, src: &str, out: &mut Vec<Observed>) -> Result<(), EvalError> {
         match &node.kind {
             NodeKind::Attr(..) | NodeKind::Method(..) | NodeKind::Len(_) | NodeKind::Quant(..) => {
                 let text = node_text(src, node);
-                if !out.iter().any(|(t, _)| *t == text) {
-                    let shown = match self.eval(node) {
+                if !out.iter().any(|o| o.path == text) {
+                    let value = match self.eval(node) {
                         Ok(v) => display(self.facts, &v),
                         Err(e) => format!("<{e}>"),
                     };
-                    out.push((text, shown));
+                    out.push(Observed { path: text, value });
                 }
                 Ok(())
             }

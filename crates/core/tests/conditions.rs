@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use threatmap_core::attr::{Kind, KindSet, Value};
 use threatmap_core::engine::Prepared;
-use threatmap_core::expr::Condition;
+use threatmap_core::expr::{Condition, Observed};
 use threatmap_core::file;
 use threatmap_core::model::Model;
 
@@ -262,12 +262,12 @@ fn evidence_names_the_clauses_that_held() {
     let ev = c.explain(&p, idx(&p, "f1"));
     let clauses: Vec<&str> = ev.iter().map(|e| e.clause.as_str()).collect();
     assert_eq!(clauses, ["target.protocol == 'HTTPS'", "d.isCredentials"], "{ev:?}");
-    assert_eq!(ev[0].observed, [("target.protocol".to_owned(), "\"HTTPS\"".to_owned())]);
-    assert!(ev[1].observed.contains(&("d".to_owned(), "Data(\"Token\")".to_owned())), "{ev:?}");
+    assert_eq!(ev[0].observed, [Observed { path: "target.protocol".into(), value: "\"HTTPS\"".into() }]);
+    assert!(ev[1].observed.contains(&Observed { path: "d".into(), value: "Data(\"Token\")".into() }), "{ev:?}");
     let neg = Condition::compile("not target.controls.sanitizesInput", SERVER).unwrap();
     let ev = neg.explain(&p, idx(&p, "web"));
     assert_eq!(ev[0].clause, "not (target.controls.sanitizesInput)");
-    assert_eq!(ev[0].observed[0].1, "False");
+    assert_eq!(ev[0].observed[0].value, "False");
     assert!(matches!(neg.evaluate(&p, idx(&p, "web")), Ok(Value::Bool(true))));
 }
 
