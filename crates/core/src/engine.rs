@@ -21,7 +21,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::attr::{Class, Kind, Lifetime, Value};
+use crate::attr::{Kind, Lifetime, Value};
 use crate::expr::{DataField, Method, EvalError, Evidence, Field, Fixed};
 use crate::model::{ControlAttr, Controls, DataAttr, DataItem, Element, ElementAttr, Model, Override};
 use crate::rules::{Rule, RuleSet, Severity};
@@ -687,11 +687,6 @@ impl<'a> Analysis<'a> {
         self.rule(f).condition.explain(&self.prepared, f.element)
     }
 
-    /// The highest severity among an element's findings, if any.
-    pub fn max_severity(&self, element: u32) -> Option<Severity> {
-        self.findings.iter().filter(|f| f.element == element).map(|f| self.severity(f)).max()
-    }
-
     /// Counts of findings per severity, highest first.
     pub fn counts(&self) -> Vec<(Severity, usize)> {
         let mut counts: Vec<(Severity, usize)> = Severity::ALL.iter().rev().map(|s| (*s, 0)).collect();
@@ -702,12 +697,5 @@ impl<'a> Analysis<'a> {
             }
         }
         counts
-    }
-}
-
-impl Class {
-    /// True if an element of `kind` is an instance of this class.
-    pub fn matches(self, kind: Kind) -> bool {
-        self.kinds().contains(kind)
     }
 }

@@ -367,8 +367,7 @@ enum STy {
     Unknown,
 }
 
-struct Parser<'s> {
-    src: &'s str,
+struct Parser {
     toks: Vec<Token>,
     pos: usize,
     depth: usize,
@@ -384,7 +383,7 @@ const RESERVED: &[&str] = &[
     "global", "nonlocal", "pass", "raise", "try", "except", "finally", "while", "break", "continue", "assert",
 ];
 
-impl<'s> Parser<'s> {
+impl Parser {
     fn peek(&self) -> &Tok {
         &self.toks[self.pos].tok
     }
@@ -801,17 +800,10 @@ impl<'s> Parser<'s> {
             self.pos = after_iter;
             NodeKind::Quant(name == "all", Box::new(Comp { var: var_index, name: var, iter, body: Some(body) }))
         } else {
-            let (arg, arg_ty) = self.expr()?;
+            let (arg, _) = self.expr()?;
             match name {
                 "len" => NodeKind::Len(Box::new(arg)),
-                _ => {
-                    let item_ty = match arg_ty {
-                        STy::Known(Ty::DataSet) => STy::Known(Ty::Data),
-                        _ => STy::Unknown,
-                    };
-                    let _ = item_ty;
-                    NodeKind::Quant(name == "all", Box::new(Comp { var: u8::MAX, name: String::new(), iter: arg, body: None }))
-                }
+                _ => NodeKind::Quant(name == "all", Box::new(Comp { var: u8::MAX, name: String::new(), iter: arg, body: None })),
             }
         };
         if bracket {
@@ -927,11 +919,10 @@ impl Condition {
             return Ok(Condition { source: String::new(), root });
         }
         let toks = lex(source).map_err(to_err)?;
-        let mut p = Parser { src: source, toks, pos: 0, depth: 0, targets, vars: Vec::new() };
+        let mut p = Parser { toks, pos: 0, depth: 0, targets, vars: Vec::new() };
         let (root, _) = p.expr().map_err(to_err)?;
         if *p.peek() != Tok::Eof {
             let t = p.tok().clone();
-            let _ = p.src;
             return Err(to_err((t.start as usize, format!("unexpected {} after the condition", describe_tok(&t.tok)))));
         }
         Ok(Condition { source: source.to_owned(), root })

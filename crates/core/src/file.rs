@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::attr::{Action, Kind, KindSet};
-use crate::model::{Controls, DataItem, Element, FIXED_ATTRIBUTES, FORMAT_VERSION, Model};
+use crate::model::{Controls, Element, FIXED_ATTRIBUTES, FORMAT_VERSION, Model};
 
 /// How bad a [`Problem`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -484,7 +484,6 @@ fn canonicalize(m: &mut Model) {
         let mut seen = HashSet::new();
         e.data.retain(|d| seen.insert(d.clone()));
     }
-    let _: &[DataItem] = &m.data;
 }
 
 /// Saves a model atomically: the canonical text goes to a temporary file beside `path`, is

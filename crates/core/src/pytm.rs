@@ -51,14 +51,13 @@ fn normalize(v: &Json) -> Json {
     }
 }
 
-struct Importer<'a> {
-    file: &'a str,
+struct Importer {
     warnings: Vec<String>,
     ids: HashMap<String, String>,
     taken: HashSet<String>,
 }
 
-impl Importer<'_> {
+impl Importer {
     fn id_for(&mut self, name: &str) -> String {
         if let Some(id) = self.ids.get(name) {
             return id.clone();
@@ -181,7 +180,7 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
     let Json::Object(root) = root else {
         return Err(err(file, "a pytm model is a JSON object".to_owned()));
     };
-    let mut imp = Importer { file, warnings: Vec::new(), ids: HashMap::new(), taken: HashSet::new() };
+    let mut imp = Importer { warnings: Vec::new(), ids: HashMap::new(), taken: HashSet::new() };
     let name = root.get("name").and_then(Json::as_str).unwrap_or("Imported pytm model");
     let mut model = Model::new(name);
     let bool_of = |k: &str| root.get(k).and_then(Json::as_bool).unwrap_or(false);
@@ -232,7 +231,7 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
         data_ids.entry(dname).or_insert(id);
         model.data.push(item);
     }
-    let data_ref = |imp: &mut Importer<'_>, el: &mut Element, o: &Map<String, Json>| {
+    let data_ref = |imp: &mut Importer, el: &mut Element, o: &Map<String, Json>| {
         let names: Vec<String> = match o.get("data") {
             Some(Json::Array(a)) => a.iter().filter_map(|d| d.as_str().map(str::to_owned).or_else(|| d.get("name")?.as_str().map(str::to_owned))).collect(),
             Some(Json::String(s)) if !s.is_empty() => vec![s.clone()],
@@ -266,7 +265,7 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
             imp.warnings.push(format!("{count} elements are named {n:?}; pytm refers to elements by name, so references to it go to the first"));
         }
     }
-    let lookup = |imp: &Importer<'_>, name: &str| imp.ids.get(name).cloned();
+    let lookup = |imp: &Importer, name: &str| imp.ids.get(name).cloned();
 
     for (i, o) in boundaries.iter().enumerate() {
         let n = name_of(o, "boundaries", i)?;
@@ -337,7 +336,6 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
     }
     recover_from_findings(&root, &mut model, &mut imp);
     let warnings = imp.warnings;
-    let _ = imp.file;
     let problems: Vec<Problem> = crate::file::check(&model).into_iter().filter(|p| p.level == crate::file::Level::Error).collect();
     if !problems.is_empty() {
         return Err(ModelError { file: file.to_owned(), problems });
@@ -347,7 +345,7 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
 
 /// pytm's `--json` writes overrides as empty strings and assumptions as names; the findings in
 /// the same file still show which threats were overridden or excluded, so rebuild them.
-fn recover_from_findings(root: &Map<String, Json>, model: &mut Model, imp: &mut Importer<'_>) {
+fn recover_from_findings(root: &Map<String, Json>, model: &mut Model, imp: &mut Importer) {
     let by_name: HashMap<String, usize> = model.elements.iter().enumerate().rev().map(|(i, e)| (e.name.clone(), i)).collect();
     let global: HashSet<String> = model.assumptions.iter().map(|a| a.name.clone()).collect();
     if let Some(Json::Array(list)) = root.get("excluded_findings") {

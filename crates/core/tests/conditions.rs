@@ -3,7 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
-use std::path::PathBuf;
+mod common;
+use common::shared;
+
 use std::time::{Duration, Instant};
 
 use threatmap_core::attr::{Kind, KindSet, Value};
@@ -271,15 +273,6 @@ fn evidence_names_the_clauses_that_held() {
     assert!(matches!(neg.evaluate(&p, idx(&p, "web")), Ok(Value::Bool(true))));
 }
 
-fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("THREATMAP_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    dir.join("compat/pytm/threats.json").is_file().then_some(dir).or_else(|| {
-        eprintln!("SKIPPED: pytm threats.json not found (set THREATMAP_SHARED)");
-        None
-    })
-}
 
 #[test]
 fn every_active_pytm_condition_compiles() {

@@ -2,6 +2,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
+mod common;
+use common::shared;
+
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
@@ -92,15 +95,6 @@ fn general_pack_gives_stride_threats_to_actors_stores_and_boundary_flows() {
     assert_eq!(categories.len(), 6, "all six STRIDE categories are covered");
 }
 
-fn shared() -> Option<PathBuf> {
-    let dir = std::env::var_os("THREATMAP_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
-    dir.join("compat/pytm/threats.json").is_file().then_some(dir).or_else(|| {
-        eprintln!("SKIPPED: pytm threats.json not found (set THREATMAP_SHARED)");
-        None
-    })
-}
 
 #[test]
 fn general_pack_covers_every_capec_and_cwe_pytm_cites() {
