@@ -199,6 +199,9 @@ fn bad_models_give_clear_errors() {
     let f = m("noends.json", r#"{"id": "f", "kind": "Dataflow", "name": "F"}"#);
     fails(&["validate", &f], &["a dataflow needs a `source`", "a dataflow needs a `sink`"]);
 
+    let f = m("override.json", r#"{"id": "web", "kind": "Server", "name": "Web", "overrides": {"INP03": {"severity": "Severe"}}}"#);
+    fails(&["validate", &f], &["Server \"Web\" (web)", "override of INP03: unknown severity `Severe`"]);
+
     let f = write(d, "version.json", r#"{"threatmap": 99, "name": "m"}"#);
     fails(&["validate", &f], &["file format version 99 is not supported"]);
 

@@ -319,6 +319,16 @@ pub fn check(model: &Model) -> Vec<Problem> {
             }
         }
         reference(&e.in_boundary, "inBoundary", Kind::Boundary.set(), &mut out);
+        for (threat, o) in &e.overrides {
+            if let Some(sev) = &o.severity
+                && crate::rules::Severity::parse(sev).is_none()
+            {
+                out.push(Problem::error(
+                    Some(e),
+                    format!("override of {threat}: unknown severity `{sev}` (use Info, Very Low, Low, Medium, High or Very High)"),
+                ));
+            }
+        }
         for d in &e.data {
             if !data_ids.contains(d.as_str()) {
                 let hint = closest(d, model.data.iter().map(|x| x.id.as_str())).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
