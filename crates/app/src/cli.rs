@@ -220,29 +220,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Import { format: ImportFormat::Pytm, file, output } => {
-            let text = read_input(&file)?;
-            let imported = pytm::import(&text, &file.display().to_string()).map_err(|e| bad(e.to_string()))?;
+            let name = file.display().to_string();
+            let text = file::read_text(&file, file::MAX_FILE_BYTES).map_err(|p| bad(p.display_in(&name).to_string()))?;
+            let imported = pytm::import(&text, &name).map_err(|e| bad(e.to_string()))?;
             for w in &imported.warnings {
                 eprintln!("{}: warning: {w}", file.display());
             }
             file::save(&imported.model, &output).with_context(|| format!("cannot write {}", output.display()))?;
-            let m = &imported.model;
-            let count = |k: fn(Kind) -> bool| m.elements.iter().filter(|e| k(e.kind)).count();
-            writeln!(
-                out,
-                "wrote {}: {} elements, {} dataflows, {} boundaries, {} data items",
-                output.display(),
-                count(Kind::is_node),
-                count(|k| k == Kind::Dataflow),
-                count(|k| k == Kind::Boundary),
-                m.data.len()
-            )?;
+            writeln!(out, "wrote {}: {}", output.display(), counts(&imported.model))?;
         }
         Command::Fmt { models, check } => {
             let mut unformatted = 0;
             for path in &models {
-                let text = read_input(path)?;
-                let model = file::parse(&text, &path.display().to_string()).map_err(|e| bad(e.to_string()))?;
+                let name = path.display().to_string();
+                let text = file::read_text(path, file::MAX_FILE_BYTES).map_err(|p| bad(p.display_in(&name).to_string()))?;
+                let model = file::parse(&text, &name).map_err(|e| bad(e.to_string()))?;
                 let canonical = file::to_canonical_json(&model);
                 if canonical == text {
                     continue;
@@ -272,34 +264,26 @@ fn options(exclude: &ExcludeArg) -> Options {
     Options { exclude: exclude.exclude.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect() }
 }
 
-fn read_input(path: &Path) -> Result<String> {
-    let meta = std::fs::metadata(path).map_err(|e| bad(format!("{}: cannot read: {e}", path.display())))?;
-    if meta.len() > file::MAX_FILE_BYTES {
-        return Err(bad(format!("{}: file is {} bytes; the limit is {}", path.display(), meta.len(), file::MAX_FILE_BYTES)));
+/// Loads a model of any format `threatmap` reads (native, or pytm JSON), printing its warnings.
+fn load_model(path: &Path) -> Result<(Model, PathBuf)> {
+    let loaded = file::load_any(path).map_err(|e| bad(e.to_string()))?;
+    let name = path.display().to_string();
+    for p in &loaded.warnings {
+        eprintln!("{}", p.display_in(&name));
     }
-    let bytes = std::fs::read(path).map_err(|e| bad(format!("{}: cannot read: {e}", path.display())))?;
-    String::from_utf8(bytes).map_err(|e| bad(format!("{}: not valid UTF-8 (byte {})", path.display(), e.utf8_error().valid_up_to())))
+    Ok((loaded.model, path.parent().map(Path::to_path_buf).unwrap_or_default()))
 }
 
-/// Loads a native model, or imports pytm JSON when the file is not a native model.
-fn load_model(path: &Path) -> Result<(Model, PathBuf)> {
-    let text = read_input(path)?;
-    let name = path.display().to_string();
-    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let is_native = serde_json::from_str::<serde_json::Value>(&text).ok().is_none_or(|v| v.get("threatmap").is_some());
-    if is_native {
-        let model = file::parse(&text, &name).map_err(|e| bad(e.to_string()))?;
-        for p in file::check(&model).iter().filter(|p| p.level == Level::Warning) {
-            eprintln!("{}", p.display_in(&name));
-        }
-        Ok((model, base))
-    } else {
-        let imported = pytm::import(&text, &name).map_err(|e| bad(e.to_string()))?;
-        for w in &imported.warnings {
-            eprintln!("{name}: warning: {w}");
-        }
-        Ok((imported.model, base))
-    }
+/// "3 elements, 2 dataflows, 1 boundaries, 4 data items".
+fn counts(m: &Model) -> String {
+    let count = |k: fn(Kind) -> bool| m.elements.iter().filter(|e| k(e.kind)).count();
+    format!(
+        "{} elements, {} dataflows, {} boundaries, {} data items",
+        count(Kind::is_node),
+        count(|k| k == Kind::Dataflow),
+        count(|k| k == Kind::Boundary),
+        m.data.len()
+    )
 }
 
 /// The rules to run: `--rules` if given, else the model's `rulePacks`, else the defaults.
@@ -410,10 +394,9 @@ fn print_findings(out: &mut dyn Write, a: &Analysis<'_>, format: Format, all: bo
 }
 
 fn validate(out: &mut dyn Write, path: &Path) -> Result<ExitCode> {
-    let text = read_input(path)?;
     let name = path.display().to_string();
-    let model = match file::parse(&text, &name) {
-        Ok(m) => m,
+    let loaded = match file::load_any(path) {
+        Ok(l) => l,
         Err(e) => {
             for p in &e.problems {
                 eprintln!("{}", p.display_in(&name));
@@ -423,20 +406,10 @@ fn validate(out: &mut dyn Write, path: &Path) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let warnings = file::check(&model);
-    for p in &warnings {
+    for p in &loaded.warnings {
         writeln!(out, "{}", p.display_in(&name))?;
     }
-    let count = |k: fn(Kind) -> bool| model.elements.iter().filter(|e| k(e.kind)).count();
-    writeln!(
-        out,
-        "{name}: valid: {} elements, {} dataflows, {} boundaries, {} data items, {} warning(s)",
-        count(Kind::is_node),
-        count(|k| k == Kind::Dataflow),
-        count(|k| k == Kind::Boundary),
-        model.data.len(),
-        warnings.len()
-    )?;
+    writeln!(out, "{name}: valid: {}, {} warning(s)", counts(&loaded.model), loaded.warnings.len())?;
     Ok(ExitCode::SUCCESS)
 }
 

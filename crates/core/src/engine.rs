@@ -95,7 +95,7 @@ impl<'m> Prepared<'m> {
                         ..Facts::default()
                     }
                 } else {
-                    Facts { boundary: if e.kind == Kind::Dataflow { None } else { boundary }, data, ..Facts::default() }
+                    Facts { boundary, data, ..Facts::default() }
                 }
             })
             .collect();
@@ -243,16 +243,6 @@ impl<'m> Prepared<'m> {
         self.facts[i as usize].boundary
     }
 
-    /// A flow's effective order (its own, or the number `isOrdered` gave it; -1 for none).
-    pub fn order(&self, flow: u32) -> i64 {
-        self.facts[flow as usize].order.or(self.model.elements[flow as usize].order).unwrap_or(-1)
-    }
-
-    /// True if the flow is a response (set, or implied by `responseTo`).
-    pub fn is_response(&self, flow: u32) -> bool {
-        self.facts[flow as usize].is_response
-    }
-
     /// The response paired with a request flow, and the request a response answers.
     pub fn response_pair(&self, flow: u32) -> (Option<u32>, Option<u32>) {
         let f = &self.facts[flow as usize];
@@ -262,14 +252,6 @@ impl<'m> Prepared<'m> {
     /// The data a node holds or a flow carries (a flow's includes its source's).
     pub fn data_of(&self, i: u32) -> &[u32] {
         &self.facts[i as usize].data
-    }
-
-    /// The effective levels of an element.
-    pub fn levels(&self, i: u32) -> &[u32] {
-        match &self.facts[i as usize].levels {
-            Some(l) => l,
-            None => self.model.elements[i as usize].levels.as_deref().unwrap_or(&[0]),
-        }
     }
 
     /// The effective value of a data item attribute.

@@ -1154,12 +1154,12 @@ impl<'a: 'p, 'p> Eval<'a, 'p> {
                 Ok(())
             }
             NodeKind::Not(inner) => self.explain(inner, src, !want, bindings, out),
-            NodeKind::Quant(all, comp) if comp.body.is_some() && want != *all => {
+            NodeKind::Quant(all, comp) if want != *all && comp.body.is_some() => {
                 // any(...) held (or all(...) failed): show the item that decided it.
+                let Some(body) = &comp.body else { return Ok(()) };
                 let iter = self.eval(&comp.iter)?;
                 for item in iterate(&iter)? {
                     self.vars[comp.var as usize] = item.clone();
-                    let body = comp.body.as_ref().ok_or(EvalError::Budget)?;
                     if truthy(&self.eval(body)?) == want {
                         bindings.push(Observed { path: comp.name.clone(), value: display(self.facts, &item) });
                         let r = self.explain(body, src, want, bindings, out);

@@ -102,9 +102,6 @@ impl ModelError {
         ModelError { file: file.to_owned(), problems: vec![problem] }
     }
 
-    pub(crate) fn io(file: &str, err: &std::io::Error) -> ModelError {
-        ModelError::single(file, Problem { level: Level::Error, line: None, column: None, element: None, message: format!("cannot read: {err}") })
-    }
 }
 
 /// The largest model file accepted, in bytes.
@@ -113,20 +110,55 @@ pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
 /// Reads, parses and checks a native model file.
 pub fn load(path: &Path) -> Result<Model, ModelError> {
     let file = path.display().to_string();
-    let text = read_text(path, &file)?;
+    let text = read_text(path, MAX_FILE_BYTES).map_err(|p| ModelError::single(&file, p))?;
     parse(&text, &file)
 }
 
-/// Reads a whole text file with the size cap, as UTF-8.
-pub(crate) fn read_text(path: &Path, file: &str) -> Result<String, ModelError> {
-    let meta = std::fs::metadata(path).map_err(|e| ModelError::io(file, &e))?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(ModelError::single(file, Problem::error(None, format!("file is {} bytes; the limit is {MAX_FILE_BYTES}", meta.len()))));
+/// A model loaded from any format Threatmap reads, with the warnings worth showing.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The model.
+    pub model: Model,
+    /// Warnings: the model check's, or what an import could not carry over.
+    pub warnings: Vec<Problem>,
+}
+
+/// Loads a model file of any format Threatmap reads: a native model (it has a `threatmap`
+/// version key), else pytm JSON (its `--json` output or `load()` input).
+pub fn load_any(path: &Path) -> Result<Loaded, ModelError> {
+    let file = path.display().to_string();
+    let text = read_text(path, MAX_FILE_BYTES).map_err(|p| ModelError::single(&file, p))?;
+    parse_any(&text, &file)
+}
+
+/// [`load_any`] on text; `file` names it in messages.
+pub fn parse_any(text: &str, file: &str) -> Result<Loaded, ModelError> {
+    /// Reads only the top-level keys, allocating nothing for the rest of the document.
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        threatmap: Option<serde::de::IgnoredAny>,
     }
-    let bytes = std::fs::read(path).map_err(|e| ModelError::io(file, &e))?;
+    let native = serde_json::from_str::<Probe>(text).map_or(true, |p| p.threatmap.is_some());
+    if native {
+        return parse_checked(text, file);
+    }
+    let imported = crate::pytm::import(text, file)?;
+    let warnings = imported.warnings.into_iter().map(|w| Problem::warning(None, w)).collect();
+    Ok(Loaded { model: imported.model, warnings })
+}
+
+/// Reads a whole text file as UTF-8, refusing files larger than `limit` bytes. The error names
+/// no file: callers wrap it in their own error type.
+pub fn read_text(path: &Path, limit: u64) -> Result<String, Problem> {
+    let fail = |message: String| Problem::error(None, message);
+    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
+    if meta.len() > limit {
+        return Err(fail(format!("file is {} bytes; the limit is {limit}", meta.len())));
+    }
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
     String::from_utf8(bytes).map_err(|e| {
         let (line, column) = line_col_of_offset_bytes(e.as_bytes(), e.utf8_error().valid_up_to());
-        ModelError::single(file, Problem { line: Some(line), column: Some(column), ..Problem::error(None, "invalid UTF-8".to_owned()) })
+        Problem { line: Some(line), column: Some(column), ..fail("not valid UTF-8".to_owned()) }
     })
 }
 
@@ -139,12 +171,17 @@ fn line_col_of_offset_bytes(bytes: &[u8], offset: usize) -> (usize, usize) {
 
 /// Parses and checks a native model from text; `file` names it in errors.
 pub fn parse(text: &str, file: &str) -> Result<Model, ModelError> {
+    parse_checked(text, file).map(|l| l.model)
+}
+
+/// Parses a native model and runs [`check`] once: errors fail, warnings are returned.
+pub fn parse_checked(text: &str, file: &str) -> Result<Loaded, ModelError> {
     let model = parse_json_with_hints::<Model>(text, file)?;
     let problems = check(&model);
     if problems.iter().any(|p| p.level == Level::Error) {
         return Err(ModelError { file: file.to_owned(), problems });
     }
-    Ok(model)
+    Ok(Loaded { model, warnings: problems })
 }
 
 /// Deserializes JSON, turning serde's errors into a [`ModelError`] with line, column, the
@@ -191,10 +228,9 @@ fn backticked(s: &str) -> Vec<&str> {
 fn explain_serde_message(msg: &str, path: &str) -> String {
     let field = path.rsplit('.').next().unwrap_or(path);
     for (prefix, what) in [("unknown field `", "attribute"), ("unknown variant `", "value")] {
-        if let Some(rest) = msg.strip_prefix(prefix) {
+        if msg.starts_with(prefix) {
             let names = backticked(msg);
             let Some((unknown, expected)) = names.split_first() else { break };
-            let _ = rest;
             let mut text = if what == "attribute" {
                 format!("unknown attribute `{unknown}`")
             } else {

@@ -525,20 +525,6 @@ impl Model {
         }
     }
 
-    /// The element with this id.
-    pub fn element(&self, id: &str) -> Option<&Element> {
-        self.elements.iter().find(|e| e.id == id)
-    }
-
-    /// A fresh id derived from `name` that no element or data item uses yet.
-    pub fn fresh_id(&self, name: &str) -> String {
-        let base = slug(name);
-        let taken = |id: &str| self.elements.iter().any(|e| e.id == id) || self.data.iter().any(|d| d.id == id);
-        if !taken(&base) {
-            return base;
-        }
-        (2..).map(|n| format!("{base}-{n}")).find(|id| !taken(id)).unwrap_or(base)
-    }
 }
 
 impl Element {
@@ -558,6 +544,16 @@ impl Element {
     }
 }
 
+
+/// An id made from `name` ([`slug`]) that `taken` does not report as used: the slug itself, or
+/// the slug with `-2`, `-3`, ... appended.
+pub fn unique_id(name: &str, taken: impl Fn(&str) -> bool) -> String {
+    let base = slug(name);
+    if !taken(&base) {
+        return base;
+    }
+    (2..).map(|n| format!("{base}-{n}")).find(|id| !taken(id)).unwrap_or(base)
+}
 
 /// Turns a name into an id: lower case ASCII letters and digits joined by single dashes.
 pub fn slug(name: &str) -> String {

@@ -62,13 +62,7 @@ impl Importer {
         if let Some(id) = self.ids.get(name) {
             return id.clone();
         }
-        let base = crate::model::slug(name);
-        let mut id = base.clone();
-        let mut n = 2;
-        while self.taken.contains(&id) {
-            id = format!("{base}-{n}");
-            n += 1;
-        }
+        let id = crate::model::unique_id(name, |id| self.taken.contains(id));
         self.taken.insert(id.clone());
         self.ids.insert(name.to_owned(), id.clone());
         id

@@ -318,13 +318,8 @@ impl RuleSet {
     /// bad rules inside it become diagnostics.
     pub fn add_file(&mut self, path: &Path) -> Result<(), RuleDiagnostic> {
         let file = path.display().to_string();
-        let fail = |message: String| RuleDiagnostic { file: file.clone(), rule: None, line: None, column: None, message };
-        let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-        if meta.len() > MAX_RULE_FILE_BYTES {
-            return Err(fail(format!("file is {} bytes; the limit is {MAX_RULE_FILE_BYTES}", meta.len())));
-        }
-        let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read: {e}")))?;
-        let text = String::from_utf8(bytes).map_err(|_| fail("not valid UTF-8".to_owned()))?;
+        let text = crate::file::read_text(path, MAX_RULE_FILE_BYTES)
+            .map_err(|p| RuleDiagnostic { file: file.clone(), rule: None, line: p.line, column: p.column, message: p.message })?;
         let pack = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         self.add_text(&text, &file, &pack)
     }
@@ -458,10 +453,6 @@ impl RuleSet {
         Ok(())
     }
 
-    /// The rule with this id.
-    pub fn get(&self, id: &str) -> Option<&Rule> {
-        self.rules.iter().find(|r| r.id == id)
-    }
 }
 
 fn looks_like_json_array(text: &str) -> bool {
