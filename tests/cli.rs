@@ -122,6 +122,37 @@ fn iot_pack_has_exactly_the_specified_rules_and_all_fire_on_the_example() {
 }
 
 #[test]
+fn model_rule_packs_apply_without_rules_flag() {
+    // iot-board names `rulePacks: ["general", "iot"]`.
+    let tsv = ok(&["findings", &example("iot-board.threatmap.json"), "--format", "tsv"]);
+    let ids: Vec<&str> = tsv.lines().skip(1).filter_map(|l| l.split('\t').nth(4)).collect();
+    assert!(ids.contains(&"UART01") && ids.iter().any(|i| i.starts_with("GEN-")), "{ids:?}");
+    assert!(!ids.iter().any(|i| i.starts_with("SI-")), "the default packs are not added");
+}
+
+/// The first fenced block of `lang` after `heading` in the README.
+fn readme_block(heading: &str, lang: &str) -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme.split(heading).nth(1).unwrap_or_else(|| panic!("README has no {heading}"));
+    let start = section.find(&format!("```{lang}\n")).unwrap() + lang.len() + 4;
+    section[start..].split("\n```").next().unwrap().to_owned()
+}
+
+#[test]
+fn readme_examples_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write(dir.path(), "readme.threatmap.json", &readme_block("## Models", "json"));
+    assert!(ok(&["validate", &model]).contains("valid:"));
+    let pack = write(dir.path(), "readme.toml", &readme_block("## Rules", "toml"));
+    let o = run(&["list", "--rules", &pack]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("MY-01") && stderr(&o).is_empty(), "{}{}", stdout(&o), stderr(&o));
+    // The rule fires on the README model's flow that crosses into the VPC.
+    let tsv = ok(&["findings", &model, "--rules", &pack, "--format", "tsv"]);
+    assert!(tsv.contains("MY-01@post") && tsv.contains("Unencrypted Post comment leaves User"), "{tsv}");
+}
+
+#[test]
 fn list_shows_the_default_packs() {
     let out = ok(&["list"]);
     assert!(out.contains("GEN-INJ-01") && out.contains("SI-S-01"), "{out}");
@@ -379,6 +410,17 @@ fn import_pytm_load_format() {
     assert!(!text.contains("\"usesCache\""), "defaults are left out");
     ok(&["validate", out_path.to_str().unwrap()]);
     ok(&["fmt", "--check", out_path.to_str().unwrap()]);
+    let keys = write(dir.path(), "keys.json", r#"{"name": "k", "data": [{"name": "API key", "isCredentials": true, "lifetime": "LONG"}]}"#);
+    let keys_out = dir.path().join("keys.threatmap.json");
+    ok(&["import", "pytm", &keys, "-o", keys_out.to_str().unwrap()]);
+    let keys_text = std::fs::read_to_string(&keys_out).unwrap();
+    assert!(keys_text.contains("\"credentialsLife\": \"LONG\""), "pytm's `lifetime` key is read as credentialsLife: {keys_text}");
+
+    // Commands that take a model accept pytm JSON directly, with the same result as the import.
+    let direct = ok(&["findings", &input, "--format", "tsv"]);
+    assert_eq!(direct, ok(&["findings", out_path.to_str().unwrap(), "--format", "tsv"]));
+    assert!(direct.lines().count() > 1);
+    assert!(ok(&["validate", &input]).contains("valid: 3 elements, 2 dataflows, 2 boundaries, 1 data items"));
 
     let bad = write(dir.path(), "bad.json", r#"{"name": "x", "elements": [{"__class__": "Sevrer", "name": "S"}]}"#);
     fails(&["import", "pytm", &bad, "-o", dir.path().join("x.json").to_str().unwrap()], &["unknown class `Sevrer`", "did you mean `Server`"]);

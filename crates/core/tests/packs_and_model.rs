@@ -151,6 +151,21 @@ fn save_and_load_are_inverse_and_canonical() {
 }
 
 #[test]
+fn out_of_scope_elements_get_no_findings() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets/examples");
+    let mut m = file::load(&root.join("web-app.threatmap.json")).unwrap();
+    let mut rules = pack("general");
+    rules.add_builtin("stride-interactions");
+    let on_web = |m: &Model| {
+        let a = analyze(m, &rules, &Options::default());
+        a.findings.iter().filter(|f| a.prepared.element(f.element).id == "web").count()
+    };
+    assert!(on_web(&m) > 0);
+    m.elements.iter_mut().find(|e| e.id == "web").unwrap().in_scope = Some(false);
+    assert_eq!(on_web(&m), 0);
+}
+
+#[test]
 fn atomic_save_leaves_no_temporary_files_and_replaces_whole() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.threatmap.json");
