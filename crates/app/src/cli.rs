@@ -14,6 +14,8 @@ use threatmap_core::file::{self, Level};
 use threatmap_core::model::{Controls, DataItem, Element, FIXED_ATTRIBUTES, Model};
 use threatmap_core::rules::{BUILTIN_PACKS, DEFAULT_PACKS, RuleSet, Severity};
 use threatmap_core::pytm;
+use threatmap_render::dfd::{DfdOptions, Diagram};
+use threatmap_render::{pytm_text, seq, svg};
 
 /// Threat modeling from data-flow diagrams: findings, reports and checks for CI.
 #[derive(Debug, Parser)]
@@ -98,8 +100,81 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Draw the data-flow diagram: SVG, PNG, or pytm-style Graphviz DOT.
+    Dfd {
+        /// Model file (`*.threatmap.json`, or pytm JSON).
+        model: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = DfdFormat::Svg)]
+        format: DfdFormat,
+        /// Only draw elements on these levels (pytm's `--levels`), e.g. `--levels 0 1`.
+        #[arg(long, num_args = 1.., value_delimiter = ',')]
+        levels: Vec<u32>,
+        /// Colour elements and flows by their worst finding, as pytm's `--colormap`.
+        #[arg(long)]
+        colormap: bool,
+        /// Leave out finding badges.
+        #[arg(long)]
+        no_badges: bool,
+        /// Lay the model out automatically even if it has positions.
+        #[arg(long)]
+        auto_layout: bool,
+        #[command(flatten)]
+        image: ImageArgs,
+        #[command(flatten)]
+        rules: RuleArgs,
+        #[command(flatten)]
+        exclude: ExcludeArg,
+    },
+    /// Draw the sequence diagram of the dataflows: SVG, PNG, or pytm-style PlantUML.
+    Seq {
+        /// Model file (`*.threatmap.json`, or pytm JSON).
+        model: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = SeqFormat::Svg)]
+        format: SeqFormat,
+        #[command(flatten)]
+        image: ImageArgs,
+        #[command(flatten)]
+        rules: RuleArgs,
+        #[command(flatten)]
+        exclude: ExcludeArg,
+    },
     /// Print the JSON Schema of the native model file.
     Schema,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct ImageArgs {
+    /// Output file; standard output when not given.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// PNG scale (1 = 100 %).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f32,
+    /// PNG with a transparent background instead of white.
+    #[arg(long)]
+    transparent: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DfdFormat {
+    /// Scalable vector graphics.
+    Svg,
+    /// PNG image.
+    Png,
+    /// Graphviz DOT text in pytm's shape.
+    Dot,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum SeqFormat {
+    /// Scalable vector graphics.
+    Svg,
+    /// PNG image.
+    Png,
+    /// PlantUML text in pytm's shape.
+    Plantuml,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -252,12 +327,48 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
+        Command::Dfd { model, format, levels, colormap, no_badges, auto_layout, image, rules, exclude } => {
+            let (m, base) = load_model(&model)?;
+            let rules = load_rules(&rules, Some((&m, &base)))?;
+            let analysis = analyze(&m, &rules, &options(&exclude));
+            let opts = DfdOptions { levels: levels.into_iter().collect(), colormap, badges: !no_badges, auto_layout };
+            let bytes = match format {
+                DfdFormat::Dot => pytm_text::dot(&analysis, &opts).into_bytes(),
+                DfdFormat::Svg => Diagram::new(&analysis, &opts).to_svg(&analysis).into_bytes(),
+                DfdFormat::Png => png(&Diagram::new(&analysis, &opts).to_svg(&analysis), &image)?,
+            };
+            emit(&mut out, image.output.as_deref(), &bytes)?;
+        }
+        Command::Seq { model, format, image, rules, exclude } => {
+            let (m, base) = load_model(&model)?;
+            let rules = load_rules(&rules, Some((&m, &base)))?;
+            let analysis = analyze(&m, &rules, &options(&exclude));
+            let bytes = match format {
+                SeqFormat::Plantuml => pytm_text::plantuml(&analysis).into_bytes(),
+                SeqFormat::Svg => seq::svg(&analysis).into_bytes(),
+                SeqFormat::Png => png(&seq::svg(&analysis), &image)?,
+            };
+            emit(&mut out, image.output.as_deref(), &bytes)?;
+        }
         Command::Schema => {
             writeln!(out, "{}", threatmap_core::schema_json())?;
         }
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn png(svg_text: &str, image: &ImageArgs) -> Result<Vec<u8>> {
+    let bg = if image.transparent { svg::Background::Transparent } else { svg::Background::White };
+    Ok(svg::to_png(svg_text, image.scale, bg)?)
+}
+
+/// Writes an output to its file (atomically) or to standard output.
+fn emit(out: &mut dyn Write, path: Option<&Path>, bytes: &[u8]) -> Result<()> {
+    match path {
+        Some(p) if p != Path::new("-") => write_file(p, |w| w.write_all(bytes)),
+        _ => Ok(out.write_all(bytes)?),
+    }
 }
 
 fn options(exclude: &ExcludeArg) -> Options {

@@ -1,0 +1,1085 @@
+//! Layered left-to-right layout of a compound graph: Sugiyama's method with clusters.
+//!
+//! Trust boundaries are clusters. The steps are the classic ones, each made cluster-aware:
+//!
+//! 1. **Cycle removal**: a depth-first search reverses back edges (drawn with the arrow kept
+//!    on the original sink).
+//! 2. **Layering**: longest path with minimum edge length 2, so every edge has a dummy in the
+//!    middle column that carries its label; labels are obstacles like nodes and can never sit
+//!    on one. Sources are pulled towards their successors.
+//! 3. **Ordering**: barycenter sweeps where each layer is sorted hierarchically (a cluster's
+//!    items stay contiguous, sibling clusters keep one global order in every layer), then
+//!    adjacent transpositions; the order with the fewest crossings wins.
+//! 4. **Coordinates**: columns get their widest item plus room for cluster padding; vertical
+//!    positions solve separation constraints (item gaps, cluster tops and bottoms) with the
+//!    longest-path solution, then balancing passes that move each item towards its neighbours
+//!    while keeping every constraint. Because every cluster occupies one contiguous slot in
+//!    every column it spans, a cluster's rectangle contains exactly its members and no two
+//!    rectangles overlap unless nested.
+//! 5. **Routing**: edges run horizontally inside a column (at their own slot, so they never
+//!    cross a node or a label there) and as curves in the gaps between columns.
+//!
+//! layout-rs was evaluated for this and does not support clusters (ARCHITECTURE.md).
+
+/// A point in diagram space (pixels at 100 %, y down).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Point {
+    /// Horizontal position.
+    pub x: f64,
+    /// Vertical position.
+    pub y: f64,
+}
+
+/// A width and height.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Size {
+    /// Width.
+    pub w: f64,
+    /// Height.
+    pub h: f64,
+}
+
+/// An axis-aligned rectangle given by its top-left corner and size.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Rect {
+    /// Left.
+    pub x: f64,
+    /// Top.
+    pub y: f64,
+    /// Width.
+    pub w: f64,
+    /// Height.
+    pub h: f64,
+}
+
+impl Rect {
+    /// The rectangle centred on `c`.
+    pub fn centered(c: Point, s: Size) -> Rect {
+        Rect { x: c.x - s.w / 2.0, y: c.y - s.h / 2.0, w: s.w, h: s.h }
+    }
+    /// Right edge.
+    pub fn right(&self) -> f64 {
+        self.x + self.w
+    }
+    /// Bottom edge.
+    pub fn bottom(&self) -> f64 {
+        self.y + self.h
+    }
+    /// True if `o` lies inside this rectangle (edges may touch).
+    pub fn contains_rect(&self, o: &Rect) -> bool {
+        o.x >= self.x - 1e-6 && o.y >= self.y - 1e-6 && o.right() <= self.right() + 1e-6 && o.bottom() <= self.bottom() + 1e-6
+    }
+    /// True if the interiors of the two rectangles intersect.
+    pub fn overlaps(&self, o: &Rect) -> bool {
+        self.x < o.right() - 1e-6 && o.x < self.right() - 1e-6 && self.y < o.bottom() - 1e-6 && o.y < self.bottom() - 1e-6
+    }
+}
+
+/// The graph to lay out.
+#[derive(Clone, Debug, Default)]
+pub struct Graph {
+    /// Nodes with their drawn size and the innermost cluster containing them.
+    pub nodes: Vec<GraphNode>,
+    /// Clusters (trust boundaries), each with its parent cluster.
+    pub clusters: Vec<GraphCluster>,
+    /// Directed edges.
+    pub edges: Vec<GraphEdge>,
+}
+
+/// A node of [`Graph`].
+#[derive(Clone, Debug, Default)]
+pub struct GraphNode {
+    /// Drawn size.
+    pub size: Size,
+    /// Innermost containing cluster.
+    pub cluster: Option<usize>,
+}
+
+/// A cluster of [`Graph`].
+#[derive(Clone, Debug, Default)]
+pub struct GraphCluster {
+    /// The cluster containing this one.
+    pub parent: Option<usize>,
+    /// Size of the label drawn at the top left inside the rectangle.
+    pub label: Size,
+}
+
+/// An edge of [`Graph`].
+#[derive(Clone, Debug, Default)]
+pub struct GraphEdge {
+    /// Source node.
+    pub from: usize,
+    /// Target node.
+    pub to: usize,
+    /// Size of the label, if any.
+    pub label: Option<Size>,
+}
+
+/// How a route's points are joined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteStyle {
+    /// Points come in pairs inside columns: `p[2k] → p[2k+1]` is straight, `p[2k+1] → p[2k+2]`
+    /// crosses a gap between columns and is drawn as a horizontal S-curve.
+    Layered,
+    /// A plain polyline.
+    Polyline,
+}
+
+/// An edge as laid out: from the source's border to the target's border.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Route {
+    /// Points from source to target.
+    pub points: Vec<Point>,
+    /// How to join them.
+    pub style: RouteStyle,
+    /// Centre of the label.
+    pub label: Option<Point>,
+}
+
+/// A finished layout.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Layout {
+    /// Node centres, by node index.
+    pub nodes: Vec<Point>,
+    /// Cluster rectangles, by cluster index.
+    pub clusters: Vec<Rect>,
+    /// Top-left corner of each cluster's label box.
+    pub cluster_labels: Vec<Point>,
+    /// Edge routes, by edge index.
+    pub edges: Vec<Route>,
+    /// Size of the whole drawing, margins included.
+    pub size: Size,
+}
+
+/// Vertical gap between neighbours in a column.
+const NODE_GAP: f64 = 20.0;
+/// Padding between a cluster's border and its contents.
+const PAD: f64 = 12.0;
+/// Minimum horizontal gap between columns (edges curve through it).
+const LAYER_GAP: f64 = 48.0;
+/// Margin around the drawing.
+const MARGIN: f64 = 16.0;
+/// Barycenter sweeps.
+const SWEEPS: usize = 10;
+/// Balancing passes of the coordinate assignment.
+const BALANCE_PASSES: usize = 24;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum ItemKind {
+    Node(usize),
+    /// A dummy of edge `e`; `label` if it carries the edge's label.
+    Dummy { label: bool },
+    ClusterLabel(usize),
+    Filler,
+}
+
+#[derive(Clone, Debug)]
+struct Item {
+    kind: ItemKind,
+    layer: usize,
+    cluster: Option<usize>,
+    size: Size,
+}
+
+/// Lays out a graph left to right. Deterministic: the same graph gives the same layout.
+pub fn layered(g: &Graph) -> Layout {
+    let n = g.nodes.len();
+    let tree = ClusterTree::new(&g.clusters);
+
+    // 1. Cycle removal (iterative DFS in node order).
+    let mut out_edges: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, e) in g.edges.iter().enumerate() {
+        if e.from != e.to && e.from < n && e.to < n {
+            out_edges[e.from].push(i);
+        }
+    }
+    let mut reversed = vec![false; g.edges.len()];
+    let mut state = vec![0u8; n];
+    for root in 0..n {
+        if state[root] != 0 {
+            continue;
+        }
+        let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+        state[root] = 1;
+        while let Some(top) = stack.last_mut() {
+            let (v, k) = *top;
+            if k < out_edges[v].len() {
+                top.1 += 1;
+                let e = out_edges[v][k];
+                let w = g.edges[e].to;
+                match state[w] {
+                    0 => {
+                        state[w] = 1;
+                        stack.push((w, 0));
+                    }
+                    1 => reversed[e] = true,
+                    _ => {}
+                }
+            } else {
+                state[v] = 2;
+                stack.pop();
+            }
+        }
+    }
+    // Oriented edges (tail, head) of the acyclic graph.
+    let oriented: Vec<Option<(usize, usize)>> = g
+        .edges
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            if e.from == e.to || e.from >= n || e.to >= n {
+                None
+            } else if reversed[i] {
+                Some((e.to, e.from))
+            } else {
+                Some((e.from, e.to))
+            }
+        })
+        .collect();
+
+    // 2. Layering: longest path, minimum length 2, then sources pulled right.
+    let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut pred: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for &(a, b) in oriented.iter().flatten() {
+        succ[a].push(b);
+        pred[b].push(a);
+    }
+    let topo = topological(n, &succ, &pred);
+    let mut layer = vec![0usize; n];
+    for &v in &topo {
+        for &w in &succ[v] {
+            layer[w] = layer[w].max(layer[v] + 2);
+        }
+    }
+    for &v in topo.iter().rev() {
+        if pred[v].is_empty() && !succ[v].is_empty() {
+            if let Some(m) = succ[v].iter().map(|&w| layer[w]).min() {
+                layer[v] = m.saturating_sub(2).max(layer[v]);
+            }
+        }
+    }
+
+    // 3. Items: nodes, edge dummies (one carries the label), cluster labels and fillers.
+    let mut items: Vec<Item> = (0..n)
+        .map(|v| Item { kind: ItemKind::Node(v), layer: layer[v], cluster: g.nodes[v].cluster, size: g.nodes[v].size })
+        .collect();
+    let mut chains: Vec<Vec<usize>> = vec![Vec::new(); g.edges.len()];
+    for (e, o) in oriented.iter().enumerate() {
+        let Some((a, b)) = *o else { continue };
+        let (la, lb) = (layer[a], layer[b]);
+        let home = tree.lca(g.nodes[a].cluster, g.nodes[b].cluster);
+        let label_layer = la + (lb - la) / 2;
+        let mut chain = vec![a];
+        for l in la + 1..lb {
+            let is_label = l == label_layer && g.edges[e].label.is_some();
+            let size = if is_label { g.edges[e].label.unwrap_or_default() } else { Size::default() };
+            let size = Size { w: size.w, h: if is_label { size.h + 4.0 } else { 0.0 } };
+            chain.push(items.len());
+            items.push(Item { kind: ItemKind::Dummy { label: is_label }, layer: l, cluster: home, size });
+        }
+        chain.push(b);
+        chains[e] = chain;
+    }
+    let mut num_layers = items.iter().map(|it| it.layer + 1).max().unwrap_or(1);
+    // Cluster spans.
+    let nc = g.clusters.len();
+    let mut span: Vec<Option<(usize, usize)>> = vec![None; nc];
+    for it in &items {
+        let mut c = it.cluster;
+        while let Some(k) = c {
+            span[k] = Some(match span[k] {
+                None => (it.layer, it.layer),
+                Some((lo, hi)) => (lo.min(it.layer), hi.max(it.layer)),
+            });
+            c = tree.parent[k];
+        }
+    }
+    // Empty clusters sit in their parent's first column (or the first column).
+    for &c in &tree.top_down {
+        if span[c].is_none() {
+            let l = tree.parent[c].and_then(|p| span[p]).map_or(0, |s| s.0);
+            let mut k = Some(c);
+            while let Some(x) = k {
+                span[x] = Some(match span[x] {
+                    None => (l, l),
+                    Some((lo, hi)) => (lo.min(l), hi.max(l)),
+                });
+                k = tree.parent[x];
+            }
+        }
+    }
+    let mut label_item = vec![usize::MAX; nc];
+    for c in 0..nc {
+        let (lo, _) = span[c].unwrap_or((0, 0));
+        label_item[c] = items.len();
+        items.push(Item { kind: ItemKind::ClusterLabel(c), layer: lo, cluster: Some(c), size: g.clusters[c].label });
+    }
+    // Fillers: a cluster is present in every column of its span.
+    let mut present: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
+    for it in &items {
+        let mut c = it.cluster;
+        while let Some(k) = c {
+            if !present.insert((k, it.layer)) {
+                break;
+            }
+            c = tree.parent[k];
+        }
+    }
+    for &c in &tree.top_down {
+        if let Some((lo, hi)) = span[c] {
+            for l in lo..=hi {
+                if !present.contains(&(c, l)) {
+                    present.insert((c, l));
+                    items.push(Item { kind: ItemKind::Filler, layer: l, cluster: Some(c), size: Size::default() });
+                }
+            }
+        }
+    }
+    num_layers = num_layers.max(items.iter().map(|it| it.layer + 1).max().unwrap_or(1));
+
+    // Neighbours between adjacent layers.
+    let ni = items.len();
+    let mut left_nb: Vec<Vec<usize>> = vec![Vec::new(); ni];
+    let mut right_nb: Vec<Vec<usize>> = vec![Vec::new(); ni];
+    for chain in &chains {
+        for w in chain.windows(2) {
+            right_nb[w[0]].push(w[1]);
+            left_nb[w[1]].push(w[0]);
+        }
+    }
+
+    // 4. Ordering.
+    let mut layers: Vec<Vec<usize>> = vec![Vec::new(); num_layers];
+    // Initial order: a breadth-first walk from the nodes in model order, so connected items start close.
+    {
+        let mut seen = vec![false; ni];
+        let mut queue = std::collections::VecDeque::new();
+        for start in 0..ni {
+            if seen[start] {
+                continue;
+            }
+            seen[start] = true;
+            queue.push_back(start);
+            while let Some(i) = queue.pop_front() {
+                layers[items[i].layer].push(i);
+                for &j in right_nb[i].iter().chain(left_nb[i].iter()) {
+                    if !seen[j] {
+                        seen[j] = true;
+                        queue.push_back(j);
+                    }
+                }
+            }
+        }
+    }
+    let mut ord = Orderer { items: &items, tree: &tree, crank: (0..nc).map(|c| c as f64).collect(), pos: vec![0; ni] };
+    for l in 0..num_layers {
+        let keys: Vec<(usize, f64)> = layers[l].iter().enumerate().map(|(p, &i)| (i, p as f64)).collect();
+        layers[l] = ord.arrange(&keys);
+    }
+    ord.update_ranks(&layers);
+    ord.index(&layers);
+    let mut best = layers.clone();
+    let mut best_cross = total_crossings(&layers, &right_nb, &ord.pos);
+    for sweep in 0..SWEEPS {
+        if best_cross == 0 {
+            break;
+        }
+        let down = sweep % 2 == 0;
+        let seq: Vec<usize> = if down { (1..num_layers).collect() } else { (0..num_layers.saturating_sub(1)).rev().collect() };
+        for l in seq {
+            let nbs = if down { &left_nb } else { &right_nb };
+            let keys: Vec<(usize, f64)> = layers[l]
+                .iter()
+                .enumerate()
+                .map(|(p, &i)| {
+                    let nb = &nbs[i];
+                    if nb.is_empty() {
+                        (i, p as f64)
+                    } else {
+                        (i, nb.iter().map(|&j| ord.pos[j] as f64).sum::<f64>() / nb.len() as f64)
+                    }
+                })
+                .collect();
+            layers[l] = ord.arrange(&keys);
+            for (p, &i) in layers[l].iter().enumerate() {
+                ord.pos[i] = p;
+            }
+        }
+        ord.update_ranks(&layers);
+        // Re-apply the global cluster order everywhere, keeping the sweep's order otherwise.
+        for layer in layers.iter_mut() {
+            let keys: Vec<(usize, f64)> = layer.iter().enumerate().map(|(p, &i)| (i, p as f64)).collect();
+            *layer = ord.arrange(&keys);
+        }
+        ord.index(&layers);
+        let c = total_crossings(&layers, &right_nb, &ord.pos);
+        if c < best_cross {
+            best_cross = c;
+            best = layers.clone();
+        }
+    }
+    let mut layers = best;
+    ord.index(&layers);
+    transpose(&mut layers, &items, &left_nb, &right_nb, &mut ord.pos);
+
+    // 5. Coordinates. Columns first.
+    let mut col_w = vec![0.0f64; num_layers];
+    for it in &items {
+        col_w[it.layer] = col_w[it.layer].max(it.size.w);
+    }
+    let mut end_h = vec![0usize; num_layers];
+    let mut start_h = vec![0usize; num_layers];
+    for c in 0..nc {
+        if let Some((lo, hi)) = span[c] {
+            start_h[lo] = start_h[lo].max(tree.height[c]);
+            end_h[hi] = end_h[hi].max(tree.height[c]);
+        }
+    }
+    let mut col_x = vec![0.0f64; num_layers];
+    let mut x = MARGIN + PAD * start_h.first().copied().unwrap_or(0) as f64;
+    for l in 0..num_layers {
+        x += col_w[l] / 2.0;
+        col_x[l] = x;
+        x += col_w[l] / 2.0;
+        if l + 1 < num_layers {
+            let gap = if col_w[l] == 0.0 && col_w[l + 1] == 0.0 { 0.0 } else { LAYER_GAP };
+            x += gap + PAD * (end_h[l] + start_h[l + 1]) as f64;
+        }
+    }
+    let width = x + PAD * end_h.last().copied().unwrap_or(0) as f64 + MARGIN;
+
+    // Vertical constraints: variable b >= variable a + d.
+    let nv = ni + 2 * nc;
+    let top = |c: usize| ni + 2 * c;
+    let bottom = |c: usize| ni + 2 * c + 1;
+    let mut cons: Vec<(usize, usize, f64)> = Vec::new();
+    for layer in &layers {
+        let mut prev: Option<(usize, f64, Option<usize>)> = None; // (var, offset, item cluster)
+        let mut prev_path: Vec<usize> = Vec::new();
+        for &i in layer {
+            let path = tree.path(items[i].cluster);
+            let h = items[i].size.h / 2.0;
+            match prev {
+                None => {
+                    for w in path.windows(2) {
+                        cons.push((top(w[0]), top(w[1]), PAD));
+                    }
+                    if let Some(&inner) = path.last() {
+                        cons.push((top(inner), i, PAD + h));
+                    }
+                }
+                Some((pv, poff, _)) => {
+                    let common = path.iter().zip(prev_path.iter()).take_while(|(a, b)| a == b).count();
+                    let (mut var, mut off, mut after_item) = (pv, poff, true);
+                    for &c in prev_path[common..].iter().rev() {
+                        cons.push((var, bottom(c), off + PAD));
+                        (var, off, after_item) = (bottom(c), 0.0, false);
+                    }
+                    let mut entered = false;
+                    for &c in &path[common..] {
+                        let sep = if entered { PAD } else { NODE_GAP };
+                        cons.push((var, top(c), off + sep));
+                        (var, off, entered) = (top(c), 0.0, true);
+                    }
+                    let sep = if entered { PAD } else if after_item { NODE_GAP } else { NODE_GAP.max(PAD) };
+                    cons.push((var, i, off + sep + h));
+                }
+            }
+            prev = Some((i, h, items[i].cluster));
+            prev_path = path;
+        }
+        if let Some((pv, poff, _)) = prev {
+            let (mut var, mut off) = (pv, poff);
+            for &c in prev_path.iter().rev() {
+                cons.push((var, bottom(c), off + PAD));
+                (var, off) = (bottom(c), 0.0);
+            }
+        }
+    }
+    let y = solve_constraints(nv, &cons, |v, ys, lo, hi| {
+        if v < ni {
+            let nbs: Vec<f64> = left_nb[v].iter().chain(right_nb[v].iter()).map(|&j| ys[j]).collect();
+            if nbs.is_empty() {
+                return ys[v];
+            }
+            let mut s = nbs;
+            s.sort_by(f64::total_cmp);
+            let m = s.len();
+            if m % 2 == 1 { s[m / 2] } else { (s[m / 2 - 1] + s[m / 2]) / 2.0 }
+        } else if (v - ni) % 2 == 0 {
+            if hi.is_finite() { hi } else { lo }
+        } else if lo.is_finite() {
+            lo
+        } else {
+            hi
+        }
+    });
+
+    // Bounding box and shift.
+    let mut min_y = f64::INFINITY;
+    let mut max_y = f64::NEG_INFINITY;
+    for (i, it) in items.iter().enumerate() {
+        min_y = min_y.min(y[i] - it.size.h / 2.0);
+        max_y = max_y.max(y[i] + it.size.h / 2.0);
+    }
+    for c in 0..nc {
+        min_y = min_y.min(y[top(c)]);
+        max_y = max_y.max(y[bottom(c)]);
+    }
+    if !min_y.is_finite() {
+        min_y = 0.0;
+        max_y = 0.0;
+    }
+    let dy = MARGIN - min_y;
+    let item_y = |i: usize| y[i] + dy;
+
+    let nodes: Vec<Point> = (0..n).map(|v| Point { x: col_x[layer[v]], y: item_y(v) }).collect();
+    let mut clusters = vec![Rect::default(); nc];
+    let mut cluster_labels = vec![Point::default(); nc];
+    for c in 0..nc {
+        let (lo, hi) = span[c].unwrap_or((0, 0));
+        let ext = PAD * tree.height[c] as f64;
+        let left = col_x[lo] - col_w[lo] / 2.0 - ext;
+        let right = col_x[hi] + col_w[hi] / 2.0 + ext;
+        clusters[c] = Rect { x: left, y: y[top(c)] + dy, w: right - left, h: y[bottom(c)] - y[top(c)] };
+        let li = label_item[c];
+        cluster_labels[c] = Point { x: col_x[lo] - col_w[lo] / 2.0, y: item_y(li) - items[li].size.h / 2.0 };
+    }
+
+    // 6. Routes.
+    let edges = g
+        .edges
+        .iter()
+        .enumerate()
+        .map(|(e, ge)| {
+            if chains[e].is_empty() {
+                let c = nodes.get(ge.from).copied().unwrap_or_default();
+                let s = g.nodes.get(ge.from).map(|n| n.size).unwrap_or_default();
+                return self_loop(c, s, ge.label);
+            }
+            let chain = &chains[e];
+            let mut pts = Vec::with_capacity(chain.len() * 2);
+            let mut label = None;
+            for (k, &i) in chain.iter().enumerate() {
+                let l = items[i].layer;
+                let (cl, cr) = (col_x[l] - col_w[l] / 2.0, col_x[l] + col_w[l] / 2.0);
+                let yi = item_y(i);
+                match items[i].kind {
+                    ItemKind::Node(_) => {
+                        let hw = items[i].size.w / 2.0;
+                        if k == 0 {
+                            pts.push(Point { x: col_x[l] + hw, y: yi });
+                            pts.push(Point { x: cr, y: yi });
+                        } else {
+                            pts.push(Point { x: cl, y: yi });
+                            pts.push(Point { x: col_x[l] - hw, y: yi });
+                        }
+                    }
+                    ItemKind::Dummy { label: is_label } => {
+                        let line_y = if is_label { yi + items[i].size.h / 2.0 - 2.0 } else { yi };
+                        if is_label {
+                            label = Some(Point { x: col_x[l], y: yi - 2.0 });
+                        }
+                        pts.push(Point { x: cl, y: line_y });
+                        pts.push(Point { x: cr, y: line_y });
+                    }
+                    _ => {}
+                }
+            }
+            if reversed[e] {
+                pts.reverse();
+            }
+            Route { points: pts, style: RouteStyle::Layered, label }
+        })
+        .collect();
+
+    Layout { nodes, clusters, cluster_labels, edges, size: Size { w: width, h: max_y - min_y + 2.0 * MARGIN } }
+}
+
+/// A layout that keeps positions the user drew: node centres as given, clusters as given or
+/// around their members, straight edges between node borders with the label at the middle.
+pub fn positioned(g: &Graph, centers: &[Point], cluster_rects: &[Option<Rect>]) -> Layout {
+    let tree = ClusterTree::new(&g.clusters);
+    let nodes: Vec<Point> = (0..g.nodes.len()).map(|i| centers.get(i).copied().unwrap_or_default()).collect();
+    let mut clusters = vec![Rect::default(); g.clusters.len()];
+    for &c in tree.top_down.iter().rev() {
+        clusters[c] = match cluster_rects.get(c).copied().flatten() {
+            Some(r) => r,
+            None => {
+                let mut bb: Option<Rect> = None;
+                let mut grow = |r: Rect| {
+                    bb = Some(match bb {
+                        None => r,
+                        Some(b) => {
+                            let (x0, y0) = (b.x.min(r.x), b.y.min(r.y));
+                            Rect { x: x0, y: y0, w: b.right().max(r.right()) - x0, h: b.bottom().max(r.bottom()) - y0 }
+                        }
+                    })
+                };
+                for (i, node) in g.nodes.iter().enumerate() {
+                    if node.cluster == Some(c) {
+                        grow(Rect::centered(nodes[i], node.size));
+                    }
+                }
+                for (k, cl) in g.clusters.iter().enumerate() {
+                    if cl.parent == Some(c) {
+                        grow(clusters[k]);
+                    }
+                }
+                let lab = g.clusters[c].label;
+                match bb {
+                    Some(b) => Rect { x: b.x - PAD, y: b.y - PAD - lab.h, w: (b.w + 2.0 * PAD).max(lab.w + 2.0 * PAD), h: b.h + 2.0 * PAD + lab.h },
+                    None => Rect { x: 0.0, y: 0.0, w: lab.w + 2.0 * PAD, h: lab.h + 2.0 * PAD },
+                }
+            }
+        };
+    }
+    let cluster_labels = clusters.iter().map(|r| Point { x: r.x + PAD / 2.0, y: r.y + 4.0 }).collect();
+    let edges = g
+        .edges
+        .iter()
+        .map(|e| {
+            let (Some(&a), Some(&b)) = (nodes.get(e.from), nodes.get(e.to)) else {
+                return Route { points: Vec::new(), style: RouteStyle::Polyline, label: None };
+            };
+            if e.from == e.to {
+                return self_loop(a, g.nodes[e.from].size, e.label);
+            }
+            let p = clip(a, b, g.nodes[e.from].size);
+            let q = clip(b, a, g.nodes[e.to].size);
+            let mid = Point { x: (p.x + q.x) / 2.0, y: (p.y + q.y) / 2.0 };
+            let label = e.label.map(|s| Point { x: mid.x, y: mid.y - s.h / 2.0 - 2.0 });
+            Route { points: vec![p, q], style: RouteStyle::Polyline, label }
+        })
+        .collect();
+    let mut max = Point::default();
+    let mut min = Point { x: f64::INFINITY, y: f64::INFINITY };
+    for (i, c) in nodes.iter().enumerate() {
+        let r = Rect::centered(*c, g.nodes[i].size);
+        min = Point { x: min.x.min(r.x), y: min.y.min(r.y) };
+        max = Point { x: max.x.max(r.right()), y: max.y.max(r.bottom()) };
+    }
+    for r in &clusters {
+        min = Point { x: min.x.min(r.x), y: min.y.min(r.y) };
+        max = Point { x: max.x.max(r.right()), y: max.y.max(r.bottom()) };
+    }
+    let mut out = Layout { nodes, clusters, cluster_labels, edges, size: Size::default() };
+    if min.x.is_finite() {
+        out.translate(MARGIN - min.x, MARGIN - min.y);
+        out.size = Size { w: max.x - min.x + 2.0 * MARGIN, h: max.y - min.y + 2.0 * MARGIN };
+    }
+    out
+}
+
+impl Layout {
+    /// Moves everything by (dx, dy).
+    pub fn translate(&mut self, dx: f64, dy: f64) {
+        let mv = |p: &mut Point| {
+            p.x += dx;
+            p.y += dy;
+        };
+        self.nodes.iter_mut().for_each(mv);
+        self.cluster_labels.iter_mut().for_each(mv);
+        for r in &mut self.clusters {
+            r.x += dx;
+            r.y += dy;
+        }
+        for e in &mut self.edges {
+            e.points.iter_mut().for_each(mv);
+            if let Some(l) = e.label.as_mut() {
+                mv(l);
+            }
+        }
+    }
+
+    /// Counts proper crossings between edge routes (edges sharing an endpoint node are not
+    /// compared), with gap curves approximated by their chords.
+    pub fn crossings(&self, g: &Graph) -> usize {
+        let segs: Vec<Vec<(Point, Point)>> = self.edges.iter().map(|r| r.points.windows(2).map(|w| (w[0], w[1])).collect()).collect();
+        count_crossings(g, &segs)
+    }
+}
+
+/// Counts proper intersections between the polylines of edges that share no endpoint.
+/// Used for the Graphviz comparison with the same rule for both tools.
+pub fn count_crossings(g: &Graph, segs: &[Vec<(Point, Point)>]) -> usize {
+    let bbox = |s: &[(Point, Point)]| {
+        s.iter().fold((f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY), |b, (p, q)| {
+            (b.0.min(p.x).min(q.x), b.1.min(p.y).min(q.y), b.2.max(p.x).max(q.x), b.3.max(p.y).max(q.y))
+        })
+    };
+    let boxes: Vec<_> = segs.iter().map(|s| bbox(s)).collect();
+    let mut order: Vec<usize> = (0..segs.len()).collect();
+    order.sort_by(|&a, &b| boxes[a].0.total_cmp(&boxes[b].0));
+    let mut count = 0;
+    for (k, &a) in order.iter().enumerate() {
+        for &b in &order[k + 1..] {
+            if boxes[b].0 > boxes[a].2 {
+                break;
+            }
+            if boxes[b].1 > boxes[a].3 || boxes[a].1 > boxes[b].3 {
+                continue;
+            }
+            let (ea, eb) = (&g.edges[a], &g.edges[b]);
+            if ea.from == eb.from || ea.from == eb.to || ea.to == eb.from || ea.to == eb.to {
+                continue;
+            }
+            for &(p1, p2) in &segs[a] {
+                for &(q1, q2) in &segs[b] {
+                    if segments_cross(p1, p2, q1, q2) {
+                        count += 1;
+                    }
+                }
+            }
+        }
+    }
+    count
+}
+
+fn segments_cross(p1: Point, p2: Point, q1: Point, q2: Point) -> bool {
+    let orient = |a: Point, b: Point, c: Point| (b.x - a.x) * (c.y - a.y) - (b.y - a.y) * (c.x - a.x);
+    let d1 = orient(q1, q2, p1);
+    let d2 = orient(q1, q2, p2);
+    let d3 = orient(p1, p2, q1);
+    let d4 = orient(p1, p2, q2);
+    const E: f64 = 1e-9;
+    ((d1 > E && d2 < -E) || (d1 < -E && d2 > E)) && ((d3 > E && d4 < -E) || (d3 < -E && d4 > E))
+}
+
+/// The point where the segment from the centre `c` towards `to` leaves the box of size `s`.
+fn clip(c: Point, to: Point, s: Size) -> Point {
+    let (dx, dy) = (to.x - c.x, to.y - c.y);
+    if dx == 0.0 && dy == 0.0 {
+        return c;
+    }
+    let tx = if dx != 0.0 { (s.w / 2.0) / dx.abs() } else { f64::INFINITY };
+    let ty = if dy != 0.0 { (s.h / 2.0) / dy.abs() } else { f64::INFINITY };
+    let t = tx.min(ty).min(1.0);
+    Point { x: c.x + dx * t, y: c.y + dy * t }
+}
+
+fn self_loop(c: Point, s: Size, label: Option<Size>) -> Route {
+    let (x0, y0) = (c.x + s.w / 4.0, c.y - s.h / 2.0);
+    let r = 14.0;
+    let points = vec![
+        Point { x: x0 - 6.0, y: y0 },
+        Point { x: x0 - 6.0, y: y0 - r },
+        Point { x: x0 + 12.0, y: y0 - r },
+        Point { x: x0 + 12.0, y: y0 },
+    ];
+    let label = label.map(|l| Point { x: x0 + 3.0, y: y0 - r - l.h / 2.0 - 2.0 });
+    Route { points, style: RouteStyle::Polyline, label }
+}
+
+/// Kahn's algorithm; vertices left over by a cycle (there are none after cycle removal) are
+/// appended in index order.
+fn topological(n: usize, succ: &[Vec<usize>], pred: &[Vec<usize>]) -> Vec<usize> {
+    let mut indeg: Vec<usize> = pred.iter().map(Vec::len).collect();
+    let mut queue: std::collections::VecDeque<usize> = (0..n).filter(|&v| indeg[v] == 0).collect();
+    let mut out = Vec::with_capacity(n);
+    let mut done = vec![false; n];
+    while let Some(v) = queue.pop_front() {
+        out.push(v);
+        done[v] = true;
+        for &w in &succ[v] {
+            indeg[w] -= 1;
+            if indeg[w] == 0 {
+                queue.push_back(w);
+            }
+        }
+    }
+    out.extend((0..n).filter(|&v| !done[v]));
+    out
+}
+
+/// The cluster forest: parents, depth-first order and heights.
+struct ClusterTree {
+    parent: Vec<Option<usize>>,
+    /// Parents before children.
+    top_down: Vec<usize>,
+    /// 1 for a cluster without sub-clusters, else 1 + the tallest child.
+    height: Vec<usize>,
+    depth: Vec<usize>,
+}
+
+impl ClusterTree {
+    fn new(clusters: &[GraphCluster]) -> ClusterTree {
+        let nc = clusters.len();
+        // Parents that would form a cycle or point outside are dropped (the model check reports them).
+        let mut parent: Vec<Option<usize>> = clusters.iter().map(|c| c.parent.filter(|&p| p < nc)).collect();
+        for c in 0..nc {
+            let mut seen = 0;
+            let mut k = parent[c];
+            while let Some(p) = k {
+                seen += 1;
+                if p == c || seen > nc {
+                    parent[c] = None;
+                    break;
+                }
+                k = parent[p];
+            }
+        }
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); nc];
+        let mut top_down = Vec::with_capacity(nc);
+        for c in 0..nc {
+            match parent[c] {
+                Some(p) => children[p].push(c),
+                None => top_down.push(c),
+            }
+        }
+        let mut depth = vec![0; nc];
+        let mut k = 0;
+        while k < top_down.len() {
+            let c = top_down[k];
+            for &ch in &children[c] {
+                depth[ch] = depth[c] + 1;
+                top_down.push(ch);
+            }
+            k += 1;
+        }
+        let mut height = vec![1; nc];
+        for &c in top_down.iter().rev() {
+            if let Some(p) = parent[c] {
+                height[p] = height[p].max(height[c] + 1);
+            }
+        }
+        ClusterTree { parent, top_down, height, depth }
+    }
+
+    /// Clusters from the outermost to `c`.
+    fn path(&self, c: Option<usize>) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut k = c;
+        while let Some(x) = k {
+            out.push(x);
+            k = self.parent[x];
+        }
+        out.reverse();
+        out
+    }
+
+    fn lca(&self, a: Option<usize>, b: Option<usize>) -> Option<usize> {
+        let (pa, pb) = (self.path(a), self.path(b));
+        pa.iter().zip(pb.iter()).take_while(|(x, y)| x == y).last().map(|(x, _)| *x)
+    }
+}
+
+/// Hierarchical ordering of a layer.
+struct Orderer<'a> {
+    items: &'a [Item],
+    tree: &'a ClusterTree,
+    /// Global rank of each cluster among its siblings.
+    crank: Vec<f64>,
+    /// Position of each item in its layer.
+    pos: Vec<usize>,
+}
+
+enum Unit {
+    Item(usize),
+    Cluster(usize, Vec<(usize, f64)>),
+}
+
+impl Orderer<'_> {
+    fn index(&mut self, layers: &[Vec<usize>]) {
+        for layer in layers {
+            for (p, &i) in layer.iter().enumerate() {
+                self.pos[i] = p;
+            }
+        }
+    }
+
+    /// Sorts one layer by the keys, keeping clusters contiguous, each cluster's label first and
+    /// sibling clusters in their global order.
+    fn arrange(&self, keys: &[(usize, f64)]) -> Vec<usize> {
+        let mut out = Vec::with_capacity(keys.len());
+        self.arrange_in(None, keys.to_vec(), &mut out);
+        out
+    }
+
+    fn arrange_in(&self, cluster: Option<usize>, keys: Vec<(usize, f64)>, out: &mut Vec<usize>) {
+        let level = cluster.map_or(0, |c| self.tree.depth[c] + 1);
+        let mut units: Vec<(f64, Unit)> = Vec::new();
+        let mut slot: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+        for (i, k) in keys {
+            if self.items[i].cluster == cluster {
+                let k = if matches!(self.items[i].kind, ItemKind::ClusterLabel(_)) { f64::NEG_INFINITY } else { k };
+                units.push((k, Unit::Item(i)));
+            } else {
+                let path = self.tree.path(self.items[i].cluster);
+                let Some(&child) = path.get(level) else { continue };
+                match slot.get(&child) {
+                    Some(&u) => {
+                        if let (sum, Unit::Cluster(_, members)) = &mut units[u] {
+                            *sum += k;
+                            members.push((i, k));
+                        }
+                    }
+                    None => {
+                        slot.insert(child, units.len());
+                        units.push((k, Unit::Cluster(child, vec![(i, k)])));
+                    }
+                }
+            }
+        }
+        for (k, u) in units.iter_mut() {
+            if let Unit::Cluster(_, m) = u {
+                *k /= m.len() as f64;
+            }
+        }
+        units.sort_by(|a, b| a.0.total_cmp(&b.0));
+        // Clusters take the cluster slots in global rank order.
+        let slots: Vec<usize> = units.iter().enumerate().filter(|(_, u)| matches!(u.1, Unit::Cluster(..))).map(|(p, _)| p).collect();
+        let mut clusters: Vec<(f64, Unit)> = Vec::with_capacity(slots.len());
+        for &p in slots.iter().rev() {
+            clusters.push(units.remove(p));
+        }
+        clusters.sort_by(|a, b| {
+            let (Unit::Cluster(ca, _), Unit::Cluster(cb, _)) = (&a.1, &b.1) else { return std::cmp::Ordering::Equal };
+            self.crank[*ca].total_cmp(&self.crank[*cb]).then(ca.cmp(cb))
+        });
+        for (p, c) in slots.into_iter().zip(clusters) {
+            units.insert(p, c);
+        }
+        for (_, u) in units {
+            match u {
+                Unit::Item(i) => out.push(i),
+                Unit::Cluster(c, members) => self.arrange_in(Some(c), members, out),
+            }
+        }
+    }
+
+    /// Global cluster ranks: the mean relative position of each cluster's items over all layers.
+    fn update_ranks(&mut self, layers: &[Vec<usize>]) {
+        let nc = self.crank.len();
+        let mut sum = vec![0.0; nc];
+        let mut cnt = vec![0usize; nc];
+        for layer in layers {
+            let len = layer.len().max(1) as f64;
+            for (p, &i) in layer.iter().enumerate() {
+                let mut c = self.items[i].cluster;
+                while let Some(k) = c {
+                    sum[k] += p as f64 / len;
+                    cnt[k] += 1;
+                    c = self.tree.parent[k];
+                }
+            }
+        }
+        for c in 0..nc {
+            if cnt[c] > 0 {
+                self.crank[c] = sum[c] / cnt[c] as f64;
+            }
+        }
+    }
+}
+
+/// Crossings between all adjacent layers (accumulator-tree count per layer pair).
+fn total_crossings(layers: &[Vec<usize>], right_nb: &[Vec<usize>], pos: &[usize]) -> usize {
+    let mut total = 0;
+    for l in 0..layers.len().saturating_sub(1) {
+        let mut pairs: Vec<(usize, usize)> = Vec::new();
+        for &i in &layers[l] {
+            for &j in &right_nb[i] {
+                pairs.push((pos[i], pos[j]));
+            }
+        }
+        pairs.sort_unstable();
+        let m = layers[l + 1].len() + 1;
+        let mut tree = vec![0usize; m + 1];
+        for (k, &(_, b)) in pairs.iter().enumerate() {
+            // Count earlier edges whose target is after b.
+            let mut s = 0;
+            let mut x = b + 1;
+            while x > 0 {
+                s += tree[x];
+                x &= x - 1;
+            }
+            total += k - s;
+            let mut x = b + 1;
+            while x <= m {
+                tree[x] += 1;
+                x += x & x.wrapping_neg();
+            }
+        }
+    }
+    total
+}
+
+/// Swaps adjacent items of the same cluster while that removes crossings.
+fn transpose(layers: &mut [Vec<usize>], items: &[Item], left_nb: &[Vec<usize>], right_nb: &[Vec<usize>], pos: &mut [usize]) {
+    let cross = |u: usize, v: usize, nb: &[Vec<usize>], pos: &[usize]| {
+        let mut c = 0;
+        for &a in &nb[u] {
+            for &b in &nb[v] {
+                if pos[a] > pos[b] {
+                    c += 1;
+                }
+            }
+        }
+        c
+    };
+    for _ in 0..8 {
+        let mut improved = false;
+        for l in 0..layers.len() {
+            for k in 0..layers[l].len().saturating_sub(1) {
+                let (u, v) = (layers[l][k], layers[l][k + 1]);
+                if items[u].cluster != items[v].cluster
+                    || matches!(items[u].kind, ItemKind::ClusterLabel(_))
+                    || matches!(items[v].kind, ItemKind::ClusterLabel(_))
+                {
+                    continue;
+                }
+                let before = cross(u, v, left_nb, pos) + cross(u, v, right_nb, pos);
+                let after = cross(v, u, left_nb, pos) + cross(v, u, right_nb, pos);
+                if after < before {
+                    layers[l].swap(k, k + 1);
+                    pos[u] = k + 1;
+                    pos[v] = k;
+                    improved = true;
+                }
+            }
+        }
+        if !improved {
+            break;
+        }
+    }
+}
+
+/// Solves difference constraints `y[b] >= y[a] + d`: the longest-path solution, then balancing
+/// passes that move each variable to `desired(v, y, lo, hi)` clamped to what its constraints
+/// allow given the others (so every pass keeps all constraints).
+fn solve_constraints(nv: usize, cons: &[(usize, usize, f64)], desired: impl Fn(usize, &[f64], f64, f64) -> f64) -> Vec<f64> {
+    let mut succ: Vec<Vec<(usize, f64)>> = vec![Vec::new(); nv];
+    let mut pred: Vec<Vec<(usize, f64)>> = vec![Vec::new(); nv];
+    for &(a, b, d) in cons {
+        succ[a].push((b, d));
+        pred[b].push((a, d));
+    }
+    let s: Vec<Vec<usize>> = succ.iter().map(|v| v.iter().map(|x| x.0).collect()).collect();
+    let p: Vec<Vec<usize>> = pred.iter().map(|v| v.iter().map(|x| x.0).collect()).collect();
+    let order = topological(nv, &s, &p);
+    let mut rank = vec![0usize; nv];
+    for (k, &v) in order.iter().enumerate() {
+        rank[v] = k;
+    }
+    let mut y = vec![0.0f64; nv];
+    for &v in &order {
+        for &(a, d) in &pred[v] {
+            if rank[a] < rank[v] {
+                y[v] = y[v].max(y[a] + d);
+            }
+        }
+    }
+    for pass in 0..BALANCE_PASSES {
+        let seq: Box<dyn Iterator<Item = &usize>> = if pass % 2 == 0 { Box::new(order.iter().rev()) } else { Box::new(order.iter()) };
+        for &v in seq {
+            let lo = pred[v].iter().filter(|(a, _)| rank[*a] < rank[v]).map(|&(a, d)| y[a] + d).fold(f64::NEG_INFINITY, f64::max);
+            let hi = succ[v].iter().filter(|(b, _)| rank[*b] > rank[v]).map(|&(b, d)| y[b] - d).fold(f64::INFINITY, f64::min);
+            if lo > hi {
+                continue;
+            }
+            let want = desired(v, &y, lo, hi);
+            y[v] = want.clamp(lo, hi);
+        }
+    }
+    y
+}
