@@ -15,7 +15,7 @@ use threatmap_core::model::{Controls, DataItem, Element, FIXED_ATTRIBUTES, Model
 use threatmap_core::rules::{BUILTIN_PACKS, DEFAULT_PACKS, RuleSet, Severity};
 use threatmap_core::pytm;
 use threatmap_render::dfd::{DfdOptions, Diagram};
-use threatmap_render::{pytm_text, seq, svg};
+use threatmap_render::{pytm_text, report, seq, svg, template};
 
 /// Threat modeling from data-flow diagrams: findings, reports and checks for CI.
 #[derive(Debug, Parser)]
@@ -140,8 +140,34 @@ enum Command {
         #[command(flatten)]
         exclude: ExcludeArg,
     },
+    /// Write the threat model report: self-contained HTML, or a pytm template's Markdown.
+    Report {
+        /// Model file (`*.threatmap.json`, or pytm JSON).
+        model: PathBuf,
+        /// A pytm report template (Markdown with `{tm.name}`, `:repeat:`, `:call:` ...).
+        #[arg(long, value_name = "T.md")]
+        template: Option<PathBuf>,
+        /// Output format (`md` needs `--template`).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Html)]
+        format: ReportFormat,
+        /// Output file; standard output when not given.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        rules: RuleArgs,
+        #[command(flatten)]
+        exclude: ExcludeArg,
+    },
     /// Print the JSON Schema of the native model file.
     Schema,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    /// One self-contained HTML file.
+    Html,
+    /// Markdown (with `--template`).
+    Md,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -349,6 +375,22 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 SeqFormat::Png => png(&seq::svg(&analysis), &image)?,
             };
             emit(&mut out, image.output.as_deref(), &bytes)?;
+        }
+        Command::Report { model, template, format, output, rules, exclude } => {
+            let (m, base) = load_model(&model)?;
+            let rules = load_rules(&rules, Some((&m, &base)))?;
+            let analysis = analyze(&m, &rules, &options(&exclude));
+            let text = match (&template, format) {
+                (None, ReportFormat::Html) => report::html(&analysis),
+                (None, ReportFormat::Md) => return Err(bad("--format md needs --template T.md (a pytm report template)")),
+                (Some(t), format) => {
+                    let name = t.display().to_string();
+                    let src = file::read_text(t, file::MAX_FILE_BYTES).map_err(|p| bad(p.display_in(&name).to_string()))?;
+                    let md = template::render(&src, &analysis).map_err(|e| bad(format!("{name}: {e}")))?;
+                    if format == ReportFormat::Md { md + "\n" } else { report::markdown_page(&m.name, &md) }
+                }
+            };
+            emit(&mut out, output.as_deref(), text.as_bytes())?;
         }
         Command::Schema => {
             writeln!(out, "{}", threatmap_core::schema_json())?;

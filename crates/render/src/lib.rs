@@ -15,8 +15,10 @@ pub mod dfd;
 pub mod font;
 pub mod layout;
 pub mod pytm_text;
+pub mod report;
 pub mod seq;
 pub mod svg;
+pub mod template;
 
 /// Errors from rendering.
 #[derive(Debug, thiserror::Error)]
