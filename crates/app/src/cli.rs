@@ -15,7 +15,7 @@ use threatmap_core::model::{Controls, DataItem, Element, FIXED_ATTRIBUTES, Model
 use threatmap_core::rules::{BUILTIN_PACKS, DEFAULT_PACKS, RuleSet, Severity};
 use threatmap_core::pytm;
 use threatmap_render::dfd::{DfdOptions, Diagram};
-use threatmap_render::{pytm_text, report, seq, svg, template};
+use threatmap_render::{pytm_text, report, seq, sqldump, svg, template};
 
 /// Threat modeling from data-flow diagrams: findings, reports and checks for CI.
 #[derive(Debug, Parser)]
@@ -153,6 +153,17 @@ enum Command {
         /// Output file; standard output when not given.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        #[command(flatten)]
+        rules: RuleArgs,
+        #[command(flatten)]
+        exclude: ExcludeArg,
+    },
+    /// Write the model, rules and findings to an SQLite database (replaced if it exists).
+    Sqldump {
+        /// Model file (`*.threatmap.json`, or pytm JSON).
+        model: PathBuf,
+        /// The database file to write.
+        output: PathBuf,
         #[command(flatten)]
         rules: RuleArgs,
         #[command(flatten)]
@@ -391,6 +402,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             };
             emit(&mut out, output.as_deref(), text.as_bytes())?;
+        }
+        Command::Sqldump { model, output, rules, exclude } => {
+            let (m, base) = load_model(&model)?;
+            let rules = load_rules(&rules, Some((&m, &base)))?;
+            let analysis = analyze(&m, &rules, &options(&exclude));
+            sqldump::write(&analysis, &output).with_context(|| format!("cannot write {}", output.display()))?;
+            writeln!(out, "wrote {}: {} findings, {} excluded", output.display(), analysis.findings.len(), analysis.excluded.len())?;
         }
         Command::Schema => {
             writeln!(out, "{}", threatmap_core::schema_json())?;

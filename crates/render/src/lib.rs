@@ -17,6 +17,7 @@ pub mod layout;
 pub mod pytm_text;
 pub mod report;
 pub mod seq;
+pub mod sqldump;
 pub mod svg;
 pub mod template;
 
@@ -32,4 +33,20 @@ pub enum RenderError {
     /// PNG encoding failed.
     #[error("cannot encode PNG: {0}")]
     Png(String),
+}
+
+/// An attribute value as report text: booleans as yes/no, enums by member name.
+pub(crate) fn value_text(v: &threatmap_core::attr::Value<'_>) -> String {
+    use threatmap_core::attr::Value;
+    match v {
+        Value::None => String::new(),
+        Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
+        Value::Int(i) => i.to_string(),
+        Value::Str(s) => (*s).to_owned(),
+        Value::Enum(e) => {
+            let s = e.to_string();
+            s.split_once('.').map_or(s.clone(), |(_, m)| m.to_owned())
+        }
+        _ => String::new(),
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use threatmap_core::attr::{Kind, Value};
+use threatmap_core::attr::Kind;
 use threatmap_core::engine::{Analysis, Finding};
 use threatmap_core::model::ElementAttr;
 use threatmap_core::rules::Severity;
@@ -67,10 +67,11 @@ article.r-finding dt{font-weight:bold;color:var(--muted)}
 article.r-finding dd{margin:0;white-space:pre-wrap}
 article.r-finding ul{margin:0;padding-left:18px;white-space:normal}
 code{font-family:'DejaVu Sans Mono',Menlo,Consolas,monospace;font-size:12px;background:var(--soft);padding:1px 4px;border-radius:3px}
+.r-refs{white-space:normal}
 .r-status{display:inline-block;border:1px solid var(--line);border-radius:10px;padding:0 8px;font-size:12px}
 footer{margin-top:40px;font-size:12px;color:var(--muted);border-top:1px solid var(--line);padding-top:8px}
 @page{size:A4;margin:16mm 14mm}
-@media print{main{padding:0;max-width:none}nav.r-toc{page-break-after:always;break-after:page}h2{page-break-before:auto}a{color:inherit;text-decoration:none}figure{overflow:visible}}
+@media print{body{font-size:11px}table{font-size:10.5px}article.r-finding{padding:6px 10px;margin:6px 0}article.r-finding dl{grid-template-columns:110px 1fr}main{padding:0;max-width:none}nav.r-toc{page-break-after:always;break-after:page}h2{page-break-before:auto}a{color:inherit;text-decoration:none}figure{overflow:visible}}
 "#;
 
 fn sev_chip(s: Severity) -> String {
@@ -91,16 +92,6 @@ fn link_or_text(r: &str) -> String {
     }
 }
 
-fn value_text(v: &Value<'_>) -> String {
-    match v {
-        Value::None => String::new(),
-        Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
-        Value::Int(i) => i.to_string(),
-        Value::Str(s) => (*s).to_owned(),
-        Value::Enum(e) => e.to_string(),
-        _ => String::new(),
-    }
-}
 
 /// The report as one HTML document.
 pub fn html(a: &Analysis<'_>) -> String {
@@ -186,9 +177,9 @@ pub fn html(a: &Analysis<'_>) -> String {
     h.push_str("<section id=\"dataflows\"><h2>Dataflows</h2><table><thead><tr><th>Flow</th><th>From</th><th>To</th><th>Protocol</th><th>Port</th><th>Data</th><th>Encrypted</th></tr></thead><tbody>");
     for &f in p.flow_order() {
         let Some((s, t)) = p.endpoints(f) else { continue };
-        let attr = |k: ElementAttr| p.attr(f, k).map(|v| value_text(&v)).unwrap_or_default();
+        let attr = |k: ElementAttr| p.attr(f, k).map(|v| crate::value_text(&v)).unwrap_or_default();
         let data: Vec<&str> = p.data_of(f).iter().map(|&d| p.data_name(d)).collect();
-        let enc = value_text(&p.control(f, threatmap_core::model::ControlAttr::is_encrypted));
+        let enc = crate::value_text(&p.control(f, threatmap_core::model::ControlAttr::is_encrypted));
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -196,7 +187,7 @@ pub fn html(a: &Analysis<'_>) -> String {
             esc(&p.element(s).name),
             esc(&p.element(t).name),
             esc(&attr(ElementAttr::protocol)),
-            esc(&attr(ElementAttr::dst_port)),
+            esc(&Some(attr(ElementAttr::dst_port)).filter(|p| p != "-1").unwrap_or_default()),
             esc(&data.join(", ")),
             enc
         );
@@ -206,7 +197,7 @@ pub fn html(a: &Analysis<'_>) -> String {
     if !model.data.is_empty() {
         h.push_str("<section id=\"data\"><h2>Data</h2><table><thead><tr><th>Name</th><th>Description</th><th>Classification</th></tr></thead><tbody>");
         for (k, d) in model.data.iter().enumerate() {
-            let class = value_text(&p.data_attr(k as u32, threatmap_core::model::DataAttr::classification));
+            let class = crate::value_text(&p.data_attr(k as u32, threatmap_core::model::DataAttr::classification));
             let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&d.name), esc(d.description.as_deref().unwrap_or("")), esc(&class));
         }
         h.push_str("</tbody></table></section>\n");
@@ -300,13 +291,9 @@ fn finding_html(h: &mut String, a: &Analysis<'_>, f: &Finding) {
         h.push_str("</ul></dd>");
     }
     if !v.references.is_empty() {
-        h.push_str("<dt>References</dt><dd><ul>");
-        for r in &v.references {
-            for part in r.split(", ").filter(|s| !s.trim().is_empty()) {
-                let _ = write!(h, "<li>{}</li>", link_or_text(part));
-            }
-        }
-        h.push_str("</ul></dd>");
+        let refs: Vec<String> =
+            v.references.iter().flat_map(|r| r.split(", ")).filter(|s| !s.trim().is_empty()).map(link_or_text).collect();
+        let _ = write!(h, "<dt>References</dt><dd class=\"r-refs\">{}</dd>", refs.join(", "));
     }
     if f.excluded_by.is_none() {
         let ev = a.explain(f);
