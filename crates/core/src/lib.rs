@@ -12,6 +12,7 @@ pub mod engine;
 pub mod expr;
 pub mod rules;
 pub mod pytm;
+pub mod synth;
 
 /// The JSON Schema of the native model file, generated from the model types. The copy in
 /// `assets/threatmap.schema.json` is checked against it by the tests.

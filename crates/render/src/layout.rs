@@ -162,7 +162,7 @@ const MARGIN: f64 = 16.0;
 /// Barycenter sweeps.
 const SWEEPS: usize = 10;
 /// Balancing passes of the coordinate assignment.
-const BALANCE_PASSES: usize = 24;
+const BALANCE_PASSES: usize = 16;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum ItemKind {
@@ -498,14 +498,18 @@ pub fn layered(g: &Graph) -> Layout {
     }
     let y = solve_constraints(nv, &cons, |v, ys, lo, hi| {
         if v < ni {
-            let nbs: Vec<f64> = left_nb[v].iter().chain(right_nb[v].iter()).map(|&j| ys[j]).collect();
-            if nbs.is_empty() {
-                return ys[v];
+            let (l, r) = (&left_nb[v], &right_nb[v]);
+            match l.len() + r.len() {
+                0 => ys[v],
+                1 => ys[*l.first().or(r.first()).unwrap_or(&v)],
+                2 => l.iter().chain(r.iter()).map(|&j| ys[j]).sum::<f64>() / 2.0,
+                _ => {
+                    let mut s: Vec<f64> = l.iter().chain(r.iter()).map(|&j| ys[j]).collect();
+                    s.sort_by(f64::total_cmp);
+                    let m = s.len();
+                    if m % 2 == 1 { s[m / 2] } else { (s[m / 2 - 1] + s[m / 2]) / 2.0 }
+                }
             }
-            let mut s = nbs;
-            s.sort_by(f64::total_cmp);
-            let m = s.len();
-            if m % 2 == 1 { s[m / 2] } else { (s[m / 2 - 1] + s[m / 2]) / 2.0 }
         } else if (v - ni) % 2 == 0 {
             if hi.is_finite() { hi } else { lo }
         } else if lo.is_finite() {
@@ -800,6 +804,8 @@ struct ClusterTree {
     /// 1 for a cluster without sub-clusters, else 1 + the tallest child.
     height: Vec<usize>,
     depth: Vec<usize>,
+    /// For each cluster, the clusters from the outermost down to it.
+    paths: Vec<Vec<usize>>,
 }
 
 impl ClusterTree {
@@ -843,19 +849,22 @@ impl ClusterTree {
                 height[p] = height[p].max(height[c] + 1);
             }
         }
-        ClusterTree { parent, top_down, height, depth }
+        let mut paths: Vec<Vec<usize>> = vec![Vec::new(); nc];
+        for &c in &top_down {
+            let mut p = parent[c].map(|q| paths[q].clone()).unwrap_or_default();
+            p.push(c);
+            paths[c] = p;
+        }
+        ClusterTree { parent, top_down, height, depth, paths }
     }
 
     /// Clusters from the outermost to `c`.
     fn path(&self, c: Option<usize>) -> Vec<usize> {
-        let mut out = Vec::new();
-        let mut k = c;
-        while let Some(x) = k {
-            out.push(x);
-            k = self.parent[x];
-        }
-        out.reverse();
-        out
+        self.path_ref(c).to_vec()
+    }
+
+    fn path_ref(&self, c: Option<usize>) -> &[usize] {
+        c.map_or(&[], |c| self.paths[c].as_slice())
     }
 
     fn lca(&self, a: Option<usize>, b: Option<usize>) -> Option<usize> {
@@ -905,8 +914,7 @@ impl Orderer<'_> {
                 let k = if matches!(self.items[i].kind, ItemKind::ClusterLabel(_)) { f64::NEG_INFINITY } else { k };
                 units.push((k, Unit::Item(i)));
             } else {
-                let path = self.tree.path(self.items[i].cluster);
-                let Some(&child) = path.get(level) else { continue };
+                let Some(&child) = self.tree.path_ref(self.items[i].cluster).get(level) else { continue };
                 match slot.get(&child) {
                     Some(&u) => {
                         if let (sum, Unit::Cluster(_, members)) = &mut units[u] {
@@ -1061,19 +1069,22 @@ fn solve_constraints(nv: usize, cons: &[(usize, usize, f64)], desired: impl Fn(u
     for (k, &v) in order.iter().enumerate() {
         rank[v] = k;
     }
+    // Keep only constraints consistent with the order (all of them unless there was a cycle).
+    for v in 0..nv {
+        pred[v].retain(|(a, _)| rank[*a] < rank[v]);
+        succ[v].retain(|(b, _)| rank[*b] > rank[v]);
+    }
     let mut y = vec![0.0f64; nv];
     for &v in &order {
         for &(a, d) in &pred[v] {
-            if rank[a] < rank[v] {
-                y[v] = y[v].max(y[a] + d);
-            }
+            y[v] = y[v].max(y[a] + d);
         }
     }
     for pass in 0..BALANCE_PASSES {
         let seq: Box<dyn Iterator<Item = &usize>> = if pass % 2 == 0 { Box::new(order.iter().rev()) } else { Box::new(order.iter()) };
         for &v in seq {
-            let lo = pred[v].iter().filter(|(a, _)| rank[*a] < rank[v]).map(|&(a, d)| y[a] + d).fold(f64::NEG_INFINITY, f64::max);
-            let hi = succ[v].iter().filter(|(b, _)| rank[*b] > rank[v]).map(|&(b, d)| y[b] - d).fold(f64::INFINITY, f64::min);
+            let lo = pred[v].iter().map(|&(a, d)| y[a] + d).fold(f64::NEG_INFINITY, f64::max);
+            let hi = succ[v].iter().map(|&(b, d)| y[b] - d).fold(f64::INFINITY, f64::min);
             if lo > hi {
                 continue;
             }
@@ -1082,4 +1093,124 @@ fn solve_constraints(nv: usize, cons: &[(usize, usize, f64)], desired: impl Fn(u
         }
     }
     y
+}
+
+/// The curve of a route as a polyline (gap curves sampled), for measuring.
+pub fn route_polyline(r: &Route) -> Vec<Point> {
+    if r.style == RouteStyle::Polyline || r.points.len() < 2 {
+        return r.points.clone();
+    }
+    let mut out = vec![r.points[0]];
+    for (j, w) in r.points.windows(2).enumerate() {
+        let (a, b) = (w[0], w[1]);
+        if j % 2 == 0 {
+            out.push(b);
+        } else {
+            let mx = (a.x + b.x) / 2.0;
+            out.extend(sample_cubic(a, Point { x: mx, y: a.y }, Point { x: mx, y: b.y }, b, 8));
+        }
+    }
+    out
+}
+
+/// Points along a cubic Bézier curve (excluding the start).
+pub fn sample_cubic(p0: Point, p1: Point, p2: Point, p3: Point, steps: usize) -> Vec<Point> {
+    (1..=steps)
+        .map(|k| {
+            let t = k as f64 / steps as f64;
+            let u = 1.0 - t;
+            let (a, b, c, d) = (u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t);
+            Point { x: a * p0.x + b * p1.x + c * p2.x + d * p3.x, y: a * p0.y + b * p1.y + c * p2.y + d * p3.y }
+        })
+        .collect()
+}
+
+/// Checks the boundary rules of a drawing: every cluster contains its members (nodes and
+/// sub-clusters), no node lies over a cluster it is not in, and clusters that are not nested
+/// do not overlap. Returns one message per violation.
+pub fn boundary_problems(g: &Graph, nodes: &[Rect], clusters: &[Rect]) -> Vec<String> {
+    let tree = ClusterTree::new(&g.clusters);
+    let inside = |c: usize, k: Option<usize>| tree.path(k).contains(&c);
+    let mut out = Vec::new();
+    for (c, r) in clusters.iter().enumerate() {
+        for (i, n) in g.nodes.iter().enumerate() {
+            let member = inside(c, n.cluster);
+            if member && !r.contains_rect(&nodes[i]) {
+                out.push(format!("node {i} is outside its boundary {c}"));
+            }
+            if !member && r.overlaps(&nodes[i]) {
+                out.push(format!("node {i} overlaps boundary {c} it does not belong to"));
+            }
+        }
+        for (d, s) in clusters.iter().enumerate() {
+            if d == c {
+                continue;
+            }
+            if tree.parent[d] == Some(c) && !r.contains_rect(s) {
+                out.push(format!("boundary {d} is not inside its parent {c}"));
+            }
+            if d > c && !inside(c, Some(d)) && !inside(d, Some(c)) && r.overlaps(s) {
+                out.push(format!("boundaries {c} and {d} overlap"));
+            }
+        }
+    }
+    out
+}
+
+/// Edges whose drawn curve passes through a boundary that contains neither endpoint.
+pub fn edges_through_foreign_boundaries(g: &Graph, polylines: &[Vec<Point>], clusters: &[Rect]) -> usize {
+    let tree = ClusterTree::new(&g.clusters);
+    let mut count = 0;
+    for (e, line) in polylines.iter().enumerate() {
+        let ge = &g.edges[e];
+        let (pa, pb) = (tree.path(g.nodes[ge.from].cluster), tree.path(g.nodes[ge.to].cluster));
+        let foreign = clusters.iter().enumerate().any(|(c, r)| {
+            !pa.contains(&c)
+                && !pb.contains(&c)
+                && line.iter().any(|p| p.x > r.x + 1.0 && p.x < r.right() - 1.0 && p.y > r.y + 1.0 && p.y < r.bottom() - 1.0)
+        });
+        if foreign {
+            count += 1;
+        }
+    }
+    count
+}
+
+/// A DFD-like test graph: `n` nodes, about 1.5 `n` edges (a random spanning tree plus extra
+/// edges), `n / 12` boundaries (some nested) holding about 70 % of the nodes, labelled edges.
+/// Deterministic for a given `seed`. Used by the benchmarks, the Graphviz comparison and tests.
+pub fn sample_graph(n: usize, seed: u64) -> Graph {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut rnd = move |m: usize| {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s % m.max(1) as u64) as usize
+    };
+    let nb = (n / 12).max(1);
+    let mut clusters = Vec::with_capacity(nb);
+    for c in 0..nb {
+        let parent = if c >= 2 && rnd(4) == 0 { Some(rnd(c)) } else { None };
+        clusters.push(GraphCluster { parent, label: Size { w: 96.0, h: 18.0 } });
+    }
+    let nodes: Vec<GraphNode> = (0..n)
+        .map(|i| {
+            let cluster = if rnd(10) < 7 { Some(rnd(nb)) } else { None };
+            let w = 96.0 + (i % 5) as f64 * 12.0;
+            GraphNode { size: Size { w, h: 48.0 }, cluster }
+        })
+        .collect();
+    let mut edges = Vec::with_capacity(n * 3 / 2);
+    for i in 1..n {
+        let j = rnd(i);
+        let (a, b) = if rnd(2) == 0 { (i, j) } else { (j, i) };
+        edges.push(GraphEdge { from: a, to: b, label: Some(Size { w: 52.0, h: 15.0 }) });
+    }
+    while edges.len() < n * 3 / 2 && n > 1 {
+        let (a, b) = (rnd(n), rnd(n));
+        if a != b {
+            edges.push(GraphEdge { from: a, to: b, label: Some(Size { w: 52.0, h: 15.0 }) });
+        }
+    }
+    Graph { nodes, clusters, edges }
 }
