@@ -434,3 +434,41 @@ fn no_arguments_prints_help() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("Usage"), "{}", stderr(&o));
 }
+
+#[test]
+fn diagram_and_report_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let web = example("web-app.threatmap.json");
+    // Standard output when no -o is given, so pytm-style pipes keep working.
+    let svg = ok(&["dfd", &web]);
+    assert!(svg.starts_with("<svg ") && svg.trim_end().ends_with("</svg>"), "{}", &svg[..80.min(svg.len())]);
+    let dot = ok(&["dfd", &web, "--format", "dot", "--levels", "0"]);
+    assert!(dot.starts_with("digraph tm {") && dot.contains("subgraph cluster_boundary_"));
+    let puml = ok(&["seq", &web, "--format", "plantuml"]);
+    assert!(puml.starts_with("@startuml") && puml.contains("actor actor_User_"));
+    // Files, atomically written.
+    let png = dir.path().join("dfd.png");
+    ok(&["dfd", &web, "--format", "png", "--scale", "2", "-o", png.to_str().unwrap()]);
+    assert!(std::fs::read(&png).unwrap().starts_with(b"\x89PNG\r\n\x1a\n"));
+    let seq_png = dir.path().join("seq.png");
+    ok(&["seq", &web, "--format", "png", "--transparent", "-o", seq_png.to_str().unwrap()]);
+    assert!(std::fs::read(&seq_png).unwrap().starts_with(b"\x89PNG"));
+    let html = dir.path().join("report.html");
+    ok(&["report", &web, "-o", html.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert!(text.starts_with("<!DOCTYPE html>") && text.contains("Findings by element"));
+    let db = dir.path().join("model.sqlite");
+    let said = ok(&["sqldump", &web, db.to_str().unwrap()]);
+    assert!(said.contains("63 findings, 1 excluded"), "{said}");
+    // A template report, and its errors.
+    let tpl = write(dir.path(), "t.md", "# {tm.name}\n{actors:repeat:- {{item.name}}\n}");
+    let md = ok(&["report", &web, "--template", &tpl, "--format", "md"]);
+    assert_eq!(md, "# Comment web application\n- User\n\n");
+    let bad = write(dir.path(), "bad.md", "{tm.nmae}");
+    fails(&["report", &web, "--template", &bad], &["bad.md", "nmae"]);
+    fails(&["report", &web, "--format", "md"], &["--template"]);
+    // pytm JSON models draw too.
+    let pytm_json = dir.path().join("pytm.json");
+    ok(&["json", &web, "-o", pytm_json.to_str().unwrap()]);
+    assert!(ok(&["dfd", pytm_json.to_str().unwrap()]).starts_with("<svg "));
+}
