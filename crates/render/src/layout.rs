@@ -314,25 +314,19 @@ pub fn layered(g: &Graph) -> Layout {
         label_item[c] = items.len();
         items.push(Item { kind: ItemKind::ClusterLabel(c), layer: lo, cluster: Some(c), size: g.clusters[c].label });
     }
-    // Fillers: a cluster is present in every column of its span.
-    let mut present: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
-    for it in &items {
-        let mut c = it.cluster;
-        while let Some(k) = c {
-            if !present.insert((k, it.layer)) {
-                break;
-            }
-            c = tree.parent[k];
-        }
-    }
+    // Spines: one filler per cluster and column of its span, chained across columns. A filler
+    // keeps the cluster present in columns where it has no member, and the chain counts as an
+    // edge when orderings are compared, so edges that would cut through a foreign boundary
+    // count as crossings and orderings that route them around win.
+    let mut spines: Vec<Vec<usize>> = Vec::new();
     for &c in &tree.top_down {
         if let Some((lo, hi)) = span[c] {
+            let mut chain = Vec::with_capacity(hi - lo + 1);
             for l in lo..=hi {
-                if !present.contains(&(c, l)) {
-                    present.insert((c, l));
-                    items.push(Item { kind: ItemKind::Filler, layer: l, cluster: Some(c), size: Size::default() });
-                }
+                chain.push(items.len());
+                items.push(Item { kind: ItemKind::Filler, layer: l, cluster: Some(c), size: Size::default() });
             }
+            spines.push(chain);
         }
     }
     num_layers = num_layers.max(items.iter().map(|it| it.layer + 1).max().unwrap_or(1));
@@ -341,7 +335,7 @@ pub fn layered(g: &Graph) -> Layout {
     let ni = items.len();
     let mut left_nb: Vec<Vec<usize>> = vec![Vec::new(); ni];
     let mut right_nb: Vec<Vec<usize>> = vec![Vec::new(); ni];
-    for chain in &chains {
+    for chain in chains.iter().chain(spines.iter()) {
         for w in chain.windows(2) {
             right_nb[w[0]].push(w[1]);
             left_nb[w[1]].push(w[0]);
@@ -705,32 +699,39 @@ impl Layout {
 }
 
 /// Counts proper intersections between the polylines of edges that share no endpoint.
-/// Used for the Graphviz comparison with the same rule for both tools.
+/// Used for the Graphviz comparison with the same rule for both tools. Segments are bucketed in
+/// a uniform grid; a crossing is counted in the cell that holds its intersection point.
 pub fn count_crossings(g: &Graph, segs: &[Vec<(Point, Point)>]) -> usize {
-    let bbox = |s: &[(Point, Point)]| {
-        s.iter().fold((f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY), |b, (p, q)| {
-            (b.0.min(p.x).min(q.x), b.1.min(p.y).min(q.y), b.2.max(p.x).max(q.x), b.3.max(p.y).max(q.y))
-        })
-    };
-    let boxes: Vec<_> = segs.iter().map(|s| bbox(s)).collect();
-    let mut order: Vec<usize> = (0..segs.len()).collect();
-    order.sort_by(|&a, &b| boxes[a].0.total_cmp(&boxes[b].0));
+    const CELL: f64 = 64.0;
+    let mut grid: std::collections::HashMap<(i64, i64), Vec<(usize, usize)>> = std::collections::HashMap::new();
+    for (e, list) in segs.iter().enumerate() {
+        for (k, (p, q)) in list.iter().enumerate() {
+            let (x0, x1) = ((p.x.min(q.x) / CELL).floor() as i64, (p.x.max(q.x) / CELL).floor() as i64);
+            let (y0, y1) = ((p.y.min(q.y) / CELL).floor() as i64, (p.y.max(q.y) / CELL).floor() as i64);
+            if (x1 - x0 + 1) * (y1 - y0 + 1) > 4096 {
+                continue; // degenerate coordinates; never produced by a layout
+            }
+            for cx in x0..=x1 {
+                for cy in y0..=y1 {
+                    grid.entry((cx, cy)).or_default().push((e, k));
+                }
+            }
+        }
+    }
     let mut count = 0;
-    for (k, &a) in order.iter().enumerate() {
-        for &b in &order[k + 1..] {
-            if boxes[b].0 > boxes[a].2 {
-                break;
-            }
-            if boxes[b].1 > boxes[a].3 || boxes[a].1 > boxes[b].3 {
-                continue;
-            }
-            let (ea, eb) = (&g.edges[a], &g.edges[b]);
-            if ea.from == eb.from || ea.from == eb.to || ea.to == eb.from || ea.to == eb.to {
-                continue;
-            }
-            for &(p1, p2) in &segs[a] {
-                for &(q1, q2) in &segs[b] {
-                    if segments_cross(p1, p2, q1, q2) {
+    for (&(cx, cy), cell) in &grid {
+        for (i, &(ea, ka)) in cell.iter().enumerate() {
+            for &(eb, kb) in &cell[i + 1..] {
+                if ea == eb {
+                    continue;
+                }
+                let (a, b) = (&g.edges[ea], &g.edges[eb]);
+                if a.from == b.from || a.from == b.to || a.to == b.from || a.to == b.to {
+                    continue;
+                }
+                let ((p1, p2), (q1, q2)) = (segs[ea][ka], segs[eb][kb]);
+                if let Some(x) = intersection(p1, p2, q1, q2) {
+                    if (x.x / CELL).floor() as i64 == cx && (x.y / CELL).floor() as i64 == cy {
                         count += 1;
                     }
                 }
@@ -738,6 +739,19 @@ pub fn count_crossings(g: &Graph, segs: &[Vec<(Point, Point)>]) -> usize {
         }
     }
     count
+}
+
+fn intersection(p1: Point, p2: Point, q1: Point, q2: Point) -> Option<Point> {
+    if !segments_cross(p1, p2, q1, q2) {
+        return None;
+    }
+    let (r, s) = ((p2.x - p1.x, p2.y - p1.y), (q2.x - q1.x, q2.y - q1.y));
+    let den = r.0 * s.1 - r.1 * s.0;
+    if den.abs() < 1e-12 {
+        return None;
+    }
+    let t = ((q1.x - p1.x) * s.1 - (q1.y - p1.y) * s.0) / den;
+    Some(Point { x: p1.x + t * r.0, y: p1.y + t * r.1 })
 }
 
 fn segments_cross(p1: Point, p2: Point, q1: Point, q2: Point) -> bool {
