@@ -252,11 +252,10 @@ pub fn layered(g: &Graph) -> Layout {
         }
     }
     for &v in topo.iter().rev() {
-        if pred[v].is_empty() && !succ[v].is_empty() {
-            if let Some(m) = succ[v].iter().map(|&w| layer[w]).min() {
+        if pred[v].is_empty() && !succ[v].is_empty()
+            && let Some(m) = succ[v].iter().map(|&w| layer[w]).min() {
                 layer[v] = m.saturating_sub(2).max(layer[v]);
             }
-        }
     }
 
     // 3. Items: nodes, edge dummies (one carries the label), cluster labels and fillers.
@@ -366,9 +365,9 @@ pub fn layered(g: &Graph) -> Layout {
         }
     }
     let mut ord = Orderer { items: &items, tree: &tree, crank: (0..nc).map(|c| c as f64).collect(), pos: vec![0; ni] };
-    for l in 0..num_layers {
-        let keys: Vec<(usize, f64)> = layers[l].iter().enumerate().map(|(p, &i)| (i, p as f64)).collect();
-        layers[l] = ord.arrange(&keys);
+    for layer in layers.iter_mut() {
+        let keys: Vec<(usize, f64)> = layer.iter().enumerate().map(|(p, &i)| (i, p as f64)).collect();
+        *layer = ord.arrange(&keys);
     }
     ord.update_ranks(&layers);
     ord.index(&layers);
@@ -423,8 +422,8 @@ pub fn layered(g: &Graph) -> Layout {
     }
     let mut end_h = vec![0usize; num_layers];
     let mut start_h = vec![0usize; num_layers];
-    for c in 0..nc {
-        if let Some((lo, hi)) = span[c] {
+    for (c, sp) in span.iter().enumerate() {
+        if let Some((lo, hi)) = *sp {
             start_h[lo] = start_h[lo].max(tree.height[c]);
             end_h[hi] = end_h[hi].max(tree.height[c]);
         }
@@ -504,7 +503,7 @@ pub fn layered(g: &Graph) -> Layout {
                     if m % 2 == 1 { s[m / 2] } else { (s[m / 2 - 1] + s[m / 2]) / 2.0 }
                 }
             }
-        } else if (v - ni) % 2 == 0 {
+        } else if (v - ni).is_multiple_of(2) {
             if hi.is_finite() { hi } else { lo }
         } else if lo.is_finite() {
             lo
@@ -730,11 +729,10 @@ pub fn count_crossings(g: &Graph, segs: &[Vec<(Point, Point)>]) -> usize {
                     continue;
                 }
                 let ((p1, p2), (q1, q2)) = (segs[ea][ka], segs[eb][kb]);
-                if let Some(x) = intersection(p1, p2, q1, q2) {
-                    if (x.x / CELL).floor() as i64 == cx && (x.y / CELL).floor() as i64 == cy {
+                if let Some(x) = intersection(p1, p2, q1, q2)
+                    && (x.x / CELL).floor() as i64 == cx && (x.y / CELL).floor() as i64 == cy {
                         count += 1;
                     }
-                }
             }
         }
     }
@@ -841,8 +839,8 @@ impl ClusterTree {
         }
         let mut children: Vec<Vec<usize>> = vec![Vec::new(); nc];
         let mut top_down = Vec::with_capacity(nc);
-        for c in 0..nc {
-            match parent[c] {
+        for (c, p) in parent.iter().enumerate() {
+            match *p {
                 Some(p) => children[p].push(c),
                 None => top_down.push(c),
             }
@@ -1041,9 +1039,9 @@ fn transpose(layers: &mut [Vec<usize>], items: &[Item], left_nb: &[Vec<usize>], 
     };
     for _ in 0..8 {
         let mut improved = false;
-        for l in 0..layers.len() {
-            for k in 0..layers[l].len().saturating_sub(1) {
-                let (u, v) = (layers[l][k], layers[l][k + 1]);
+        for layer in layers.iter_mut() {
+            for k in 0..layer.len().saturating_sub(1) {
+                let (u, v) = (layer[k], layer[k + 1]);
                 if items[u].cluster != items[v].cluster
                     || matches!(items[u].kind, ItemKind::ClusterLabel(_))
                     || matches!(items[v].kind, ItemKind::ClusterLabel(_))
@@ -1053,7 +1051,7 @@ fn transpose(layers: &mut [Vec<usize>], items: &[Item], left_nb: &[Vec<usize>], 
                 let before = cross(u, v, left_nb, pos) + cross(u, v, right_nb, pos);
                 let after = cross(v, u, left_nb, pos) + cross(v, u, right_nb, pos);
                 if after < before {
-                    layers[l].swap(k, k + 1);
+                    layer.swap(k, k + 1);
                     pos[u] = k + 1;
                     pos[v] = k;
                     improved = true;

@@ -184,19 +184,18 @@ impl Dot<'_, '_> {
     fn flow(&mut self, i: u32) -> String {
         self.drawn[i as usize] = true;
         let Some((s, t)) = self.a.prepared.endpoints(i) else { return String::new() };
-        if !self.on_level(i) && !(self.on_level(s) && self.on_level(t)) {
+        if !(self.on_level(i) || (self.on_level(s) && self.on_level(t))) {
             return String::new();
         }
         let color = self.color(i);
         let mut lab = label(&display_name(self.a, i));
         let mut dir = "forward";
-        if self.a.prepared.model().merge_responses {
-            if let (Some(r), _) = self.a.prepared.response_pair(i) {
+        if self.a.prepared.model().merge_responses
+            && let (Some(r), _) = self.a.prepared.response_pair(i) {
                 dir = "both";
                 lab.push('\n');
                 lab.push_str(&label(&display_name(self.a, r)));
             }
-        }
         format!(
             "{} -> {} [\n    color = {color};\n    fontcolor = {color};\n    dir = {dir};\n    label = \"{lab}\";\n]\n",
             self.uniq(s),
@@ -244,11 +243,10 @@ pub fn dot(a: &Analysis<'_>, opts: &DfdOptions) -> String {
     }
     if model.merge_responses {
         for i in 0..n as u32 {
-            if model.elements[i as usize].kind == Kind::Dataflow {
-                if let (Some(r), _) = a.prepared.response_pair(i) {
+            if model.elements[i as usize].kind == Kind::Dataflow
+                && let (Some(r), _) = a.prepared.response_pair(i) {
                     d.drawn[r as usize] = true;
                 }
-            }
         }
     }
     for i in 0..n as u32 {

@@ -112,9 +112,9 @@ pub fn html(a: &Analysis<'_>) -> String {
     let nodes = model.elements.iter().filter(|e| e.kind.is_node()).count();
     let flows = model.elements.iter().filter(|e| e.kind == Kind::Dataflow).count();
     let bounds = model.elements.iter().filter(|e| e.kind == Kind::Boundary).count();
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<p class=\"r-muted\">{nodes} elements, {flows} dataflows, {bounds} trust boundaries, {} data items; {} rules from {}.</p></header>\n",
+        "<p class=\"r-muted\">{nodes} elements, {flows} dataflows, {bounds} trust boundaries, {} data items; {} rules from {}.</p></header>",
         model.data.len(),
         a.rules.rules.len(),
         esc(&packs(a))
@@ -145,9 +145,9 @@ pub fn html(a: &Analysis<'_>) -> String {
         let na = a.excluded.iter().filter(|f| a.severity(f) == *s).count();
         let _ = write!(h, "<tr><td>{}</td><td class=\"r-num\">{open}</td><td class=\"r-num\">{na}</td><td class=\"r-num\">{}</td></tr>", sev_chip(*s), open + na);
     }
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<tr><th>Total</th><th class=\"r-num\">{}</th><th class=\"r-num\">{}</th><th class=\"r-num\">{}</th></tr></tbody></table></section>\n",
+        "<tr><th>Total</th><th class=\"r-num\">{}</th><th class=\"r-num\">{}</th><th class=\"r-num\">{}</th></tr></tbody></table></section>",
         a.findings.len(),
         a.excluded.len(),
         a.findings.len() + a.excluded.len()
@@ -162,14 +162,14 @@ pub fn html(a: &Analysis<'_>) -> String {
     }
 
     let dfd = Diagram::new(a, &DfdOptions { badges: true, ..DfdOptions::default() });
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<section id=\"dfd\"><h2>Data-flow diagram</h2><figure>{}<figcaption>Badges: number of open findings and the worst severity (octagon VH very high, triangle H high, diamond M medium, circle L low, open circle VL very low, square I info). Dashed red rectangles are trust boundaries.</figcaption></figure></section>\n",
+        "<section id=\"dfd\"><h2>Data-flow diagram</h2><figure>{}<figcaption>Badges: number of open findings and the worst severity (octagon VH very high, triangle H high, diamond M medium, circle L low, open circle VL very low, square I info). Dashed red rectangles are trust boundaries.</figcaption></figure></section>",
         strip_xml_decl(&dfd.to_svg(a))
     );
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<section id=\"sequence\"><h2>Sequence diagram</h2><figure>{}<figcaption>Dataflows in order; dashed arrows are responses.</figcaption></figure></section>\n",
+        "<section id=\"sequence\"><h2>Sequence diagram</h2><figure>{}<figcaption>Dataflows in order; dashed arrows are responses.</figcaption></figure></section>",
         strip_xml_decl(&seq::svg(a))
     );
 
