@@ -44,21 +44,9 @@ fn dot_str(s: &str) -> String {
     out
 }
 
-/// Escapes text for a DOT HTML label.
+/// Escapes text for a DOT HTML label (line breaks become spaces).
 fn dot_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\n' | '\r' | '\t' => out.push(' '),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
+    crate::svg::escape_markup(&s.replace(['\n', '\r', '\t'], " "), true)
 }
 
 /// pytm's DOT label: the name wrapped at 18 characters, lines joined by `\n`.

@@ -13,20 +13,26 @@ pub fn esc(s: &str) -> Cow<'_, str> {
     if !s.chars().any(|c| matches!(c, '&' | '<' | '>' | '"' | '\'') || (c.is_control() && !matches!(c, '\t' | '\n' | '\r'))) {
         return Cow::Borrowed(s);
     }
+    Cow::Owned(escape_markup(s, true))
+}
+
+/// HTML escaping as Python's `html.escape(s, quote)` does it (`&#x27;` for the apostrophe), with
+/// C0 controls other than tab and newlines replaced by U+FFFD.
+pub fn escape_markup(s: &str, quotes: bool) -> String {
     let mut out = String::with_capacity(s.len() + 16);
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
+            '"' if quotes => out.push_str("&quot;"),
+            '\'' if quotes => out.push_str("&#x27;"),
             '\t' | '\n' | '\r' => out.push(c),
             c if c.is_control() => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
-    Cow::Owned(out)
+    out
 }
 
 /// Formats a coordinate compactly and deterministically (two decimals, no trailing zeros).
@@ -146,7 +152,7 @@ mod tests {
     #[test]
     fn escapes_markup_and_controls() {
         assert_eq!(esc("<img src=x onerror=alert(1)>"), "&lt;img src=x onerror=alert(1)&gt;");
-        assert_eq!(esc("a\"b'c&d"), "a&quot;b&#39;c&amp;d");
+        assert_eq!(esc("a\"b'c&d"), "a&quot;b&#x27;c&amp;d");
         assert_eq!(esc("nul\u{0}x"), "nul\u{FFFD}x");
         assert!(matches!(esc("plain"), Cow::Borrowed(_)));
     }

@@ -50,18 +50,7 @@ struct Ctx<'a, 'b> {
 }
 
 fn html_escape(s: &str, quotes: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' if quotes => out.push_str("&quot;"),
-            '\'' if quotes => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::svg::escape_markup(s, quotes)
 }
 
 /// pytm's treatment of finding text: HTML-escaped, unescaped `$` becomes `\$`.
