@@ -489,17 +489,25 @@ fn draw(d: &Diagram, analysis: &Analysis<'_>) -> String {
         if route.points.len() < 2 {
             continue;
         }
+        let mut points = route.points.clone();
+        if route.style == RouteStyle::Layered {
+            // Ports sit on the node's box; move the end points onto the drawn outline.
+            let (from, to) = (e.from, e.to);
+            let last = points.len() - 1;
+            points[0] = onto_outline(&d.scene.nodes[from], l.nodes[from], d.graph.nodes[from].size, points[0], d.options.badges);
+            points[last] = onto_outline(&d.scene.nodes[to], l.nodes[to], d.graph.nodes[to].size, points[last], d.options.badges);
+        }
         let mut path = String::new();
-        let p0 = route.points[0];
+        let p0 = points[0];
         let _ = write!(path, "M{},{}", num(p0.x), num(p0.y));
         match route.style {
             RouteStyle::Polyline => {
-                for p in &route.points[1..] {
+                for p in &points[1..] {
                     let _ = write!(path, " L{},{}", num(p.x), num(p.y));
                 }
             }
             RouteStyle::Layered => {
-                for (j, w) in route.points.windows(2).enumerate() {
+                for (j, w) in points.windows(2).enumerate() {
                     let (a, b) = (w[0], w[1]);
                     if j % 2 == 0 {
                         let _ = write!(path, " L{},{}", num(b.x), num(b.y));
@@ -574,6 +582,25 @@ fn draw(d: &Diagram, analysis: &Analysis<'_>) -> String {
         svg.raw("</g>\n");
     }
     svg.finish()
+}
+
+/// Moves a port on the side of a node's box horizontally onto the node's drawn outline.
+fn onto_outline(n: &SceneNode, c: Point, s: Size, p: Point, badges: bool) -> Point {
+    let room = if badges && n.badge.is_some() { 14.0 } else { 0.0 };
+    let (hw, hh) = (s.w / 2.0, (s.h - room) / 2.0);
+    let dy = (p.y - c.y).abs().min(hh);
+    let inset = match n.kind {
+        Kind::Process | Kind::Server | Kind::SetOfProcesses => hw - hw * (1.0 - (dy / hh).powi(2)).max(0.0).sqrt(),
+        Kind::Llm | Kind::Agent => hh.min(hw / 2.0) * dy / hh,
+        Kind::Lambda => {
+            let r = 14.0f64.min(hh);
+            let over = (dy - (hh - r)).max(0.0);
+            r - (r * r - over * over).max(0.0).sqrt()
+        }
+        _ => 0.0,
+    };
+    let side = if p.x >= c.x { 1.0 } else { -1.0 };
+    Point { x: c.x + side * (hw - inset), y: p.y }
 }
 
 /// The outline of a node of `kind` filling `r`.

@@ -543,7 +543,24 @@ pub fn layered(g: &Graph) -> Layout {
         cluster_labels[c] = Point { x: col_x[lo] - col_w[lo] / 2.0, y: item_y(li) - items[li].size.h / 2.0 };
     }
 
-    // 6. Routes.
+    // 6. Routes. Edges meeting a node side get their own ports, spread along the side in the
+    // order of the items they come from, so arrows do not pile up on one point.
+    let mut sides: std::collections::HashMap<(usize, bool), Vec<(f64, usize)>> = std::collections::HashMap::new();
+    for (e, chain) in chains.iter().enumerate() {
+        if chain.len() >= 2 {
+            sides.entry((chain[0], true)).or_default().push((item_y(chain[1]), e));
+            sides.entry((chain[chain.len() - 1], false)).or_default().push((item_y(chain[chain.len() - 2]), e));
+        }
+    }
+    let mut port: std::collections::HashMap<(usize, bool), f64> = std::collections::HashMap::new();
+    for ((node, right), mut list) in sides {
+        list.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let n = list.len();
+        let spacing = if n > 1 { (items[node].size.h * 0.5 / (n - 1) as f64).min(12.0) } else { 0.0 };
+        for (j, (_, e)) in list.into_iter().enumerate() {
+            port.insert((e, right), (j as f64 - (n - 1) as f64 / 2.0) * spacing);
+        }
+    }
     let edges = g
         .edges
         .iter()
@@ -565,11 +582,13 @@ pub fn layered(g: &Graph) -> Layout {
                     ItemKind::Node(_) => {
                         let hw = items[i].size.w / 2.0;
                         if k == 0 {
-                            pts.push(Point { x: col_x[l] + hw, y: yi });
-                            pts.push(Point { x: cr, y: yi });
+                            let y = yi + port.get(&(e, true)).copied().unwrap_or(0.0);
+                            pts.push(Point { x: col_x[l] + hw, y });
+                            pts.push(Point { x: cr, y });
                         } else {
-                            pts.push(Point { x: cl, y: yi });
-                            pts.push(Point { x: col_x[l] - hw, y: yi });
+                            let y = yi + port.get(&(e, false)).copied().unwrap_or(0.0);
+                            pts.push(Point { x: cl, y });
+                            pts.push(Point { x: col_x[l] - hw, y });
                         }
                     }
                     ItemKind::Dummy { label: is_label } => {
