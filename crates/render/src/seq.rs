@@ -47,7 +47,8 @@ pub fn svg(a: &Analysis<'_>) -> String {
         }
         xs.push(x);
     }
-    let right = x + head_w.last().copied().unwrap_or(0.0) / 2.0 + 130.0;
+    let self_loops = p.flow_order().iter().any(|&f| p.endpoints(f).is_some_and(|(s, t)| s == t));
+    let right = x + head_w.last().copied().unwrap_or(0.0) / 2.0 + if self_loops { 200.0 } else { 24.0 };
 
     struct Msg {
         from: usize,
