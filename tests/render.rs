@@ -154,6 +154,10 @@ fn hostile_names_are_escaped_everywhere() {
     // A template cannot smuggle markup through element names either.
     let md = template::render("{tm.name}|{dataflows:repeat:{{item.name}};}", &a).unwrap();
     assert!(!md.contains("<img") && md.contains("&lt;img"), "{md}");
+    // Nor can Markdown link syntax in a description.
+    let html = template::markdown_to_html("[a](javascript:alert(1)) [b]( JaVaScRiPt:x) ![c](data:text/html,x) [ok](https://capec.mitre.org/)");
+    assert!(!html.to_lowercase().contains("javascript:") && !html.contains("data:"), "{html}");
+    assert!(html.contains("href=\"https://capec.mitre.org/\""), "{html}");
 }
 
 #[test]

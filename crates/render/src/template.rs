@@ -569,10 +569,21 @@ pub fn render(template: &str, a: &Analysis<'_>) -> Result<String, TemplateError>
     Ok(out)
 }
 
-/// Converts Markdown (pytm's templates use GitHub tables and inline HTML) to HTML.
+/// Converts Markdown (pytm's templates use GitHub tables and inline HTML) to HTML. Link and
+/// image targets with a scripting scheme (`javascript:`, `vbscript:`, `data:` ...) become `#`, so
+/// Markdown link syntax in a model's text cannot run script in the report.
 pub fn markdown_to_html(md: &str) -> String {
+    use pulldown_cmark::{CowStr, Event, Tag};
+    fn safe(url: CowStr<'_>) -> CowStr<'_> {
+        let scheme: String = url.chars().filter(|c| !c.is_whitespace() && !c.is_control()).take(12).collect::<String>().to_ascii_lowercase();
+        if ["javascript:", "vbscript:", "data:", "file:"].iter().any(|s| scheme.starts_with(s)) { CowStr::Borrowed("#") } else { url }
+    }
     let opts = pulldown_cmark::Options::ENABLE_TABLES | pulldown_cmark::Options::ENABLE_STRIKETHROUGH;
-    let parser = pulldown_cmark::Parser::new_ext(md, opts);
+    let parser = pulldown_cmark::Parser::new_ext(md, opts).map(|ev| match ev {
+        Event::Start(Tag::Link { link_type, dest_url, title, id }) => Event::Start(Tag::Link { link_type, dest_url: safe(dest_url), title, id }),
+        Event::Start(Tag::Image { link_type, dest_url, title, id }) => Event::Start(Tag::Image { link_type, dest_url: safe(dest_url), title, id }),
+        other => other,
+    });
     let mut out = String::with_capacity(md.len() * 2);
     pulldown_cmark::html::push_html(&mut out, parser);
     out
