@@ -91,7 +91,10 @@ const IOT_RULES: &[(&str, &str)] = &[
     ("SPI01", "Unauthenticated User claims that it did not receive data from a process on the other side of the trust boundary"),
     ("SPI02", "Spoofing of the Unauthenticated User External Destination Entity"),
     ("SPI03", "Elevation by Changing the Execution Flow in Send Data Between Microcontrollers and Small Peripherals"),
-    ("SPI04", "Send Data Between Microcontrollers and Small Peripherals May be subject to Elevation of Privilege Using Remote Code Execution"),
+    (
+        "SPI04",
+        "Send Data Between Microcontrollers and Small Peripherals May be subject to Elevation of Privilege Using Remote Code Execution",
+    ),
     ("SPI05", "Elevation using Impersonation"),
     ("SPI06", "Data Flow SPI is Potentially Interrupted"),
     ("SPI07", "Potential Process Crash or Stop for Send Data Between Microcontrollers and Small Peripherals"),
@@ -197,11 +200,18 @@ fn bad_models_give_clear_errors() {
     let tail = "]}";
     let m = |name: &str, body: &str| write(d, name, &format!("{head}{body}{tail}"));
 
-    let f = write(d, "syntax.json", "{\n  \"threatmap\": 1,\n  \"name\": \"m\",\n  \"elements\": [\n    {\"id\": \"a\" \"kind\": \"Actor\"}\n  ]\n}\n");
+    let f = write(
+        d,
+        "syntax.json",
+        "{\n  \"threatmap\": 1,\n  \"name\": \"m\",\n  \"elements\": [\n    {\"id\": \"a\" \"kind\": \"Actor\"}\n  ]\n}\n",
+    );
     fails(&["validate", &f], &["syntax.json:5:16", "expected `,` or `}`"]);
 
     let f = m("typo.json", "\n{\"id\": \"web\", \"kind\": \"Server\", \"name\": \"Web\", \"sanitizesInput\": false}");
-    fails(&["validate", &f], &["typo.json:2:", "Server \"Web\" (web)", "unknown attribute `sanitizesInput`", "did you mean `controls.sanitizesInput`"]);
+    fails(
+        &["validate", &f],
+        &["typo.json:2:", "Server \"Web\" (web)", "unknown attribute `sanitizesInput`", "did you mean `controls.sanitizesInput`"],
+    );
 
     let f = m("typo2.json", r#"{"id": "web", "kind": "Server", "name": "Web", "usesCach": true}"#);
     fails(&["validate", &f], &["did you mean `usesCache`"]);
@@ -353,7 +363,11 @@ references = []
     fails(&["list", "--rules", &broken], &["broken.toml:1", "invalid rule file"]);
     fails(&["list", "--rules", "nosuchpack"], &["nosuchpack", "built-in packs: general, stride-interactions, iot"]);
 
-    let json = write(dir.path(), "threats.json", r#"[{"SID": "X1", "target": ["Server"], "condition": "target.controls.isHardened is False", "severity": "High", "description": "d", "mitigations": "m", "references": "r"}, {"SID": "X2", "target": ["Server"], "condition": "target.x(", "severity": "High"}]"#);
+    let json = write(
+        dir.path(),
+        "threats.json",
+        r#"[{"SID": "X1", "target": ["Server"], "condition": "target.controls.isHardened is False", "severity": "High", "description": "d", "mitigations": "m", "references": "r"}, {"SID": "X2", "target": ["Server"], "condition": "target.x(", "severity": "High"}]"#,
+    );
     let o = run(&["list", "--rules", &json]);
     assert!(stdout(&o).contains("X1") && stderr(&o).contains("rule X2"), "{}{}", stdout(&o), stderr(&o));
 }
@@ -404,7 +418,11 @@ fn import_pytm_load_format() {
     let o = run(&["import", "pytm", &input, "-o", out_path.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("3 elements, 2 dataflows, 2 boundaries, 1 data items"), "{}", stdout(&o));
-    assert!(stderr(&o).contains("unknown attribute `isEncryptedAtRest`") && stderr(&o).contains("controls.isEncryptedAtRest"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown attribute `isEncryptedAtRest`") && stderr(&o).contains("controls.isEncryptedAtRest"),
+        "{}",
+        stderr(&o)
+    );
     let text = std::fs::read_to_string(&out_path).unwrap();
     assert!(text.contains("\"id\": \"shop-front\"") && text.contains("\"sanitizesInput\": true"), "{text}");
     assert!(!text.contains("\"usesCache\""), "defaults are left out");
@@ -423,8 +441,15 @@ fn import_pytm_load_format() {
     assert!(ok(&["validate", &input]).contains("valid: 3 elements, 2 dataflows, 2 boundaries, 1 data items"));
 
     let bad = write(dir.path(), "bad.json", r#"{"name": "x", "elements": [{"__class__": "Sevrer", "name": "S"}]}"#);
-    fails(&["import", "pytm", &bad, "-o", dir.path().join("x.json").to_str().unwrap()], &["unknown class `Sevrer`", "did you mean `Server`"]);
-    let bad = write(dir.path(), "bad2.json", r#"{"name": "x", "elements": [{"__class__": "Actor", "name": "A"}], "flows": [{"name": "F", "source": "A", "sink": "B"}]}"#);
+    fails(
+        &["import", "pytm", &bad, "-o", dir.path().join("x.json").to_str().unwrap()],
+        &["unknown class `Sevrer`", "did you mean `Server`"],
+    );
+    let bad = write(
+        dir.path(),
+        "bad2.json",
+        r#"{"name": "x", "elements": [{"__class__": "Actor", "name": "A"}], "flows": [{"name": "F", "source": "A", "sink": "B"}]}"#,
+    );
     fails(&["import", "pytm", &bad, "-o", dir.path().join("x.json").to_str().unwrap()], &["flows[0] \"F\": sink \"B\" names no element"]);
 }
 

@@ -155,7 +155,8 @@ fn hostile_names_are_escaped_everywhere() {
     let md = template::render("{tm.name}|{dataflows:repeat:{{item.name}};}", &a).unwrap();
     assert!(!md.contains("<img") && md.contains("&lt;img"), "{md}");
     // Nor can Markdown link syntax in a description.
-    let html = template::markdown_to_html("[a](javascript:alert(1)) [b]( JaVaScRiPt:x) ![c](data:text/html,x) [ok](https://capec.mitre.org/)");
+    let html =
+        template::markdown_to_html("[a](javascript:alert(1)) [b]( JaVaScRiPt:x) ![c](data:text/html,x) [ok](https://capec.mitre.org/)");
     assert!(!html.to_lowercase().contains("javascript:") && !html.contains("data:"), "{html}");
     assert!(html.contains("href=\"https://capec.mitre.org/\""), "{html}");
 }
@@ -175,7 +176,8 @@ fn dot_output_for_hostile_names_is_valid_graphviz() {
         return;
     }
     for opts in [DfdOptions::default(), DfdOptions { colormap: true, ..Default::default() }] {
-        let mut child = Command::new("dot").arg("-Tsvg").stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child =
+            Command::new("dot").arg("-Tsvg").stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
         use std::io::Write as _;
         child.stdin.take().unwrap().write_all(pytm_text::dot(&a, &opts).as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
@@ -240,7 +242,10 @@ fn stored_positions_are_drawn_as_they_are() {
     let mut m = load(&root().join("assets/examples/web-app.threatmap.json"));
     let ids: Vec<String> = m.elements.iter().filter(|e| e.kind.is_node()).map(|e| e.id.clone()).collect();
     for (k, id) in ids.iter().enumerate() {
-        m.layout.insert(id.clone(), threatmap_core::model::Placement { x: 100.0 + 250.0 * k as f64, y: 300.0, width: Some(120.0), height: Some(60.0) });
+        m.layout.insert(
+            id.clone(),
+            threatmap_core::model::Placement { x: 100.0 + 250.0 * k as f64, y: 300.0, width: Some(120.0), height: Some(60.0) },
+        );
     }
     let r = builtin();
     let a = analysis(&m, &r);
@@ -270,7 +275,11 @@ fn norm_dot(s: &str) -> String {
         let b = line.as_bytes();
         let mut i = 0;
         while i < b.len() {
-            if b[i] == b'_' && i + 11 <= b.len() && b[i + 1..i + 11].iter().all(u8::is_ascii_hexdigit) && b.get(i + 11).is_none_or(|c| !c.is_ascii_alphanumeric()) {
+            if b[i] == b'_'
+                && i + 11 <= b.len()
+                && b[i + 1..i + 11].iter().all(u8::is_ascii_hexdigit)
+                && b.get(i + 11).is_none_or(|c| !c.is_ascii_alphanumeric())
+            {
                 i += 11;
                 continue;
             }
@@ -293,7 +302,12 @@ fn dot_and_plantuml_match_pytm() {
         let a = analysis(&m, &pytm_rules);
         let mut cases = vec![("dfd.dot", DfdOptions::default()), ("dfd_colormap.dot", DfdOptions { colormap: true, ..Default::default() })];
         if name == "tm" {
-            for (file, levels) in [("dfd_levels_0.dot", vec![0]), ("dfd_levels_1.dot", vec![1]), ("dfd_levels_1_2.dot", vec![1, 2]), ("dfd_levels_2.dot", vec![2])] {
+            for (file, levels) in [
+                ("dfd_levels_0.dot", vec![0]),
+                ("dfd_levels_1.dot", vec![1]),
+                ("dfd_levels_1_2.dot", vec![1, 2]),
+                ("dfd_levels_2.dot", vec![2]),
+            ] {
                 cases.push((file, DfdOptions { levels: levels.into_iter().collect(), ..Default::default() }));
             }
             let golden = std::fs::read_to_string(dir.join("seq.plantuml")).unwrap();
@@ -303,7 +317,13 @@ fn dot_and_plantuml_match_pytm() {
             let golden = std::fs::read_to_string(dir.join(file)).unwrap();
             let ours = pytm_text::dot(&a, &opts);
             // Data stores: pytm labels them with xlabel, we with label; drop both for the comparison.
-            let strip = |s: &str| norm_dot(s).lines().filter(|l| !l.trim().starts_with("label = \"") || !l.contains("Database")).collect::<Vec<_>>().join("\n");
+            let strip = |s: &str| {
+                norm_dot(s)
+                    .lines()
+                    .filter(|l| !l.trim().starts_with("label = \"") || !l.contains("Database"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
             assert_eq!(strip(&ours), strip(&golden), "{name}/{file}");
         }
     }
@@ -355,7 +375,11 @@ fn template_errors_name_the_field() {
         let e = template::render(tpl, &a).unwrap_err().to_string();
         assert!(e.contains(needle), "{tpl}: {e}");
     }
-    let ok = template::render("{{literal}} {actors:repeat:{{item.name}}/{{item:call:getFindingCount}};}{tm.description:if:has}{tm.isOrdered:not:unordered}", &a).unwrap();
+    let ok = template::render(
+        "{{literal}} {actors:repeat:{{item.name}}/{{item:call:getFindingCount}};}{tm.description:if:has}{tm.isOrdered:not:unordered}",
+        &a,
+    )
+    .unwrap();
     assert!(ok.starts_with("{literal} User/"), "{ok}");
 }
 
@@ -372,7 +396,11 @@ fn report_is_self_contained() {
     assert_eq!(html.matches("url(").count(), html.matches("url(#").count(), "only references inside the document");
     assert!(!html.contains(" src="), "no external images");
     for href in html.split("href=\"").skip(1) {
-        assert!(href.starts_with('#') || href.starts_with("https://") || href.starts_with("http://"), "unexpected link {}", &href[..40.min(href.len())]);
+        assert!(
+            href.starts_with('#') || href.starts_with("https://") || href.starts_with("http://"),
+            "unexpected link {}",
+            &href[..40.min(href.len())]
+        );
     }
     assert_eq!(html.matches("<article class=\"r-finding\"").count(), a.findings.len() + a.excluded.len());
 }
@@ -388,14 +416,21 @@ fn sqldump_joins_findings_to_elements() {
     sqldump::write(&a, &db).unwrap();
     let c = rusqlite::Connection::open(&db).unwrap();
     let joined: i64 = c
-        .query_row("SELECT count(*) FROM findings f JOIN elements e ON e.id = f.element_id JOIN threats t ON t.id = f.threat_id", [], |r| r.get(0))
+        .query_row("SELECT count(*) FROM findings f JOIN elements e ON e.id = f.element_id JOIN threats t ON t.id = f.threat_id", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(joined as usize, a.findings.len() + a.excluded.len());
     let na: i64 = c.query_row("SELECT count(*) FROM findings WHERE status = 'not applicable'", [], |r| r.get(0)).unwrap();
     assert_eq!(na as usize, a.excluded.len());
-    let flows: i64 = c.query_row("SELECT count(*) FROM flows f JOIN elements s ON s.id = f.source_id JOIN elements t ON t.id = f.sink_id", [], |r| r.get(0)).unwrap();
+    let flows: i64 = c
+        .query_row("SELECT count(*) FROM flows f JOIN elements s ON s.id = f.source_id JOIN elements t ON t.id = f.sink_id", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
     assert_eq!(flows as usize, m.elements.iter().filter(|e| e.kind == Kind::Dataflow).count());
-    let fk: Vec<String> = c.prepare("PRAGMA foreign_key_check").unwrap().query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect();
+    let fk: Vec<String> =
+        c.prepare("PRAGMA foreign_key_check").unwrap().query_map([], |r| r.get::<_, String>(0)).unwrap().map(Result::unwrap).collect();
     assert!(fk.is_empty(), "{fk:?}");
     let per_element: i64 = c.query_row("SELECT finding_count FROM elements WHERE id = 'web'", [], |r| r.get(0)).unwrap();
     assert_eq!(per_element as usize, a.findings.iter().filter(|f| a.prepared.element(f.element).id == "web").count());

@@ -12,8 +12,8 @@ use threatmap_core::attr::{Action, Classification, DatastoreType, Kind, Lifetime
 use threatmap_core::engine::{Analysis, Options, analyze};
 use threatmap_core::file::{self, Level};
 use threatmap_core::model::{Controls, DataItem, Element, FIXED_ATTRIBUTES, Model};
-use threatmap_core::rules::{BUILTIN_PACKS, DEFAULT_PACKS, RuleSet, Severity};
 use threatmap_core::pytm;
+use threatmap_core::rules::{BUILTIN_PACKS, DEFAULT_PACKS, RuleSet, Severity};
 use threatmap_render::dfd::{DfdOptions, Diagram};
 use threatmap_render::{pytm_text, report, seq, sqldump, svg, template};
 
@@ -605,11 +605,17 @@ fn describe(out: &mut dyn Write, names: &[String]) -> Result<()> {
                     rows.push((d.name.to_owned(), d.ty.to_string(), show_default((d.default)(Kind::Asset)), d.doc_text()));
                 }
                 rows.push(("carriedBy".into(), "list[Dataflow]".into(), "computed".into(), "Flows that carry the item.".into()));
-                rows.push(("processedBy".into(), "list[Element]".into(), "computed".into(), "Elements at either end of those flows.".into()));
+                rows.push((
+                    "processedBy".into(),
+                    "list[Element]".into(),
+                    "computed".into(),
+                    "Elements at either end of those flows.".into(),
+                ));
             }
             other => {
                 let Some(kind) = Kind::from_name(other) else {
-                    let hint = file::closest(other, all.iter().map(String::as_str)).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+                    let hint =
+                        file::closest(other, all.iter().map(String::as_str)).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
                     return Err(bad(format!("unknown kind `{other}`{hint}")));
                 };
                 heading = format!("{}: {}", kind.name(), kind.summary());

@@ -15,14 +15,19 @@ use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use threatmap_core::engine::{Options, analyze};
-use threatmap_core::synth::synthetic;
 use threatmap_core::rules::RuleSet;
+use threatmap_core::synth::synthetic;
 
 /// Resident memory of this process from `/proc/self/status` (Linux): `(current, peak)` in bytes.
 fn rss() -> Option<(u64, u64)> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let field = |name: &str| {
-        status.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<u64>().ok()).map(|kb| kb * 1024)
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .map(|kb| kb * 1024)
     };
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }

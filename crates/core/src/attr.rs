@@ -12,9 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The kind of an element. Dataflows and trust boundaries are elements too, as in pytm.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub enum Kind {
     /// A person or role that uses the system.
     Actor,
@@ -369,13 +367,8 @@ impl EnumValue {
     }
 
     /// The names of the enum types conditions may use.
-    pub const TYPE_NAMES: [&'static str; 5] = [
-        Classification::TYPE_NAME,
-        TlsVersion::TYPE_NAME,
-        Lifetime::TYPE_NAME,
-        DatastoreType::TYPE_NAME,
-        Action::TYPE_NAME,
-    ];
+    pub const TYPE_NAMES: [&'static str; 5] =
+        [Classification::TYPE_NAME, TlsVersion::TYPE_NAME, Lifetime::TYPE_NAME, DatastoreType::TYPE_NAME, Action::TYPE_NAME];
 
     /// The members of the named enum type, for hints.
     pub fn member_names(type_name: &str) -> Vec<&'static str> {

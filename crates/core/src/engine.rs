@@ -22,7 +22,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::attr::{Kind, Lifetime, Value};
-use crate::expr::{DataField, Method, EvalError, Evidence, Field, Fixed};
+use crate::expr::{DataField, EvalError, Evidence, Field, Fixed, Method};
 use crate::model::{ControlAttr, Controls, DataAttr, DataItem, Element, ElementAttr, Model, Override};
 use crate::rules::{Rule, RuleSet, Severity};
 
@@ -102,9 +102,8 @@ impl<'m> Prepared<'m> {
 
         // Flows in pytm's order: stable sort by `order`; with isOrdered the leading unordered
         // flows are numbered 1..n.
-        let mut flow_order: Vec<u32> = (0..model.elements.len() as u32)
-            .filter(|i| facts[*i as usize].source.is_some() && facts[*i as usize].sink.is_some())
-            .collect();
+        let mut flow_order: Vec<u32> =
+            (0..model.elements.len() as u32).filter(|i| facts[*i as usize].source.is_some() && facts[*i as usize].sink.is_some()).collect();
         flow_order.sort_by_key(|i| model.elements[*i as usize].order.unwrap_or(-1));
         if model.is_ordered {
             for (n, i) in flow_order.iter().enumerate() {
@@ -265,9 +264,7 @@ impl<'m> Prepared<'m> {
                 df.credentials_life.map(|l| Value::Enum(EnumValue::Lifetime(l)))
             }
             DataAttr::is_dest_encrypted_at_rest if item.is_dest_encrypted_at_rest.is_none() => df.dest_encrypted.map(Value::Bool),
-            DataAttr::is_source_encrypted_at_rest if item.is_source_encrypted_at_rest.is_none() => {
-                df.source_encrypted.map(Value::Bool)
-            }
+            DataAttr::is_source_encrypted_at_rest if item.is_source_encrypted_at_rest.is_none() => df.source_encrypted.map(Value::Bool),
             _ => None,
         };
         derived.unwrap_or_else(|| item.get(a, Kind::Asset))
@@ -283,7 +280,8 @@ impl<'m> Prepared<'m> {
         let f = &self.facts[i as usize];
         if e.kind == Kind::Dataflow && !e.is_set(a) {
             let (src, dst) = (f.source, f.sink);
-            let from = |n: Option<u32>, a: ElementAttr| n.map(|n| self.model.elements[n as usize].get(a, self.model.elements[n as usize].kind));
+            let from =
+                |n: Option<u32>, a: ElementAttr| n.map(|n| self.model.elements[n as usize].get(a, self.model.elements[n as usize].kind));
             let derived = match a {
                 ElementAttr::protocol if f.is_response => from(src, ElementAttr::protocol),
                 ElementAttr::protocol => from(dst, ElementAttr::protocol),
@@ -310,9 +308,7 @@ impl<'m> Prepared<'m> {
             let derived = match c {
                 ControlAttr::is_encrypted if f.is_response => from(f.source),
                 ControlAttr::is_encrypted => from(f.sink),
-                ControlAttr::authenticates_destination | ControlAttr::checks_destination_revocation if !f.is_response => {
-                    from(f.source)
-                }
+                ControlAttr::authenticates_destination | ControlAttr::checks_destination_revocation if !f.is_response => from(f.source),
                 _ => None,
             };
             if let Some(v) = derived {
@@ -429,7 +425,9 @@ impl<'m> Prepared<'m> {
                 let min = self.attr(n, ElementAttr::min_tls_version)?;
                 let flows: Vec<u32> = match args.first() {
                     Some(Value::Nodes(l)) => l.to_vec(),
-                    Some(Value::Tuple(items)) => items.iter().filter_map(|v| if let Value::Node(m) = v { Some(*m) } else { None }).collect(),
+                    Some(Value::Tuple(items)) => {
+                        items.iter().filter_map(|v| if let Value::Node(m) = v { Some(*m) } else { None }).collect()
+                    }
                     _ => return Err(EvalError::Type("checkTLSVersion() takes a list of flows".to_owned())),
                 };
                 let mut any = false;

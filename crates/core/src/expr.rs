@@ -344,7 +344,9 @@ fn lex(src: &str) -> Result<Vec<Token>, (usize, String)> {
             _ => {
                 let ch = src[i..].chars().next().unwrap_or('?');
                 let what = match c {
-                    b'+' | b'*' | b'/' | b'%' | b'&' | b'|' | b'^' | b'~' | b'@' => format!("operator `{ch}` is not supported in conditions"),
+                    b'+' | b'*' | b'/' | b'%' | b'&' | b'|' | b'^' | b'~' | b'@' => {
+                        format!("operator `{ch}` is not supported in conditions")
+                    }
                     b'{' | b'}' => "dicts and sets are not supported in conditions".to_owned(),
                     b':' => "`:` (slices, lambdas, walrus) is not supported in conditions".to_owned(),
                     _ => format!("unexpected character `{}`", ch.escape_debug()),
@@ -379,8 +381,8 @@ struct Parser {
 type PResult<T> = Result<T, (usize, String)>;
 
 const RESERVED: &[&str] = &[
-    "lambda", "if", "else", "import", "from", "def", "class", "return", "yield", "await", "async", "with", "as", "del",
-    "global", "nonlocal", "pass", "raise", "try", "except", "finally", "while", "break", "continue", "assert",
+    "lambda", "if", "else", "import", "from", "def", "class", "return", "yield", "await", "async", "with", "as", "del", "global",
+    "nonlocal", "pass", "raise", "try", "except", "finally", "while", "break", "continue", "assert",
 ];
 
 impl Parser {
@@ -864,7 +866,8 @@ fn resolve_node_field(kinds: KindSet, name: &str) -> Result<(Field, STy), String
     if Controls::attribute(name).is_some() {
         return Err(format!("`{name}` is a control; write `controls.{name}`"));
     }
-    let names = FIXED_ATTRIBUTES.iter().map(|d| d.name).chain(Element::ATTRIBUTES.iter().filter(|d| d.kinds.intersects(kinds)).map(|d| d.name));
+    let names =
+        FIXED_ATTRIBUTES.iter().map(|d| d.name).chain(Element::ATTRIBUTES.iter().filter(|d| d.kinds.intersects(kinds)).map(|d| d.name));
     let hint = crate::file::closest(name, names).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
     Err(format!("no attribute `{name}` on {}{hint}", kinds_text(kinds)))
 }
@@ -1356,4 +1359,3 @@ impl fmt::Display for Condition {
         f.write_str(&self.source)
     }
 }
-

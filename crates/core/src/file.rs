@@ -101,7 +101,6 @@ impl ModelError {
     fn single(file: &str, problem: Problem) -> ModelError {
         ModelError { file: file.to_owned(), problems: vec![problem] }
     }
-
 }
 
 /// The largest model file accepted, in bytes.
@@ -249,11 +248,7 @@ fn explain_serde_message(msg: &str, path: &str) -> String {
         let name = rest.split('`').next().unwrap_or(rest);
         return format!("missing required attribute `{name}`");
     }
-    if path.is_empty() || path == "." {
-        msg.to_owned()
-    } else {
-        format!("{msg} (at `{path}`)")
-    }
+    if path.is_empty() || path == "." { msg.to_owned() } else { format!("{msg} (at `{path}`)") }
 }
 
 /// The closest known name to `unknown`; for element attributes, controls count too.
@@ -367,7 +362,8 @@ pub fn check(model: &Model) -> Vec<Problem> {
         }
         for d in &e.data {
             if !data_ids.contains(d.as_str()) {
-                let hint = closest(d, model.data.iter().map(|x| x.id.as_str())).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+                let hint =
+                    closest(d, model.data.iter().map(|x| x.id.as_str())).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
                 out.push(Problem::error(Some(e), format!("data `{d}` names no data item{hint}")));
             }
         }

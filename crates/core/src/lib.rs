@@ -6,12 +6,12 @@
 //! conditions are data, evaluated by [`expr`] with no code execution and bounded time.
 
 pub mod attr;
-pub mod file;
-pub mod model;
 pub mod engine;
 pub mod expr;
-pub mod rules;
+pub mod file;
+pub mod model;
 pub mod pytm;
+pub mod rules;
 pub mod synth;
 
 /// The JSON Schema of the native model file, generated from the model types. The copy in

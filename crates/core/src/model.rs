@@ -10,9 +10,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::attr::{
-    Action, Classification, DatastoreType, Kind, KindSet, Lifetime, TlsVersion, Value, attributes, dflt,
-};
+use crate::attr::{Action, Classification, DatastoreType, Kind, KindSet, Lifetime, TlsVersion, Value, attributes, dflt};
 
 /// The version of the native file format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -230,21 +228,126 @@ pub const FIXED_ATTRIBUTES: &[FixedAttr] = {
     const ALL: KindSet = KindSet::ALL;
     const DATA_HOLDERS: KindSet = KindSet::NODES.with(Kind::Dataflow.set());
     &[
-        FixedAttr { name: "id", ty: Ty::Str, kinds: ALL, default: "required", doc: "Stable identifier, unique in the model; survives renames.", computed: false },
-        FixedAttr { name: "kind", ty: Ty::Str, kinds: ALL, default: "required", doc: "What the element is (Actor, Server, Dataflow, Boundary, ...).", computed: false },
-        FixedAttr { name: "name", ty: Ty::Str, kinds: ALL, default: "required", doc: "The name shown in diagrams and reports.", computed: false },
-        FixedAttr { name: "source", ty: Ty::Node(KindSet::NODES), kinds: FLOW, default: "required", doc: "The element the data comes from (an id in files).", computed: false },
-        FixedAttr { name: "sink", ty: Ty::Node(KindSet::NODES), kinds: FLOW, default: "required", doc: "The element the data goes to (an id in files).", computed: false },
-        FixedAttr { name: "inBoundary", ty: Ty::Node(Kind::Boundary.set()), kinds: NOT_FLOW, default: "None", doc: "The trust boundary that contains the element (an id in files).", computed: false },
-        FixedAttr { name: "responseTo", ty: Ty::Node(FLOW), kinds: FLOW, default: "None", doc: "The request this flow answers (an id in files); makes the flow a response.", computed: false },
-        FixedAttr { name: "response", ty: Ty::Node(FLOW), kinds: FLOW, default: "None", doc: "The response that answers this flow (computed from the responses' `responseTo`).", computed: true },
-        FixedAttr { name: "data", ty: Ty::DataSet, kinds: DATA_HOLDERS, default: "[]", doc: "Data items held or carried (ids in files); a flow also carries its source's data.", computed: false },
-        FixedAttr { name: "inputs", ty: Ty::Nodes(FLOW), kinds: KindSet::NODES, default: "[]", doc: "Request flows that arrive at the node (computed).", computed: true },
-        FixedAttr { name: "outputs", ty: Ty::Nodes(FLOW), kinds: KindSet::NODES, default: "[]", doc: "Request flows that leave the node (computed).", computed: true },
-        FixedAttr { name: "controls", ty: Ty::Controls, kinds: ALL, default: "all unset", doc: "Security controls in place (see `threatmap describe Controls`).", computed: false },
-        FixedAttr { name: "overrides", ty: Ty::Strs, kinds: ALL, default: "{}", doc: "Overrides of generated findings by threat id (severity, cvss, response, ...); they also force the finding.", computed: false },
-        FixedAttr { name: "assumptions", ty: Ty::Strs, kinds: ALL, default: "[]", doc: "Assumptions about the element; `exclude` lists threat ids they rule out.", computed: false },
-        FixedAttr { name: "properties", ty: Ty::Strs, kinds: ALL, default: "{}", doc: "Custom properties by name (strings, numbers, booleans).", computed: false },
+        FixedAttr {
+            name: "id",
+            ty: Ty::Str,
+            kinds: ALL,
+            default: "required",
+            doc: "Stable identifier, unique in the model; survives renames.",
+            computed: false,
+        },
+        FixedAttr {
+            name: "kind",
+            ty: Ty::Str,
+            kinds: ALL,
+            default: "required",
+            doc: "What the element is (Actor, Server, Dataflow, Boundary, ...).",
+            computed: false,
+        },
+        FixedAttr {
+            name: "name",
+            ty: Ty::Str,
+            kinds: ALL,
+            default: "required",
+            doc: "The name shown in diagrams and reports.",
+            computed: false,
+        },
+        FixedAttr {
+            name: "source",
+            ty: Ty::Node(KindSet::NODES),
+            kinds: FLOW,
+            default: "required",
+            doc: "The element the data comes from (an id in files).",
+            computed: false,
+        },
+        FixedAttr {
+            name: "sink",
+            ty: Ty::Node(KindSet::NODES),
+            kinds: FLOW,
+            default: "required",
+            doc: "The element the data goes to (an id in files).",
+            computed: false,
+        },
+        FixedAttr {
+            name: "inBoundary",
+            ty: Ty::Node(Kind::Boundary.set()),
+            kinds: NOT_FLOW,
+            default: "None",
+            doc: "The trust boundary that contains the element (an id in files).",
+            computed: false,
+        },
+        FixedAttr {
+            name: "responseTo",
+            ty: Ty::Node(FLOW),
+            kinds: FLOW,
+            default: "None",
+            doc: "The request this flow answers (an id in files); makes the flow a response.",
+            computed: false,
+        },
+        FixedAttr {
+            name: "response",
+            ty: Ty::Node(FLOW),
+            kinds: FLOW,
+            default: "None",
+            doc: "The response that answers this flow (computed from the responses' `responseTo`).",
+            computed: true,
+        },
+        FixedAttr {
+            name: "data",
+            ty: Ty::DataSet,
+            kinds: DATA_HOLDERS,
+            default: "[]",
+            doc: "Data items held or carried (ids in files); a flow also carries its source's data.",
+            computed: false,
+        },
+        FixedAttr {
+            name: "inputs",
+            ty: Ty::Nodes(FLOW),
+            kinds: KindSet::NODES,
+            default: "[]",
+            doc: "Request flows that arrive at the node (computed).",
+            computed: true,
+        },
+        FixedAttr {
+            name: "outputs",
+            ty: Ty::Nodes(FLOW),
+            kinds: KindSet::NODES,
+            default: "[]",
+            doc: "Request flows that leave the node (computed).",
+            computed: true,
+        },
+        FixedAttr {
+            name: "controls",
+            ty: Ty::Controls,
+            kinds: ALL,
+            default: "all unset",
+            doc: "Security controls in place (see `threatmap describe Controls`).",
+            computed: false,
+        },
+        FixedAttr {
+            name: "overrides",
+            ty: Ty::Strs,
+            kinds: ALL,
+            default: "{}",
+            doc: "Overrides of generated findings by threat id (severity, cvss, response, ...); they also force the finding.",
+            computed: false,
+        },
+        FixedAttr {
+            name: "assumptions",
+            ty: Ty::Strs,
+            kinds: ALL,
+            default: "[]",
+            doc: "Assumptions about the element; `exclude` lists threat ids they rule out.",
+            computed: false,
+        },
+        FixedAttr {
+            name: "properties",
+            ty: Ty::Strs,
+            kinds: ALL,
+            default: "{}",
+            doc: "Custom properties by name (strings, numbers, booleans).",
+            computed: false,
+        },
     ]
 };
 
@@ -524,7 +627,6 @@ impl Model {
             layout: BTreeMap::new(),
         }
     }
-
 }
 
 impl Element {
@@ -543,7 +645,6 @@ impl Element {
         self.in_scope.unwrap_or(true)
     }
 }
-
 
 /// An id made from `name` ([`slug`]) that `taken` does not report as used: the slug itself, or
 /// the slug with `-2`, `-3`, ... appended.

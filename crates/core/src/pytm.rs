@@ -28,12 +28,30 @@ pub struct Imported {
 
 /// Keys of pytm's element objects that are handled by hand or are pytm's own output.
 const STRUCTURAL: &[&str] = &[
-    "__class__", "name", "findings", "inputs", "outputs", "severity", "uuid", "is_drawn", "source", "sink", "inBoundary",
-    "response", "responseTo", "data", "controls", "overrides", "assumptions",
+    "__class__",
+    "name",
+    "findings",
+    "inputs",
+    "outputs",
+    "severity",
+    "uuid",
+    "is_drawn",
+    "source",
+    "sink",
+    "inBoundary",
+    "response",
+    "responseTo",
+    "data",
+    "controls",
+    "overrides",
+    "assumptions",
 ];
 
 fn err(file: &str, message: String) -> ModelError {
-    ModelError { file: file.to_owned(), problems: vec![Problem { level: crate::file::Level::Error, line: None, column: None, element: None, message }] }
+    ModelError {
+        file: file.to_owned(),
+        problems: vec![Problem { level: crate::file::Level::Error, line: None, column: None, element: None, message }],
+    }
 }
 
 /// Strips pytm's `Type.` prefix from enum strings (`"Classification.SECRET"` → `"SECRET"`).
@@ -91,7 +109,8 @@ impl Importer {
                             .map(|c| format!("; did you mean `{c}`?"))
                             .unwrap_or_default()
                     };
-                    self.warnings.push(format!("{} {:?}: unknown attribute `{key}` ignored (pytm accepts it silently){hint}", el.kind, el.name));
+                    self.warnings
+                        .push(format!("{} {:?}: unknown attribute `{key}` ignored (pytm accepts it silently){hint}", el.kind, el.name));
                 }
             }
         }
@@ -100,7 +119,8 @@ impl Importer {
                 match Controls::attribute(key) {
                     Some(def) => {
                         if el.controls.set_json(def.key, val).is_err() {
-                            self.warnings.push(format!("{} {:?}: control `{key}` has a value of the wrong type; ignored", el.kind, el.name));
+                            self.warnings
+                                .push(format!("{} {:?}: control `{key}` has a value of the wrong type; ignored", el.kind, el.name));
                             el.controls.clear(def.key);
                         } else if el.controls.get(def.key, el.kind) == (def.default)(el.kind) {
                             el.controls.clear(def.key);
@@ -164,7 +184,11 @@ fn parse_py_set(s: &str) -> Vec<String> {
     if inner.trim() == "set()" {
         return Vec::new();
     }
-    inner.split(',').map(|x| x.trim().trim_matches(|c| c == '\'' || c == '"').to_owned()).filter(|x| !x.is_empty() && x != "set()").collect()
+    inner
+        .split(',')
+        .map(|x| x.trim().trim_matches(|c| c == '\'' || c == '"').to_owned())
+        .filter(|x| !x.is_empty() && x != "set()")
+        .collect()
 }
 
 /// Imports pytm JSON: the `--json` output (its findings are only used to recover overrides
@@ -227,7 +251,9 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
     }
     let data_ref = |imp: &mut Importer, el: &mut Element, o: &Map<String, Json>| {
         let names: Vec<String> = match o.get("data") {
-            Some(Json::Array(a)) => a.iter().filter_map(|d| d.as_str().map(str::to_owned).or_else(|| d.get("name")?.as_str().map(str::to_owned))).collect(),
+            Some(Json::Array(a)) => {
+                a.iter().filter_map(|d| d.as_str().map(str::to_owned).or_else(|| d.get("name")?.as_str().map(str::to_owned))).collect()
+            }
             Some(Json::String(s)) if !s.is_empty() => vec![s.clone()],
             _ => Vec::new(),
         };
@@ -256,7 +282,8 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
     }
     for (n, count) in &names_seen {
         if *count > 1 {
-            imp.warnings.push(format!("{count} elements are named {n:?}; pytm refers to elements by name, so references to it go to the first"));
+            imp.warnings
+                .push(format!("{count} elements are named {n:?}; pytm refers to elements by name, so references to it go to the first"));
         }
     }
     let lookup = |imp: &Importer, name: &str| imp.ids.get(name).cloned();
@@ -322,7 +349,8 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
         model.elements.push(el);
     }
     // Data a flow inherits from its source is implied; keep only the flow's own.
-    let node_data: HashMap<String, Vec<String>> = model.elements.iter().filter(|e| e.kind.is_node()).map(|e| (e.id.clone(), e.data.clone())).collect();
+    let node_data: HashMap<String, Vec<String>> =
+        model.elements.iter().filter(|e| e.kind.is_node()).map(|e| (e.id.clone(), e.data.clone())).collect();
     for el in model.elements.iter_mut().filter(|e| e.kind == Kind::Dataflow) {
         if let Some(src) = el.source.as_ref().and_then(|s| node_data.get(s)) {
             el.data.retain(|d| !src.contains(d));
@@ -344,7 +372,8 @@ fn recover_from_findings(root: &Map<String, Json>, model: &mut Model, imp: &mut 
     let global: HashSet<String> = model.assumptions.iter().map(|a| a.name.clone()).collect();
     if let Some(Json::Array(list)) = root.get("excluded_findings") {
         for f in list {
-            let (Some(target), Some(tid), Some(a)) = (f.get("target").and_then(Json::as_str), f.get("threat_id").and_then(Json::as_str), f.get("assumption"))
+            let (Some(target), Some(tid), Some(a)) =
+                (f.get("target").and_then(Json::as_str), f.get("threat_id").and_then(Json::as_str), f.get("assumption"))
             else {
                 continue;
             };
@@ -401,11 +430,13 @@ fn recover_from_findings(root: &Map<String, Json>, model: &mut Model, imp: &mut 
     let node_overrides: HashMap<String, BTreeMap<String, Override>> =
         model.elements.iter().filter(|e| e.kind.is_node()).map(|e| (e.id.clone(), e.overrides.clone())).collect();
     for el in model.elements.iter_mut().filter(|e| e.kind == Kind::Dataflow) {
-        let ends: Vec<&BTreeMap<String, Override>> = [&el.source, &el.sink].into_iter().flatten().filter_map(|id| node_overrides.get(id)).collect();
+        let ends: Vec<&BTreeMap<String, Override>> =
+            [&el.source, &el.sink].into_iter().flatten().filter_map(|id| node_overrides.get(id)).collect();
         el.overrides.retain(|tid, _| !ends.iter().any(|m| m.contains_key(tid)));
     }
     if recovered > 0 {
-        imp.warnings.push(format!("{recovered} override(s) rebuilt from findings with a response or CVSS (pytm's JSON does not store overrides)"));
+        imp.warnings
+            .push(format!("{recovered} override(s) rebuilt from findings with a response or CVSS (pytm's JSON does not store overrides)"));
     }
 }
 
@@ -552,7 +583,11 @@ impl<'a, 'b> PytmJson<'a, 'b> {
         self.element_list(out, &elements)?;
         out.write_all(b",\"flows\":")?;
         self.element_list(out, p.flow_order())?;
-        write!(out, ",\"threatsExcluded\":[],\"assumptions\":{}", serde_json::to_string(&m.assumptions.iter().map(|x| &x.name).collect::<Vec<_>>())?)?;
+        write!(
+            out,
+            ",\"threatsExcluded\":[],\"assumptions\":{}",
+            serde_json::to_string(&m.assumptions.iter().map(|x| &x.name).collect::<Vec<_>>())?
+        )?;
         write!(out, ",\"colormap\":false,\"description\":{}", js(&m.description))?;
         out.write_all(b",\"excluded_findings\":[")?;
         for (n, f) in a.excluded.iter().enumerate() {
@@ -593,7 +628,9 @@ impl<'a, 'b> PytmJson<'a, 'b> {
             Some(name) => {
                 let e = a.prepared.element(f.element);
                 let found = e.assumptions.iter().chain(a.prepared.model().assumptions.iter()).find(|x| &x.name == name);
-                let exclude = found.map(|x| format!("{{{}}}", x.exclude.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", "))).unwrap_or_default();
+                let exclude = found
+                    .map(|x| format!("{{{}}}", x.exclude.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(", ")))
+                    .unwrap_or_default();
                 let description = found.map_or("", |x| x.description.as_str());
                 write!(out, "{{\"name\":{},\"exclude\":{},\"description\":{}}}", js(name), js(&exclude), js(description))?;
             }
@@ -608,7 +645,8 @@ impl<'a, 'b> PytmJson<'a, 'b> {
         };
         let description = pick(over(|o| &o.description), &r.description, &|| js(&rule.description_for(&a.prepared, f.element)));
         let mitigations = pick(over(|o| &o.mitigations), &r.mitigations, &|| js(&rule.mitigations_for(&a.prepared, f.element).join(" ")));
-        let severity: Cow<'_, str> = o.and_then(|o| o.severity.as_deref()).map_or(Cow::Borrowed(r.severity.as_str()), |s| Cow::Owned(js(s)));
+        let severity: Cow<'_, str> =
+            o.and_then(|o| o.severity.as_deref()).map_or(Cow::Borrowed(r.severity.as_str()), |s| Cow::Owned(js(s)));
         let (cvss, details, example) = (over(|o| &o.cvss), over(|o| &o.details), over(|o| &o.example));
         let (likelihood, references, response) = (over(|o| &o.likelihood), over(|o| &o.references), over(|o| &o.response));
         let parts: [(&[u8], &str); 13] = [

@@ -34,8 +34,7 @@ pub enum Severity {
 
 impl Severity {
     /// All severities, lowest first.
-    pub const ALL: [Severity; 6] =
-        [Severity::Info, Severity::VeryLow, Severity::Low, Severity::Medium, Severity::High, Severity::VeryHigh];
+    pub const ALL: [Severity; 6] = [Severity::Info, Severity::VeryLow, Severity::Low, Severity::Medium, Severity::High, Severity::VeryHigh];
 
     /// Parses pytm's and common spellings ("Very High", "critical", "info").
     pub fn parse(s: &str) -> Option<Severity> {
@@ -318,8 +317,13 @@ impl RuleSet {
     /// bad rules inside it become diagnostics.
     pub fn add_file(&mut self, path: &Path) -> Result<(), RuleDiagnostic> {
         let file = path.display().to_string();
-        let text = crate::file::read_text(path, MAX_RULE_FILE_BYTES)
-            .map_err(|p| RuleDiagnostic { file: file.clone(), rule: None, line: p.line, column: p.column, message: p.message })?;
+        let text = crate::file::read_text(path, MAX_RULE_FILE_BYTES).map_err(|p| RuleDiagnostic {
+            file: file.clone(),
+            rule: None,
+            line: p.line,
+            column: p.column,
+            message: p.message,
+        })?;
         let pack = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
         self.add_text(&text, &file, &pack)
     }
@@ -452,7 +456,6 @@ impl RuleSet {
         }
         Ok(())
     }
-
 }
 
 fn looks_like_json_array(text: &str) -> bool {
@@ -595,9 +598,8 @@ fn compile_rule(raw: RawRule, pack: &str, interpolate: bool) -> Result<Rule, (Op
     if targets.is_empty() {
         return Err((None, "the rule targets no kind".to_owned()));
     }
-    let severity = Severity::parse(&raw.severity).ok_or_else(|| {
-        (None, format!("unknown severity `{}` (use Info, Very Low, Low, Medium, High or Very High)", raw.severity))
-    })?;
+    let severity = Severity::parse(&raw.severity)
+        .ok_or_else(|| (None, format!("unknown severity `{}` (use Info, Very Low, Low, Medium, High or Very High)", raw.severity)))?;
     let mut stride = Vec::new();
     for s in &raw.stride {
         stride.push(Stride::parse(s).ok_or_else(|| (None, format!("unknown STRIDE category `{s}`")))?);

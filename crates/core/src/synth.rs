@@ -130,10 +130,17 @@ pub fn synthetic(n: usize, seed: u64) -> Model {
         }
         if rng.chance(0.05) {
             let ids = ["INP03", "AA01", "AC01", "DO02", "CR05"];
-            e.assumptions.push(Assumption { name: format!("assumption on {}", e.name), exclude: vec![rng.pick(&ids).into(), rng.pick(&ids).into()], ..Default::default() });
+            e.assumptions.push(Assumption {
+                name: format!("assumption on {}", e.name),
+                exclude: vec![rng.pick(&ids).into(), rng.pick(&ids).into()],
+                ..Default::default()
+            });
         }
         if rng.chance(0.03) {
-            e.overrides.insert(rng.pick(&["AC01", "DO02", "INP08"]).into(), Override { response: Some("mitigated".into()), cvss: Some("5.0".into()), ..Default::default() });
+            e.overrides.insert(
+                rng.pick(&["AC01", "DO02", "INP08"]).into(),
+                Override { response: Some("mitigated".into()), cvss: Some("5.0".into()), ..Default::default() },
+            );
         }
         m.elements.push(e);
     }

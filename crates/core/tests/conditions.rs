@@ -94,7 +94,11 @@ fn flows_take_pytm_defaults_only_where_unset() {
     assert!(holds("target.controls.isEncrypted is True and target.isResponse", FLOW, "f2"));
     // A flow carries its source's data too.
     assert!(holds("'Token' in target.data and 'Page' in target.data", FLOW, "f1"));
-    assert!(holds("any(d.isCredentials for d in target.data) and all(d.classification >= Classification.PUBLIC for d in target.data)", FLOW, "f1"));
+    assert!(holds(
+        "any(d.isCredentials for d in target.data) and all(d.classification >= Classification.PUBLIC for d in target.data)",
+        FLOW,
+        "f1"
+    ));
     // Stored data takes encryption at rest from the endpoints.
     assert!(holds("any(d.isSourceEncryptedAtRest for d in target.data)", FLOW, "f3"));
     // Credentials without a lifetime get UNKNOWN.
@@ -209,8 +213,8 @@ fn random_strings_never_panic() {
     // A deterministic generator over the condition alphabet: errors are fine, panics and hangs
     // are not.
     let atoms = [
-        "target", ".", "controls", "data", "sink", "(", ")", ",", " and ", " or ", " not ", " is ", " in ", "==", "<",
-        "True", "None", "'x'", "1", "-", "any", "len", "for", "d", "[", "]", "Lifetime", "oneOf", "Boundary", "\"",
+        "target", ".", "controls", "data", "sink", "(", ")", ",", " and ", " or ", " not ", " is ", " in ", "==", "<", "True", "None",
+        "'x'", "1", "-", "any", "len", "for", "d", "[", "]", "Lifetime", "oneOf", "Boundary", "\"",
     ];
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let m = model();
@@ -246,7 +250,11 @@ fn evaluation_is_bounded() {
     }
     m.elements.push(el);
     let p = Prepared::new(&m);
-    let c = Condition::compile("any(any(any(x.name == y.name == z.name == 'no' for z in target.data) for y in target.data) for x in target.data)", SERVER).unwrap();
+    let c = Condition::compile(
+        "any(any(any(x.name == y.name == z.name == 'no' for z in target.data) for y in target.data) for x in target.data)",
+        SERVER,
+    )
+    .unwrap();
     let start = Instant::now();
     assert!(c.evaluate(&p, 0).is_err());
     assert!(start.elapsed() < Duration::from_secs(5));
@@ -273,7 +281,6 @@ fn evidence_names_the_clauses_that_held() {
     assert!(matches!(neg.evaluate(&p, idx(&p, "web")), Ok(Value::Bool(true))));
 }
 
-
 #[test]
 fn every_active_pytm_condition_compiles() {
     let Some(shared) = shared() else { return };
@@ -285,9 +292,11 @@ fn every_active_pytm_condition_compiles() {
             continue;
         }
         active += 1;
-        let targets = e["target"].as_array().unwrap().iter().fold(KindSet::EMPTY, |acc, t| {
-            acc.with(threatmap_core::attr::Class::from_name(t.as_str().unwrap()).unwrap().kinds())
-        });
+        let targets = e["target"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .fold(KindSet::EMPTY, |acc, t| acc.with(threatmap_core::attr::Class::from_name(t.as_str().unwrap()).unwrap().kinds()));
         let cond = e["condition"].as_str().unwrap();
         Condition::compile(cond, targets).unwrap_or_else(|err| panic!("{}: {err}: {cond}", e["SID"]));
     }

@@ -86,7 +86,17 @@ fn general_pack_gives_stride_threats_to_actors_stores_and_boundary_flows() {
     let rules = pack("general");
     let a = analyze(&m, &rules, &Options::default());
     let kinds: BTreeSet<Kind> = a.findings.iter().map(|f| a.prepared.element(f.element).kind).collect();
-    for k in [Kind::Actor, Kind::ExternalEntity, Kind::Datastore, Kind::Dataflow, Kind::Server, Kind::Process, Kind::Lambda, Kind::Llm, Kind::Agent] {
+    for k in [
+        Kind::Actor,
+        Kind::ExternalEntity,
+        Kind::Datastore,
+        Kind::Dataflow,
+        Kind::Server,
+        Kind::Process,
+        Kind::Lambda,
+        Kind::Llm,
+        Kind::Agent,
+    ] {
         assert!(kinds.contains(&k), "no finding on a {k}");
     }
     let crossing = a.findings.iter().any(|f| a.rule(f).id == "GEN-TB-01");
@@ -94,7 +104,6 @@ fn general_pack_gives_stride_threats_to_actors_stores_and_boundary_flows() {
     let categories: BTreeSet<Stride> = rules.rules.iter().flat_map(|r| r.stride.iter().copied()).collect();
     assert_eq!(categories.len(), 6, "all six STRIDE categories are covered");
 }
-
 
 #[test]
 fn general_pack_covers_every_capec_and_cwe_pytm_cites() {
@@ -174,7 +183,8 @@ fn atomic_save_leaves_no_temporary_files_and_replaces_whole() {
     m.name = "second".into();
     file::save(&m, &path).unwrap();
     assert_eq!(file::load(&path).unwrap().name, "second");
-    let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names, ["m.threatmap.json"]);
     // A save into a directory that does not exist fails and leaves nothing behind.
     assert!(file::save(&m, &dir.path().join("missing/m.json")).is_err());
@@ -186,6 +196,8 @@ fn deep_or_huge_json_is_an_error_not_a_crash() {
     let e = file::parse(&deep, "deep.json").unwrap_err();
     assert!(e.to_string().contains("deep.json:1:"), "{e}");
     let long_name = "n".repeat(1 << 20);
-    let big = format!("{{\"threatmap\": 1, \"name\": \"{long_name}\", \"elements\": [{{\"id\": \"a\", \"kind\": \"Actor\", \"name\": \"{long_name}\"}}]}}");
+    let big = format!(
+        "{{\"threatmap\": 1, \"name\": \"{long_name}\", \"elements\": [{{\"id\": \"a\", \"kind\": \"Actor\", \"name\": \"{long_name}\"}}]}}"
+    );
     assert!(file::parse(&big, "big.json").is_ok());
 }

@@ -29,7 +29,9 @@ fn median(mut f: impl FnMut(), runs: usize) -> Duration {
 }
 
 fn shared() -> PathBuf {
-    std::env::var_os("THREATMAP_SHARED").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+    std::env::var_os("THREATMAP_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
 }
 
 fn bench(c: &mut Criterion) {
@@ -55,7 +57,12 @@ fn bench(c: &mut Criterion) {
             group.bench_function("report_html/1000", |b| b.iter(|| black_box(report::html(&a))));
             let r = median(|| drop(black_box(report::html(&a))), 5);
             let bytes = report::html(&a).len();
-            summary.push(format!("N= 1000: HTML report {:>8.1} ms ({:.1} MB, {} findings)", r.as_secs_f64() * 1e3, bytes as f64 / 1e6, a.findings.len()));
+            summary.push(format!(
+                "N= 1000: HTML report {:>8.1} ms ({:.1} MB, {} findings)",
+                r.as_secs_f64() * 1e3,
+                bytes as f64 / 1e6,
+                a.findings.len()
+            ));
             if let (true, Some(tpl)) = (have_pytm, tpl.as_deref()) {
                 let pa = analyze(&model, &pytm_rules, &Options::default());
                 group.bench_function("pytm_template_md/1000", |b| b.iter(|| black_box(template::render(tpl, &pa).unwrap())));

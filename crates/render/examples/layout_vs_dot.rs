@@ -47,7 +47,9 @@ fn main() {
         sizes = vec![50, 200, 1000];
     }
     let have_dot = Command::new("dot").arg("-V").stderr(Stdio::null()).status().is_ok_and(|s| s.success());
-    println!("| nodes / edges / boundaries | layout | time | crossings | area (Mpx²) | boundaries correct | edges through foreign boundaries |");
+    println!(
+        "| nodes / edges / boundaries | layout | time | crossings | area (Mpx²) | boundaries correct | edges through foreign boundaries |"
+    );
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     for n in sizes {
         let g = sample_graph(n, 7);
@@ -104,7 +106,9 @@ fn to_dot(g: &Graph, labels: bool) -> String {
     if labels {
         s.push_str(" newrank=true;\n");
     }
-    s.push_str(" node [shape=box, fixedsize=true, fontname=\"DejaVu Sans\", fontsize=13];\n edge [fontname=\"DejaVu Sans\", fontsize=11];\n");
+    s.push_str(
+        " node [shape=box, fixedsize=true, fontname=\"DejaVu Sans\", fontsize=13];\n edge [fontname=\"DejaVu Sans\", fontsize=11];\n",
+    );
     fn cluster(g: &Graph, c: usize, s: &mut String, depth: usize) {
         let pad = " ".repeat(depth + 1);
         let _ = writeln!(s, "{pad}subgraph cluster_{c} {{ label=\"Boundary {c}\"; style=dashed;");
@@ -167,7 +171,14 @@ fn graphviz(g: &Graph, labels: bool, timeout: u64) -> Row {
         std::thread::sleep(Duration::from_millis(20));
     };
     let elapsed = t.elapsed().as_secs_f64();
-    let fail = |why: String| Row { tool: tool.clone(), time: why, crossings: "–".into(), area: "–".into(), boundaries: "–".into(), through: "–".into() };
+    let fail = |why: String| Row {
+        tool: tool.clone(),
+        time: why,
+        crossings: "–".into(),
+        area: "–".into(),
+        boundaries: "–".into(),
+        through: "–".into(),
+    };
     let Some(status) = status else { return fail(format!("> {timeout} s (stopped)")) };
     let out = reader.join().unwrap();
     if !status.success() || out.is_empty() {

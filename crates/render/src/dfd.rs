@@ -159,7 +159,12 @@ impl Scene {
         for (i, e) in model.elements.iter().enumerate() {
             if e.kind == Kind::Boundary {
                 boundary_of.insert(i as u32, scene.boundaries.len());
-                scene.boundaries.push(SceneBoundary { element: i as u32, name: e.name.clone(), parent: None, badge: badges.get(&(i as u32)).copied() });
+                scene.boundaries.push(SceneBoundary {
+                    element: i as u32,
+                    name: e.name.clone(),
+                    parent: None,
+                    badge: badges.get(&(i as u32)).copied(),
+                });
             }
         }
         for b in 0..scene.boundaries.len() {
@@ -331,9 +336,7 @@ impl Diagram {
             let rects: Vec<Option<Rect>> = scene
                 .boundaries
                 .iter()
-                .map(|b| {
-                    placed(b.element).and_then(|pl| Some(Rect { x: pl.x, y: pl.y, w: pl.width?, h: pl.height? }))
-                })
+                .map(|b| placed(b.element).and_then(|pl| Some(Rect { x: pl.x, y: pl.y, w: pl.width?, h: pl.height? })))
                 .collect();
             layout::positioned(&graph, &centers, &rects)
         } else {
@@ -374,8 +377,12 @@ pub fn severity_marker(s: Severity, cx: f64, cy: f64, r: f64) -> String {
                 pts(&[(-k, -1.0), (k, -1.0), (1.0, -k), (1.0, k), (k, 1.0), (-k, 1.0), (-1.0, k), (-1.0, -k)])
             )
         }
-        Severity::High => format!("<polygon class=\"mk\" fill=\"{fill}\" points=\"{}\"/>", pts(&[(0.0, -1.1), (1.15, 0.95), (-1.15, 0.95)])),
-        Severity::Medium => format!("<polygon class=\"mk\" fill=\"{fill}\" points=\"{}\"/>", pts(&[(0.0, -1.1), (1.1, 0.0), (0.0, 1.1), (-1.1, 0.0)])),
+        Severity::High => {
+            format!("<polygon class=\"mk\" fill=\"{fill}\" points=\"{}\"/>", pts(&[(0.0, -1.1), (1.15, 0.95), (-1.15, 0.95)]))
+        }
+        Severity::Medium => {
+            format!("<polygon class=\"mk\" fill=\"{fill}\" points=\"{}\"/>", pts(&[(0.0, -1.1), (1.1, 0.0), (0.0, 1.1), (-1.1, 0.0)]))
+        }
         Severity::Low => format!("<circle class=\"mk\" fill=\"{fill}\" cx=\"{}\" cy=\"{}\" r=\"{}\"/>", num(cx), num(cy), num(r)),
         Severity::VeryLow => format!(
             "<circle class=\"mk\" fill=\"#ffffff\" stroke=\"{fill}\" stroke-width=\"2\" cx=\"{}\" cy=\"{}\" r=\"{}\"/>",
@@ -383,7 +390,13 @@ pub fn severity_marker(s: Severity, cx: f64, cy: f64, r: f64) -> String {
             num(cy),
             num(r - 1.0)
         ),
-        Severity::Info => format!("<rect class=\"mk\" fill=\"{fill}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>", num(cx - r), num(cy - r), num(2.0 * r), num(2.0 * r)),
+        Severity::Info => format!(
+            "<rect class=\"mk\" fill=\"{fill}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/>",
+            num(cx - r),
+            num(cy - r),
+            num(2.0 * r),
+            num(2.0 * r)
+        ),
     }
 }
 

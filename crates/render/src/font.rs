@@ -112,10 +112,7 @@ pub fn textwrap(text: &str, width: usize) -> Vec<String> {
         let mut cur = String::new();
         for (i, &c) in chars.iter().enumerate() {
             cur.push(c);
-            let hyphen_break = c == '-'
-                && i > 0
-                && chars[i - 1].is_alphanumeric()
-                && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric());
+            let hyphen_break = c == '-' && i > 0 && chars[i - 1].is_alphanumeric() && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric());
             if hyphen_break {
                 chunks.push(std::mem::take(&mut cur));
             }
@@ -189,7 +186,10 @@ mod tests {
     fn textwrap_matches_python() {
         // Values from Python 3's textwrap.wrap(s, 18).
         assert_eq!(textwrap("Comment Moderation LLM", 18), ["Comment Moderation", "LLM"]);
-        assert_eq!(textwrap("(6) Serverless function periodically cleans DB", 18), ["(6) Serverless", "function", "periodically", "cleans DB"]);
+        assert_eq!(
+            textwrap("(6) Serverless function periodically cleans DB", 18),
+            ["(6) Serverless", "function", "periodically", "cleans DB"]
+        );
         assert_eq!(textwrap("Insert query with comments", 18), ["Insert query with", "comments"]);
         assert_eq!(textwrap("abcdefghijklmnopqrstuvwxyz", 18), ["abcdefghijklmnopqr", "stuvwxyz"]);
         assert_eq!(textwrap("well-known-long-name server", 18), ["well-known-long-", "name server"]);

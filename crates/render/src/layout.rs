@@ -168,7 +168,9 @@ const BALANCE_PASSES: usize = 16;
 enum ItemKind {
     Node(usize),
     /// A dummy of edge `e`; `label` if it carries the edge's label.
-    Dummy { label: bool },
+    Dummy {
+        label: bool,
+    },
     ClusterLabel(usize),
     Filler,
 }
@@ -252,16 +254,17 @@ pub fn layered(g: &Graph) -> Layout {
         }
     }
     for &v in topo.iter().rev() {
-        if pred[v].is_empty() && !succ[v].is_empty()
-            && let Some(m) = succ[v].iter().map(|&w| layer[w]).min() {
-                layer[v] = m.saturating_sub(2).max(layer[v]);
-            }
+        if pred[v].is_empty()
+            && !succ[v].is_empty()
+            && let Some(m) = succ[v].iter().map(|&w| layer[w]).min()
+        {
+            layer[v] = m.saturating_sub(2).max(layer[v]);
+        }
     }
 
     // 3. Items: nodes, edge dummies (one carries the label), cluster labels and fillers.
-    let mut items: Vec<Item> = (0..n)
-        .map(|v| Item { kind: ItemKind::Node(v), layer: layer[v], cluster: g.nodes[v].cluster, size: g.nodes[v].size })
-        .collect();
+    let mut items: Vec<Item> =
+        (0..n).map(|v| Item { kind: ItemKind::Node(v), layer: layer[v], cluster: g.nodes[v].cluster, size: g.nodes[v].size }).collect();
     let mut chains: Vec<Vec<usize>> = vec![Vec::new(); g.edges.len()];
     for (e, o) in oriented.iter().enumerate() {
         let Some((a, b)) = *o else { continue };
@@ -386,11 +389,7 @@ pub fn layered(g: &Graph) -> Layout {
                 .enumerate()
                 .map(|(p, &i)| {
                     let nb = &nbs[i];
-                    if nb.is_empty() {
-                        (i, p as f64)
-                    } else {
-                        (i, nb.iter().map(|&j| ord.pos[j] as f64).sum::<f64>() / nb.len() as f64)
-                    }
+                    if nb.is_empty() { (i, p as f64) } else { (i, nb.iter().map(|&j| ord.pos[j] as f64).sum::<f64>() / nb.len() as f64) }
                 })
                 .collect();
             layers[l] = ord.arrange(&keys);
@@ -474,7 +473,13 @@ pub fn layered(g: &Graph) -> Layout {
                         cons.push((var, top(c), off + sep));
                         (var, off, entered) = (top(c), 0.0, true);
                     }
-                    let sep = if entered { PAD } else if after_item { NODE_GAP } else { NODE_GAP.max(PAD) };
+                    let sep = if entered {
+                        PAD
+                    } else if after_item {
+                        NODE_GAP
+                    } else {
+                        NODE_GAP.max(PAD)
+                    };
                     cons.push((var, i, off + sep + h));
                 }
             }
@@ -644,7 +649,9 @@ pub fn positioned(g: &Graph, centers: &[Point], cluster_rects: &[Option<Rect>]) 
                 }
                 let lab = g.clusters[c].label;
                 match bb {
-                    Some(b) => Rect { x: b.x - PAD, y: b.y - PAD - lab.h, w: (b.w + 2.0 * PAD).max(lab.w + 2.0 * PAD), h: b.h + 2.0 * PAD + lab.h },
+                    Some(b) => {
+                        Rect { x: b.x - PAD, y: b.y - PAD - lab.h, w: (b.w + 2.0 * PAD).max(lab.w + 2.0 * PAD), h: b.h + 2.0 * PAD + lab.h }
+                    }
                     None => Rect { x: 0.0, y: 0.0, w: lab.w + 2.0 * PAD, h: lab.h + 2.0 * PAD },
                 }
             }
@@ -749,9 +756,11 @@ pub fn count_crossings(g: &Graph, segs: &[Vec<(Point, Point)>]) -> usize {
                 }
                 let ((p1, p2), (q1, q2)) = (segs[ea][ka], segs[eb][kb]);
                 if let Some(x) = intersection(p1, p2, q1, q2)
-                    && (x.x / CELL).floor() as i64 == cx && (x.y / CELL).floor() as i64 == cy {
-                        count += 1;
-                    }
+                    && (x.x / CELL).floor() as i64 == cx
+                    && (x.y / CELL).floor() as i64 == cy
+                {
+                    count += 1;
+                }
             }
         }
     }

@@ -179,11 +179,12 @@ impl Dot<'_, '_> {
         let mut lab = label(&display_name(self.a, i));
         let mut dir = "forward";
         if self.a.prepared.model().merge_responses
-            && let (Some(r), _) = self.a.prepared.response_pair(i) {
-                dir = "both";
-                lab.push('\n');
-                lab.push_str(&label(&display_name(self.a, r)));
-            }
+            && let (Some(r), _) = self.a.prepared.response_pair(i)
+        {
+            dir = "both";
+            lab.push('\n');
+            lab.push_str(&label(&display_name(self.a, r)));
+        }
         format!(
             "{} -> {} [\n    color = {color};\n    fontcolor = {color};\n    dir = {dir};\n    label = \"{lab}\";\n]\n",
             self.uniq(s),
@@ -232,9 +233,10 @@ pub fn dot(a: &Analysis<'_>, opts: &DfdOptions) -> String {
     if model.merge_responses {
         for i in 0..n as u32 {
             if model.elements[i as usize].kind == Kind::Dataflow
-                && let (Some(r), _) = a.prepared.response_pair(i) {
-                    d.drawn[r as usize] = true;
-                }
+                && let (Some(r), _) = a.prepared.response_pair(i)
+            {
+                d.drawn[r as usize] = true;
+            }
         }
     }
     for i in 0..n as u32 {
@@ -274,11 +276,14 @@ pub fn plantuml(a: &Analysis<'_>) -> String {
     for &f in a.prepared.flow_order() {
         let Some((s, t)) = a.prepared.endpoints(f) else { continue };
         let (se, te) = (a.prepared.element(s), a.prepared.element(t));
-        let mut m = format!("{} -> {}: {}", node_id(se.kind, &se.name, &se.id), node_id(te.kind, &te.name, &te.id), puml(&display_name(a, f)));
+        let mut m =
+            format!("{} -> {}: {}", node_id(se.kind, &se.name, &se.id), node_id(te.kind, &te.name, &te.id), puml(&display_name(a, f)));
         let note = &a.prepared.element(f).note;
         if let Some(note) = note.as_deref().filter(|n| !n.is_empty()) {
-            let safe: Vec<String> =
-                note.lines().map(|l| if l.trim().eq_ignore_ascii_case("end note") { format!("{l}\u{200B}") } else { l.to_owned() }).collect();
+            let safe: Vec<String> = note
+                .lines()
+                .map(|l| if l.trim().eq_ignore_ascii_case("end note") { format!("{l}\u{200B}") } else { l.to_owned() })
+                .collect();
             m.push_str(&format!("\nnote left\n{}\nend note", safe.join("\n")));
         }
         messages.push(m);

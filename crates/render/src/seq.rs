@@ -66,12 +66,19 @@ pub fn svg(a: &Analysis<'_>) -> String {
         let (Some(&from), Some(&to)) = (index.get(&s), index.get(&t)) else { continue };
         let span = if from == to { 170.0 } else { (xs[from] - xs[to]).abs() - 24.0 };
         let lines = font::wrap(&display_name(a, f), span.max(60.0), MSG_FONT, Face::Regular);
-        let note = p.element(f).note.as_deref().filter(|n| !n.trim().is_empty()).map(|n| font::wrap(n, NOTE_W - 16.0, NOTE_FONT, Face::Regular)).unwrap_or_default();
+        let note = p
+            .element(f)
+            .note
+            .as_deref()
+            .filter(|n| !n.trim().is_empty())
+            .map(|n| font::wrap(n, NOTE_W - 16.0, NOTE_FONT, Face::Regular))
+            .unwrap_or_default();
         let text_h = lines.len() as f64 * LINE;
         let arrow_y = y + text_h + 6.0;
         let row_end = if from == to { arrow_y + 26.0 } else { arrow_y + 14.0 };
         let note_end = y + note.len() as f64 * LINE + 12.0;
-        let response = p.response_pair(f).1.is_some() || matches!(p.attr(f, threatmap_core::model::ElementAttr::is_response), Ok(threatmap_core::attr::Value::Bool(true)));
+        let response = p.response_pair(f).1.is_some()
+            || matches!(p.attr(f, threatmap_core::model::ElementAttr::is_response), Ok(threatmap_core::attr::Value::Bool(true)));
         msgs.push(Msg { from, to, lines, note, response, y: arrow_y, id: p.element(f).id.clone() });
         y = row_end.max(note_end) + 8.0;
     }
@@ -85,7 +92,13 @@ pub fn svg(a: &Analysis<'_>) -> String {
         let e = p.element(i);
         let cx = xs[k];
         let _ = writeln!(svg.out, "<g class=\"participant\" data-id=\"{}\" data-kind=\"{}\">", esc(&e.id), e.kind.name());
-        let _ = writeln!(svg.out, "<line class=\"ll\" x1=\"{x}\" y1=\"{}\" x2=\"{x}\" y2=\"{}\"/>", num(TOP + HEAD_H), num(bottom), x = num(cx));
+        let _ = writeln!(
+            svg.out,
+            "<line class=\"ll\" x1=\"{x}\" y1=\"{}\" x2=\"{x}\" y2=\"{}\"/>",
+            num(TOP + HEAD_H),
+            num(bottom),
+            x = num(cx)
+        );
         let lines = &heads[k];
         let th = lines.len() as f64 * 16.0;
         let class = if e.in_scope() { "n" } else { "n oos" };
@@ -126,7 +139,14 @@ pub fn svg(a: &Analysis<'_>) -> String {
                 let (w, h) = (head_w[k], HEAD_H - 12.0);
                 let (x0, y0) = (cx - w / 2.0, TOP + 6.0);
                 let rx = if e.kind == Kind::Lambda { 10.0 } else { 3.0 };
-                let _ = writeln!(svg.out, "<rect class=\"{class}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"{rx}\"/>", num(x0), num(y0), num(w), num(h));
+                let _ = writeln!(
+                    svg.out,
+                    "<rect class=\"{class}\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"{rx}\"/>",
+                    num(x0),
+                    num(y0),
+                    num(w),
+                    num(h)
+                );
                 svg.text_lines(cx, y0 + h / 2.0 - th / 2.0 + 12.0, 16.0, lines, "nt", Anchor::Middle);
             }
         }
@@ -151,7 +171,13 @@ pub fn svg(a: &Analysis<'_>) -> String {
             svg.text_lines(x1 + 8.0, top + 10.5, LINE, &m.lines, "et", Anchor::Start);
         } else {
             let dir = if x2 > x1 { -1.0 } else { 1.0 };
-            let _ = writeln!(svg.out, "<line class=\"{class}\" x1=\"{}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" marker-end=\"url(#sa)\"/>", num(x1), num(x2 + dir), y = num(m.y));
+            let _ = writeln!(
+                svg.out,
+                "<line class=\"{class}\" x1=\"{}\" y1=\"{y}\" x2=\"{}\" y2=\"{y}\" marker-end=\"url(#sa)\"/>",
+                num(x1),
+                num(x2 + dir),
+                y = num(m.y)
+            );
             svg.text_lines((x1 + x2) / 2.0, top + 10.5, LINE, &m.lines, "et", Anchor::Middle);
         }
         if !m.note.is_empty() {

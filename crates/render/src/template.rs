@@ -122,9 +122,7 @@ impl Ctx<'_, '_> {
 
     fn call(&self, v: &V) -> V {
         match v {
-            V::Method(i, "display_name") => {
-                V::Str(html_escape(&crate::dfd::display_name(self.a, *i), false))
-            }
+            V::Method(i, "display_name") => V::Str(html_escape(&crate::dfd::display_name(self.a, *i), false)),
             V::Method(i, _) => V::List(self.parents(*i).into_iter().map(V::Elem).collect()),
             other => other.clone(),
         }
@@ -226,7 +224,11 @@ impl Ctx<'_, '_> {
                         Some(n) => {
                             let m = p.model();
                             let a = m.assumptions.iter().chain(p.element(f.element).assumptions.iter()).find(|a| &a.name == n);
-                            V::Assumption(n.clone(), a.map(|a| a.description.clone()).unwrap_or_default(), a.map(|a| a.exclude.clone()).unwrap_or_default())
+                            V::Assumption(
+                                n.clone(),
+                                a.map(|a| a.description.clone()).unwrap_or_default(),
+                                a.map(|a| a.exclude.clone()).unwrap_or_default(),
+                            )
                         }
                         None => V::None,
                     },
@@ -329,7 +331,12 @@ impl Ctx<'_, '_> {
                 V::Elem(i) if self.el(*i).in_scope() => V::List(
                     self.by_element
                         .get(i)
-                        .map(|v| v.iter().filter(|&&k| self.a.findings.get(k).is_some_and(|f| self.el(f.element).in_scope())).map(|&k| V::Finding(k, false)).collect())
+                        .map(|v| {
+                            v.iter()
+                                .filter(|&&k| self.a.findings.get(k).is_some_and(|f| self.el(f.element).in_scope()))
+                                .map(|&k| V::Finding(k, false))
+                                .collect()
+                        })
                         .unwrap_or_default(),
                 ),
                 _ => V::List(Vec::new()),
@@ -442,7 +449,11 @@ impl Ctx<'_, '_> {
                     "actors" => pick(&|e| e.kind == Kind::Actor),
                     "boundaries" => pick(&|e| e.kind == Kind::Boundary),
                     "data" => V::List((0..m.data.len() as u32).map(V::Data).collect()),
-                    _ => return err(format!("unknown name `{name}` (known: tm, dataflows, threats, findings, elements, assets, actors, boundaries, data)")),
+                    _ => {
+                        return err(format!(
+                            "unknown name `{name}` (known: tm, dataflows, threats, findings, elements, assets, actors, boundaries, data)"
+                        ));
+                    }
                 })
             }
         }
@@ -461,7 +472,9 @@ impl Ctx<'_, '_> {
                 let Some(close) = field[k..].find(']').map(|e| k + e) else { return err(format!("missing `]` in `{{{field}}}`")) };
                 let key = &field[k + 1..close];
                 v = match (&v, key.parse::<usize>()) {
-                    (V::List(l), Ok(n)) => l.get(n).cloned().ok_or_else(|| TemplateError(format!("index {n} out of range in `{{{field}}}`")))?,
+                    (V::List(l), Ok(n)) => {
+                        l.get(n).cloned().ok_or_else(|| TemplateError(format!("index {n} out of range in `{{{field}}}`")))?
+                    }
                     _ => self.attr(&v, key)?,
                 };
                 k = close + 1;
@@ -575,13 +588,18 @@ pub fn render(template: &str, a: &Analysis<'_>) -> Result<String, TemplateError>
 pub fn markdown_to_html(md: &str) -> String {
     use pulldown_cmark::{CowStr, Event, Tag};
     fn safe(url: CowStr<'_>) -> CowStr<'_> {
-        let scheme: String = url.chars().filter(|c| !c.is_whitespace() && !c.is_control()).take(12).collect::<String>().to_ascii_lowercase();
+        let scheme: String =
+            url.chars().filter(|c| !c.is_whitespace() && !c.is_control()).take(12).collect::<String>().to_ascii_lowercase();
         if ["javascript:", "vbscript:", "data:", "file:"].iter().any(|s| scheme.starts_with(s)) { CowStr::Borrowed("#") } else { url }
     }
     let opts = pulldown_cmark::Options::ENABLE_TABLES | pulldown_cmark::Options::ENABLE_STRIKETHROUGH;
     let parser = pulldown_cmark::Parser::new_ext(md, opts).map(|ev| match ev {
-        Event::Start(Tag::Link { link_type, dest_url, title, id }) => Event::Start(Tag::Link { link_type, dest_url: safe(dest_url), title, id }),
-        Event::Start(Tag::Image { link_type, dest_url, title, id }) => Event::Start(Tag::Image { link_type, dest_url: safe(dest_url), title, id }),
+        Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
+            Event::Start(Tag::Link { link_type, dest_url: safe(dest_url), title, id })
+        }
+        Event::Start(Tag::Image { link_type, dest_url, title, id }) => {
+            Event::Start(Tag::Image { link_type, dest_url: safe(dest_url), title, id })
+        }
         other => other,
     });
     let mut out = String::with_capacity(md.len() * 2);
