@@ -158,6 +158,13 @@ fn graphviz(g: &Graph, labels: bool, timeout: u64) -> Row {
         let _ = stdout.read_to_string(&mut out);
         out
     });
+    // Drain stderr as well: Graphviz can warn a lot, and a full pipe would block it.
+    let mut stderr = child.stderr.take().unwrap();
+    let err_reader = std::thread::spawn(move || {
+        let mut err = String::new();
+        let _ = stderr.read_to_string(&mut err);
+        err
+    });
     let deadline = t + Duration::from_secs(timeout);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -181,11 +188,8 @@ fn graphviz(g: &Graph, labels: bool, timeout: u64) -> Row {
     };
     let Some(status) = status else { return fail(format!("> {timeout} s (stopped)")) };
     let out = reader.join().unwrap();
+    let err = err_reader.join().unwrap_or_default();
     if !status.success() || out.is_empty() {
-        let mut err = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            let _ = e.read_to_string(&mut err);
-        }
         return fail(format!("failed after {elapsed:.2} s: {}", err.lines().next().unwrap_or("").trim()));
     }
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
