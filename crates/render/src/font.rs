@@ -66,32 +66,48 @@ pub fn text_width(text: &str, size: f64, face: Face) -> f64 {
     em * size
 }
 
+/// Longest text shown in a diagram label; longer text is cut with an ellipsis (reports show it
+/// in full).
+pub const MAX_LABEL_CHARS: usize = 300;
+
 /// Wraps text into lines of at most `width` pixels, breaking at spaces, and inside words only
-/// when a single word is wider than the line.
+/// when a single word is wider than the line. Linear in the length of the text; text longer than
+/// [`MAX_LABEL_CHARS`] is cut with an ellipsis.
 pub fn wrap(text: &str, width: f64, size: f64, face: Face) -> Vec<String> {
+    let text: std::borrow::Cow<'_, str> = match text.char_indices().nth(MAX_LABEL_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]).into(),
+        None => text.into(),
+    };
+    let space = text_width(" ", size, face);
     let mut lines = Vec::new();
     for para in text.split('\n') {
-        let mut line = String::new();
+        let (mut line, mut line_w) = (String::new(), 0.0);
         for word in para.split_whitespace() {
-            let candidate = if line.is_empty() { word.to_owned() } else { format!("{line} {word}") };
-            if text_width(&candidate, size, face) <= width || line.is_empty() && text_width(word, size, face) <= width {
-                line = candidate;
+            let word_w = text_width(word, size, face);
+            if !line.is_empty() && line_w + space + word_w <= width {
+                line.push(' ');
+                line.push_str(word);
+                line_w += space + word_w;
                 continue;
             }
             if !line.is_empty() {
                 lines.push(std::mem::take(&mut line));
             }
-            if text_width(word, size, face) <= width {
+            if word_w <= width {
                 line = word.to_owned();
-            } else {
-                for c in word.chars() {
-                    line.push(c);
-                    if text_width(&line, size, face) > width && line.chars().count() > 1 {
-                        let last = line.pop().unwrap_or(' ');
-                        lines.push(std::mem::take(&mut line));
-                        line.push(last);
-                    }
+                line_w = word_w;
+                continue;
+            }
+            // A word wider than the line: break it between characters.
+            line_w = 0.0;
+            for c in word.chars() {
+                let cw = text_width(c.encode_utf8(&mut [0; 4]), size, face);
+                if line_w + cw > width && !line.is_empty() {
+                    lines.push(std::mem::take(&mut line));
+                    line_w = 0.0;
                 }
+                line.push(c);
+                line_w += cw;
             }
         }
         lines.push(line);
@@ -102,58 +118,55 @@ pub fn wrap(text: &str, width: f64, size: f64, face: Face) -> Vec<String> {
 /// Python's `textwrap.wrap(text, width)` as pytm uses it for DOT labels: words are split at
 /// whitespace and after hyphens, over-long words are broken, whitespace is collapsed.
 pub fn textwrap(text: &str, width: usize) -> Vec<String> {
-    // Chunks: words (split after hyphens between letters) and single spaces.
-    let mut chunks: Vec<String> = Vec::new();
-    for (k, word) in text.split_whitespace().enumerate() {
-        if k > 0 {
-            chunks.push(" ".to_owned());
-        }
-        let chars: Vec<char> = word.chars().collect();
-        let mut cur = String::new();
-        for (i, &c) in chars.iter().enumerate() {
-            cur.push(c);
-            let hyphen_break = c == '-' && i > 0 && chars[i - 1].is_alphanumeric() && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric());
-            if hyphen_break {
-                chunks.push(std::mem::take(&mut cur));
+    let width = width.max(1);
+    // Chunks (ranges into `chars`): words, split after hyphens between letters, and single
+    // spaces. A range is shortened in place when a long word is broken, so this is linear.
+    let chars: Vec<char> = text.split_whitespace().collect::<Vec<_>>().join(" ").chars().collect();
+    let mut chunks: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    for i in 0..chars.len() {
+        let c = chars[i];
+        if c == ' ' {
+            if start < i {
+                chunks.push((start, i));
             }
-        }
-        if !cur.is_empty() {
-            chunks.push(cur);
+            chunks.push((i, i + 1));
+            start = i + 1;
+        } else if c == '-' && i > start && chars[i - 1].is_alphanumeric() && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric()) {
+            chunks.push((start, i + 1));
+            start = i + 1;
         }
     }
+    if start < chars.len() {
+        chunks.push((start, chars.len()));
+    }
+    let is_space = |c: (usize, usize)| c.1 == c.0 + 1 && chars[c.0] == ' ';
     let mut lines: Vec<String> = Vec::new();
     let mut idx = 0;
     while idx < chunks.len() {
-        let mut line: Vec<String> = Vec::new();
+        // Leading whitespace is dropped on every line but the first.
+        if !lines.is_empty() && is_space(chunks[idx]) {
+            idx += 1;
+            continue;
+        }
+        let mut line: Vec<(usize, usize)> = Vec::new();
         let mut len = 0;
-        if lines.is_empty() || chunks[idx] != " " {
-        } else {
+        while idx < chunks.len() && len + (chunks[idx].1 - chunks[idx].0) <= width {
+            len += chunks[idx].1 - chunks[idx].0;
+            line.push(chunks[idx]);
             idx += 1;
         }
-        while idx < chunks.len() {
-            let l = chunks[idx].chars().count();
-            if len + l <= width {
-                len += l;
-                line.push(chunks[idx].clone());
-                idx += 1;
-            } else {
-                break;
-            }
+        if idx < chunks.len() && chunks[idx].1 - chunks[idx].0 > width && (line.is_empty() || len < width) {
+            let room = width.saturating_sub(len).max(1);
+            let (s0, e0) = chunks[idx];
+            line.push((s0, s0 + room));
+            chunks[idx] = (s0 + room, e0);
         }
-        if idx < chunks.len() && chunks[idx].chars().count() > width && (line.is_empty() || len < width) {
-            let room = if width > len { width - len } else { 1 };
-            let head: String = chunks[idx].chars().take(room).collect();
-            let tail: String = chunks[idx].chars().skip(room).collect();
-            line.push(head);
-            chunks[idx] = tail;
-        }
-        while line.last().is_some_and(|s| s == " ") {
+        while line.last().is_some_and(|&c| is_space(c)) {
             line.pop();
         }
         if !line.is_empty() {
-            lines.push(line.concat());
-        } else if idx < chunks.len() && chunks[idx] == " " {
-            idx += 1;
+            lines.push(line.iter().flat_map(|&(a, b)| chars[a..b].iter()).collect());
         }
     }
     lines
@@ -194,6 +207,11 @@ mod tests {
         assert_eq!(textwrap("abcdefghijklmnopqrstuvwxyz", 18), ["abcdefghijklmnopqr", "stuvwxyz"]);
         assert_eq!(textwrap("well-known-long-name server", 18), ["well-known-long-", "name server"]);
         assert!(textwrap("", 18).is_empty());
+        // Whitespace runs collapse (Python would keep them: names with runs of spaces differ).
+        assert_eq!(textwrap("  spaced   out  ", 18), ["spaced out"]);
+        assert_eq!(textwrap("ab abcdefghijklmnopqrstuvwxyz", 18), ["ab abcdefghijklmno", "pqrstuvwxyz"]);
+        let huge = "y".repeat(1_000_000);
+        assert_eq!(textwrap(&huge, 18).len(), 1_000_000 / 18 + 1);
     }
 
     #[test]
@@ -202,6 +220,14 @@ mod tests {
         assert!(w > 50.0 && w < 80.0, "{w}");
         assert!(text_width("W", 12.0, Face::Bold) > text_width("i", 12.0, Face::Bold));
         let lines = wrap("one two three four five six", 60.0, 12.0, Face::Regular);
-        assert!(lines.len() > 1 && lines.iter().all(|l| text_width(l, 12.0, Face::Regular) <= 60.0));
+        assert!(lines.len() > 1 && lines.iter().all(|l| text_width(l, 12.0, Face::Regular) <= 60.0 + 1e-9));
+        assert_eq!(lines.join(" "), "one two three four five six");
+        let long = "x".repeat(100);
+        let lines = wrap(&long, 60.0, 12.0, Face::Regular);
+        assert!(lines.len() > 1 && lines.concat() == long);
+        // Huge text is cut, and wrapping it stays fast.
+        let huge = "word ".repeat(200_000);
+        let lines = wrap(&huge, 140.0, 13.0, Face::Regular);
+        assert!(lines.concat().chars().count() < MAX_LABEL_CHARS + 10 && lines.last().is_some_and(|l| l.ends_with('…')));
     }
 }
