@@ -9,7 +9,9 @@
 //!    on one. Sources are pulled towards their successors.
 //! 3. **Ordering**: barycenter sweeps where each layer is sorted hierarchically (a cluster's
 //!    items stay contiguous, sibling clusters keep one global order in every layer), then
-//!    adjacent transpositions; the order with the fewest crossings wins.
+//!    adjacent transpositions; the order with the fewest crossings wins. Each cluster has a
+//!    "spine" of fillers chained through its columns, so an edge that would cut through a
+//!    foreign cluster counts as a crossing and orderings that route it around win.
 //! 4. **Coordinates**: columns get their widest item plus room for cluster padding; vertical
 //!    positions solve separation constraints (item gaps, cluster tops and bottoms) with the
 //!    longest-path solution, then balancing passes that move each item towards its neighbours
@@ -17,7 +19,8 @@
 //!    every column it spans, a cluster's rectangle contains exactly its members and no two
 //!    rectangles overlap unless nested.
 //! 5. **Routing**: edges run horizontally inside a column (at their own slot, so they never
-//!    cross a node or a label there) and as curves in the gaps between columns.
+//!    cross a node or a label there) and as curves in the gaps between columns; the edges at a
+//!    node's side get one port each, spread in the order of where they go.
 //!
 //! layout-rs was evaluated for this and does not support clusters (ARCHITECTURE.md).
 
