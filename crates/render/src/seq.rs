@@ -16,7 +16,8 @@ const MSG_FONT: f64 = 11.0;
 const NOTE_FONT: f64 = 11.0;
 const LINE: f64 = 14.0;
 const TOP: f64 = 16.0;
-const HEAD_H: f64 = 64.0;
+/// Minimum height of the participant heads.
+const MIN_HEAD_H: f64 = 64.0;
 const NOTE_W: f64 = 210.0;
 
 const SEQ_STYLE: &str = "\
@@ -35,6 +36,15 @@ pub fn svg(a: &Analysis<'_>) -> String {
     let index: std::collections::HashMap<u32, usize> = parts.iter().enumerate().map(|(k, &i)| (i, k)).collect();
     let heads: Vec<Vec<String>> = parts.iter().map(|&i| font::wrap(&p.element(i).name, 130.0, HEAD_FONT, Face::Regular)).collect();
     let head_w: Vec<f64> = heads.iter().map(|l| (lines_width(l, HEAD_FONT, Face::Regular) + 24.0).max(90.0)).collect();
+    // Heads are as tall as the tallest needs: actor figures carry their name below.
+    let head_h = parts
+        .iter()
+        .zip(&heads)
+        .map(|(&i, l)| {
+            let n = l.len() as f64;
+            if p.element(i).kind == Kind::Actor { 52.0 + n * 16.0 } else { n * 16.0 + 30.0 }
+        })
+        .fold(MIN_HEAD_H, f64::max);
     let any_note = p.flow_order().iter().any(|&f| p.element(f).note.as_deref().is_some_and(|n| !n.trim().is_empty()));
     let left = 16.0 + if any_note { NOTE_W + 16.0 } else { 0.0 };
     let mut xs = Vec::with_capacity(parts.len());
@@ -60,7 +70,7 @@ pub fn svg(a: &Analysis<'_>) -> String {
         id: String,
     }
     let mut msgs = Vec::new();
-    let mut y = TOP + HEAD_H + 24.0;
+    let mut y = TOP + head_h + 24.0;
     for &f in p.flow_order() {
         let Some((s, t)) = p.endpoints(f) else { continue };
         let (Some(&from), Some(&to)) = (index.get(&s), index.get(&t)) else { continue };
@@ -95,7 +105,7 @@ pub fn svg(a: &Analysis<'_>) -> String {
         let _ = writeln!(
             svg.out,
             "<line class=\"ll\" x1=\"{x}\" y1=\"{}\" x2=\"{x}\" y2=\"{}\"/>",
-            num(TOP + HEAD_H),
+            num(TOP + head_h),
             num(bottom),
             x = num(cx)
         );
@@ -117,10 +127,10 @@ pub fn svg(a: &Analysis<'_>) -> String {
                     l = num(hx - 10.0),
                     r = num(hx + 10.0)
                 );
-                svg.text_lines(cx, TOP + 56.0 - (lines.len() as f64 - 1.0) * 8.0, 16.0, lines, "nt", Anchor::Middle);
+                svg.text_lines(cx, TOP + 60.0, 16.0, lines, "nt", Anchor::Middle);
             }
             Kind::Datastore => {
-                let (w, h) = (head_w[k], HEAD_H - 8.0);
+                let (w, h) = (head_w[k], head_h - 8.0);
                 let (x0, y0) = (cx - w / 2.0, TOP + 4.0);
                 let ry = 6.0;
                 let _ = writeln!(
@@ -136,7 +146,7 @@ pub fn svg(a: &Analysis<'_>) -> String {
                 svg.text_lines(cx, y0 + h / 2.0 - th / 2.0 + 16.0, 16.0, lines, "nt", Anchor::Middle);
             }
             _ => {
-                let (w, h) = (head_w[k], HEAD_H - 12.0);
+                let (w, h) = (head_w[k], head_h - 12.0);
                 let (x0, y0) = (cx - w / 2.0, TOP + 6.0);
                 let rx = if e.kind == Kind::Lambda { 10.0 } else { 3.0 };
                 let _ = writeln!(
