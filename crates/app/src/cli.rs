@@ -19,10 +19,13 @@ use threatmap_render::{pytm_text, report, seq, sqldump, svg, template};
 
 /// Threat modeling from data-flow diagrams: findings, reports and checks for CI.
 #[derive(Debug, Parser)]
-#[command(name = "threatmap", version, about, long_about = None, arg_required_else_help = true)]
+#[command(name = "threatmap", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// Without a subcommand: the model to open in the desktop app (native or pytm JSON). With
+    /// neither, the app opens the last file or the bundled example.
+    file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -265,9 +268,19 @@ fn bad(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(BadInput(msg.into()))
 }
 
+/// Runs the command line (or the app, with no subcommand).
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli) {
+    let Some(command) = cli.command else {
+        return match crate::gui::run(cli.file) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    };
+    match run(command) {
         Ok(code) => code,
         Err(e) => {
             if let Some(b) = e.downcast_ref::<BadInput>() {
@@ -281,10 +294,10 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+fn run(command: Command) -> Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    match cli.command {
+    match command {
         Command::List(args) => {
             let rules = load_rules(&args, None)?;
             let width = rules.rules.iter().map(|r| r.id.len()).max().unwrap_or(2);

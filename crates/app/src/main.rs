@@ -1,10 +1,8 @@
-//! `threatmap`: the headless command line (and, once it lands, the desktop app when run with
-//! no subcommand).
-
-mod cli;
+//! `threatmap`: the desktop app when run with no subcommand (on a file, the last file or the
+//! bundled example), the headless command line otherwise.
 
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    cli::main()
+    threatmap_app::cli::main()
 }

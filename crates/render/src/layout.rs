@@ -156,6 +156,8 @@ pub struct Layout {
 
 /// Vertical gap between neighbours in a column.
 const NODE_GAP: f64 = 20.0;
+/// Vertical gap next to an edge passing through a column.
+const EDGE_GAP: f64 = 6.0;
 /// Padding between a cluster's border and its contents.
 const PAD: f64 = 12.0;
 /// Minimum horizontal gap between columns (edges curve through it).
@@ -476,10 +478,11 @@ pub fn layered(g: &Graph) -> Layout {
                         cons.push((var, top(c), off + sep));
                         (var, off, entered) = (top(c), 0.0, true);
                     }
+                    let thin = |k: usize| matches!(items[k].kind, ItemKind::Dummy { label: false } | ItemKind::Filler);
                     let sep = if entered {
                         PAD
                     } else if after_item {
-                        NODE_GAP
+                        if thin(pv) || thin(i) { EDGE_GAP } else { NODE_GAP }
                     } else {
                         NODE_GAP.max(PAD)
                     };

@@ -1,0 +1,856 @@
+//! The diagram canvas: painting the model with the render crate's shapes and badges, and the
+//! direct manipulation (palette drops, selection, moving, drawing flows, resizing boundaries,
+//! flow waypoints, pan and zoom). Positions live in the model's `layout`, in canvas units.
+
+use std::collections::BTreeSet;
+
+use egui::{Align2, Color32, CornerRadius, FontId, Pos2, Rect, Sense, Shape, Stroke, StrokeKind, Vec2, pos2, vec2};
+use threatmap_core::attr::Kind;
+use threatmap_core::model::Model;
+use threatmap_core::rules::Severity;
+use threatmap_render::dfd::{Badge, severity_style};
+
+use crate::document::{self, rect_of, set_rect};
+use crate::gui::ThreatmapApp;
+
+/// Grid step in canvas units.
+pub const GRID: f32 = 10.0;
+
+/// View and gesture state of the canvas.
+#[derive(Debug, Clone)]
+pub struct CanvasState {
+    /// Offset of the canvas origin from the canvas widget's top-left corner, in points.
+    pub pan: Vec2,
+    /// Points per canvas unit.
+    pub zoom: f32,
+    /// Draw a grid and snap to it.
+    pub grid: bool,
+    /// Fit the drawing into the view on the next frame.
+    pub fit_requested: bool,
+    drag: Drag,
+    /// The canvas rectangle on screen in the last frame.
+    pub screen_rect: Rect,
+}
+
+impl Default for CanvasState {
+    fn default() -> Self {
+        CanvasState { pan: vec2(40.0, 40.0), zoom: 1.0, grid: true, fit_requested: true, drag: Drag::None, screen_rect: Rect::NOTHING }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+enum Drag {
+    #[default]
+    None,
+    Pan,
+    Move {
+        start: Pos2,
+        originals: Vec<(String, Rect)>,
+        waypoints: Vec<(String, Pos2)>,
+    },
+    Rubber {
+        start: Pos2,
+    },
+    Flow {
+        from: String,
+    },
+    Resize {
+        id: String,
+        corner: usize,
+        original: Rect,
+    },
+    Waypoint {
+        id: String,
+    },
+}
+
+/// What is under the pointer.
+#[derive(Debug, Clone, PartialEq)]
+enum Hit {
+    Empty,
+    Node(String),
+    Boundary(String),
+    Flow(String),
+    ConnectHandle(String),
+    ResizeHandle(String, usize),
+    WaypointHandle(String),
+}
+
+impl CanvasState {
+    /// Screen position of a canvas point.
+    pub fn screen_from_canvas(&self, p: Pos2) -> Pos2 {
+        self.screen_rect.min + self.pan + p.to_vec2() * self.zoom
+    }
+
+    /// Canvas point under a screen position.
+    pub fn canvas_from_screen(&self, p: Pos2) -> Pos2 {
+        ((p - self.screen_rect.min - self.pan) / self.zoom).to_pos2()
+    }
+
+    fn screen_rect_of(&self, r: Rect) -> Rect {
+        Rect::from_min_max(self.screen_from_canvas(r.min), self.screen_from_canvas(r.max))
+    }
+
+    /// Zooms around the centre of the view.
+    pub fn zoom_by(&mut self, factor: f32) {
+        let c = self.screen_rect.center();
+        self.zoom_at(c, factor);
+    }
+
+    fn zoom_at(&mut self, screen: Pos2, factor: f32) {
+        if !self.screen_rect.is_positive() {
+            self.zoom = (self.zoom * factor).clamp(0.1, 4.0);
+            return;
+        }
+        let before = self.canvas_from_screen(screen);
+        self.zoom = (self.zoom * factor).clamp(0.1, 4.0);
+        let after = self.screen_from_canvas(before);
+        self.pan += screen - after;
+    }
+
+    fn fit(&mut self, model: &Model) {
+        let mut bb = Rect::NOTHING;
+        for e in &model.elements {
+            if let Some(r) = rect_of(model, &e.id, e.kind).filter(|_| e.kind != Kind::Dataflow) {
+                bb = bb.union(r);
+            }
+        }
+        if !bb.is_positive() || !self.screen_rect.is_positive() {
+            self.zoom = 1.0;
+            self.pan = vec2(40.0, 40.0);
+            return;
+        }
+        let margin = 40.0;
+        let avail = self.screen_rect.size() - vec2(2.0 * margin, 2.0 * margin);
+        self.zoom = (avail.x / bb.width()).min(avail.y / bb.height()).clamp(0.1, 1.5);
+        let used = bb.size() * self.zoom;
+        self.pan = vec2(margin, margin) + (avail - used) / 2.0 - bb.min.to_vec2() * self.zoom;
+    }
+
+    fn snap(&self, p: Pos2) -> Pos2 {
+        if self.grid { pos2((p.x / GRID).round() * GRID, (p.y / GRID).round() * GRID) } else { p }
+    }
+}
+
+/// The canvas widget.
+pub fn canvas_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
+    let (rect, response) = ui.allocate_exact_size(ui.available_size(), Sense::click_and_drag());
+    app.canvas.screen_rect = rect;
+    if app.canvas.fit_requested {
+        app.canvas.fit_requested = false;
+        let model = &app.doc.model;
+        app.canvas.fit(model);
+    }
+    let painter = ui.painter_at(rect);
+    let dark = ui.visuals().dark_mode;
+    painter.rect_filled(rect, 0.0, if dark { Color32::from_gray(30) } else { Color32::WHITE });
+
+    // Zoom (Ctrl+wheel, pinch) at the pointer, and pan with the wheel.
+    if let Some(hover) = response.hover_pos() {
+        let (zoom, scroll) = ui.input(|i| (i.zoom_delta(), i.smooth_scroll_delta));
+        if zoom != 1.0 {
+            app.canvas.zoom_at(hover, zoom);
+        } else if scroll != Vec2::ZERO {
+            app.canvas.pan += scroll;
+        }
+    }
+
+    interact(ui, app, &response);
+    // Findings for this revision, so badges reflect an edit made this frame.
+    app.refresh();
+    paint(ui, app, &painter, dark);
+}
+
+fn node_rects(model: &Model) -> Vec<(String, Kind, Rect)> {
+    model
+        .elements
+        .iter()
+        .filter(|e| e.kind.is_node())
+        .filter_map(|e| Some((e.id.clone(), e.kind, rect_of(model, &e.id, e.kind)?)))
+        .collect()
+}
+
+fn boundary_rects(model: &Model) -> Vec<(String, Rect)> {
+    model
+        .elements
+        .iter()
+        .filter(|e| e.kind == Kind::Boundary)
+        .filter_map(|e| Some((e.id.clone(), rect_of(model, &e.id, e.kind)?)))
+        .collect()
+}
+
+/// Sideways offsets of flows that share their two ends, so parallel flows (a request and its
+/// response) are drawn apart: flow id → offset in canvas units.
+fn parallel_offsets(model: &Model) -> std::collections::HashMap<String, f32> {
+    let mut groups: std::collections::HashMap<(String, String), Vec<(String, bool)>> = std::collections::HashMap::new();
+    for e in model.elements.iter().filter(|e| e.kind == Kind::Dataflow) {
+        let (Some(s), Some(t)) = (e.source.clone(), e.sink.clone()) else { continue };
+        if s == t {
+            continue;
+        }
+        let flipped = s > t;
+        let key = if flipped { (t, s) } else { (s, t) };
+        groups.entry(key).or_default().push((e.id.clone(), flipped));
+    }
+    let mut out = std::collections::HashMap::new();
+    for (_, list) in groups {
+        let n = list.len();
+        if n < 2 {
+            continue;
+        }
+        for (k, (id, flipped)) in list.into_iter().enumerate() {
+            // Offsets are measured against the pair's canonical direction.
+            let off = (k as f32 - (n - 1) as f32 / 2.0) * 22.0;
+            out.insert(id, if flipped { -off } else { off });
+        }
+    }
+    out
+}
+
+/// A flow's drawn path in canvas units: border of the source, the waypoint if any, border of
+/// the sink.
+fn flow_path(model: &Model, flow: &threatmap_core::model::Element, offsets: &std::collections::HashMap<String, f32>) -> Option<Vec<Pos2>> {
+    let find = |id: &Option<String>| {
+        let id = id.as_ref()?;
+        let e = model.elements.iter().find(|e| &e.id == id)?;
+        Some((e.kind, rect_of(model, id, e.kind)?))
+    };
+    let (sk, sr) = find(&flow.source)?;
+    let (tk, tr) = find(&flow.sink)?;
+    let mut mid = document::waypoint(model, &flow.id);
+    if mid.is_none()
+        && let Some(off) = offsets.get(&flow.id)
+    {
+        let d = tr.center() - sr.center();
+        if d.length() > 1e-3 {
+            let n = vec2(-d.y, d.x).normalized();
+            mid = Some(sr.center().lerp(tr.center(), 0.5) + n * *off);
+        }
+    }
+    if flow.source == flow.sink {
+        let top = sr.center_top();
+        let w = sr.width() / 4.0;
+        return Some(vec![top + vec2(w - 8.0, 0.0), top + vec2(w - 8.0, -26.0), top + vec2(w + 16.0, -26.0), top + vec2(w + 16.0, 0.0)]);
+    }
+    let toward_s = mid.unwrap_or(tr.center());
+    let toward_t = mid.unwrap_or(sr.center());
+    let a = border_point(sk, sr, toward_s);
+    let b = border_point(tk, tr, toward_t);
+    Some(match mid {
+        Some(m) => vec![a, m, b],
+        None => vec![a, b],
+    })
+}
+
+/// Where the ray from the centre of a node towards `to` leaves its outline.
+fn border_point(kind: Kind, r: Rect, to: Pos2) -> Pos2 {
+    let c = r.center();
+    let d = to - c;
+    if d.length() < 1e-3 {
+        return c;
+    }
+    let (a, b) = (r.width() / 2.0, r.height() / 2.0);
+    let t = match kind {
+        Kind::Process | Kind::Server | Kind::SetOfProcesses => 1.0 / ((d.x / a).powi(2) + (d.y / b).powi(2)).sqrt(),
+        _ => (a / d.x.abs().max(1e-6)).min(b / d.y.abs().max(1e-6)),
+    };
+    c + d * t.min(1.0)
+}
+
+fn dist_to_segment(p: Pos2, a: Pos2, b: Pos2) -> f32 {
+    let ab = b - a;
+    let t = if ab.length_sq() < 1e-6 { 0.0 } else { ((p - a).dot(ab) / ab.length_sq()).clamp(0.0, 1.0) };
+    (a + ab * t - p).length()
+}
+
+fn hit_test(app: &ThreatmapApp, screen: Pos2) -> Hit {
+    let c = &app.canvas;
+    let model = &app.doc.model;
+    let offsets = parallel_offsets(model);
+    let p = c.canvas_from_screen(screen);
+    let tol = 6.0 / c.zoom;
+    // Handles of the selection first.
+    for id in &app.selection {
+        let Some(e) = model.elements.iter().find(|e| &e.id == id) else { continue };
+        match e.kind {
+            Kind::Boundary => {
+                if let Some(r) = rect_of(model, id, e.kind) {
+                    for (k, corner) in [r.left_top(), r.right_top(), r.right_bottom(), r.left_bottom()].iter().enumerate() {
+                        if (*corner - p).length() <= tol * 1.5 {
+                            return Hit::ResizeHandle(id.clone(), k);
+                        }
+                    }
+                }
+            }
+            Kind::Dataflow => {
+                if let Some(path) = flow_path(model, e, &offsets) {
+                    let mid = if path.len() == 3 { path[1] } else { path[0].lerp(path[path.len() - 1], 0.5) };
+                    if (mid - p).length() <= tol * 1.5 {
+                        return Hit::WaypointHandle(id.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let nodes = node_rects(model);
+    // Connection handles: a dot at the right of each node.
+    for (id, _, r) in nodes.iter().rev() {
+        if (connect_handle(*r) - p).length() <= tol * 1.4 && r.expand(24.0 / c.zoom).contains(p) {
+            return Hit::ConnectHandle(id.clone());
+        }
+    }
+    for (id, _, r) in nodes.iter().rev() {
+        if r.contains(p) {
+            return Hit::Node(id.clone());
+        }
+    }
+    for e in model.elements.iter().filter(|e| e.kind == Kind::Dataflow).rev() {
+        if let Some(path) = flow_path(model, e, &offsets)
+            && path.windows(2).any(|w| dist_to_segment(p, w[0], w[1]) <= tol)
+        {
+            return Hit::Flow(e.id.clone());
+        }
+    }
+    // Boundaries: their border, or their label in the top-left corner (inside stays free for
+    // rubber-band selection of what they contain).
+    let mut bs = boundary_rects(model);
+    bs.sort_by(|a, b| a.1.area().total_cmp(&b.1.area()));
+    for (id, r) in bs {
+        let label = Rect::from_min_size(r.min, vec2(180.0f32.min(r.width()), 24.0));
+        let on_border = r.expand(tol).contains(p) && !r.shrink(tol).contains(p);
+        if on_border || label.contains(p) {
+            return Hit::Boundary(id);
+        }
+    }
+    Hit::Empty
+}
+
+fn connect_handle(r: Rect) -> Pos2 {
+    r.right_center() + vec2(10.0, 0.0)
+}
+
+fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
+    // Palette drops create elements where they land.
+    if let Some(kind) = response.dnd_release_payload::<Kind>() {
+        if let Some(pos) = ui.input(|i| i.pointer.interact_pos()) {
+            let at = app.canvas.snap(app.canvas.canvas_from_screen(pos));
+            let mut new_id = String::new();
+            app.doc.edit(|m| new_id = document::add_element(m, *kind, at));
+            app.selection = BTreeSet::from([new_id]);
+            app.status = format!("Added {}", kind.name());
+        }
+        return;
+    }
+    let pointer = ui.input(|i| i.pointer.interact_pos());
+    let space = ui.input(|i| i.key_down(egui::Key::Space));
+    let shift = ui.input(|i| i.modifiers.shift);
+
+    if response.drag_started() {
+        // Hit-test where the press happened, not where the pointer is once the drag registers.
+        let Some(pos) = ui.input(|i| i.pointer.press_origin()).or(pointer) else { return };
+        let middle = ui.input(|i| i.pointer.middle_down());
+        let hit = if middle || space { Hit::Empty } else { hit_test(app, pos) };
+        let p = app.canvas.canvas_from_screen(pos);
+        let p = app.canvas.snap(p);
+        app.canvas.drag = match hit {
+            _ if middle || space => Drag::Pan,
+            Hit::ResizeHandle(id, corner) => {
+                let original = rect_of(&app.doc.model, &id, Kind::Boundary).unwrap_or(Rect::NOTHING);
+                app.doc.checkpoint();
+                Drag::Resize { id, corner, original }
+            }
+            Hit::ConnectHandle(from) => Drag::Flow { from },
+            Hit::WaypointHandle(id) => {
+                app.doc.checkpoint();
+                Drag::Waypoint { id }
+            }
+            Hit::Node(id) | Hit::Boundary(id) => {
+                if !app.selection.contains(&id) {
+                    if !shift {
+                        app.selection.clear();
+                    }
+                    app.selection.insert(id);
+                }
+                let model = &app.doc.model;
+                let mut ids: BTreeSet<String> = BTreeSet::new();
+                for s in &app.selection {
+                    if let Some(e) = model.elements.iter().find(|e| &e.id == s) {
+                        if e.kind == Kind::Boundary {
+                            ids.extend(document::descendants(model, s));
+                        }
+                        if e.kind != Kind::Dataflow {
+                            ids.insert(s.clone());
+                        }
+                    }
+                }
+                let originals: Vec<(String, Rect)> = ids
+                    .iter()
+                    .filter_map(|id| {
+                        let e = model.elements.iter().find(|e| &e.id == id)?;
+                        (e.kind != Kind::Dataflow).then_some(())?;
+                        Some((id.clone(), rect_of(model, id, e.kind)?))
+                    })
+                    .collect();
+                // Waypoints of flows whose both ends move, move along.
+                let waypoints = model
+                    .elements
+                    .iter()
+                    .filter(|e| e.kind == Kind::Dataflow)
+                    .filter(|e| e.source.as_ref().is_some_and(|s| ids.contains(s)) && e.sink.as_ref().is_some_and(|s| ids.contains(s)))
+                    .filter_map(|e| Some((e.id.clone(), document::waypoint(model, &e.id)?)))
+                    .collect();
+                app.doc.checkpoint();
+                Drag::Move { start: p, originals, waypoints }
+            }
+            Hit::Flow(id) => {
+                app.selection = BTreeSet::from([id]);
+                Drag::None
+            }
+            Hit::Empty => {
+                if !shift {
+                    app.selection.clear();
+                }
+                Drag::Rubber { start: p }
+            }
+        };
+    }
+
+    if response.dragged() {
+        let delta = response.drag_delta();
+        let p = pointer.map(|s| app.canvas.canvas_from_screen(s));
+        match app.canvas.drag.clone() {
+            Drag::Pan => app.canvas.pan += delta,
+            Drag::Move { start, originals, waypoints } => {
+                if let Some(p) = p {
+                    let mut d = p - start;
+                    if app.canvas.grid
+                        && let Some((_, r0)) = originals.first()
+                    {
+                        d = app.canvas.snap(r0.min + d) - r0.min;
+                    }
+                    for (id, r) in &originals {
+                        set_rect(&mut app.doc.model, id, r.translate(d));
+                    }
+                    for (id, w) in &waypoints {
+                        let q = *w + d;
+                        app.doc.model.layout.insert(
+                            id.clone(),
+                            threatmap_core::model::Placement { x: q.x.round().into(), y: q.y.round().into(), width: None, height: None },
+                        );
+                    }
+                    app.doc.changed();
+                }
+            }
+            Drag::Resize { id, corner, original } => {
+                if let Some(p) = p {
+                    let p = app.canvas.snap(p);
+                    let mut r = original;
+                    match corner {
+                        0 => r.min = p,
+                        1 => {
+                            r.max.x = p.x;
+                            r.min.y = p.y;
+                        }
+                        2 => r.max = p,
+                        _ => {
+                            r.min.x = p.x;
+                            r.max.y = p.y;
+                        }
+                    }
+                    let r = Rect::from_two_pos(r.min, r.max);
+                    if r.width() >= 60.0 && r.height() >= 40.0 {
+                        set_rect(&mut app.doc.model, &id, r);
+                        app.doc.changed();
+                    }
+                }
+            }
+            Drag::Waypoint { id } => {
+                if let Some(p) = p {
+                    let q = app.canvas.snap(p);
+                    app.doc
+                        .model
+                        .layout
+                        .insert(id, threatmap_core::model::Placement { x: q.x.into(), y: q.y.into(), width: None, height: None });
+                    app.doc.changed();
+                }
+            }
+            Drag::Rubber { .. } | Drag::Flow { .. } | Drag::None => {}
+        }
+    }
+
+    if response.drag_stopped() {
+        let drag = std::mem::take(&mut app.canvas.drag);
+        let p = pointer.map(|s| app.canvas.canvas_from_screen(s));
+        match drag {
+            Drag::Move { originals, .. } => {
+                let ids: Vec<String> = originals.iter().map(|(id, _)| id.clone()).collect();
+                // Membership follows geometry; members of a moved boundary stay with it.
+                let model = &app.doc.model;
+                let moved_parents: BTreeSet<String> = originals.iter().map(|(id, _)| id.clone()).collect();
+                let roots: Vec<String> = ids
+                    .into_iter()
+                    .filter(|id| {
+                        let parent = model.elements.iter().find(|e| &e.id == id).and_then(|e| e.in_boundary.clone());
+                        parent.is_none_or(|p| !moved_parents.contains(&p))
+                    })
+                    .collect();
+                document::assign_boundaries(&mut app.doc.model, &roots);
+                app.doc.discard_checkpoint_if_unchanged();
+                app.doc.changed();
+            }
+            Drag::Resize { .. } => {
+                let all: Vec<String> = app.doc.model.elements.iter().filter(|e| e.kind != Kind::Dataflow).map(|e| e.id.clone()).collect();
+                document::assign_boundaries(&mut app.doc.model, &all);
+                app.doc.discard_checkpoint_if_unchanged();
+                app.doc.changed();
+            }
+            Drag::Waypoint { .. } => {
+                app.doc.discard_checkpoint_if_unchanged();
+                app.doc.changed();
+            }
+            Drag::Flow { from } => {
+                if let Some(pos) = pointer
+                    && let Hit::Node(to) | Hit::ConnectHandle(to) = hit_test(app, pos)
+                    && to != from
+                {
+                    let mut id = String::new();
+                    app.doc.edit(|m| id = document::add_flow(m, &from, &to));
+                    app.selection = BTreeSet::from([id]);
+                }
+            }
+            Drag::Rubber { start } => {
+                if let Some(p) = p {
+                    let area = Rect::from_two_pos(start, p);
+                    let model = &app.doc.model;
+                    let offsets = parallel_offsets(model);
+                    for e in &model.elements {
+                        let inside = match e.kind {
+                            Kind::Dataflow => flow_path(model, e, &offsets).is_some_and(|path| path.iter().all(|q| area.contains(*q))),
+                            k => rect_of(model, &e.id, k).is_some_and(|r| area.contains_rect(r)),
+                        };
+                        if inside {
+                            app.selection.insert(e.id.clone());
+                        }
+                    }
+                }
+            }
+            Drag::Pan | Drag::None => {}
+        }
+    }
+
+    if response.clicked()
+        && let Some(pos) = pointer
+    {
+        let id = match hit_test(app, pos) {
+            Hit::Node(id)
+            | Hit::Boundary(id)
+            | Hit::Flow(id)
+            | Hit::ConnectHandle(id)
+            | Hit::WaypointHandle(id)
+            | Hit::ResizeHandle(id, _) => Some(id),
+            Hit::Empty => None,
+        };
+        match (id, shift) {
+            (Some(id), true) => {
+                if !app.selection.remove(&id) {
+                    app.selection.insert(id);
+                }
+            }
+            (Some(id), false) => app.selection = BTreeSet::from([id]),
+            (None, false) => app.selection.clear(),
+            (None, true) => {}
+        }
+    }
+    if response.double_clicked()
+        && let Some(Hit::Flow(id)) = pointer.map(|pos| hit_test(app, pos))
+    {
+        // Double-click a flow to drop its waypoint (straighten it).
+        app.doc.edit(|m| {
+            m.layout.remove(&id);
+        });
+    }
+}
+
+fn ink(dark: bool) -> Color32 {
+    if dark { Color32::from_gray(225) } else { Color32::from_rgb(31, 41, 55) }
+}
+
+fn paint(ui: &egui::Ui, app: &ThreatmapApp, painter: &egui::Painter, dark: bool) {
+    let c = &app.canvas;
+    let model = &app.doc.model;
+    let z = c.zoom;
+    let ink = ink(dark);
+    let selected = Color32::from_rgb(37, 99, 235);
+    let paper = if dark { Color32::from_gray(30) } else { Color32::WHITE };
+    if c.grid && z >= 0.5 {
+        let step = GRID * 4.0;
+        let tl = c.canvas_from_screen(c.screen_rect.min);
+        let br = c.canvas_from_screen(c.screen_rect.max);
+        let dot = if dark { Color32::from_gray(60) } else { Color32::from_gray(215) };
+        let mut x = (tl.x / step).floor() * step;
+        while x <= br.x {
+            let mut y = (tl.y / step).floor() * step;
+            while y <= br.y {
+                painter.circle_filled(c.screen_from_canvas(pos2(x, y)), 1.0, dot);
+                y += step;
+            }
+            x += step;
+        }
+    }
+    let font = |size: f32| FontId::proportional((size * z).max(4.0));
+    // Boundaries, outermost first.
+    let mut bs: Vec<(String, Rect, String)> = model
+        .elements
+        .iter()
+        .filter(|e| e.kind == Kind::Boundary)
+        .filter_map(|e| Some((e.id.clone(), rect_of(model, &e.id, e.kind)?, e.name.clone())))
+        .collect();
+    bs.sort_by(|a, b| b.1.area().total_cmp(&a.1.area()));
+    let red = Color32::from_rgb(220, 38, 38);
+    let offsets = parallel_offsets(model);
+    for (id, r, name) in &bs {
+        let s = c.screen_rect_of(*r);
+        let is_sel = app.selection.contains(id);
+        let stroke = Stroke::new(if is_sel { 2.5 } else { 1.5 }, if is_sel { selected } else { red });
+        dashed_rect(painter, s, stroke, 8.0 * z);
+        painter.text(s.min + vec2(8.0, 6.0) * z, Align2::LEFT_TOP, name, font(12.0), Color32::from_rgb(185, 28, 28));
+        if let Some(b) = app.cache.badges.get(id) {
+            let w = painter.layout_no_wrap(name.clone(), font(12.0), red).size().x;
+            badge(painter, s.min + vec2(14.0 * z + w, 5.0 * z), b, z);
+        }
+        if is_sel {
+            for corner in [s.left_top(), s.right_top(), s.right_bottom(), s.left_bottom()] {
+                painter.rect(
+                    Rect::from_center_size(corner, vec2(8.0, 8.0)),
+                    1.0,
+                    Color32::WHITE,
+                    Stroke::new(1.5, selected),
+                    StrokeKind::Middle,
+                );
+            }
+        }
+    }
+    // Flows.
+    for e in model.elements.iter().filter(|e| e.kind == Kind::Dataflow) {
+        let Some(path) = flow_path(model, e, &offsets) else { continue };
+        let pts: Vec<Pos2> = path.iter().map(|p| c.screen_from_canvas(*p)).collect();
+        let is_sel = app.selection.contains(&e.id);
+        let color = if is_sel {
+            selected
+        } else if e.in_scope() {
+            ink
+        } else {
+            Color32::GRAY
+        };
+        let stroke = Stroke::new(if is_sel { 2.5 } else { 1.4 }, color);
+        painter.add(Shape::line(pts.clone(), stroke));
+        let n = pts.len();
+        arrow_head(painter, pts[n - 2], pts[n - 1], color, z);
+        if e.response_to.is_some() {
+            // Responses: a second, hollow head at the start marks the pair.
+            painter.circle_stroke(pts[0], 3.0 * z.max(0.5), Stroke::new(1.2, color));
+        }
+        let mid = if n == 3 { pts[1] } else { pts[0].lerp(pts[n - 1], 0.5) };
+        let label = app.cache.labels.get(&e.id).cloned().unwrap_or_else(|| e.name.clone());
+        let galley = painter.layout(label, font(11.0), ink, 160.0 * z);
+        let label_rect = Rect::from_center_size(mid - vec2(0.0, galley.size().y / 2.0 + 3.0 * z), galley.size() + vec2(6.0, 2.0));
+        painter.rect_filled(label_rect, 3.0, paper.gamma_multiply(0.9));
+        painter.galley(label_rect.min + vec2(3.0, 1.0), galley, ink);
+        if let Some(b) = app.cache.badges.get(&e.id) {
+            badge(painter, label_rect.right_top() + vec2(4.0, 0.0), b, z);
+        }
+        if is_sel {
+            painter.circle(mid, 5.0, Color32::WHITE, Stroke::new(1.5, selected));
+        }
+    }
+    // Nodes.
+    let hover = ui.input(|i| i.pointer.hover_pos());
+    for e in model.elements.iter().filter(|e| e.kind.is_node()) {
+        let Some(r) = rect_of(model, &e.id, e.kind) else { continue };
+        let s = c.screen_rect_of(r);
+        let is_sel = app.selection.contains(&e.id);
+        let fill = if e.in_scope() {
+            paper
+        } else if dark {
+            Color32::from_gray(45)
+        } else {
+            Color32::from_gray(243)
+        };
+        let stroke_color = if !e.in_scope() { Color32::GRAY } else { ink };
+        let stroke = Stroke::new(1.6, stroke_color);
+        node_shape(painter, e.kind, s, fill, stroke, z);
+        if is_sel {
+            painter.rect_stroke(s.expand(4.0), 4.0, Stroke::new(2.0, selected), StrokeKind::Outside);
+        }
+        let galley =
+            painter.layout(e.name.clone(), font(13.0), if e.in_scope() { ink } else { Color32::GRAY }, (s.width() - 16.0 * z).max(20.0));
+        let tpos = s.center() - galley.size() / 2.0;
+        painter.galley(pos2(tpos.x, tpos.y), galley, ink);
+        if let Some(b) = app.cache.badges.get(&e.id) {
+            let w = badge_width(b, z);
+            badge(painter, pos2(s.max.x - w + 6.0 * z, s.min.y - 9.0 * z), b, z);
+        }
+        // Connection handle on hover or selection.
+        let near = hover.is_some_and(|h| s.expand(24.0).contains(h));
+        if is_sel || near {
+            let h = c.screen_from_canvas(connect_handle(r));
+            painter.circle(h, 5.0, Color32::WHITE, Stroke::new(1.5, selected));
+        }
+    }
+    // Gesture feedback.
+    if let Some(p) = ui.input(|i| i.pointer.interact_pos()) {
+        match &c.drag {
+            Drag::Flow { from } => {
+                if let Some(e) = model.elements.iter().find(|e| &e.id == from)
+                    && let Some(r) = rect_of(model, from, e.kind)
+                {
+                    let a = c.screen_from_canvas(connect_handle(r));
+                    painter.line_segment([a, p], Stroke::new(1.5, selected));
+                    arrow_head(painter, a, p, selected, z);
+                }
+            }
+            Drag::Rubber { start } => {
+                let a = c.screen_from_canvas(*start);
+                let r = Rect::from_two_pos(a, p);
+                painter.rect(r, 0.0, selected.gamma_multiply(0.08), Stroke::new(1.0, selected), StrokeKind::Inside);
+            }
+            _ => {}
+        }
+    }
+    if model.elements.is_empty() {
+        painter.text(
+            c.screen_rect.center(),
+            Align2::CENTER_CENTER,
+            "Drag elements from the palette onto the canvas.\nDrag from a node's blue handle to another node to draw a dataflow.",
+            FontId::proportional(15.0),
+            Color32::GRAY,
+        );
+    }
+}
+
+fn dashed_rect(painter: &egui::Painter, r: Rect, stroke: Stroke, radius: f32) {
+    let k = radius.min(r.width() / 4.0).min(r.height() / 4.0);
+    let mut pts = Vec::new();
+    let arc = |c: Pos2, a0: f32, pts: &mut Vec<Pos2>| {
+        for i in 0..=6 {
+            let a = a0 + std::f32::consts::FRAC_PI_2 * i as f32 / 6.0;
+            pts.push(c + vec2(a.cos(), a.sin()) * k);
+        }
+    };
+    use std::f32::consts::PI;
+    arc(pos2(r.max.x - k, r.min.y + k), -PI / 2.0, &mut pts);
+    arc(pos2(r.max.x - k, r.max.y - k), 0.0, &mut pts);
+    arc(pos2(r.min.x + k, r.max.y - k), PI / 2.0, &mut pts);
+    arc(pos2(r.min.x + k, r.min.y + k), PI, &mut pts);
+    pts.push(pts[0]);
+    painter.extend(Shape::dashed_line(&pts, stroke, 7.0, 4.0));
+}
+
+fn arrow_head(painter: &egui::Painter, from: Pos2, to: Pos2, color: Color32, zoom: f32) {
+    let d = to - from;
+    if d.length() < 1e-3 {
+        return;
+    }
+    let dir = d.normalized();
+    let size = 9.0 * zoom.clamp(0.5, 2.0);
+    let back = to - dir * size;
+    let n = vec2(-dir.y, dir.x) * size * 0.45;
+    painter.add(Shape::convex_polygon(vec![to, back + n, back - n], color, Stroke::NONE));
+}
+
+/// The outline of a node kind, as in the render crate's SVG.
+pub fn node_shape(painter: &egui::Painter, kind: Kind, r: Rect, fill: Color32, stroke: Stroke, zoom: f32) {
+    match kind {
+        Kind::Process | Kind::Server => {
+            painter.add(Shape::ellipse_filled(r.center(), r.size() / 2.0, fill));
+            painter.add(Shape::ellipse_stroke(r.center(), r.size() / 2.0, stroke));
+        }
+        Kind::SetOfProcesses => {
+            painter.add(Shape::ellipse_filled(r.center(), r.size() / 2.0, fill));
+            painter.add(Shape::ellipse_stroke(r.center(), r.size() / 2.0, stroke));
+            painter.add(Shape::ellipse_stroke(r.center(), r.size() / 2.0 - vec2(5.0, 5.0) * zoom, stroke));
+        }
+        Kind::Datastore => {
+            painter.rect_filled(r, 0.0, fill);
+            painter.line_segment([r.left_top(), r.right_top()], stroke);
+            painter.line_segment([r.left_bottom(), r.right_bottom()], stroke);
+        }
+        Kind::Lambda => {
+            painter.rect(r, CornerRadius::same((14.0 * zoom).clamp(1.0, 60.0) as u8), fill, stroke, StrokeKind::Middle);
+        }
+        Kind::Llm | Kind::Agent => {
+            let i = (r.height() / 2.0).min(r.width() / 4.0);
+            let pts = vec![
+                pos2(r.min.x + i, r.min.y),
+                pos2(r.max.x - i, r.min.y),
+                pos2(r.max.x, r.center().y),
+                pos2(r.max.x - i, r.max.y),
+                pos2(r.min.x + i, r.max.y),
+                pos2(r.min.x, r.center().y),
+            ];
+            painter.add(Shape::convex_polygon(pts, fill, stroke));
+        }
+        _ => {
+            painter.rect(r, 0.0, fill, stroke, StrokeKind::Middle);
+        }
+    }
+}
+
+fn badge_width(b: &Badge, zoom: f32) -> f32 {
+    (16.0 + 4.0 + 8.0 + 7.0 * b.count.to_string().len() as f32) * zoom.clamp(0.6, 1.5)
+}
+
+/// A finding badge: the severity marker (shape and letter) and the open-finding count.
+pub fn badge(painter: &egui::Painter, at: Pos2, b: &Badge, zoom: f32) {
+    let s = zoom.clamp(0.6, 1.5);
+    let (fill, fg, letter) = severity_style(b.worst);
+    let hex = |h: &str| {
+        let v = u32::from_str_radix(h.trim_start_matches('#'), 16).unwrap_or(0);
+        Color32::from_rgb((v >> 16) as u8, (v >> 8) as u8, v as u8)
+    };
+    let (fill, fg) = (hex(fill), hex(fg));
+    let r = 8.0 * s;
+    let c = at + vec2(r, r);
+    let outline = Stroke::new(0.8, Color32::from_rgb(17, 24, 39));
+    let poly = |pts: &[(f32, f32)]| pts.iter().map(|(x, y)| c + vec2(*x, *y) * r).collect::<Vec<Pos2>>();
+    match b.worst {
+        Severity::VeryHigh => {
+            let k = 0.414;
+            painter.add(Shape::convex_polygon(
+                poly(&[(-k, -1.0), (k, -1.0), (1.0, -k), (1.0, k), (k, 1.0), (-k, 1.0), (-1.0, k), (-1.0, -k)]),
+                fill,
+                outline,
+            ));
+        }
+        Severity::High => {
+            painter.add(Shape::convex_polygon(poly(&[(0.0, -1.1), (1.15, 0.95), (-1.15, 0.95)]), fill, outline));
+        }
+        Severity::Medium => {
+            painter.add(Shape::convex_polygon(poly(&[(0.0, -1.1), (1.1, 0.0), (0.0, 1.1), (-1.1, 0.0)]), fill, outline));
+        }
+        Severity::Low => {
+            painter.circle(c, r, fill, outline);
+        }
+        Severity::VeryLow => {
+            painter.circle(c, r - 1.0, Color32::WHITE, Stroke::new(2.0, fill));
+        }
+        Severity::Info => {
+            painter.rect(Rect::from_center_size(c, vec2(2.0 * r, 2.0 * r)), 0.0, fill, outline, StrokeKind::Middle);
+        }
+    }
+    let fg = if b.worst == Severity::VeryLow { fill } else { fg };
+    let ls = if letter.len() > 1 { 7.0 } else { 9.0 } * s;
+    painter.text(
+        c + vec2(0.0, if b.worst == Severity::High { 1.5 * s } else { 0.0 }),
+        Align2::CENTER_CENTER,
+        letter,
+        FontId::proportional(ls),
+        fg,
+    );
+    let count = b.count.to_string();
+    let w = 8.0 * s + 7.0 * s * count.len() as f32;
+    let pill = Rect::from_min_size(at + vec2(2.0 * r + 3.0 * s, 2.0 * s), vec2(w, 2.0 * r - 4.0 * s));
+    painter.rect(pill, 6.0 * s, Color32::WHITE, Stroke::new(0.8, Color32::from_gray(107)), StrokeKind::Middle);
+    painter.text(pill.center(), Align2::CENTER_CENTER, count, FontId::proportional(10.0 * s), Color32::from_rgb(17, 24, 39));
+}

@@ -1,0 +1,396 @@
+//! The open model: its file, unlimited undo/redo (whole-model snapshots), dirty tracking, and
+//! the geometry edits the canvas makes (positions, sizes, boundary membership by containment).
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use egui::{Pos2, Rect, Vec2, pos2, vec2};
+use threatmap_core::attr::Kind;
+use threatmap_core::engine::{Options, analyze};
+use threatmap_core::model::{Element, Model, Placement};
+use threatmap_core::rules::RuleSet;
+use threatmap_render::dfd::{DfdOptions, Diagram};
+
+/// The model being edited.
+#[derive(Debug)]
+pub struct Document {
+    /// The model.
+    pub model: Model,
+    /// Where it is saved; `None` for a new or imported model.
+    pub path: Option<PathBuf>,
+    saved: Model,
+    undo: Vec<Model>,
+    redo: Vec<Model>,
+    revision: u64,
+}
+
+impl Document {
+    /// A document for a model loaded from `path` (or new, with `None`).
+    pub fn new(model: Model, path: Option<PathBuf>) -> Document {
+        Document { saved: model.clone(), model, path, undo: Vec::new(), redo: Vec::new(), revision: 0 }
+    }
+
+    /// Changes whenever the model does (edits, undo, redo).
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// True if the model differs from the saved file.
+    pub fn is_dirty(&self) -> bool {
+        self.model != self.saved || self.path.is_none() && !self.model.elements.is_empty()
+    }
+
+    /// Records the current model as an undo step; call before changing it.
+    pub fn checkpoint(&mut self) {
+        self.undo.push(self.model.clone());
+        self.redo.clear();
+    }
+
+    /// Drops the last checkpoint if the model did not change since (a click that moved nothing).
+    pub fn discard_checkpoint_if_unchanged(&mut self) {
+        if self.undo.last() == Some(&self.model) {
+            self.undo.pop();
+        }
+    }
+
+    /// Marks the model as changed (re-runs the rules).
+    pub fn changed(&mut self) {
+        self.revision += 1;
+    }
+
+    /// One undoable edit.
+    pub fn edit(&mut self, f: impl FnOnce(&mut Model)) {
+        self.checkpoint();
+        f(&mut self.model);
+        self.discard_checkpoint_if_unchanged();
+        self.changed();
+    }
+
+    /// Undoes the last edit.
+    pub fn undo(&mut self) -> bool {
+        let Some(prev) = self.undo.pop() else { return false };
+        self.redo.push(std::mem::replace(&mut self.model, prev));
+        self.changed();
+        true
+    }
+
+    /// Redoes the last undone edit.
+    pub fn redo(&mut self) -> bool {
+        let Some(next) = self.redo.pop() else { return false };
+        self.undo.push(std::mem::replace(&mut self.model, next));
+        self.changed();
+        true
+    }
+
+    /// True if there is something to undo.
+    pub fn can_undo(&self) -> bool {
+        !self.undo.is_empty()
+    }
+
+    /// True if there is something to redo.
+    pub fn can_redo(&self) -> bool {
+        !self.redo.is_empty()
+    }
+
+    /// Saves atomically to `path` and remembers it.
+    pub fn save_to(&mut self, path: PathBuf) -> std::io::Result<()> {
+        threatmap_core::file::save(&self.model, &path)?;
+        self.saved = self.model.clone();
+        self.path = Some(path);
+        Ok(())
+    }
+
+    /// The title for the window: file name and a dirty marker.
+    pub fn title(&self) -> String {
+        let name =
+            self.path.as_ref().and_then(|p| p.file_name()).map_or_else(|| "Untitled".to_owned(), |n| n.to_string_lossy().into_owned());
+        format!("{}{} — Threatmap", if self.is_dirty() { "• " } else { "" }, name)
+    }
+}
+
+/// Default size of a new node or boundary, in canvas units.
+pub fn default_size(kind: Kind) -> Vec2 {
+    match kind {
+        Kind::Boundary => vec2(320.0, 220.0),
+        Kind::Process | Kind::Server | Kind::SetOfProcesses => vec2(140.0, 72.0),
+        Kind::Llm | Kind::Agent => vec2(150.0, 64.0),
+        _ => vec2(130.0, 60.0),
+    }
+}
+
+/// An element's rectangle from the model's layout.
+pub fn rect_of(model: &Model, id: &str, kind: Kind) -> Option<Rect> {
+    let p = model.layout.get(id)?;
+    let d = default_size(kind);
+    Some(Rect::from_min_size(
+        pos2(p.x as f32, p.y as f32),
+        vec2(p.width.unwrap_or(d.x as f64) as f32, p.height.unwrap_or(d.y as f64) as f32),
+    ))
+}
+
+/// Stores an element's rectangle in the model's layout (rounded to whole units, so files diff well).
+pub fn set_rect(model: &mut Model, id: &str, r: Rect) {
+    let round = |v: f32| f64::from(v.round());
+    model.layout.insert(
+        id.to_owned(),
+        Placement { x: round(r.min.x), y: round(r.min.y), width: Some(round(r.width())), height: Some(round(r.height())) },
+    );
+}
+
+/// A flow's waypoint (where its midpoint was dragged), if any.
+pub fn waypoint(model: &Model, id: &str) -> Option<Pos2> {
+    model.layout.get(id).map(|p| pos2(p.x as f32, p.y as f32))
+}
+
+/// True if the element is drawn as a node (not a flow or boundary).
+pub fn is_node(kind: Kind) -> bool {
+    kind.is_node()
+}
+
+/// Lays out every node and boundary that has no position, using the render crate's layered
+/// layout (boundaries as clusters). With `all`, lays out everything again. Returns true if
+/// anything moved.
+pub fn auto_layout(model: &mut Model, all: bool) -> bool {
+    let missing = model.elements.iter().any(|e| (e.kind.is_node() || e.kind == Kind::Boundary) && !model.layout.contains_key(&e.id));
+    if !missing && !all {
+        return false;
+    }
+    let rules = RuleSet::new();
+    let positions: Vec<(String, Rect)> = {
+        let analysis = analyze(model, &rules, &Options::default());
+        let d = Diagram::new(&analysis, &DfdOptions { auto_layout: true, ..DfdOptions::default() });
+        let mut out = Vec::new();
+        for (k, n) in d.scene.nodes.iter().enumerate() {
+            let c = d.layout.nodes[k];
+            let s = default_size(n.kind);
+            let s = vec2(s.x.max(d.graph.nodes[k].size.w as f32), s.y.max(d.graph.nodes[k].size.h as f32));
+            out.push((model.elements[n.element as usize].id.clone(), Rect::from_center_size(pos2(c.x as f32, c.y as f32), s)));
+        }
+        for (k, b) in d.scene.boundaries.iter().enumerate() {
+            let r = d.layout.clusters[k];
+            out.push((
+                model.elements[b.element as usize].id.clone(),
+                Rect::from_min_size(pos2(r.x as f32, r.y as f32), vec2(r.w as f32, r.h as f32)),
+            ));
+        }
+        out
+    };
+    // The layout sized nodes for their labels; keep the larger of that and the default size,
+    // and grow boundaries to keep containing their members.
+    for (id, r) in positions {
+        if all || !model.layout.contains_key(&id) {
+            set_rect(model, &id, r);
+        }
+    }
+    for e in model.elements.iter().filter(|e| e.kind == Kind::Dataflow) {
+        if all {
+            model.layout.remove(&e.id);
+        }
+    }
+    fit_boundaries(model);
+    true
+}
+
+/// Grows each boundary (innermost first) to contain its members with a margin.
+pub fn fit_boundaries(model: &mut Model) {
+    let depth = depths(model);
+    let mut bs: Vec<(usize, String)> =
+        model.elements.iter().filter(|e| e.kind == Kind::Boundary).map(|e| (depth[&e.id], e.id.clone())).collect();
+    bs.sort_by_key(|b| std::cmp::Reverse(b.0));
+    for (_, b) in bs {
+        let Some(mut r) = rect_of(model, &b, Kind::Boundary) else { continue };
+        let before = r;
+        for e in model.elements.iter().filter(|e| e.in_boundary.as_deref() == Some(b.as_str())) {
+            if let Some(m) = rect_of(model, &e.id, e.kind) {
+                r = r.union(m.expand2(vec2(16.0, 16.0)).with_min_y(m.min.y - 28.0));
+            }
+        }
+        if r != before {
+            set_rect(model, &b, r);
+        }
+    }
+}
+
+/// Nesting depth of every boundary (0 for top level).
+fn depths(model: &Model) -> HashMap<String, usize> {
+    let parent: HashMap<&str, &str> = model
+        .elements
+        .iter()
+        .filter(|e| e.kind == Kind::Boundary)
+        .filter_map(|e| Some((e.id.as_str(), e.in_boundary.as_deref()?)))
+        .collect();
+    let mut out = HashMap::new();
+    for e in model.elements.iter().filter(|e| e.kind == Kind::Boundary) {
+        let mut d = 0;
+        let mut k = parent.get(e.id.as_str());
+        while let Some(p) = k {
+            d += 1;
+            if d > model.elements.len() {
+                break;
+            }
+            k = parent.get(p);
+        }
+        out.insert(e.id.clone(), d);
+    }
+    out
+}
+
+/// The ids of a boundary's members, at any depth.
+pub fn descendants(model: &Model, boundary: &str) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = BTreeSet::new();
+    let mut frontier = vec![boundary.to_owned()];
+    while let Some(b) = frontier.pop() {
+        for e in &model.elements {
+            if e.in_boundary.as_deref() == Some(b.as_str()) && out.insert(e.id.clone()) && e.kind == Kind::Boundary {
+                frontier.push(e.id.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Sets `inBoundary` of the given nodes and boundaries from geometry: the smallest boundary
+/// whose rectangle contains the element's rectangle (a boundary never joins itself or one of
+/// its own members).
+pub fn assign_boundaries(model: &mut Model, ids: &[String]) {
+    let boundaries: Vec<(String, Rect)> = model
+        .elements
+        .iter()
+        .filter(|e| e.kind == Kind::Boundary)
+        .filter_map(|e| Some((e.id.clone(), rect_of(model, &e.id, e.kind)?)))
+        .collect();
+    for id in ids {
+        let Some(e) = model.elements.iter().find(|e| &e.id == id) else { continue };
+        let Some(r) = rect_of(model, id, e.kind) else { continue };
+        let inner = if e.kind == Kind::Boundary { descendants(model, id) } else { BTreeSet::new() };
+        let best = boundaries
+            .iter()
+            .filter(|(b, br)| b != id && !inner.contains(b) && br.contains_rect(r))
+            .min_by(|a, b| (a.1.area()).total_cmp(&b.1.area()).then(a.0.cmp(&b.0)))
+            .map(|(b, _)| b.clone());
+        if let Some(e) = model.elements.iter_mut().find(|e| &e.id == id) {
+            e.in_boundary = best;
+        }
+    }
+}
+
+/// Adds an element of `kind` centred at `at`; returns its id.
+pub fn add_element(model: &mut Model, kind: Kind, at: Pos2) -> String {
+    let base = match kind {
+        Kind::Boundary => "Trust boundary".to_owned(),
+        Kind::Llm => "LLM".to_owned(),
+        k => {
+            let n = k.name();
+            // "SetOfProcesses" → "Set of processes", "ExternalEntity" → "External entity".
+            let mut s = String::new();
+            for (i, c) in n.chars().enumerate() {
+                if i > 0 && c.is_uppercase() {
+                    s.push(' ');
+                    s.extend(c.to_lowercase());
+                } else {
+                    s.push(c);
+                }
+            }
+            s
+        }
+    };
+    let taken = |n: &str| model.elements.iter().any(|e| e.name == n);
+    let name = if taken(&base) { (2..).map(|k| format!("{base} {k}")).find(|n| !taken(n)).unwrap_or(base) } else { base };
+    let id = threatmap_core::model::unique_id(&name, |id| model.elements.iter().any(|e| e.id == id) || model.layout.contains_key(id));
+    model.elements.push(Element::new(id.clone(), kind, name));
+    set_rect(model, &id, Rect::from_center_size(at, default_size(kind)));
+    assign_boundaries(model, std::slice::from_ref(&id));
+    id
+}
+
+/// Adds a dataflow from `source` to `sink`; returns its id.
+pub fn add_flow(model: &mut Model, source: &str, sink: &str) -> String {
+    let n = model.elements.iter().filter(|e| e.kind == Kind::Dataflow).count() + 1;
+    let taken = |n: &str| model.elements.iter().any(|e| e.name == n);
+    let name = (n..).map(|k| format!("Flow {k}")).find(|x| !taken(x)).unwrap_or_default();
+    let id = threatmap_core::model::unique_id(&name, |id| model.elements.iter().any(|e| e.id == id) || model.layout.contains_key(id));
+    model.elements.push(Element::flow(id.clone(), name, source, sink));
+    id
+}
+
+/// Deletes elements; flows touching a deleted node, and members' boundary references, follow.
+pub fn delete(model: &mut Model, ids: &BTreeSet<String>) {
+    let mut gone = ids.clone();
+    for e in &model.elements {
+        if e.kind == Kind::Dataflow
+            && (e.source.as_ref().is_some_and(|s| gone.contains(s)) || e.sink.as_ref().is_some_and(|s| gone.contains(s)))
+        {
+            gone.insert(e.id.clone());
+        }
+    }
+    // Members of a deleted boundary move to its parent.
+    let parent_of: HashMap<String, Option<String>> = model
+        .elements
+        .iter()
+        .filter(|e| gone.contains(&e.id) && e.kind == Kind::Boundary)
+        .map(|e| (e.id.clone(), e.in_boundary.clone()))
+        .collect();
+    model.elements.retain(|e| !gone.contains(&e.id));
+    for e in &mut model.elements {
+        let mut guard = 0;
+        while let Some(p) = e.in_boundary.as_ref().and_then(|b| parent_of.get(b)) {
+            e.in_boundary = p.clone();
+            guard += 1;
+            if guard > parent_of.len() {
+                break;
+            }
+        }
+        if e.response_to.as_ref().is_some_and(|r| gone.contains(r)) {
+            e.response_to = None;
+        }
+    }
+    for id in &gone {
+        model.layout.remove(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn membership_follows_geometry_and_nesting() {
+        let mut m = Model::new("t");
+        let outer = add_element(&mut m, Kind::Boundary, pos2(400.0, 400.0));
+        set_rect(&mut m, &outer, Rect::from_min_max(pos2(0.0, 0.0), pos2(800.0, 800.0)));
+        let inner = add_element(&mut m, Kind::Boundary, pos2(200.0, 200.0));
+        assign_boundaries(&mut m, std::slice::from_ref(&inner));
+        let web = add_element(&mut m, Kind::Server, pos2(200.0, 200.0));
+        let out = add_element(&mut m, Kind::Actor, pos2(1200.0, 200.0));
+        let get = |m: &Model, id: &str| m.elements.iter().find(|e| e.id == id).and_then(|e| e.in_boundary.clone());
+        assert_eq!(get(&m, &inner).as_deref(), Some(outer.as_str()));
+        assert_eq!(get(&m, &web).as_deref(), Some(inner.as_str()));
+        assert_eq!(get(&m, &out), None);
+        // A boundary never joins its own member.
+        set_rect(&mut m, &outer, Rect::from_min_max(pos2(150.0, 150.0), pos2(250.0, 250.0)));
+        assign_boundaries(&mut m, std::slice::from_ref(&outer));
+        assert_eq!(get(&m, &outer), None);
+        // Deleting a boundary hands its members to its parent.
+        let f = add_flow(&mut m, &web, &out);
+        delete(&mut m, &BTreeSet::from([inner.clone()]));
+        assert_eq!(get(&m, &web).as_deref(), Some(outer.as_str()));
+        delete(&mut m, &BTreeSet::from([out.clone()]));
+        assert!(m.elements.iter().all(|e| e.id != f), "flows of a deleted node go too");
+    }
+
+    #[test]
+    fn undo_redo_and_dirty() {
+        let mut d = Document::new(Model::new("t"), Some(PathBuf::from("x.json")));
+        assert!(!d.is_dirty());
+        d.edit(|m| {
+            add_element(m, Kind::Actor, pos2(0.0, 0.0));
+        });
+        assert!(d.is_dirty() && d.can_undo());
+        assert!(d.undo());
+        assert!(!d.is_dirty());
+        assert!(d.redo());
+        assert_eq!(d.model.elements.len(), 1);
+        d.edit(|_| {});
+        assert!(d.can_undo() && d.undo() && d.model.elements.is_empty(), "a no-op edit leaves no undo step");
+    }
+}

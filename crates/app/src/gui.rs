@@ -1,0 +1,918 @@
+//! The desktop app: one [`ThreatmapApp`] struct holds all state (immediate mode); menus,
+//! shortcuts, file dialogs, unsaved-changes prompts and crash recovery live here, the canvas in
+//! [`crate::canvas`] and the side panels in [`crate::panels`].
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use egui::{Key, KeyboardShortcut, Modifiers};
+use threatmap_core::attr::Kind;
+use threatmap_core::engine::{Analysis, Finding, Options, Prepared, analyze};
+use threatmap_core::file::{self, Problem};
+use threatmap_core::model::Model;
+use threatmap_core::rules::{DEFAULT_PACKS, RuleSet};
+use threatmap_render::dfd::Badge;
+
+use crate::canvas::CanvasState;
+use crate::document::{self, Document};
+
+/// The bundled example the app opens first.
+pub const EXAMPLE: &str = include_str!("../../../assets/examples/web-app.threatmap.json");
+
+/// How often unsaved work is written to the recovery file.
+const AUTOSAVE: Duration = Duration::from_secs(5);
+
+/// Findings of the current revision of the model.
+#[derive(Debug, Default)]
+pub struct FindingsCache {
+    /// The model revision they belong to.
+    pub revision: Option<u64>,
+    /// Open findings (indices into the model and rule set).
+    pub findings: Vec<Finding>,
+    /// Findings excluded by assumptions.
+    pub excluded: Vec<Finding>,
+    /// Badge per element id.
+    pub badges: HashMap<String, Badge>,
+    /// Model check problems and rule diagnostics.
+    pub messages: Vec<String>,
+    /// Display names of flows (`(n) name` when the model is ordered).
+    pub labels: HashMap<String, String>,
+    /// How long the last run of the rules took.
+    pub took: Duration,
+}
+
+/// Something waiting for the user to decide about unsaved changes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pending {
+    /// Start a new model.
+    New,
+    /// Open a file (chosen already, or ask).
+    Open(Option<PathBuf>),
+    /// Quit.
+    Quit,
+}
+
+/// Which file dialog answered.
+#[derive(Debug)]
+enum DialogResult {
+    Open(PathBuf),
+    SaveAs(PathBuf),
+    Export(ExportKind, PathBuf),
+    RulePack(PathBuf),
+}
+
+/// Export formats of the File menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportKind {
+    /// DFD as PNG.
+    Png,
+    /// DFD as SVG.
+    Svg,
+    /// The HTML report.
+    Report,
+}
+
+/// The application.
+pub struct ThreatmapApp {
+    /// The open model.
+    pub doc: Document,
+    /// The rules that run on it.
+    pub rules: RuleSet,
+    /// Their findings.
+    pub cache: FindingsCache,
+    /// Canvas view and interaction state.
+    pub canvas: CanvasState,
+    /// Selected element ids.
+    pub selection: BTreeSet<String>,
+    /// Findings table filter text.
+    pub filter: String,
+    /// Search in the properties panel.
+    pub property_search: String,
+    /// Show the findings table.
+    pub show_table: bool,
+    /// Dark mode.
+    pub dark: bool,
+    /// A pending action waiting on the unsaved-changes prompt.
+    pub prompt: Option<Pending>,
+    /// Offer to restore this recovered model.
+    pub recovery_offer: Option<(Model, Option<PathBuf>)>,
+    /// A message for the status bar.
+    pub status: String,
+    /// Recently opened files, newest first.
+    pub recent: Vec<PathBuf>,
+    /// Internal clipboard (also copied to the system clipboard as JSON).
+    pub clipboard: Option<String>,
+    /// Show the rule packs window.
+    pub show_packs: bool,
+    /// Set when the app may close (the user answered the prompt).
+    allow_close: bool,
+    dialogs: (mpsc::Sender<DialogResult>, mpsc::Receiver<DialogResult>),
+    last_autosave: Instant,
+    recovery_path: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ThreatmapApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThreatmapApp").field("path", &self.doc.path).field("revision", &self.doc.revision()).finish_non_exhaustive()
+    }
+}
+
+/// The rules a model asks for: its `rulePacks`, or the default packs.
+pub fn rules_for(model: &Model, base: Option<&Path>) -> RuleSet {
+    let mut set = RuleSet::new();
+    let specs: Vec<String> =
+        if model.rule_packs.is_empty() { DEFAULT_PACKS.iter().map(|s| (*s).to_owned()).collect() } else { model.rule_packs.clone() };
+    for spec in &specs {
+        if let Err(d) = set.add_pack(spec, base) {
+            set.diagnostics.push(d);
+        }
+    }
+    set
+}
+
+impl ThreatmapApp {
+    /// An app showing `model` (saved at `path`, if any). `recovery_path` is where unsaved work
+    /// is kept; `None` disables autosave (tests).
+    pub fn new(model: Model, path: Option<PathBuf>, recovery_path: Option<PathBuf>) -> ThreatmapApp {
+        let rules = rules_for(&model, path.as_deref().and_then(Path::parent));
+        let mut doc = Document::new(model, path);
+        // Models without positions (imported ones) are laid out once, as an undoable edit.
+        if doc.model.elements.iter().any(|e| (e.kind.is_node() || e.kind == Kind::Boundary) && !doc.model.layout.contains_key(&e.id)) {
+            doc.edit(|m| {
+                document::auto_layout(m, false);
+            });
+        }
+        let recovery_offer = recovery_path.as_deref().and_then(read_recovery);
+        ThreatmapApp {
+            doc,
+            rules,
+            cache: FindingsCache::default(),
+            canvas: CanvasState::default(),
+            selection: BTreeSet::new(),
+            filter: String::new(),
+            property_search: String::new(),
+            show_table: true,
+            dark: false,
+            prompt: None,
+            recovery_offer,
+            status: String::new(),
+            recent: Vec::new(),
+            clipboard: None,
+            show_packs: false,
+            allow_close: false,
+            dialogs: mpsc::channel(),
+            last_autosave: Instant::now(),
+            recovery_path,
+        }
+    }
+
+    /// The app on the bundled example.
+    pub fn with_example(recovery_path: Option<PathBuf>) -> ThreatmapApp {
+        let model = file::parse(EXAMPLE, "web-app.threatmap.json").unwrap_or_else(|_| Model::new("Untitled"));
+        let mut app = ThreatmapApp::new(model, None, recovery_path);
+        app.status = "Bundled example: Save As to keep your changes".to_owned();
+        app
+    }
+
+    /// Runs the rules if the model changed since they last ran. Called before anything reads
+    /// findings, so badges update in the same frame as the edit.
+    pub fn refresh(&mut self) {
+        if self.cache.revision == Some(self.doc.revision()) {
+            return;
+        }
+        let t = Instant::now();
+        let a = analyze(&self.doc.model, &self.rules, &Options::default());
+        let badges = threatmap_render::dfd::badges(&a).into_iter().map(|(i, b)| (a.prepared.element(i).id.clone(), b)).collect();
+        let mut messages: Vec<String> = file::check(&self.doc.model).iter().map(problem_text).collect();
+        messages.extend(self.rules.diagnostics.iter().map(|d| format!("rule pack: {d}")));
+        let labels = (0..self.doc.model.elements.len() as u32)
+            .filter(|&i| a.prepared.element(i).kind == Kind::Dataflow)
+            .map(|i| (a.prepared.element(i).id.clone(), threatmap_render::dfd::display_name(&a, i)))
+            .collect();
+        self.cache = FindingsCache {
+            labels,
+            revision: Some(self.doc.revision()),
+            findings: a.findings,
+            excluded: a.excluded,
+            badges,
+            messages,
+            took: t.elapsed(),
+        };
+    }
+
+    /// An analysis view over the cached findings (no rules run).
+    pub fn analysis(&self) -> Analysis<'_> {
+        Analysis {
+            prepared: Prepared::new(&self.doc.model),
+            rules: &self.rules,
+            findings: self.cache.findings.clone(),
+            excluded: self.cache.excluded.clone(),
+        }
+    }
+
+    /// One frame of the whole UI.
+    pub fn ui(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        ctx.set_visuals(if self.dark { egui::Visuals::dark() } else { egui::Visuals::light() });
+        self.poll_dialogs();
+        self.handle_dropped_files(&ctx);
+        self.shortcuts(&ctx);
+        self.handle_close_request(&ctx);
+        self.refresh();
+
+        egui::Panel::top("menu").show(ui, |ui| self.menu_ui(ui));
+        egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
+        egui::Panel::left("palette").resizable(false).exact_size(132.0).show(ui, crate::panels::palette_ui);
+        egui::Panel::right("inspector")
+            .resizable(true)
+            .default_size(360.0)
+            .min_size(260.0)
+            .show(ui, |ui| crate::panels::inspector_ui(ui, self));
+        if self.show_table {
+            egui::Panel::bottom("findings").resizable(true).default_size(220.0).show(ui, |ui| crate::panels::findings_table_ui(ui, self));
+        }
+        egui::CentralPanel::no_frame().show(ui, |ui| crate::canvas::canvas_ui(ui, self));
+
+        self.dialogs_ui(&ctx);
+        self.autosave();
+        ctx.send_viewport_cmd(egui::ViewportCommand::Title(self.doc.title()));
+    }
+
+    fn status_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let open = self.cache.findings.len();
+            ui.label(format!(
+                "{} elements · {} open findings · {} not applicable",
+                self.doc.model.elements.len(),
+                open,
+                self.cache.excluded.len()
+            ));
+            ui.separator();
+            ui.label(format!("rules {:.1} ms", self.cache.took.as_secs_f64() * 1e3));
+            ui.separator();
+            ui.label(format!("zoom {:.0} %", self.canvas.zoom * 100.0));
+            if !self.status.is_empty() {
+                ui.separator();
+                ui.label(&self.status);
+            }
+        });
+    }
+
+    fn menu_ui(&mut self, ui: &mut egui::Ui) {
+        egui::MenuBar::new().ui(ui, |ui| {
+            ui.menu_button("File", |ui| {
+                if ui.add(egui::Button::new("New").shortcut_text("Ctrl+N")).clicked() {
+                    self.request(Pending::New);
+                }
+                if ui.add(egui::Button::new("Open…").shortcut_text("Ctrl+O")).clicked() {
+                    self.request(Pending::Open(None));
+                }
+                ui.menu_button("Open Recent", |ui| {
+                    if self.recent.is_empty() {
+                        ui.label("No recent files");
+                    }
+                    for p in self.recent.clone() {
+                        if ui.button(p.display().to_string()).clicked() {
+                            self.request(Pending::Open(Some(p)));
+                        }
+                    }
+                });
+                ui.separator();
+                if ui.add(egui::Button::new("Save").shortcut_text("Ctrl+S")).clicked() {
+                    self.save();
+                }
+                if ui.add(egui::Button::new("Save As…").shortcut_text("Ctrl+Shift+S")).clicked() {
+                    self.save_as();
+                }
+                if ui.button("Import pytm JSON…").clicked() {
+                    self.request(Pending::Open(None));
+                }
+                ui.menu_button("Export", |ui| {
+                    if ui.button("Diagram as PNG…").clicked() {
+                        self.export(ExportKind::Png);
+                    }
+                    if ui.button("Diagram as SVG…").clicked() {
+                        self.export(ExportKind::Svg);
+                    }
+                    if ui.button("HTML report…").clicked() {
+                        self.export(ExportKind::Report);
+                    }
+                });
+                ui.separator();
+                if ui.add(egui::Button::new("Quit").shortcut_text("Ctrl+Q")).clicked() {
+                    self.request(Pending::Quit);
+                }
+            });
+            ui.menu_button("Edit", |ui| {
+                if ui.add_enabled(self.doc.can_undo(), egui::Button::new("Undo").shortcut_text("Ctrl+Z")).clicked() {
+                    self.doc.undo();
+                }
+                if ui.add_enabled(self.doc.can_redo(), egui::Button::new("Redo").shortcut_text("Ctrl+Shift+Z")).clicked() {
+                    self.doc.redo();
+                }
+                ui.separator();
+                let any = !self.selection.is_empty();
+                if ui.add_enabled(any, egui::Button::new("Cut").shortcut_text("Ctrl+X")).clicked() {
+                    self.copy(ui.ctx());
+                    self.delete_selection();
+                }
+                if ui.add_enabled(any, egui::Button::new("Copy").shortcut_text("Ctrl+C")).clicked() {
+                    self.copy(ui.ctx());
+                }
+                if ui.add_enabled(self.clipboard.is_some(), egui::Button::new("Paste").shortcut_text("Ctrl+V")).clicked()
+                    && let Some(text) = self.clipboard.clone()
+                {
+                    self.paste(&text);
+                }
+                if ui.add_enabled(any, egui::Button::new("Duplicate").shortcut_text("Ctrl+D")).clicked() {
+                    self.duplicate();
+                }
+                if ui.add_enabled(any, egui::Button::new("Delete").shortcut_text("Del")).clicked() {
+                    self.delete_selection();
+                }
+                if ui.add(egui::Button::new("Select All").shortcut_text("Ctrl+A")).clicked() {
+                    self.select_all();
+                }
+            });
+            ui.menu_button("View", |ui| {
+                if ui.add(egui::Button::new("Zoom In").shortcut_text("Ctrl+=")).clicked() {
+                    self.canvas.zoom_by(1.25);
+                }
+                if ui.add(egui::Button::new("Zoom Out").shortcut_text("Ctrl+-")).clicked() {
+                    self.canvas.zoom_by(0.8);
+                }
+                if ui.add(egui::Button::new("Fit").shortcut_text("Ctrl+0")).clicked() {
+                    self.canvas.fit_requested = true;
+                }
+                ui.checkbox(&mut self.canvas.grid, "Grid and snapping");
+                ui.checkbox(&mut self.show_table, "Findings table");
+                ui.checkbox(&mut self.dark, "Dark mode");
+            });
+            ui.menu_button("Model", |ui| {
+                if ui.add(egui::Button::new("Auto-layout").shortcut_text("Ctrl+L")).clicked() {
+                    self.auto_layout();
+                }
+                if ui.button("Rule packs…").clicked() {
+                    self.show_packs = true;
+                }
+                if ui.button("Validate").clicked() {
+                    self.refresh();
+                    self.status = if self.cache.messages.is_empty() {
+                        "The model is valid".to_owned()
+                    } else {
+                        format!("{} message(s): see Messages", self.cache.messages.len())
+                    };
+                    self.show_table = true;
+                }
+            });
+        });
+    }
+
+    fn shortcuts(&mut self, ctx: &egui::Context) {
+        let cmd = Modifiers::COMMAND;
+        let sc = |m: Modifiers, k: Key| KeyboardShortcut::new(m, k);
+        // Text fields keep their own shortcuts (undo, copy, select all).
+        let typing = ctx.egui_wants_keyboard_input();
+        let pressed = |s: KeyboardShortcut| ctx.input_mut(|i| i.consume_shortcut(&s));
+        if pressed(sc(cmd, Key::N)) {
+            self.request(Pending::New);
+        }
+        if pressed(sc(cmd, Key::O)) {
+            self.request(Pending::Open(None));
+        }
+        if pressed(sc(cmd | Modifiers::SHIFT, Key::S)) {
+            self.save_as();
+        }
+        if pressed(sc(cmd, Key::S)) {
+            self.save();
+        }
+        if pressed(sc(cmd, Key::Q)) {
+            self.request(Pending::Quit);
+        }
+        if pressed(sc(cmd, Key::L)) {
+            self.auto_layout();
+        }
+        if pressed(sc(cmd, Key::Equals)) || pressed(sc(cmd, Key::Plus)) {
+            self.canvas.zoom_by(1.25);
+        }
+        if pressed(sc(cmd, Key::Minus)) {
+            self.canvas.zoom_by(0.8);
+        }
+        if pressed(sc(cmd, Key::Num0)) {
+            self.canvas.fit_requested = true;
+        }
+        if typing {
+            return;
+        }
+        if pressed(sc(cmd | Modifiers::SHIFT, Key::Z)) || pressed(sc(cmd, Key::Y)) {
+            self.doc.redo();
+        }
+        if pressed(sc(cmd, Key::Z)) {
+            self.doc.undo();
+        }
+        if pressed(sc(cmd, Key::A)) {
+            self.select_all();
+        }
+        if pressed(sc(cmd, Key::D)) {
+            self.duplicate();
+        }
+        if pressed(sc(Modifiers::NONE, Key::Delete)) || pressed(sc(Modifiers::NONE, Key::Backspace)) {
+            self.delete_selection();
+        }
+        if pressed(sc(Modifiers::NONE, Key::Escape)) {
+            self.selection.clear();
+        }
+        // Copy, cut and paste arrive as events.
+        let events = ctx.input(|i| i.events.clone());
+        for e in events {
+            match e {
+                egui::Event::Copy => self.copy(ctx),
+                egui::Event::Cut => {
+                    self.copy(ctx);
+                    self.delete_selection();
+                }
+                egui::Event::Paste(text) => self.paste(&text),
+                _ => {}
+            }
+        }
+    }
+
+    /// Asks about unsaved changes before `action`, or does it at once.
+    pub fn request(&mut self, action: Pending) {
+        if self.doc.is_dirty() && !self.doc.model.elements.is_empty() {
+            self.prompt = Some(action);
+        } else {
+            self.perform(action);
+        }
+    }
+
+    fn perform(&mut self, action: Pending) {
+        match action {
+            Pending::New => {
+                self.replace(Model::new("Untitled threat model"), None);
+            }
+            Pending::Open(Some(p)) => self.open(&p),
+            Pending::Open(None) => {
+                let tx = self.dialogs.0.clone();
+                std::thread::spawn(move || {
+                    if let Some(p) = rfd::FileDialog::new().add_filter("Threat models", &["json"]).pick_file() {
+                        let _ = tx.send(DialogResult::Open(p));
+                    }
+                });
+            }
+            Pending::Quit => {
+                self.allow_close = true;
+                self.clear_recovery();
+            }
+        }
+    }
+
+    fn replace(&mut self, model: Model, path: Option<PathBuf>) {
+        let base = path.as_deref().and_then(Path::parent).map(Path::to_path_buf);
+        self.rules = rules_for(&model, base.as_deref());
+        self.doc = Document::new(model, path);
+        if self
+            .doc
+            .model
+            .elements
+            .iter()
+            .any(|e| (e.kind.is_node() || e.kind == Kind::Boundary) && !self.doc.model.layout.contains_key(&e.id))
+        {
+            self.doc.edit(|m| {
+                document::auto_layout(m, false);
+            });
+        }
+        self.selection.clear();
+        self.canvas.fit_requested = true;
+        self.cache.revision = None;
+    }
+
+    /// Opens a model file (native or pytm JSON).
+    pub fn open(&mut self, path: &Path) {
+        match file::load_any(path) {
+            Ok(loaded) => {
+                let native = file::parse(&std::fs::read_to_string(path).unwrap_or_default(), "").is_ok();
+                self.replace(loaded.model, native.then(|| path.to_path_buf()));
+                self.recent.retain(|p| p != path);
+                self.recent.insert(0, path.to_path_buf());
+                self.recent.truncate(10);
+                self.status = if native {
+                    format!("Opened {}", path.display())
+                } else {
+                    format!("Imported {} (Save As to keep it as a native model)", path.display())
+                };
+                if !loaded.warnings.is_empty() {
+                    self.status.push_str(&format!("; {} warning(s)", loaded.warnings.len()));
+                }
+            }
+            Err(e) => self.status = format!("Cannot open: {e}"),
+        }
+    }
+
+    /// Saves to the current path, or asks for one.
+    pub fn save(&mut self) {
+        match self.doc.path.clone() {
+            Some(p) => match self.doc.save_to(p.clone()) {
+                Ok(()) => {
+                    self.status = format!("Saved {}", p.display());
+                    self.clear_recovery();
+                }
+                Err(e) => self.status = format!("Cannot save {}: {e}", p.display()),
+            },
+            None => self.save_as(),
+        }
+    }
+
+    fn save_as(&mut self) {
+        let tx = self.dialogs.0.clone();
+        let name = format!("{}.threatmap.json", threatmap_core::model::slug(&self.doc.model.name));
+        std::thread::spawn(move || {
+            if let Some(p) = rfd::FileDialog::new().set_file_name(name).add_filter("Threat model", &["json"]).save_file() {
+                let _ = tx.send(DialogResult::SaveAs(p));
+            }
+        });
+    }
+
+    fn export(&mut self, kind: ExportKind) {
+        let tx = self.dialogs.0.clone();
+        let slug = threatmap_core::model::slug(&self.doc.model.name);
+        let (name, ext) = match kind {
+            ExportKind::Png => (format!("{slug}-dfd.png"), "png"),
+            ExportKind::Svg => (format!("{slug}-dfd.svg"), "svg"),
+            ExportKind::Report => (format!("{slug}-report.html"), "html"),
+        };
+        std::thread::spawn(move || {
+            if let Some(p) = rfd::FileDialog::new().set_file_name(name).add_filter(ext, &[ext]).save_file() {
+                let _ = tx.send(DialogResult::Export(kind, p));
+            }
+        });
+    }
+
+    /// Writes an export to `path`.
+    pub fn write_export(&mut self, kind: ExportKind, path: &Path) -> Result<(), String> {
+        self.refresh();
+        let a = self.analysis();
+        let opts = threatmap_render::dfd::DfdOptions { badges: true, ..Default::default() };
+        let bytes = match kind {
+            ExportKind::Svg => threatmap_render::dfd::Diagram::new(&a, &opts).to_svg(&a).into_bytes(),
+            ExportKind::Png => {
+                let svg = threatmap_render::dfd::Diagram::new(&a, &opts).to_svg(&a);
+                threatmap_render::svg::to_png(&svg, 2.0, threatmap_render::svg::Background::White).map_err(|e| e.to_string())?
+            }
+            ExportKind::Report => threatmap_render::report::html(&a).into_bytes(),
+        };
+        file::write_atomic(path, &bytes).map_err(|e| e.to_string())
+    }
+
+    fn poll_dialogs(&mut self) {
+        while let Ok(r) = self.dialogs.1.try_recv() {
+            match r {
+                DialogResult::Open(p) => self.open(&p),
+                DialogResult::SaveAs(p) => {
+                    self.doc.path = Some(p);
+                    self.save();
+                }
+                DialogResult::Export(kind, p) => {
+                    self.status = match self.write_export(kind, &p) {
+                        Ok(()) => format!("Exported {}", p.display()),
+                        Err(e) => format!("Cannot export {}: {e}", p.display()),
+                    }
+                }
+                DialogResult::RulePack(p) => {
+                    let spec = p.display().to_string();
+                    self.doc.edit(|m| {
+                        if !m.rule_packs.contains(&spec) {
+                            if m.rule_packs.is_empty() {
+                                m.rule_packs = DEFAULT_PACKS.iter().map(|s| (*s).to_owned()).collect();
+                            }
+                            m.rule_packs.push(spec);
+                        }
+                    });
+                    self.reload_rules();
+                }
+            }
+        }
+    }
+
+    /// Reloads the rules after the model's packs changed.
+    pub fn reload_rules(&mut self) {
+        self.rules = rules_for(&self.doc.model, self.doc.path.as_deref().and_then(Path::parent));
+        self.cache.revision = None;
+    }
+
+    fn handle_dropped_files(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> =
+            ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).filter(|p| !p.as_os_str().is_empty()).collect());
+        if let Some(p) = dropped.into_iter().next() {
+            self.request(Pending::Open(Some(p)));
+        }
+    }
+
+    fn handle_close_request(&mut self, ctx: &egui::Context) {
+        if ctx.input(|i| i.viewport().close_requested()) && !self.allow_close {
+            if self.doc.is_dirty() && !self.doc.model.elements.is_empty() {
+                ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
+                self.prompt = Some(Pending::Quit);
+            } else {
+                self.clear_recovery();
+            }
+        }
+        if self.allow_close {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+        }
+    }
+
+    fn dialogs_ui(&mut self, ctx: &egui::Context) {
+        if let Some(action) = self.prompt.clone() {
+            let mut choice = None;
+            egui::Modal::new(egui::Id::new("unsaved")).show(ctx, |ui| {
+                ui.heading("Unsaved changes");
+                ui.label(format!("Save the changes to “{}” first?", self.doc.model.name));
+                ui.add_space(8.0);
+                ui.horizontal(|ui| {
+                    if ui.button("Save").clicked() {
+                        choice = Some(0);
+                    }
+                    if ui.button("Discard").clicked() {
+                        choice = Some(1);
+                    }
+                    if ui.button("Cancel").clicked() {
+                        choice = Some(2);
+                    }
+                });
+            });
+            match choice {
+                Some(0) => {
+                    self.prompt = None;
+                    self.save();
+                    if !self.doc.is_dirty() {
+                        self.perform(action);
+                    }
+                }
+                Some(1) => {
+                    self.prompt = None;
+                    self.clear_recovery();
+                    self.perform(action);
+                }
+                Some(_) => self.prompt = None,
+                None => {}
+            }
+        }
+        if let Some((model, path)) = self.recovery_offer.take() {
+            let mut choice = None;
+            egui::Modal::new(egui::Id::new("recover")).show(ctx, |ui| {
+                ui.heading("Recover unsaved work?");
+                ui.label(format!(
+                    "Threatmap did not close normally. Unsaved changes to “{}”{} were kept.",
+                    model.name,
+                    path.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default()
+                ));
+                ui.horizontal(|ui| {
+                    if ui.button("Restore").clicked() {
+                        choice = Some(true);
+                    }
+                    if ui.button("Discard").clicked() {
+                        choice = Some(false);
+                    }
+                });
+            });
+            match choice {
+                Some(true) => {
+                    let saved = path.as_ref().and_then(|p| file::load_any(p).ok()).map(|l| l.model);
+                    self.replace(saved.unwrap_or_else(|| Model::new("Recovered")), path);
+                    self.doc.edit(|m| *m = model);
+                    self.status = "Recovered unsaved work".to_owned();
+                }
+                Some(false) => self.clear_recovery(),
+                None => self.recovery_offer = Some((model, path)),
+            }
+        }
+        if self.show_packs {
+            let mut open = true;
+            egui::Window::new("Rule packs").open(&mut open).show(ctx, |ui| crate::panels::packs_ui(ui, self));
+            self.show_packs = open;
+        }
+    }
+
+    /// Asks for a rule pack file to add.
+    pub fn add_pack_dialog(&mut self) {
+        let tx = self.dialogs.0.clone();
+        std::thread::spawn(move || {
+            if let Some(p) = rfd::FileDialog::new().add_filter("Rule pack", &["toml", "json"]).pick_file() {
+                let _ = tx.send(DialogResult::RulePack(p));
+            }
+        });
+    }
+
+    fn autosave(&mut self) {
+        let Some(path) = self.recovery_path.clone() else { return };
+        if self.last_autosave.elapsed() < AUTOSAVE {
+            return;
+        }
+        self.last_autosave = Instant::now();
+        if !self.doc.is_dirty() || self.doc.model.elements.is_empty() {
+            return;
+        }
+        let wrapper = serde_json::json!({
+            "path": self.doc.path.as_ref().map(|p| p.display().to_string()),
+            "model": self.doc.model,
+        });
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = file::write_atomic(&path, wrapper.to_string().as_bytes()) {
+            self.status = format!("Cannot write the recovery file: {e}");
+        }
+    }
+
+    fn clear_recovery(&mut self) {
+        if let Some(p) = &self.recovery_path {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    fn auto_layout(&mut self) {
+        self.doc.edit(|m| {
+            document::auto_layout(m, true);
+        });
+        self.canvas.fit_requested = true;
+    }
+
+    /// Selects every element.
+    pub fn select_all(&mut self) {
+        self.selection = self.doc.model.elements.iter().map(|e| e.id.clone()).collect();
+    }
+
+    /// Deletes the selection.
+    pub fn delete_selection(&mut self) {
+        if self.selection.is_empty() {
+            return;
+        }
+        let sel = std::mem::take(&mut self.selection);
+        self.doc.edit(|m| document::delete(m, &sel));
+    }
+
+    fn copy(&mut self, ctx: &egui::Context) {
+        if self.selection.is_empty() {
+            return;
+        }
+        let m = &self.doc.model;
+        let elements: Vec<_> = m.elements.iter().filter(|e| self.selection.contains(&e.id)).collect();
+        let layout: HashMap<&String, _> = m.layout.iter().filter(|(k, _)| self.selection.contains(*k)).collect();
+        let text = serde_json::json!({ "threatmapClipboard": 1, "elements": elements, "layout": layout }).to_string();
+        ctx.copy_text(text.clone());
+        self.clipboard = Some(text);
+    }
+
+    /// Pastes elements copied from Threatmap, offset so they do not cover the originals.
+    pub fn paste(&mut self, text: &str) {
+        #[derive(serde::Deserialize)]
+        struct Clip {
+            #[serde(rename = "threatmapClipboard")]
+            _v: u32,
+            elements: Vec<threatmap_core::model::Element>,
+            layout: std::collections::BTreeMap<String, threatmap_core::model::Placement>,
+        }
+        let Ok(clip) = serde_json::from_str::<Clip>(text) else { return };
+        let mut new_ids = BTreeSet::new();
+        self.doc.edit(|m| {
+            let mut rename: HashMap<String, String> = HashMap::new();
+            for e in &clip.elements {
+                let id = threatmap_core::model::unique_id(&e.name, |id| {
+                    m.elements.iter().any(|x| x.id == id) || rename.values().any(|v| v == id) || m.layout.contains_key(id)
+                });
+                rename.insert(e.id.clone(), id);
+            }
+            for e in clip.elements {
+                let mut e = e;
+                let old = std::mem::take(&mut e.id);
+                e.id = rename[&old].clone();
+                let map = |r: &mut Option<String>, keep_outside: bool| {
+                    if let Some(x) = r.as_ref() {
+                        match rename.get(x) {
+                            Some(n) => *r = Some(n.clone()),
+                            None if keep_outside => {}
+                            None => *r = None,
+                        }
+                    }
+                };
+                map(&mut e.source, true);
+                map(&mut e.sink, true);
+                map(&mut e.response_to, false);
+                map(&mut e.in_boundary, true);
+                if e.kind == Kind::Dataflow {
+                    let ok = |x: &Option<String>| {
+                        x.as_ref().is_some_and(|s| m.elements.iter().any(|y| &y.id == s) || rename.values().any(|v| v == s))
+                    };
+                    if !ok(&e.source) || !ok(&e.sink) {
+                        continue;
+                    }
+                }
+                if let Some(p) = clip.layout.get(&old) {
+                    let mut p = p.clone();
+                    p.x += 30.0;
+                    p.y += 30.0;
+                    m.layout.insert(e.id.clone(), p);
+                }
+                new_ids.insert(e.id.clone());
+                m.elements.push(e);
+            }
+            let ids: Vec<String> = new_ids.iter().cloned().collect();
+            document::assign_boundaries(m, &ids);
+        });
+        self.selection = new_ids;
+    }
+
+    fn duplicate(&mut self) {
+        if self.selection.is_empty() {
+            return;
+        }
+        let saved = self.clipboard.clone();
+        let m = &self.doc.model;
+        let elements: Vec<_> = m.elements.iter().filter(|e| self.selection.contains(&e.id)).collect();
+        let layout: HashMap<&String, _> = m.layout.iter().filter(|(k, _)| self.selection.contains(*k)).collect();
+        let text = serde_json::json!({ "threatmapClipboard": 1, "elements": elements, "layout": layout }).to_string();
+        self.paste(&text);
+        self.clipboard = saved;
+    }
+
+    /// State to persist between runs (recent files, view options).
+    pub fn persisted(&self) -> Persisted {
+        Persisted { recent: self.recent.clone(), dark: self.dark, grid: self.canvas.grid, last: self.doc.path.clone() }
+    }
+}
+
+/// What the app remembers between runs.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Persisted {
+    /// Recent files, newest first.
+    pub recent: Vec<PathBuf>,
+    /// Dark mode.
+    pub dark: bool,
+    /// Grid and snapping.
+    pub grid: bool,
+    /// The file open at exit.
+    pub last: Option<PathBuf>,
+}
+
+fn problem_text(p: &Problem) -> String {
+    let who = p.element.as_deref().map(|e| format!("{e}: ")).unwrap_or_default();
+    let level = match p.level {
+        file::Level::Error => "error",
+        file::Level::Warning => "warning",
+    };
+    format!("{level}: {who}{}", p.message)
+}
+
+/// Reads a recovery file: the unsaved model and the path it belongs to.
+fn read_recovery(path: &Path) -> Option<(Model, Option<PathBuf>)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let model: Model = serde_json::from_value(v.get("model")?.clone()).ok()?;
+    let p = v.get("path").and_then(|p| p.as_str()).map(PathBuf::from);
+    Some((model, p))
+}
+
+/// The eframe wrapper: persistence and the frame loop.
+struct EframeApp(ThreatmapApp);
+
+impl eframe::App for EframeApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.0.ui(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, "threatmap", &self.0.persisted());
+    }
+}
+
+/// Opens the window: on `file` if given, else on the last file, else on the bundled example.
+pub fn run(file: Option<PathBuf>) -> anyhow::Result<()> {
+    let recovery = eframe::storage_dir("threatmap").map(|d| d.join("recovery.threatmap.json"));
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Threatmap")
+            .with_inner_size([1440.0, 900.0])
+            .with_min_inner_size([800.0, 500.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "threatmap",
+        options,
+        Box::new(move |cc| {
+            let persisted: Persisted = cc.storage.and_then(|s| eframe::get_value(s, "threatmap")).unwrap_or_default();
+            let start = file.or_else(|| persisted.last.clone().filter(|p| p.is_file()));
+            let mut app = ThreatmapApp::with_example(recovery);
+            if let Some(p) = start {
+                app.open(&p);
+            }
+            app.recent = persisted.recent;
+            app.dark = persisted.dark;
+            app.canvas.grid = persisted.grid;
+            Ok(Box::new(EframeApp(app)))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}

@@ -1,0 +1,14 @@
+//! The `threatmap` application: the desktop app (an egui canvas over the core model and the
+//! render crate's shapes, layout and exports) and the headless CLI.
+//!
+//! - [`gui`]: the app struct, menus, shortcuts, file handling, recovery;
+//! - [`canvas`]: painting and direct manipulation of the diagram;
+//! - [`panels`]: palette, inspector, findings table, rule packs;
+//! - [`document`]: the open model, undo/redo, geometry edits;
+//! - [`cli`]: the subcommands.
+
+pub mod canvas;
+pub mod cli;
+pub mod document;
+pub mod gui;
+pub mod panels;

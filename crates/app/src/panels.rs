@@ -1,0 +1,645 @@
+//! The panels around the canvas: the stencil palette, the inspector (properties and findings
+//! of the selection), the findings table with the messages list, and the rule packs window.
+
+use std::collections::BTreeSet;
+
+use egui::{Color32, RichText};
+use threatmap_core::attr::{EnumValue, Kind, Ty, Value};
+use threatmap_core::model::{Controls, Element, Model};
+use threatmap_core::rules::{BUILTIN_PACKS, DEFAULT_PACKS, Severity};
+
+use crate::gui::ThreatmapApp;
+
+/// The element kinds offered in the palette, in order.
+pub const STENCILS: [Kind; 10] = [
+    Kind::Actor,
+    Kind::ExternalEntity,
+    Kind::Process,
+    Kind::SetOfProcesses,
+    Kind::Server,
+    Kind::Datastore,
+    Kind::Lambda,
+    Kind::Llm,
+    Kind::Agent,
+    Kind::Boundary,
+];
+
+/// The palette label of a kind.
+pub fn stencil_label(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Actor => "Actor",
+        Kind::ExternalEntity => "External Entity",
+        Kind::Process => "Process",
+        Kind::SetOfProcesses => "Set of Processes",
+        Kind::Server => "Server",
+        Kind::Datastore => "Datastore",
+        Kind::Lambda => "Lambda",
+        Kind::Llm => "LLM",
+        Kind::Agent => "Agent",
+        Kind::Boundary => "Boundary",
+        _ => "Element",
+    }
+}
+
+/// The stencil palette: drag a stencil onto the canvas.
+pub fn palette_ui(ui: &mut egui::Ui) {
+    ui.add_space(6.0);
+    ui.label(RichText::new("Stencils").strong());
+    ui.add_space(4.0);
+    let ink = ui.visuals().text_color();
+    let fill = ui.visuals().extreme_bg_color;
+    for kind in STENCILS {
+        ui.dnd_drag_source(egui::Id::new(("stencil", kind.name())), kind, |ui| {
+            ui.horizontal(|ui| {
+                let (r, _) = ui.allocate_exact_size(egui::vec2(30.0, 20.0), egui::Sense::hover());
+                if kind == Kind::Boundary {
+                    ui.painter().rect_stroke(
+                        r.shrink(2.0),
+                        3.0,
+                        egui::Stroke::new(1.2, Color32::from_rgb(220, 38, 38)),
+                        egui::StrokeKind::Middle,
+                    );
+                } else {
+                    crate::canvas::node_shape(ui.painter(), kind, r.shrink(2.0), fill, egui::Stroke::new(1.2, ink), 0.4);
+                }
+                ui.add(egui::Label::new(stencil_label(kind)).selectable(false));
+            });
+        })
+        .response
+        .on_hover_text("Drag onto the canvas");
+        ui.add_space(2.0);
+    }
+}
+
+/// Properties and findings of the selection.
+pub fn inspector_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
+    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+        let sel: Vec<String> = app.selection.iter().cloned().collect();
+        match sel.as_slice() {
+            [] => model_ui(ui, app),
+            [id] => {
+                if app.doc.model.elements.iter().any(|e| &e.id == id) {
+                    element_ui(ui, app, id);
+                    ui.separator();
+                    findings_ui(ui, app, id);
+                } else {
+                    app.selection.clear();
+                }
+            }
+            many => {
+                ui.heading(format!("{} selected", many.len()));
+                ui.label("Select one element to edit its properties.");
+            }
+        }
+    });
+}
+
+fn model_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
+    ui.heading("Threat model");
+    let mut name = app.doc.model.name.clone();
+    ui.label("Name");
+    if ui.text_edit_singleline(&mut name).changed() {
+        app.doc.edit(|m| m.name = name);
+    }
+    let mut desc = app.doc.model.description.clone();
+    ui.label("Description");
+    if ui.add(egui::TextEdit::multiline(&mut desc).desired_rows(3)).changed() {
+        app.doc.edit(|m| m.description = desc);
+    }
+    let mut ordered = app.doc.model.is_ordered;
+    if ui.checkbox(&mut ordered, "Number the dataflows in order").changed() {
+        app.doc.edit(|m| m.is_ordered = ordered);
+    }
+    let mut merge = app.doc.model.merge_responses;
+    if ui.checkbox(&mut merge, "Draw responses with their requests").changed() {
+        app.doc.edit(|m| m.merge_responses = merge);
+    }
+    ui.add_space(8.0);
+    ui.label(RichText::new("How to draw").strong());
+    ui.label("Drag stencils from the palette. Drag from a node's blue handle to another node for a dataflow. Drop elements inside a boundary to put them in it. Select something to see its findings.");
+}
+
+/// The value of an attribute for an editor.
+fn value_text(v: &Value<'_>) -> String {
+    match v {
+        Value::None => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Str(s) => (*s).to_owned(),
+        Value::Enum(e) => e.to_string().split_once('.').map(|x| x.1.to_owned()).unwrap_or_default(),
+        Value::Levels(l) => l.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
+        Value::Strs(s) => s.join(", "),
+        _ => String::new(),
+    }
+}
+
+/// Edits one attribute (JSON value) of element `id`, or clears it with `None`.
+fn set_attr(model: &mut Model, id: &str, name: &str, value: Option<serde_json::Value>, control: bool) {
+    let Some(e) = model.elements.iter_mut().find(|e| e.id == id) else { return };
+    if control {
+        if let Some(def) = Controls::attribute(name) {
+            match value {
+                Some(v) => {
+                    let _ = e.controls.set_json(def.key, &v);
+                }
+                None => e.controls.clear(def.key),
+            }
+        }
+    } else if let Some(def) = Element::attribute(name) {
+        match value {
+            Some(v) => {
+                let _ = e.set_json(def.key, &v);
+            }
+            None => e.clear(def.key),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn attr_row(
+    ui: &mut egui::Ui,
+    app: &mut ThreatmapApp,
+    id: &str,
+    name: &'static str,
+    ty: Ty,
+    current: Value<'_>,
+    is_set: bool,
+    doc: String,
+    control: bool,
+) {
+    let label = if is_set { RichText::new(name).strong() } else { RichText::new(name) };
+    let mut change: Option<Option<serde_json::Value>> = None;
+    if ty == Ty::Bool {
+        // The attribute name is the checkbox's label: click it to toggle.
+        let mut b = matches!(current, Value::Bool(true));
+        if ui.checkbox(&mut b, label).on_hover_text(&doc).changed() {
+            change = Some(Some(serde_json::Value::Bool(b)));
+        }
+        ui.label(if is_set { "" } else { "default" });
+        ui.end_row();
+        if let Some(v) = change {
+            app.doc.edit(|m| set_attr(m, id, name, v, control));
+        }
+        return;
+    }
+    ui.label(label).on_hover_text(&doc);
+    match ty {
+        Ty::Int => {
+            let mut n = if let Value::Int(n) = current { n } else { 0 };
+            if ui.add(egui::DragValue::new(&mut n)).on_hover_text(&doc).changed() {
+                change = Some(Some(serde_json::json!(n)));
+            }
+        }
+        Ty::Enum(t) => {
+            let cur = value_text(&current);
+            egui::ComboBox::from_id_salt((id, name)).selected_text(&cur).show_ui(ui, |ui| {
+                for m in EnumValue::member_names(t) {
+                    if ui.selectable_label(cur == m, m).clicked() {
+                        change = Some(Some(serde_json::Value::String(m.to_owned())));
+                    }
+                }
+            });
+        }
+        Ty::Str => {
+            let mut s = value_text(&current);
+            if ui.text_edit_singleline(&mut s).on_hover_text(&doc).changed() {
+                change = Some(Some(serde_json::Value::String(s)));
+            }
+        }
+        Ty::Levels => {
+            let mut s = value_text(&current);
+            if ui.text_edit_singleline(&mut s).on_hover_text(&doc).changed() {
+                let levels: Vec<u32> = s.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+                change = Some(Some(serde_json::json!(levels)));
+            }
+        }
+        Ty::Strs => {
+            let mut s = value_text(&current);
+            if ui.text_edit_singleline(&mut s).on_hover_text(&doc).changed() {
+                let items: Vec<String> = s.split(',').map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect();
+                change = Some(Some(serde_json::json!(items)));
+            }
+        }
+        _ => {
+            ui.label(value_text(&current));
+        }
+    }
+    ui.end_row();
+    if let Some(v) = change {
+        app.doc.edit(|m| set_attr(m, id, name, v, control));
+    }
+}
+
+fn element_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
+    let Some(e) = app.doc.model.elements.iter().find(|e| e.id == id).cloned() else { return };
+    ui.heading(&e.name);
+    ui.label(RichText::new(format!("{} · id {}", e.kind.name(), e.id)).weak());
+    ui.add_space(4.0);
+    let mut name = e.name.clone();
+    ui.label("Name");
+    if ui.text_edit_singleline(&mut name).changed() {
+        app.doc.edit(|m| {
+            if let Some(x) = m.elements.iter_mut().find(|x| x.id == id) {
+                x.name = name;
+            }
+        });
+    }
+    let mut desc = e.description.clone().unwrap_or_default();
+    ui.label("Description");
+    if ui.add(egui::TextEdit::multiline(&mut desc).desired_rows(2)).changed() {
+        app.doc.edit(|m| {
+            if let Some(x) = m.elements.iter_mut().find(|x| x.id == id) {
+                x.description = Some(desc).filter(|d| !d.is_empty());
+            }
+        });
+    }
+    let mut in_scope = e.in_scope();
+    if ui.checkbox(&mut in_scope, "In scope").changed() {
+        app.doc.edit(|m| {
+            if let Some(x) = m.elements.iter_mut().find(|x| x.id == id) {
+                x.in_scope = if in_scope { None } else { Some(false) };
+            }
+        });
+    }
+    if let Some(b) = &e.in_boundary {
+        let bname = app.doc.model.elements.iter().find(|x| &x.id == b).map(|x| x.name.clone()).unwrap_or_default();
+        ui.label(format!("Inside boundary: {bname}"));
+    }
+    if e.kind == Kind::Dataflow {
+        flow_ends_ui(ui, app, &e);
+    }
+    // Data items.
+    if e.kind != Kind::Boundary && !app.doc.model.data.is_empty() {
+        egui::CollapsingHeader::new(format!("Data ({})", e.data.len())).id_salt("data").show(ui, |ui| {
+            for d in app.doc.model.data.clone() {
+                let mut on = e.data.contains(&d.id);
+                if ui.checkbox(&mut on, &d.name).on_hover_text(d.description.clone().unwrap_or_default()).changed() {
+                    app.doc.edit(|m| {
+                        if let Some(x) = m.elements.iter_mut().find(|x| x.id == id) {
+                            if on {
+                                x.data.push(d.id.clone());
+                            } else {
+                                x.data.retain(|y| y != &d.id);
+                            }
+                        }
+                    });
+                }
+            }
+        });
+    }
+    ui.horizontal(|ui| {
+        let label = ui.label("Search");
+        ui.add(egui::TextEdit::singleline(&mut app.property_search).hint_text("attributes and controls")).labelled_by(label.id);
+    });
+    let q = app.property_search.to_lowercase();
+    let matches = |name: &str, doc: &str| q.is_empty() || name.to_lowercase().contains(&q) || doc.to_lowercase().contains(&q);
+    let skip = [
+        "name",
+        "description",
+        "inScope",
+        "source",
+        "sink",
+        "inBoundary",
+        "responseTo",
+        "data",
+        "controls",
+        "overrides",
+        "assumptions",
+        "properties",
+    ];
+    egui::CollapsingHeader::new("Attributes").id_salt("attrs").default_open(true).show(ui, |ui| {
+        egui::Grid::new("attr-grid").num_columns(2).striped(true).show(ui, |ui| {
+            for def in Element::ATTRIBUTES {
+                if !def.kinds.contains(e.kind) || skip.contains(&def.name) {
+                    continue;
+                }
+                let doc = def.doc_text();
+                if !matches(def.name, &doc) {
+                    continue;
+                }
+                let current = e.get(def.key, e.kind);
+                attr_row(ui, app, id, def.name, def.ty, current, e.is_set(def.key), doc, false);
+            }
+        });
+    });
+    if e.kind != Kind::Boundary {
+        egui::CollapsingHeader::new("Controls").id_salt("controls").open((!q.is_empty()).then_some(true)).show(ui, |ui| {
+            egui::Grid::new("controls-grid").num_columns(2).striped(true).show(ui, |ui| {
+                for def in Controls::ATTRIBUTES {
+                    let doc = def.doc_text();
+                    if !matches(def.name, &doc) {
+                        continue;
+                    }
+                    let current = e.controls.get(def.key, e.kind);
+                    attr_row(ui, app, id, def.name, def.ty, current, e.controls.is_set(def.key), doc, true);
+                }
+            });
+        });
+    }
+    if !e.overrides.is_empty() || !e.properties.is_empty() || !e.assumptions.is_empty() {
+        egui::CollapsingHeader::new("Overrides, assumptions, custom properties").id_salt("more").show(ui, |ui| {
+            for (t, o) in &e.overrides {
+                ui.label(format!("override {t}: {}", serde_json::to_string(o).unwrap_or_default()));
+            }
+            for a in &e.assumptions {
+                ui.label(format!("assumption “{}” excludes {}", a.name, a.exclude.join(", ")));
+            }
+            for (k, v) in &e.properties {
+                ui.label(format!("{k} = {}", serde_json::to_string(v).unwrap_or_default()));
+            }
+        });
+    }
+}
+
+fn flow_ends_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
+    let nodes: Vec<(String, String)> =
+        app.doc.model.elements.iter().filter(|x| x.kind.is_node()).map(|x| (x.id.clone(), x.name.clone())).collect();
+    let name_of =
+        |id: &Option<String>| id.as_ref().and_then(|i| nodes.iter().find(|(x, _)| x == i)).map(|(_, n)| n.clone()).unwrap_or_default();
+    for (label, end) in [("From", &e.source), ("To", &e.sink)] {
+        let mut pick = None;
+        egui::ComboBox::from_label(label).selected_text(name_of(end)).show_ui(ui, |ui| {
+            for (nid, n) in &nodes {
+                if ui.selectable_label(end.as_deref() == Some(nid.as_str()), n).clicked() {
+                    pick = Some(nid.clone());
+                }
+            }
+        });
+        if let Some(p) = pick {
+            let id = e.id.clone();
+            let is_source = label == "From";
+            app.doc.edit(|m| {
+                if let Some(x) = m.elements.iter_mut().find(|x| x.id == id) {
+                    if is_source {
+                        x.source = Some(p);
+                    } else {
+                        x.sink = Some(p);
+                    }
+                }
+            });
+        }
+    }
+    // Pair a response with its request: flows going the other way between the same ends.
+    let candidates: Vec<(String, String)> = app
+        .doc
+        .model
+        .elements
+        .iter()
+        .filter(|x| x.kind == Kind::Dataflow && x.id != e.id && x.source == e.sink && x.sink == e.source)
+        .map(|x| (x.id.clone(), x.name.clone()))
+        .collect();
+    if !candidates.is_empty() || e.response_to.is_some() {
+        let current = e
+            .response_to
+            .as_ref()
+            .and_then(|r| candidates.iter().find(|(x, _)| x == r))
+            .map(|(_, n)| n.clone())
+            .unwrap_or("(not a response)".into());
+        let mut pick: Option<Option<String>> = None;
+        egui::ComboBox::from_label("Response to").selected_text(current).show_ui(ui, |ui| {
+            if ui.selectable_label(e.response_to.is_none(), "(not a response)").clicked() {
+                pick = Some(None);
+            }
+            for (fid, n) in &candidates {
+                if ui.selectable_label(e.response_to.as_deref() == Some(fid.as_str()), n).clicked() {
+                    pick = Some(Some(fid.clone()));
+                }
+            }
+        });
+        if let Some(p) = pick {
+            let id = e.id.clone();
+            app.doc.edit(|m| {
+                if let Some(x) = m.elements.iter_mut().find(|x| x.id == id) {
+                    x.response_to = p;
+                }
+            });
+        }
+    }
+}
+
+fn severity_color(s: Severity) -> Color32 {
+    let (fill, _, _) = threatmap_render::dfd::severity_style(s);
+    let v = u32::from_str_radix(fill.trim_start_matches('#'), 16).unwrap_or(0);
+    Color32::from_rgb((v >> 16) as u8, (v >> 8) as u8, v as u8)
+}
+
+/// The findings of one element, expandable to their text and why they fired.
+fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
+    app.refresh();
+    let a = app.analysis();
+    let Some(idx) = a.prepared.index_of(id) else { return };
+    let mut mine: Vec<&threatmap_core::engine::Finding> = a.findings.iter().filter(|f| f.element == idx).collect();
+    mine.sort_by(|x, y| a.severity(y).cmp(&a.severity(x)).then(a.rule(x).id.cmp(&a.rule(y).id)));
+    ui.heading(format!("Findings ({})", mine.len()));
+    if mine.is_empty() {
+        ui.label("No open findings on this element.");
+    }
+    for f in mine {
+        let v = a.view(f);
+        let (_, _, letter) = threatmap_render::dfd::severity_style(v.severity);
+        let head = RichText::new(format!("[{letter}] {} — {}", v.threat_id, v.title)).color(severity_color(v.severity));
+        egui::CollapsingHeader::new(head).id_salt(("finding", &v.key)).show(ui, |ui| {
+            ui.label(format!("Severity: {}   Status: New", v.severity.name()));
+            if !v.stride.is_empty() {
+                ui.label(format!("STRIDE: {}", v.stride.join(", ")));
+            }
+            ui.label(v.description.as_ref());
+            if !v.details.is_empty() {
+                ui.label(RichText::new(v.details).weak());
+            }
+            if !v.mitigations.is_empty() {
+                ui.label(RichText::new("Mitigations").strong());
+                for m in &v.mitigations {
+                    ui.label(format!("• {m}"));
+                }
+            }
+            if !v.references.is_empty() {
+                ui.label(RichText::new("References").strong());
+                for r in v.references.iter().flat_map(|r| r.split(", ")) {
+                    if r.starts_with("https://") || r.starts_with("http://") {
+                        ui.hyperlink(r);
+                    } else {
+                        ui.label(r);
+                    }
+                }
+            }
+            let why = a.explain(f);
+            if !why.is_empty() {
+                ui.label(RichText::new("Why it fired").strong());
+                for w in why {
+                    let obs: Vec<String> = w.observed.iter().map(|o| format!("{} = {}", o.path, o.value)).collect();
+                    ui.label(RichText::new(format!("{}  ({})", w.clause, obs.join("; "))).monospace());
+                }
+            }
+        });
+    }
+}
+
+/// A row of the findings table.
+#[derive(Debug, Clone)]
+struct Row {
+    severity: Severity,
+    id: String,
+    title: String,
+    element_id: String,
+    element: String,
+    kind: &'static str,
+}
+
+/// Sort column of the findings table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum SortBy {
+    #[default]
+    Severity,
+    Id,
+    Title,
+    Element,
+}
+
+/// The findings table (sort, filter; clicking a row selects the element) and the messages.
+pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
+    app.refresh();
+    let id = ui.id().with("table-state");
+    let (mut sort, mut min_sev, mut tab): (SortBy, usize, usize) = ui.data(|d| d.get_temp(id)).unwrap_or_default();
+    ui.horizontal(|ui| {
+        ui.selectable_value(&mut tab, 0, format!("Findings ({})", app.cache.findings.len()));
+        ui.selectable_value(&mut tab, 1, format!("Messages ({})", app.cache.messages.len()));
+        if tab == 0 {
+            ui.separator();
+            ui.add(egui::TextEdit::singleline(&mut app.filter).hint_text("Filter: id, title, element, kind").desired_width(220.0));
+            egui::ComboBox::from_id_salt("min-sev").selected_text(format!("≥ {}", Severity::ALL[min_sev].name())).show_ui(ui, |ui| {
+                for (k, s) in Severity::ALL.iter().enumerate() {
+                    ui.selectable_value(&mut min_sev, k, s.name());
+                }
+            });
+        }
+    });
+    if tab == 1 {
+        egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+            if app.cache.messages.is_empty() {
+                ui.label("No messages: the model is valid.");
+            }
+            for m in &app.cache.messages {
+                ui.label(m);
+            }
+        });
+        ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab)));
+        return;
+    }
+    let rows_id = ui.id().with("rows");
+    let cached: Option<(u64, std::sync::Arc<Vec<Row>>)> = ui.data(|d| d.get_temp(rows_id));
+    let rows = match cached.filter(|(rev, _)| *rev == app.doc.revision()) {
+        Some((_, rows)) => rows,
+        None => {
+            let a = app.analysis();
+            let rows: Vec<Row> = a
+                .findings
+                .iter()
+                .map(|f| {
+                    let e = a.prepared.element(f.element);
+                    Row {
+                        severity: a.severity(f),
+                        id: a.rule(f).id.clone(),
+                        title: a.rule(f).title_for(&a.prepared, f.element),
+                        element_id: e.id.clone(),
+                        element: e.name.clone(),
+                        kind: e.kind.name(),
+                    }
+                })
+                .collect();
+            let rows = std::sync::Arc::new(rows);
+            ui.data_mut(|d| d.insert_temp(rows_id, (app.doc.revision(), rows.clone())));
+            rows
+        }
+    };
+    let q = app.filter.to_lowercase();
+    let min = Severity::ALL[min_sev];
+    let mut shown: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.severity >= min)
+        .filter(|r| q.is_empty() || [&r.id, &r.title, &r.element, &r.kind.to_owned()].iter().any(|s| s.to_lowercase().contains(&q)))
+        .collect();
+    match sort {
+        SortBy::Severity => shown.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id))),
+        SortBy::Id => shown.sort_by(|a, b| a.id.cmp(&b.id)),
+        SortBy::Title => shown.sort_by(|a, b| a.title.cmp(&b.title)),
+        SortBy::Element => shown.sort_by(|a, b| a.element.cmp(&b.element).then(b.severity.cmp(&a.severity))),
+    }
+    let widths = [90.0, 110.0, 480.0, 260.0];
+    // A left-aligned cell of fixed width.
+    fn cell<R>(ui: &mut egui::Ui, w: f32, h: f32, add: impl FnOnce(&mut egui::Ui) -> R) -> R {
+        ui.allocate_ui_with_layout(egui::vec2(w, h), egui::Layout::left_to_right(egui::Align::Center), |ui| {
+            ui.set_min_width(w);
+            ui.set_max_width(w);
+            add(ui)
+        })
+        .inner
+    }
+    ui.horizontal(|ui| {
+        for (k, (label, by)) in [("Severity", SortBy::Severity), ("ID", SortBy::Id), ("Title", SortBy::Title), ("Element", SortBy::Element)]
+            .into_iter()
+            .enumerate()
+        {
+            let text = if sort == by { format!("{label} ▾") } else { label.to_owned() };
+            if cell(ui, widths[k], 18.0, |ui| ui.add(egui::Button::new(RichText::new(text).strong()).frame(false))).clicked() {
+                sort = by;
+            }
+        }
+    });
+    let selected: BTreeSet<String> = app.selection.clone();
+    let row_h = 20.0;
+    egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, row_h, shown.len(), |ui, range| {
+        for r in &shown[range] {
+            ui.horizontal(|ui| {
+                let is_sel = selected.contains(&r.element_id);
+                let (_, _, letter) = threatmap_render::dfd::severity_style(r.severity);
+                cell(ui, widths[0], row_h, |ui| {
+                    ui.label(RichText::new(format!("{letter} · {}", r.severity.name())).color(severity_color(r.severity)))
+                });
+                cell(ui, widths[1], row_h, |ui| ui.label(&r.id));
+                let title = cell(ui, widths[2], row_h, |ui| ui.add(egui::Button::selectable(is_sel, &r.title).truncate()));
+                cell(ui, widths[3], row_h, |ui| ui.add(egui::Label::new(format!("{} ({})", r.element, r.kind)).truncate()));
+                if title.clicked() {
+                    app.selection = BTreeSet::from([r.element_id.clone()]);
+                }
+            });
+        }
+    });
+    ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab)));
+}
+
+/// The rule packs window: built-in packs on or off, files added.
+pub fn packs_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
+    let current: Vec<String> = if app.doc.model.rule_packs.is_empty() {
+        DEFAULT_PACKS.iter().map(|s| (*s).to_owned()).collect()
+    } else {
+        app.doc.model.rule_packs.clone()
+    };
+    let mut next = current.clone();
+    for p in BUILTIN_PACKS {
+        let mut on = current.iter().any(|c| c == p.name);
+        if ui.checkbox(&mut on, p.name).changed() {
+            if on {
+                next.push(p.name.to_owned());
+            } else {
+                next.retain(|c| c != p.name);
+            }
+        }
+    }
+    for c in current.iter().filter(|c| !BUILTIN_PACKS.iter().any(|p| p.name == c.as_str())) {
+        ui.horizontal(|ui| {
+            ui.label(c);
+            if ui.small_button("Remove").clicked() {
+                next.retain(|x| x != c);
+            }
+        });
+    }
+    if ui.button("Add a pack file (TOML or pytm threats.json)…").clicked() {
+        app.add_pack_dialog();
+    }
+    ui.label(format!("{} rules loaded", app.rules.rules.len()));
+    if next != current {
+        app.doc.edit(|m| m.rule_packs = next);
+        app.reload_rules();
+    }
+}

@@ -1,0 +1,214 @@
+//! The desktop app driven through egui_kittest, headless (no display): palette drops, drawing
+//! flows, boundary membership by geometry, findings of the selection, a control that removes a
+//! finding and its badge, undo, save/open round trip, and the unsaved-changes prompt on Quit.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+use std::path::Path;
+
+use egui::{Key, Modifiers, Pos2, pos2, vec2};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use threatmap_app::document::{self, rect_of};
+use threatmap_app::gui::ThreatmapApp;
+use threatmap_core::attr::Kind;
+use threatmap_core::model::Model;
+
+fn example() -> Model {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/examples/web-app.threatmap.json");
+    threatmap_core::file::load_any(&path).unwrap().model
+}
+
+fn harness(model: Model) -> Harness<'static, ThreatmapApp> {
+    let mut h = Harness::builder()
+        .with_size(vec2(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut ThreatmapApp| app.ui(ui), ThreatmapApp::new(model, None, None));
+    h.run_steps(3);
+    h
+}
+
+/// A screen position of a canvas point.
+fn screen(h: &Harness<'_, ThreatmapApp>, p: Pos2) -> Pos2 {
+    h.state().canvas.screen_from_canvas(p)
+}
+
+/// Presses at `from`, moves there in small steps (one frame each), releases at `to`.
+fn drag(h: &mut Harness<'_, ThreatmapApp>, from: Pos2, to: Pos2) {
+    h.hover_at(from);
+    h.step();
+    h.drag_at(from);
+    h.step();
+    for k in 1..=8 {
+        h.hover_at(from.lerp(to, k as f32 / 8.0));
+        h.step();
+    }
+    h.drop_at(to);
+    h.run_steps(3);
+}
+
+fn rect(h: &Harness<'_, ThreatmapApp>, id: &str) -> egui::Rect {
+    let m = &h.state().doc.model;
+    let kind = m.elements.iter().find(|e| e.id == id).unwrap().kind;
+    rect_of(m, id, kind).unwrap()
+}
+
+fn element<'a>(h: &'a Harness<'_, ThreatmapApp>, id: &str) -> &'a threatmap_core::model::Element {
+    h.state().doc.model.elements.iter().find(|e| e.id == id).unwrap()
+}
+
+#[test]
+fn palette_drop_creates_an_element_at_the_drop_point_and_inside_a_boundary() {
+    let mut h = harness(Model::new("empty"));
+    // An empty canvas at zoom 1: drop a boundary, then a server inside it, then an actor outside.
+    h.state_mut().canvas.zoom = 1.0;
+    h.state_mut().canvas.pan = vec2(0.0, 0.0);
+    h.run_steps(2);
+    let boundary_at = screen(&h, pos2(400.0, 300.0));
+    let from = h.get_by_label("Boundary").rect().center();
+    drag(&mut h, from, boundary_at);
+    let b = h.state().doc.model.elements.iter().find(|e| e.kind == Kind::Boundary).expect("a boundary was created").id.clone();
+    let r = rect(&h, &b);
+    assert!((r.center() - pos2(400.0, 300.0)).length() < 12.0, "boundary centred at the drop point: {r:?}");
+
+    let from = h.get_by_label("Server").rect().center();
+    let to = screen(&h, pos2(380.0, 310.0));
+    drag(&mut h, from, to);
+    let server = h.state().doc.model.elements.iter().find(|e| e.kind == Kind::Server).expect("a server was created").clone();
+    assert!((rect(&h, &server.id).center() - pos2(380.0, 310.0)).length() < 12.0);
+    assert_eq!(server.in_boundary.as_deref(), Some(b.as_str()), "dropped inside the boundary, so it belongs to it");
+
+    let from = h.get_by_label("Actor").rect().center();
+    let to = screen(&h, pos2(760.0, 300.0));
+    drag(&mut h, from, to);
+    let actor = h.state().doc.model.elements.iter().find(|e| e.kind == Kind::Actor).expect("an actor was created").clone();
+    assert_eq!(actor.in_boundary, None);
+
+    // Moving the actor into the boundary makes it a member; moving the boundary moves its members.
+    let a = rect(&h, &actor.id).center();
+    h.state_mut().selection.clear();
+    let (from, to) = (screen(&h, a), screen(&h, pos2(470.0, 260.0)));
+    drag(&mut h, from, to);
+    assert_eq!(element(&h, &actor.id).in_boundary.as_deref(), Some(b.as_str()));
+    let before = rect(&h, &server.id);
+    let label = rect(&h, &b).min + vec2(30.0, 10.0);
+    h.state_mut().selection.clear();
+    let (from, to) = (screen(&h, label), screen(&h, label + vec2(100.0, 50.0)));
+    drag(&mut h, from, to);
+    let after = rect(&h, &server.id);
+    assert!((after.min - before.min - vec2(100.0, 50.0)).length() < 11.0, "members move with their boundary: {before:?} → {after:?}");
+}
+
+#[test]
+fn dragging_from_a_handle_to_another_element_draws_a_flow() {
+    let mut h = harness(example());
+    let flows = |h: &Harness<'_, ThreatmapApp>| h.state().doc.model.elements.iter().filter(|e| e.kind == Kind::Dataflow).count();
+    let before = flows(&h);
+    let user = rect(&h, "user");
+    let cleaner = rect(&h, "cleaner");
+    // Hover the user to show its handle, then drag from the handle onto the comment cleaner.
+    let handle = screen(&h, user.right_center() + vec2(10.0, 0.0));
+    let to = screen(&h, cleaner.center());
+    drag(&mut h, handle, to);
+    assert_eq!(flows(&h), before + 1, "a flow was drawn");
+    let f = h.state().doc.model.elements.iter().rfind(|e| e.kind == Kind::Dataflow).unwrap().clone();
+    assert_eq!((f.source.as_deref(), f.sink.as_deref()), (Some("user"), Some("cleaner")));
+    assert!(h.state().selection.contains(&f.id), "the new flow is selected");
+}
+
+#[test]
+fn selecting_an_element_lists_its_findings_and_a_control_removes_one_until_undone() {
+    let mut h = harness(example());
+    let web = rect(&h, "web").center();
+    h.hover_at(screen(&h, web));
+    h.step();
+    h.drag_at(screen(&h, web));
+    h.step();
+    h.drop_at(screen(&h, web));
+    h.run_steps(3);
+    assert_eq!(h.state().selection.iter().collect::<Vec<_>>(), ["web"]);
+    let badge = |h: &Harness<'_, ThreatmapApp>| h.state().cache.badges.get("web").map(|b| b.count).unwrap_or(0);
+    let open = badge(&h);
+    assert!(open > 0);
+    let _ = h.get_by_label(&format!("Findings ({open})"));
+    let _ = h.get_by_label_contains("GEN-INJ-01 — SQL injection through Web Server");
+
+    // Setting the control GEN-INJ-01 checks removes that finding and lowers the badge, at once.
+    h.get_by_label("Search").focus();
+    h.run_steps(2);
+    h.get_by_label("Search").type_text("usesParameterizedInput");
+    h.run_steps(3);
+    h.get_by_label("usesParameterizedInput").click();
+    h.run_steps(3);
+    assert_eq!(badge(&h), open - 1, "the badge count follows the edit");
+    assert!(h.query_by_label_contains("GEN-INJ-01 — SQL injection through Web Server").is_none());
+
+    // Undo brings the finding and the badge back.
+    h.state_mut().doc.undo();
+    h.run_steps(3);
+    assert_eq!(badge(&h), open);
+    let _ = h.get_by_label_contains("GEN-INJ-01 — SQL injection through Web Server");
+}
+
+#[test]
+fn save_then_open_round_trips_the_model_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("roundtrip.threatmap.json");
+    let mut h = harness(example());
+    // An edit, then Save (Ctrl+S) to a known path.
+    h.state_mut().doc.edit(|m| {
+        document::add_element(m, Kind::Lambda, pos2(600.0, 600.0));
+    });
+    h.state_mut().doc.path = Some(path.clone());
+    h.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    h.run_steps(3);
+    assert!(!h.state().doc.is_dirty(), "saved: {}", h.state().status);
+    let saved = h.state().doc.model.clone();
+    let mut other = ThreatmapApp::new(Model::new("x"), None, None);
+    other.open(&path);
+    assert_eq!(other.doc.model, saved);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), threatmap_core::file::to_canonical_json(&saved));
+}
+
+#[test]
+fn quitting_with_unsaved_changes_asks_first() {
+    let mut h = harness(example());
+    h.state_mut().doc.path = Some("unused.threatmap.json".into());
+    h.state_mut().doc.edit(|m| m.name = "changed".into());
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Q);
+    h.run_steps(3);
+    let _ = h.get_by_label("Unsaved changes");
+    h.get_by_label("Cancel").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("Unsaved changes").is_none());
+    assert_eq!(h.state().doc.model.name, "changed", "nothing was lost");
+}
+
+#[test]
+fn delete_undo_redo_and_copy_paste() {
+    let mut h = harness(example());
+    let n = h.state().doc.model.elements.len();
+    h.state_mut().selection = ["db".to_owned()].into();
+    h.key_press(Key::Delete);
+    h.run_steps(2);
+    let m = &h.state().doc.model;
+    assert!(
+        m.elements.iter().all(|e| e.id != "db" && e.source.as_deref() != Some("db") && e.sink.as_deref() != Some("db")),
+        "the node and its flows are gone"
+    );
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().doc.model.elements.len(), n);
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    h.run_steps(2);
+    assert!(h.state().doc.model.elements.len() < n);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    // Duplicate keeps a copy beside the original.
+    h.state_mut().selection = ["web".to_owned()].into();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::D);
+    h.run_steps(2);
+    assert_eq!(h.state().doc.model.elements.len(), n + 1);
+    let copy = h.state().selection.iter().next().unwrap().clone();
+    assert_ne!(copy, "web");
+    assert!((rect(&h, &copy).min - rect(&h, "web").min - vec2(30.0, 30.0)).length() < 1.0);
+}
