@@ -30,11 +30,20 @@ pub struct CanvasState {
     drag: Drag,
     /// The canvas rectangle on screen in the last frame.
     pub screen_rect: Rect,
+    geometry: Option<(u64, std::sync::Arc<Geometry>)>,
 }
 
 impl Default for CanvasState {
     fn default() -> Self {
-        CanvasState { pan: vec2(40.0, 40.0), zoom: 1.0, grid: true, fit_requested: true, drag: Drag::None, screen_rect: Rect::NOTHING }
+        CanvasState {
+            pan: vec2(40.0, 40.0),
+            zoom: 1.0,
+            grid: true,
+            fit_requested: true,
+            drag: Drag::None,
+            screen_rect: Rect::NOTHING,
+            geometry: None,
+        }
     }
 }
 
@@ -158,16 +167,41 @@ pub fn canvas_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     interact(ui, app, &response);
     // Findings for this revision, so badges reflect an edit made this frame.
     app.refresh();
-    paint(ui, app, &painter, dark);
+    let geo = geometry(app);
+    paint(ui, app, &geo, &painter, dark);
 }
 
-fn node_rects(model: &Model) -> Vec<(String, Kind, Rect)> {
-    model
-        .elements
-        .iter()
-        .filter(|e| e.kind.is_node())
-        .filter_map(|e| Some((e.id.clone(), e.kind, rect_of(model, &e.id, e.kind)?)))
-        .collect()
+/// Where things are, for one revision of the model: node rectangles by id, and the sideways
+/// offsets of parallel flows. Built once per change, not per lookup.
+#[derive(Debug, Default)]
+pub struct Geometry {
+    nodes: std::collections::HashMap<String, (Kind, Rect)>,
+    offsets: std::collections::HashMap<String, f32>,
+}
+
+impl Geometry {
+    fn new(model: &Model) -> Geometry {
+        let nodes = model
+            .elements
+            .iter()
+            .filter(|e| e.kind.is_node())
+            .filter_map(|e| Some((e.id.clone(), (e.kind, rect_of(model, &e.id, e.kind)?))))
+            .collect();
+        Geometry { nodes, offsets: parallel_offsets(model) }
+    }
+}
+
+/// The geometry of the current revision (rebuilt when the model changed).
+fn geometry(app: &mut ThreatmapApp) -> std::sync::Arc<Geometry> {
+    let rev = app.doc.revision();
+    match &app.canvas.geometry {
+        Some((r, g)) if *r == rev => g.clone(),
+        _ => {
+            let g = std::sync::Arc::new(Geometry::new(&app.doc.model));
+            app.canvas.geometry = Some((rev, g.clone()));
+            g
+        }
+    }
 }
 
 fn boundary_rects(model: &Model) -> Vec<(String, Rect)> {
@@ -209,12 +243,9 @@ fn parallel_offsets(model: &Model) -> std::collections::HashMap<String, f32> {
 
 /// A flow's drawn path in canvas units: border of the source, the waypoint if any, border of
 /// the sink.
-fn flow_path(model: &Model, flow: &threatmap_core::model::Element, offsets: &std::collections::HashMap<String, f32>) -> Option<Vec<Pos2>> {
-    let find = |id: &Option<String>| {
-        let id = id.as_ref()?;
-        let e = model.elements.iter().find(|e| &e.id == id)?;
-        Some((e.kind, rect_of(model, id, e.kind)?))
-    };
+fn flow_path(model: &Model, flow: &threatmap_core::model::Element, geo: &Geometry) -> Option<Vec<Pos2>> {
+    let offsets = &geo.offsets;
+    let find = |id: &Option<String>| geo.nodes.get(id.as_ref()?).copied();
     let (sk, sr) = find(&flow.source)?;
     let (tk, tr) = find(&flow.sink)?;
     let mut mid = document::waypoint(model, &flow.id);
@@ -263,10 +294,9 @@ fn dist_to_segment(p: Pos2, a: Pos2, b: Pos2) -> f32 {
     (a + ab * t - p).length()
 }
 
-fn hit_test(app: &ThreatmapApp, screen: Pos2) -> Hit {
+fn hit_test(app: &ThreatmapApp, geo: &Geometry, screen: Pos2) -> Hit {
     let c = &app.canvas;
     let model = &app.doc.model;
-    let offsets = parallel_offsets(model);
     let p = c.canvas_from_screen(screen);
     let tol = 6.0 / c.zoom;
     // Handles of the selection first.
@@ -283,7 +313,7 @@ fn hit_test(app: &ThreatmapApp, screen: Pos2) -> Hit {
                 }
             }
             Kind::Dataflow => {
-                if let Some(path) = flow_path(model, e, &offsets) {
+                if let Some(path) = flow_path(model, e, geo) {
                     let mid = if path.len() == 3 { path[1] } else { path[0].lerp(path[path.len() - 1], 0.5) };
                     if (mid - p).length() <= tol * 1.5 {
                         return Hit::WaypointHandle(id.clone());
@@ -293,7 +323,12 @@ fn hit_test(app: &ThreatmapApp, screen: Pos2) -> Hit {
             _ => {}
         }
     }
-    let nodes = node_rects(model);
+    let nodes: Vec<(String, Kind, Rect)> = model
+        .elements
+        .iter()
+        .filter(|e| e.kind.is_node())
+        .filter_map(|e| geo.nodes.get(&e.id).map(|(k, r)| (e.id.clone(), *k, *r)))
+        .collect();
     // Connection handles: a dot at the right of each node.
     for (id, _, r) in nodes.iter().rev() {
         if (connect_handle(*r) - p).length() <= tol * 1.4 && r.expand(24.0 / c.zoom).contains(p) {
@@ -306,7 +341,7 @@ fn hit_test(app: &ThreatmapApp, screen: Pos2) -> Hit {
         }
     }
     for e in model.elements.iter().filter(|e| e.kind == Kind::Dataflow).rev() {
-        if let Some(path) = flow_path(model, e, &offsets)
+        if let Some(path) = flow_path(model, e, geo)
             && path.windows(2).any(|w| dist_to_segment(p, w[0], w[1]) <= tol)
         {
             return Hit::Flow(e.id.clone());
@@ -324,6 +359,12 @@ fn hit_test(app: &ThreatmapApp, screen: Pos2) -> Hit {
         }
     }
     Hit::Empty
+}
+
+/// Hit-tests with the current geometry.
+fn hit(app: &mut ThreatmapApp, screen: Pos2) -> Hit {
+    let geo = geometry(app);
+    hit_test(app, &geo, screen)
 }
 
 fn connect_handle(r: Rect) -> Pos2 {
@@ -350,7 +391,7 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
         // Hit-test where the press happened, not where the pointer is once the drag registers.
         let Some(pos) = ui.input(|i| i.pointer.press_origin()).or(pointer) else { return };
         let middle = ui.input(|i| i.pointer.middle_down());
-        let hit = if middle || space { Hit::Empty } else { hit_test(app, pos) };
+        let hit = if middle || space { Hit::Empty } else { hit(app, pos) };
         let p = app.canvas.canvas_from_screen(pos);
         let p = app.canvas.snap(p);
         app.canvas.drag = match hit {
@@ -511,7 +552,7 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
             }
             Drag::Flow { from } => {
                 if let Some(pos) = pointer
-                    && let Hit::Node(to) | Hit::ConnectHandle(to) = hit_test(app, pos)
+                    && let Hit::Node(to) | Hit::ConnectHandle(to) = hit(app, pos)
                     && to != from
                 {
                     let mut id = String::new();
@@ -522,11 +563,11 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
             Drag::Rubber { start } => {
                 if let Some(p) = p {
                     let area = Rect::from_two_pos(start, p);
+                    let geo = geometry(app);
                     let model = &app.doc.model;
-                    let offsets = parallel_offsets(model);
                     for e in &model.elements {
                         let inside = match e.kind {
-                            Kind::Dataflow => flow_path(model, e, &offsets).is_some_and(|path| path.iter().all(|q| area.contains(*q))),
+                            Kind::Dataflow => flow_path(model, e, geo).is_some_and(|path| path.iter().all(|q| area.contains(*q))),
                             k => rect_of(model, &e.id, k).is_some_and(|r| area.contains_rect(r)),
                         };
                         if inside {
@@ -542,7 +583,7 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
     if response.clicked()
         && let Some(pos) = pointer
     {
-        let id = match hit_test(app, pos) {
+        let id = match hit(app, pos) {
             Hit::Node(id)
             | Hit::Boundary(id)
             | Hit::Flow(id)
@@ -563,7 +604,7 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
         }
     }
     if response.double_clicked()
-        && let Some(Hit::Flow(id)) = pointer.map(|pos| hit_test(app, pos))
+        && let Some(Hit::Flow(id)) = pointer.map(|pos| hit(app, pos))
     {
         // Double-click a flow to drop its waypoint (straighten it).
         app.doc.edit(|m| {
@@ -576,7 +617,7 @@ fn ink(dark: bool) -> Color32 {
     if dark { Color32::from_gray(225) } else { Color32::from_rgb(31, 41, 55) }
 }
 
-fn paint(ui: &egui::Ui, app: &ThreatmapApp, painter: &egui::Painter, dark: bool) {
+fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Painter, dark: bool) {
     let c = &app.canvas;
     let model = &app.doc.model;
     let z = c.zoom;
@@ -599,6 +640,10 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, painter: &egui::Painter, dark: bool)
         }
     }
     let font = |size: f32| FontId::proportional((size * z).max(4.0));
+    // Level of detail: text below 5 px on screen is not drawn, badges shrink to their marker;
+    // what is off screen is not drawn at all.
+    let text_visible = 11.0 * z >= 5.0;
+    let view = c.screen_rect.expand(40.0);
     // Boundaries, outermost first.
     let mut bs: Vec<(String, Rect, String)> = model
         .elements
@@ -608,16 +653,20 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, painter: &egui::Painter, dark: bool)
         .collect();
     bs.sort_by(|a, b| b.1.area().total_cmp(&a.1.area()));
     let red = Color32::from_rgb(220, 38, 38);
-    let offsets = parallel_offsets(model);
     for (id, r, name) in &bs {
         let s = c.screen_rect_of(*r);
         let is_sel = app.selection.contains(id);
+        if !view.intersects(s) {
+            continue;
+        }
         let stroke = Stroke::new(if is_sel { 2.5 } else { 1.5 }, if is_sel { selected } else { red });
         dashed_rect(painter, s, stroke, 8.0 * z);
-        painter.text(s.min + vec2(8.0, 6.0) * z, Align2::LEFT_TOP, name, font(12.0), Color32::from_rgb(185, 28, 28));
-        if let Some(b) = app.cache.badges.get(id) {
-            let w = painter.layout_no_wrap(name.clone(), font(12.0), red).size().x;
-            badge(painter, s.min + vec2(14.0 * z + w, 5.0 * z), b, z);
+        if text_visible {
+            painter.text(s.min + vec2(8.0, 6.0) * z, Align2::LEFT_TOP, name, font(12.0), Color32::from_rgb(185, 28, 28));
+            if let Some(b) = app.cache.badges.get(id) {
+                let w = painter.layout_no_wrap(name.clone(), font(12.0), red).size().x;
+                badge(painter, s.min + vec2(14.0 * z + w, 5.0 * z), b, z);
+            }
         }
         if is_sel {
             for corner in [s.left_top(), s.right_top(), s.right_bottom(), s.left_bottom()] {
@@ -633,8 +682,11 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, painter: &egui::Painter, dark: bool)
     }
     // Flows.
     for e in model.elements.iter().filter(|e| e.kind == Kind::Dataflow) {
-        let Some(path) = flow_path(model, e, &offsets) else { continue };
+        let Some(path) = flow_path(model, e, geo) else { continue };
         let pts: Vec<Pos2> = path.iter().map(|p| c.screen_from_canvas(*p)).collect();
+        if !view.intersects(Rect::from_points(&pts)) {
+            continue;
+        }
         let is_sel = app.selection.contains(&e.id);
         let color = if is_sel {
             selected
@@ -652,13 +704,17 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, painter: &egui::Painter, dark: bool)
             painter.circle_stroke(pts[0], 3.0 * z.max(0.5), Stroke::new(1.2, color));
         }
         let mid = if n == 3 { pts[1] } else { pts[0].lerp(pts[n - 1], 0.5) };
-        let label = app.cache.labels.get(&e.id).cloned().unwrap_or_else(|| e.name.clone());
-        let galley = painter.layout(label, font(11.0), ink, 160.0 * z);
-        let label_rect = Rect::from_center_size(mid - vec2(0.0, galley.size().y / 2.0 + 3.0 * z), galley.size() + vec2(6.0, 2.0));
-        painter.rect_filled(label_rect, 3.0, paper.gamma_multiply(0.9));
-        painter.galley(label_rect.min + vec2(3.0, 1.0), galley, ink);
-        if let Some(b) = app.cache.badges.get(&e.id) {
-            badge(painter, label_rect.right_top() + vec2(4.0, 0.0), b, z);
+        if text_visible {
+            let label = app.cache.labels.get(&e.id).cloned().unwrap_or_else(|| e.name.clone());
+            let galley = painter.layout(label, font(11.0), ink, 160.0 * z);
+            let label_rect = Rect::from_center_size(mid - vec2(0.0, galley.size().y / 2.0 + 3.0 * z), galley.size() + vec2(6.0, 2.0));
+            painter.rect_filled(label_rect, 3.0, paper.gamma_multiply(0.9));
+            painter.galley(label_rect.min + vec2(3.0, 1.0), galley, ink);
+            if let Some(b) = app.cache.badges.get(&e.id) {
+                badge(painter, label_rect.right_top() + vec2(4.0, 0.0), b, z);
+            }
+        } else if let Some(b) = app.cache.badges.get(&e.id) {
+            marker_dot(painter, mid, b);
         }
         if is_sel {
             painter.circle(mid, 5.0, Color32::WHITE, Stroke::new(1.5, selected));
@@ -667,8 +723,11 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, painter: &egui::Painter, dark: bool)
     // Nodes.
     let hover = ui.input(|i| i.pointer.hover_pos());
     for e in model.elements.iter().filter(|e| e.kind.is_node()) {
-        let Some(r) = rect_of(model, &e.id, e.kind) else { continue };
+        let Some(&(_, r)) = geo.nodes.get(&e.id) else { continue };
         let s = c.screen_rect_of(r);
+        if !view.intersects(s) {
+            continue;
+        }
         let is_sel = app.selection.contains(&e.id);
         let fill = if e.in_scope() {
             paper
@@ -683,13 +742,21 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, painter: &egui::Painter, dark: bool)
         if is_sel {
             painter.rect_stroke(s.expand(4.0), 4.0, Stroke::new(2.0, selected), StrokeKind::Outside);
         }
-        let galley =
-            painter.layout(e.name.clone(), font(13.0), if e.in_scope() { ink } else { Color32::GRAY }, (s.width() - 16.0 * z).max(20.0));
-        let tpos = s.center() - galley.size() / 2.0;
-        painter.galley(pos2(tpos.x, tpos.y), galley, ink);
-        if let Some(b) = app.cache.badges.get(&e.id) {
-            let w = badge_width(b, z);
-            badge(painter, pos2(s.max.x - w + 6.0 * z, s.min.y - 9.0 * z), b, z);
+        if text_visible {
+            let galley = painter.layout(
+                e.name.clone(),
+                font(13.0),
+                if e.in_scope() { ink } else { Color32::GRAY },
+                (s.width() - 16.0 * z).max(20.0),
+            );
+            let tpos = s.center() - galley.size() / 2.0;
+            painter.galley(pos2(tpos.x, tpos.y), galley, ink);
+            if let Some(b) = app.cache.badges.get(&e.id) {
+                let w = badge_width(b, z);
+                badge(painter, pos2(s.max.x - w + 6.0 * z, s.min.y - 9.0 * z), b, z);
+            }
+        } else if let Some(b) = app.cache.badges.get(&e.id) {
+            marker_dot(painter, s.right_top(), b);
         }
         // Connection handle on hover or selection.
         let near = hover.is_some_and(|h| s.expand(24.0).contains(h));
@@ -795,6 +862,13 @@ pub fn node_shape(painter: &egui::Painter, kind: Kind, r: Rect, fill: Color32, s
             painter.rect(r, 0.0, fill, stroke, StrokeKind::Middle);
         }
     }
+}
+
+/// A badge reduced to a small severity-coloured dot, for zoomed-out overviews.
+fn marker_dot(painter: &egui::Painter, at: Pos2, b: &Badge) {
+    let (fill, _, _) = severity_style(b.worst);
+    let v = u32::from_str_radix(fill.trim_start_matches('#'), 16).unwrap_or(0);
+    painter.circle_filled(at, 2.5, Color32::from_rgb((v >> 16) as u8, (v >> 8) as u8, v as u8));
 }
 
 fn badge_width(b: &Badge, zoom: f32) -> f32 {

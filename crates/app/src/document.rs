@@ -22,12 +22,14 @@ pub struct Document {
     undo: Vec<Model>,
     redo: Vec<Model>,
     revision: u64,
+    /// `is_dirty` of a revision (comparing whole models every frame would cost milliseconds).
+    dirty: std::cell::Cell<Option<(u64, bool, bool)>>,
 }
 
 impl Document {
     /// A document for a model loaded from `path` (or new, with `None`).
     pub fn new(model: Model, path: Option<PathBuf>) -> Document {
-        Document { saved: model.clone(), model, path, undo: Vec::new(), redo: Vec::new(), revision: 0 }
+        Document { saved: model.clone(), model, path, undo: Vec::new(), redo: Vec::new(), revision: 0, dirty: std::cell::Cell::new(None) }
     }
 
     /// Changes whenever the model does (edits, undo, redo).
@@ -37,7 +39,13 @@ impl Document {
 
     /// True if the model differs from the saved file.
     pub fn is_dirty(&self) -> bool {
-        self.model != self.saved || self.path.is_none() && !self.model.elements.is_empty()
+        let has_path = self.path.is_some();
+        if let Some((_, _, dirty)) = self.dirty.get().filter(|(r, p, _)| *r == self.revision && *p == has_path) {
+            return dirty;
+        }
+        let dirty = self.model != self.saved || !has_path && !self.model.elements.is_empty();
+        self.dirty.set(Some((self.revision, has_path, dirty)));
+        dirty
     }
 
     /// Records the current model as an undo step; call before changing it.
@@ -97,6 +105,7 @@ impl Document {
         threatmap_core::file::save(&self.model, &path)?;
         self.saved = self.model.clone();
         self.path = Some(path);
+        self.dirty.set(None);
         Ok(())
     }
 

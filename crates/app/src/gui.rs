@@ -224,7 +224,7 @@ impl ThreatmapApp {
 
         egui::Panel::top("menu").show(ui, |ui| self.menu_ui(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
-        egui::Panel::left("palette").resizable(false).exact_size(132.0).show(ui, crate::panels::palette_ui);
+        egui::Panel::left("palette").resizable(false).exact_size(150.0).show(ui, crate::panels::palette_ui);
         egui::Panel::right("inspector")
             .resizable(true)
             .default_size(360.0)

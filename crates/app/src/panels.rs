@@ -74,6 +74,7 @@ pub fn palette_ui(ui: &mut egui::Ui) {
 /// Properties and findings of the selection.
 pub fn inspector_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+        ui.style_mut().spacing.text_edit_width = (ui.available_width() - 170.0).clamp(120.0, 320.0);
         let sel: Vec<String> = app.selection.iter().cloned().collect();
         match sel.as_slice() {
             [] => model_ui(ui, app),
@@ -246,7 +247,7 @@ fn element_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
     }
     let mut desc = e.description.clone().unwrap_or_default();
     ui.label("Description");
-    if ui.add(egui::TextEdit::multiline(&mut desc).desired_rows(2)).changed() {
+    if ui.add(egui::TextEdit::multiline(&mut desc).desired_rows(2).desired_width(f32::INFINITY)).changed() {
         app.doc.edit(|m| {
             if let Some(x) = m.elements.iter_mut().find(|x| x.id == id) {
                 x.description = Some(desc).filter(|d| !d.is_empty());
@@ -426,9 +427,11 @@ fn severity_color(s: Severity) -> Color32 {
 /// The findings of one element, expandable to their text and why they fired.
 fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
     app.refresh();
-    let a = app.analysis();
-    let Some(idx) = a.prepared.index_of(id) else { return };
-    let mut mine: Vec<&threatmap_core::engine::Finding> = a.findings.iter().filter(|f| f.element == idx).collect();
+    let prepared = threatmap_core::engine::Prepared::new(&app.doc.model);
+    let Some(idx) = prepared.index_of(id) else { return };
+    let own: Vec<threatmap_core::engine::Finding> = app.cache.findings.iter().filter(|f| f.element == idx).cloned().collect();
+    let a = threatmap_core::engine::Analysis { prepared, rules: &app.rules, findings: own, excluded: Vec::new() };
+    let mut mine: Vec<&threatmap_core::engine::Finding> = a.findings.iter().collect();
     mine.sort_by(|x, y| a.severity(y).cmp(&a.severity(x)).then(a.rule(x).id.cmp(&a.rule(y).id)));
     ui.heading(format!("Findings ({})", mine.len()));
     if mine.is_empty() {
@@ -580,7 +583,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             .into_iter()
             .enumerate()
         {
-            let text = if sort == by { format!("{label} ▾") } else { label.to_owned() };
+            let text = if sort == by { format!("{label} ↓") } else { label.to_owned() };
             if cell(ui, widths[k], 18.0, |ui| ui.add(egui::Button::new(RichText::new(text).strong()).frame(false))).clicked() {
                 sort = by;
             }

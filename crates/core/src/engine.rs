@@ -554,6 +554,9 @@ pub struct FindingView<'a> {
     pub excluded_by: Option<&'a str>,
 }
 
+/// Elements per thread below which the rules run on one thread.
+const PARALLEL_CHUNK: usize = 400;
+
 /// Runs `rules` over `model`.
 pub fn analyze<'a>(model: &'a Model, rules: &'a RuleSet, options: &Options) -> Analysis<'a> {
     let prepared = Prepared::new(model);
@@ -563,38 +566,64 @@ pub fn analyze<'a>(model: &'a Model, rules: &'a RuleSet, options: &Options) -> A
         by_kind.insert(kind, list.map(|(i, _)| i as u32).collect());
     }
     let global: Vec<_> = model.assumptions.iter().filter(|a| !a.exclude.is_empty()).collect();
-    let mut findings = Vec::new();
-    let mut excluded = Vec::new();
-    for (i, e) in model.elements.iter().enumerate() {
-        if !e.in_scope() {
-            continue;
-        }
-        let i = i as u32;
-        // An override forces its threat even on a kind the rule does not target (as in
-        // pytm), so elements with overrides go through every rule.
-        let all_rules: Vec<u32>;
-        let candidates = if e.overrides.is_empty() {
-            by_kind.get(&e.kind).map_or(&[][..], Vec::as_slice)
-        } else {
-            all_rules = (0..rules.rules.len() as u32).filter(|r| !options.exclude.contains(&rules.rules[*r as usize].id)).collect();
-            &all_rules
-        };
-        for &r in candidates {
-            let rule: &Rule = &rules.rules[r as usize];
-            let holds = rule.targets.contains(e.kind) && rule.condition.holds(&prepared, i);
-            let forced = !holds && e.overrides.contains_key(&rule.id);
-            if !holds && !forced {
+    // Elements are independent: large models are split into contiguous ranges evaluated on
+    // several threads, and the results concatenated in element order (same output as serial).
+    let eval = |range: std::ops::Range<usize>| {
+        let mut findings = Vec::new();
+        let mut excluded = Vec::new();
+        for i in range {
+            let e = &model.elements[i];
+            if !e.in_scope() {
                 continue;
             }
-            let assumption = e.assumptions.iter().chain(global.iter().copied()).find(|a| a.exclude.contains(&rule.id));
-            let finding = Finding { rule: r, element: i, forced, excluded_by: assumption.map(|a| a.name.clone()) };
-            if finding.excluded_by.is_some() {
-                excluded.push(finding);
+            let i = i as u32;
+            // An override forces its threat even on a kind the rule does not target (as in
+            // pytm), so elements with overrides go through every rule.
+            let all_rules: Vec<u32>;
+            let candidates = if e.overrides.is_empty() {
+                by_kind.get(&e.kind).map_or(&[][..], Vec::as_slice)
             } else {
-                findings.push(finding);
+                all_rules = (0..rules.rules.len() as u32).filter(|r| !options.exclude.contains(&rules.rules[*r as usize].id)).collect();
+                &all_rules
+            };
+            for &r in candidates {
+                let rule: &Rule = &rules.rules[r as usize];
+                let holds = rule.targets.contains(e.kind) && rule.condition.holds(&prepared, i);
+                let forced = !holds && e.overrides.contains_key(&rule.id);
+                if !holds && !forced {
+                    continue;
+                }
+                let assumption = e.assumptions.iter().chain(global.iter().copied()).find(|a| a.exclude.contains(&rule.id));
+                let finding = Finding { rule: r, element: i, forced, excluded_by: assumption.map(|a| a.name.clone()) };
+                if finding.excluded_by.is_some() {
+                    excluded.push(finding);
+                } else {
+                    findings.push(finding);
+                }
             }
         }
-    }
+        (findings, excluded)
+    };
+    let n = model.elements.len();
+    let threads = std::thread::available_parallelism().map_or(1, |p| p.get()).min(8).min(n / PARALLEL_CHUNK).max(1);
+    let (findings, excluded) = if threads == 1 {
+        eval(0..n)
+    } else {
+        let step = n.div_ceil(threads);
+        let parts: Vec<(Vec<Finding>, Vec<Finding>)> = std::thread::scope(|s| {
+            let eval = &eval;
+            let handles: Vec<_> = (0..threads).map(|t| s.spawn(move || eval(t * step..((t + 1) * step).min(n)))).collect();
+            // A panicking worker would be a bug; evaluate its range here instead of losing it.
+            handles.into_iter().enumerate().map(|(t, h)| h.join().unwrap_or_else(|_| eval(t * step..((t + 1) * step).min(n)))).collect()
+        });
+        let mut findings = Vec::new();
+        let mut excluded = Vec::new();
+        for (f, x) in parts {
+            findings.extend(f);
+            excluded.extend(x);
+        }
+        (findings, excluded)
+    };
     Analysis { prepared, rules, findings, excluded }
 }
 
