@@ -567,7 +567,7 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
                     let model = &app.doc.model;
                     for e in &model.elements {
                         let inside = match e.kind {
-                            Kind::Dataflow => flow_path(model, e, geo).is_some_and(|path| path.iter().all(|q| area.contains(*q))),
+                            Kind::Dataflow => flow_path(model, e, &geo).is_some_and(|path| path.iter().all(|q| area.contains(*q))),
                             k => rect_of(model, &e.id, k).is_some_and(|r| area.contains_rect(r)),
                         };
                         if inside {
