@@ -130,7 +130,7 @@ fn selecting_an_element_lists_its_findings_and_a_control_removes_one_until_undon
     let open = badge(&h);
     assert!(open > 0);
     let _ = h.get_by_label(&format!("Findings ({open})"));
-    let _ = h.get_by_label_contains("GEN-INJ-01 — SQL injection through Web Server");
+    let _ = h.get_by_label_contains("GEN-INJ-01 — SQL injection through Web");
 
     // Setting the control GEN-INJ-01 checks removes that finding and lowers the badge, at once.
     h.get_by_label("Search").focus();
@@ -140,13 +140,13 @@ fn selecting_an_element_lists_its_findings_and_a_control_removes_one_until_undon
     h.get_by_label("usesParameterizedInput").click();
     h.run_steps(3);
     assert_eq!(badge(&h), open - 1, "the badge count follows the edit");
-    assert!(h.query_by_label_contains("GEN-INJ-01 — SQL injection through Web Server").is_none());
+    assert!(h.query_by_label_contains("GEN-INJ-01 — SQL injection through Web").is_none());
 
     // Undo brings the finding and the badge back.
     h.state_mut().doc.undo();
     h.run_steps(3);
     assert_eq!(badge(&h), open);
-    let _ = h.get_by_label_contains("GEN-INJ-01 — SQL injection through Web Server");
+    let _ = h.get_by_label_contains("GEN-INJ-01 — SQL injection through Web");
 }
 
 #[test]

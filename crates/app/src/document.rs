@@ -170,9 +170,9 @@ pub fn auto_layout(model: &mut Model, all: bool) -> bool {
         let d = Diagram::new(&analysis, &DfdOptions { auto_layout: true, ..DfdOptions::default() });
         let mut out = Vec::new();
         for (k, n) in d.scene.nodes.iter().enumerate() {
+            // The layout sized each node for its label; keep that size so boundaries still fit.
             let c = d.layout.nodes[k];
-            let s = default_size(n.kind);
-            let s = vec2(s.x.max(d.graph.nodes[k].size.w as f32), s.y.max(d.graph.nodes[k].size.h as f32));
+            let s = vec2(d.graph.nodes[k].size.w as f32, d.graph.nodes[k].size.h as f32);
             out.push((model.elements[n.element as usize].id.clone(), Rect::from_center_size(pos2(c.x as f32, c.y as f32), s)));
         }
         for (k, b) in d.scene.boundaries.iter().enumerate() {
@@ -184,64 +184,23 @@ pub fn auto_layout(model: &mut Model, all: bool) -> bool {
         }
         out
     };
-    // The layout sized nodes for their labels; keep the larger of that and the default size,
-    // and grow boundaries to keep containing their members.
+    let flows: BTreeSet<String> = model.elements.iter().filter(|e| e.kind == Kind::Dataflow).map(|e| e.id.clone()).collect();
+    if all {
+        for f in &flows {
+            model.layout.remove(f);
+        }
+    }
     for (id, r) in positions {
-        if all || !model.layout.contains_key(&id) {
+        if flows.contains(&id) {
+            if all || !model.layout.contains_key(&id) {
+                let round = |v: f32| f64::from(v.round());
+                model.layout.insert(id, Placement { x: round(r.min.x), y: round(r.min.y), width: None, height: None });
+            }
+        } else if all || !model.layout.contains_key(&id) {
             set_rect(model, &id, r);
         }
     }
-    for e in model.elements.iter().filter(|e| e.kind == Kind::Dataflow) {
-        if all {
-            model.layout.remove(&e.id);
-        }
-    }
-    fit_boundaries(model);
     true
-}
-
-/// Grows each boundary (innermost first) to contain its members with a margin.
-pub fn fit_boundaries(model: &mut Model) {
-    let depth = depths(model);
-    let mut bs: Vec<(usize, String)> =
-        model.elements.iter().filter(|e| e.kind == Kind::Boundary).map(|e| (depth[&e.id], e.id.clone())).collect();
-    bs.sort_by_key(|b| std::cmp::Reverse(b.0));
-    for (_, b) in bs {
-        let Some(mut r) = rect_of(model, &b, Kind::Boundary) else { continue };
-        let before = r;
-        for e in model.elements.iter().filter(|e| e.in_boundary.as_deref() == Some(b.as_str())) {
-            if let Some(m) = rect_of(model, &e.id, e.kind) {
-                r = r.union(m.expand2(vec2(16.0, 16.0)).with_min_y(m.min.y - 28.0));
-            }
-        }
-        if r != before {
-            set_rect(model, &b, r);
-        }
-    }
-}
-
-/// Nesting depth of every boundary (0 for top level).
-fn depths(model: &Model) -> HashMap<String, usize> {
-    let parent: HashMap<&str, &str> = model
-        .elements
-        .iter()
-        .filter(|e| e.kind == Kind::Boundary)
-        .filter_map(|e| Some((e.id.as_str(), e.in_boundary.as_deref()?)))
-        .collect();
-    let mut out = HashMap::new();
-    for e in model.elements.iter().filter(|e| e.kind == Kind::Boundary) {
-        let mut d = 0;
-        let mut k = parent.get(e.id.as_str());
-        while let Some(p) = k {
-            d += 1;
-            if d > model.elements.len() {
-                break;
-            }
-            k = parent.get(p);
-        }
-        out.insert(e.id.clone(), d);
-    }
-    out
 }
 
 /// The ids of a boundary's members, at any depth.

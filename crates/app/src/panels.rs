@@ -74,7 +74,7 @@ pub fn palette_ui(ui: &mut egui::Ui) {
 /// Properties and findings of the selection.
 pub fn inspector_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-        ui.style_mut().spacing.text_edit_width = (ui.available_width() - 170.0).clamp(120.0, 320.0);
+        ui.style_mut().spacing.text_edit_width = 150.0;
         let sel: Vec<String> = app.selection.iter().cloned().collect();
         match sel.as_slice() {
             [] => model_ui(ui, app),
@@ -440,8 +440,12 @@ fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
     for f in mine {
         let v = a.view(f);
         let (_, _, letter) = threatmap_render::dfd::severity_style(v.severity);
-        let head = RichText::new(format!("[{letter}] {} — {}", v.threat_id, v.title)).color(severity_color(v.severity));
+        // Headers stay one short line so the panel keeps its width; the full title is inside.
+        let full = format!("[{letter}] {} — {}", v.threat_id, v.title);
+        let short = if full.chars().count() > 52 { format!("{}…", full.chars().take(51).collect::<String>()) } else { full.clone() };
+        let head = RichText::new(short).color(severity_color(v.severity));
         egui::CollapsingHeader::new(head).id_salt(("finding", &v.key)).show(ui, |ui| {
+            ui.label(RichText::new(&v.title).strong());
             ui.label(format!("Severity: {}   Status: New", v.severity.name()));
             if !v.stride.is_empty() {
                 ui.label(format!("STRIDE: {}", v.stride.join(", ")));
@@ -583,7 +587,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             .into_iter()
             .enumerate()
         {
-            let text = if sort == by { format!("{label} ↓") } else { label.to_owned() };
+            let text = if sort == by { format!("{label} ⬇") } else { label.to_owned() };
             if cell(ui, widths[k], 18.0, |ui| ui.add(egui::Button::new(RichText::new(text).strong()).frame(false))).clicked() {
                 sort = by;
             }
