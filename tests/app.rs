@@ -212,3 +212,70 @@ fn delete_undo_redo_and_copy_paste() {
     assert_ne!(copy, "web");
     assert!((rect(&h, &copy).min - rect(&h, "web").min - vec2(30.0, 30.0)).length() < 1.0);
 }
+
+#[test]
+fn unsaved_work_is_recovered_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let recovery = dir.path().join("recovery.threatmap.json");
+    let saved = dir.path().join("model.threatmap.json");
+    threatmap_core::file::save(&example(), &saved).unwrap();
+    let mut app = ThreatmapApp::new(example(), Some(saved.clone()), Some(recovery.clone()));
+    app.doc.edit(|m| m.name = "edited, never saved".into());
+    app.autosave_now();
+    assert!(recovery.is_file());
+    drop(app); // the process dies without saving
+
+    let mut h = Harness::builder()
+        .with_size(vec2(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut ThreatmapApp| app.ui(ui), ThreatmapApp::new(example(), Some(saved.clone()), Some(recovery.clone())));
+    h.run_steps(3);
+    let _ = h.get_by_label("Recover unsaved work?");
+    h.get_by_label("Restore").click();
+    h.run_steps(3);
+    assert_eq!(h.state().doc.model.name, "edited, never saved");
+    assert_eq!(h.state().doc.path.as_deref(), Some(saved.as_path()));
+    assert!(h.state().doc.is_dirty(), "restored work is unsaved until saved");
+}
+
+#[test]
+fn overrides_and_custom_properties_are_edited_in_the_inspector() {
+    let mut h = harness(example());
+    h.state_mut().selection = ["web".to_owned()].into();
+    h.run_steps(2);
+    h.get_by_label("Overrides (0)").click();
+    h.run_steps(2);
+    h.get_by_label("Custom properties (0)").click();
+    h.run_steps(2);
+    // Type a threat id into the override field and add it.
+    let add = h.get_by_label("Add override").rect().center();
+    let field = add - vec2(120.0, 0.0);
+    h.hover_at(field);
+    h.drag_at(field);
+    h.drop_at(field);
+    h.run_steps(2);
+    for e in "GEN-DOS-01".chars().map(|c| egui::Event::Text(c.to_string())) {
+        h.event(e);
+    }
+    h.run_steps(2);
+    h.get_by_label("Add override").click();
+    h.run_steps(3);
+    let web = element(&h, "web").clone();
+    assert!(web.overrides.contains_key("GEN-DOS-01"), "{:?}", web.overrides.keys().collect::<Vec<_>>());
+    h.state_mut().doc.undo();
+    h.run_steps(2);
+    assert!(element(&h, "web").overrides.is_empty());
+    // A custom property: name it, add it as text.
+    let plus = h.get_by_label("+ text").rect().center();
+    let field = plus - vec2(100.0, 0.0);
+    h.hover_at(field);
+    h.drag_at(field);
+    h.drop_at(field);
+    h.run_steps(2);
+    for e in "owner".chars().map(|c| egui::Event::Text(c.to_string())) {
+        h.event(e);
+    }
+    h.run_steps(2);
+    h.get_by_label("+ text").click();
+    h.run_steps(3);
+    assert!(element(&h, "web").properties.contains_key("owner"));
+}

@@ -707,10 +707,14 @@ impl ThreatmapApp {
     }
 
     fn autosave(&mut self) {
-        let Some(path) = self.recovery_path.clone() else { return };
-        if self.last_autosave.elapsed() < AUTOSAVE {
-            return;
+        if self.last_autosave.elapsed() >= AUTOSAVE {
+            self.autosave_now();
         }
+    }
+
+    /// Writes unsaved work to the recovery file (done every few seconds while it is dirty).
+    pub fn autosave_now(&mut self) {
+        let Some(path) = self.recovery_path.clone() else { return };
         self.last_autosave = Instant::now();
         if !self.doc.is_dirty() || self.doc.model.elements.is_empty() {
             return;

@@ -337,19 +337,156 @@ fn element_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
             });
         });
     }
-    if !e.overrides.is_empty() || !e.properties.is_empty() || !e.assumptions.is_empty() {
-        egui::CollapsingHeader::new("Overrides, assumptions, custom properties").id_salt("more").show(ui, |ui| {
-            for (t, o) in &e.overrides {
-                ui.label(format!("override {t}: {}", serde_json::to_string(o).unwrap_or_default()));
-            }
+    overrides_ui(ui, app, &e);
+    properties_ui(ui, app, &e);
+    if !e.assumptions.is_empty() {
+        egui::CollapsingHeader::new(format!("Assumptions ({})", e.assumptions.len())).id_salt("assumptions").show(ui, |ui| {
             for a in &e.assumptions {
-                ui.label(format!("assumption “{}” excludes {}", a.name, a.exclude.join(", ")));
-            }
-            for (k, v) in &e.properties {
-                ui.label(format!("{k} = {}", serde_json::to_string(v).unwrap_or_default()));
+                ui.label(format!("“{}” excludes {}", a.name, a.exclude.join(", "))).on_hover_text(&a.description);
             }
         });
     }
+}
+
+/// Edits one element with an undo step.
+fn edit_element(app: &mut ThreatmapApp, id: &str, f: impl FnOnce(&mut Element)) {
+    app.doc.edit(|m| {
+        if let Some(x) = m.elements.iter_mut().find(|x| x.id == id) {
+            f(x);
+        }
+    });
+}
+
+/// Overrides: force or amend a threat's finding on this element (pytm's `overrides`).
+fn overrides_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
+    egui::CollapsingHeader::new(format!("Overrides ({})", e.overrides.len())).id_salt("overrides").show(ui, |ui| {
+        ui.label(
+            RichText::new("An override forces the threat's finding on this element and can change its severity or record a response.")
+                .weak(),
+        );
+        for (threat, o) in e.overrides.clone() {
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(&threat).strong());
+                let sev = o.severity.clone().unwrap_or_default();
+                egui::ComboBox::from_id_salt(("ov-sev", &threat))
+                    .selected_text(if sev.is_empty() { "(rule's severity)".to_owned() } else { sev.clone() })
+                    .show_ui(ui, |ui| {
+                        if ui.selectable_label(sev.is_empty(), "(rule's severity)").clicked() {
+                            let t = threat.clone();
+                            edit_element(app, &e.id, |x| {
+                                if let Some(o) = x.overrides.get_mut(&t) {
+                                    o.severity = None;
+                                }
+                            });
+                        }
+                        for s in Severity::ALL.iter().rev() {
+                            if ui.selectable_label(sev == s.name(), s.name()).clicked() {
+                                let (t, v) = (threat.clone(), s.name().to_owned());
+                                edit_element(app, &e.id, |x| {
+                                    if let Some(o) = x.overrides.get_mut(&t) {
+                                        o.severity = Some(v);
+                                    }
+                                });
+                            }
+                        }
+                    });
+                if ui.small_button("Remove").clicked() {
+                    let t = threat.clone();
+                    edit_element(app, &e.id, |x| {
+                        x.overrides.remove(&t);
+                    });
+                }
+            });
+            let mut response = o.response.clone().unwrap_or_default();
+            ui.horizontal(|ui| {
+                let l = ui.label("Response");
+                if ui.text_edit_singleline(&mut response).labelled_by(l.id).changed() {
+                    let t = threat.clone();
+                    edit_element(app, &e.id, |x| {
+                        if let Some(o) = x.overrides.get_mut(&t) {
+                            o.response = Some(response).filter(|r| !r.is_empty());
+                        }
+                    });
+                }
+            });
+        }
+        let key = ui.id().with(("new-override", &e.id));
+        let mut new: String = ui.data(|d| d.get_temp(key)).unwrap_or_default();
+        ui.horizontal(|ui| {
+            ui.add(egui::TextEdit::singleline(&mut new).hint_text("threat id, e.g. GEN-INJ-01").desired_width(160.0));
+            if ui.add_enabled(!new.trim().is_empty(), egui::Button::new("Add override")).clicked() {
+                let t = new.trim().to_owned();
+                edit_element(app, &e.id, |x| {
+                    x.overrides.entry(t).or_default();
+                });
+                new.clear();
+            }
+        });
+        ui.data_mut(|d| d.insert_temp(key, new));
+    });
+}
+
+/// Custom properties: free key/value pairs for your own conventions and templates.
+fn properties_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
+    use threatmap_core::model::PropValue;
+    egui::CollapsingHeader::new(format!("Custom properties ({})", e.properties.len())).id_salt("properties").show(ui, |ui| {
+        for (k, v) in e.properties.clone() {
+            ui.horizontal(|ui| {
+                ui.label(RichText::new(&k).strong());
+                let mut next: Option<PropValue> = None;
+                match &v {
+                    PropValue::Bool(b) => {
+                        let mut b = *b;
+                        if ui.checkbox(&mut b, "").changed() {
+                            next = Some(PropValue::Bool(b));
+                        }
+                    }
+                    PropValue::Int(n) => {
+                        let mut n = *n;
+                        if ui.add(egui::DragValue::new(&mut n)).changed() {
+                            next = Some(PropValue::Int(n));
+                        }
+                    }
+                    PropValue::Text(t) => {
+                        let mut t = t.clone();
+                        if ui.text_edit_singleline(&mut t).changed() {
+                            next = Some(PropValue::Text(t));
+                        }
+                    }
+                }
+                if let Some(n) = next {
+                    let key = k.clone();
+                    edit_element(app, &e.id, |x| {
+                        x.properties.insert(key, n);
+                    });
+                }
+                if ui.small_button("Remove").clicked() {
+                    let key = k.clone();
+                    edit_element(app, &e.id, |x| {
+                        x.properties.remove(&key);
+                    });
+                }
+            });
+        }
+        let key = ui.id().with(("new-property", &e.id));
+        let mut new: String = ui.data(|d| d.get_temp(key)).unwrap_or_default();
+        ui.horizontal(|ui| {
+            ui.add(egui::TextEdit::singleline(&mut new).hint_text("name").desired_width(120.0));
+            let ok = !new.trim().is_empty() && !e.properties.contains_key(new.trim());
+            for (label, value) in
+                [("+ text", PropValue::Text(String::new())), ("+ yes/no", PropValue::Bool(false)), ("+ number", PropValue::Int(0))]
+            {
+                if ui.add_enabled(ok, egui::Button::new(label).small()).clicked() {
+                    let k = new.trim().to_owned();
+                    edit_element(app, &e.id, |x| {
+                        x.properties.insert(k, value);
+                    });
+                    new.clear();
+                }
+            }
+        });
+        ui.data_mut(|d| d.insert_temp(key, new));
+    });
 }
 
 fn flow_ends_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
