@@ -623,6 +623,8 @@ fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
 #[derive(Debug, Clone)]
 struct Row {
     severity: Severity,
+    /// "New", or "Not applicable" for findings an assumption excludes.
+    status: &'static str,
     id: String,
     title: String,
     element_id: String,
@@ -644,7 +646,7 @@ enum SortBy {
 pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     app.refresh();
     let id = ui.id().with("table-state");
-    let (mut sort, mut min_sev, mut tab): (SortBy, usize, usize) = ui.data(|d| d.get_temp(id)).unwrap_or_default();
+    let (mut sort, mut min_sev, mut tab, mut status): (SortBy, usize, usize, usize) = ui.data(|d| d.get_temp(id)).unwrap_or_default();
     ui.horizontal(|ui| {
         ui.selectable_value(&mut tab, 0, format!("Findings ({})", app.cache.findings.len()));
         ui.selectable_value(&mut tab, 1, format!("Messages ({})", app.cache.messages.len()));
@@ -654,6 +656,11 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             egui::ComboBox::from_id_salt("min-sev").selected_text(format!("≥ {}", Severity::ALL[min_sev].name())).show_ui(ui, |ui| {
                 for (k, s) in Severity::ALL.iter().enumerate() {
                     ui.selectable_value(&mut min_sev, k, s.name());
+                }
+            });
+            egui::ComboBox::from_id_salt("status").selected_text(STATUS_FILTERS[status]).show_ui(ui, |ui| {
+                for (k, s) in STATUS_FILTERS.iter().enumerate() {
+                    ui.selectable_value(&mut status, k, *s);
                 }
             });
         }
@@ -667,7 +674,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                 ui.label(m);
             }
         });
-        ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab)));
+        ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab, status)));
         return;
     }
     let rows_id = ui.id().with("rows");
@@ -679,9 +686,11 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             let rows: Vec<Row> = a
                 .findings
                 .iter()
+                .chain(a.excluded.iter())
                 .map(|f| {
                     let e = a.prepared.element(f.element);
                     Row {
+                        status: if f.excluded_by.is_some() { "Not applicable" } else { "New" },
                         severity: a.severity(f),
                         id: a.rule(f).id.clone(),
                         title: a.rule(f).title_for(&a.prepared, f.element),
@@ -741,7 +750,14 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                     ui.label(RichText::new(format!("{letter} · {}", r.severity.name())).color(severity_color(r.severity)))
                 });
                 cell(ui, widths[1], row_h, |ui| ui.label(&r.id));
-                let title = cell(ui, widths[2], row_h, |ui| ui.add(egui::Button::selectable(is_sel, &r.title).truncate()));
+                let title = cell(ui, widths[2], row_h, |ui| {
+                    let text = if r.status == "New" {
+                        RichText::new(&r.title)
+                    } else {
+                        RichText::new(format!("{} (not applicable)", r.title)).weak()
+                    };
+                    ui.add(egui::Button::selectable(is_sel, text).truncate())
+                });
                 cell(ui, widths[3], row_h, |ui| ui.add(egui::Label::new(format!("{} ({})", r.element, r.kind)).truncate()));
                 if title.clicked() {
                     app.selection = BTreeSet::from([r.element_id.clone()]);
@@ -749,8 +765,11 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             });
         }
     });
-    ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab)));
+    ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab, status)));
 }
+
+/// Status filter choices of the findings table.
+const STATUS_FILTERS: [&str; 3] = ["New", "Not applicable", "All statuses"];
 
 /// The rule packs window: built-in packs on or off, files added.
 pub fn packs_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
