@@ -279,3 +279,46 @@ fn overrides_and_custom_properties_are_edited_in_the_inspector() {
     h.run_steps(3);
     assert!(element(&h, "web").properties.contains_key("owner"));
 }
+
+#[test]
+fn resizing_a_boundary_changes_membership_and_flows_bend_and_straighten() {
+    let mut h = harness(example());
+    // Shrink the AWS VPC boundary from its bottom-right corner until the comment cleaner is out.
+    let vpc = h.state().doc.model.elements.iter().find(|e| e.name == "AWS VPC").unwrap().id.clone();
+    assert_eq!(element(&h, "cleaner").in_boundary.as_deref(), Some(vpc.as_str()));
+    h.state_mut().selection = [vpc.clone()].into();
+    h.run_steps(2);
+    let r = rect(&h, &vpc);
+    let cleaner = rect(&h, "cleaner");
+    let (from, to) = (screen(&h, r.right_bottom()), screen(&h, pos2(r.right(), cleaner.min.y - 6.0)));
+    drag(&mut h, from, to);
+    assert!(rect(&h, &vpc).bottom() < cleaner.min.y, "resized: {:?}", rect(&h, &vpc));
+    assert_ne!(element(&h, "cleaner").in_boundary.as_deref(), Some(vpc.as_str()), "the cleaner left the boundary");
+    h.state_mut().doc.undo();
+    h.run_steps(2);
+    assert_eq!(element(&h, "cleaner").in_boundary.as_deref(), Some(vpc.as_str()), "undo restores size and membership");
+
+    // Select a flow, drag its midpoint handle: it gets a waypoint; double-click straightens it.
+    let flow = "clean-db";
+    assert!(h.state().doc.model.elements.iter().any(|e| e.id == flow));
+    let (a, b) = (rect(&h, "cleaner").center(), rect(&h, "db").center());
+    h.state_mut().selection = [flow.to_owned()].into();
+    h.run_steps(2);
+    let had = document::waypoint(&h.state().doc.model, flow);
+    let mid = had.unwrap_or(a.lerp(b, 0.5));
+    let (from, to) = (screen(&h, mid), screen(&h, mid + vec2(0.0, 120.0)));
+    drag(&mut h, from, to);
+    let w = document::waypoint(&h.state().doc.model, flow).expect("a waypoint");
+    assert!((w - (mid + vec2(0.0, 120.0))).length() < 12.0, "{w:?}");
+    let at = screen(&h, w);
+    h.hover_at(at);
+    h.step();
+    // Two clicks 50 ms apart (kittest leaves the input clock alone, so set it).
+    for (k, pressed) in [true, false, true, false].into_iter().enumerate() {
+        h.input_mut().time = Some(100.0 + 0.05 * k as f64);
+        h.event(egui::Event::PointerButton { pos: at, button: egui::PointerButton::Primary, pressed, modifiers: Modifiers::NONE });
+        h.step();
+    }
+    h.run_steps(2);
+    assert!(document::waypoint(&h.state().doc.model, flow).is_none(), "double-click straightens the flow");
+}

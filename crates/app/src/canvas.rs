@@ -604,7 +604,7 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
         }
     }
     if response.double_clicked()
-        && let Some(Hit::Flow(id)) = pointer.map(|pos| hit(app, pos))
+        && let Some(Hit::Flow(id) | Hit::WaypointHandle(id)) = pointer.map(|pos| hit(app, pos))
     {
         // Double-click a flow to drop its waypoint (straighten it).
         app.doc.edit(|m| {
@@ -866,9 +866,13 @@ pub fn node_shape(painter: &egui::Painter, kind: Kind, r: Rect, fill: Color32, s
 
 /// A badge reduced to a small severity-coloured dot, for zoomed-out overviews.
 fn marker_dot(painter: &egui::Painter, at: Pos2, b: &Badge) {
-    let (fill, _, _) = severity_style(b.worst);
-    let v = u32::from_str_radix(fill.trim_start_matches('#'), 16).unwrap_or(0);
-    painter.circle_filled(at, 2.5, Color32::from_rgb((v >> 16) as u8, (v >> 8) as u8, v as u8));
+    painter.circle_filled(at, 2.5, hex_color(severity_style(b.worst).0));
+}
+
+/// A `#rrggbb` colour of the render crate's palette as an egui colour.
+pub fn hex_color(h: &str) -> Color32 {
+    let v = u32::from_str_radix(h.trim_start_matches('#'), 16).unwrap_or(0);
+    Color32::from_rgb((v >> 16) as u8, (v >> 8) as u8, v as u8)
 }
 
 fn badge_width(b: &Badge, zoom: f32) -> f32 {
@@ -879,11 +883,7 @@ fn badge_width(b: &Badge, zoom: f32) -> f32 {
 pub fn badge(painter: &egui::Painter, at: Pos2, b: &Badge, zoom: f32) {
     let s = zoom.clamp(0.6, 1.5);
     let (fill, fg, letter) = severity_style(b.worst);
-    let hex = |h: &str| {
-        let v = u32::from_str_radix(h.trim_start_matches('#'), 16).unwrap_or(0);
-        Color32::from_rgb((v >> 16) as u8, (v >> 8) as u8, v as u8)
-    };
-    let (fill, fg) = (hex(fill), hex(fg));
+    let (fill, fg) = (hex_color(fill), hex_color(fg));
     let r = 8.0 * s;
     let c = at + vec2(r, r);
     let outline = Stroke::new(0.8, Color32::from_rgb(17, 24, 39));

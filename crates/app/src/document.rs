@@ -244,24 +244,7 @@ pub fn assign_boundaries(model: &mut Model, ids: &[String]) {
 
 /// Adds an element of `kind` centred at `at`; returns its id.
 pub fn add_element(model: &mut Model, kind: Kind, at: Pos2) -> String {
-    let base = match kind {
-        Kind::Boundary => "Trust boundary".to_owned(),
-        Kind::Llm => "LLM".to_owned(),
-        k => {
-            let n = k.name();
-            // "SetOfProcesses" → "Set of processes", "ExternalEntity" → "External entity".
-            let mut s = String::new();
-            for (i, c) in n.chars().enumerate() {
-                if i > 0 && c.is_uppercase() {
-                    s.push(' ');
-                    s.extend(c.to_lowercase());
-                } else {
-                    s.push(c);
-                }
-            }
-            s
-        }
-    };
+    let base = if kind == Kind::Boundary { "Trust boundary".to_owned() } else { kind.label().to_owned() };
     let taken = |n: &str| model.elements.iter().any(|e| e.name == n);
     let name = if taken(&base) { (2..).map(|k| format!("{base} {k}")).find(|n| !taken(n)).unwrap_or(base) } else { base };
     let id = threatmap_core::model::unique_id(&name, |id| model.elements.iter().any(|e| e.id == id) || model.layout.contains_key(id));

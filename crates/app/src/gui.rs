@@ -493,7 +493,7 @@ impl ThreatmapApp {
     pub fn open(&mut self, path: &Path) {
         match file::load_any(path) {
             Ok(loaded) => {
-                let native = file::parse(&std::fs::read_to_string(path).unwrap_or_default(), "").is_ok();
+                let native = loaded.native;
                 self.replace(loaded.model, native.then(|| path.to_path_buf()));
                 self.recent.retain(|p| p != path);
                 self.recent.insert(0, path.to_path_buf());
@@ -758,14 +758,19 @@ impl ThreatmapApp {
         self.doc.edit(|m| document::delete(m, &sel));
     }
 
+    /// The selection as clipboard JSON (elements and their positions).
+    fn selection_json(&self) -> String {
+        let m = &self.doc.model;
+        let elements: Vec<_> = m.elements.iter().filter(|e| self.selection.contains(&e.id)).collect();
+        let layout: HashMap<&String, _> = m.layout.iter().filter(|(k, _)| self.selection.contains(*k)).collect();
+        serde_json::json!({ "threatmapClipboard": 1, "elements": elements, "layout": layout }).to_string()
+    }
+
     fn copy(&mut self, ctx: &egui::Context) {
         if self.selection.is_empty() {
             return;
         }
-        let m = &self.doc.model;
-        let elements: Vec<_> = m.elements.iter().filter(|e| self.selection.contains(&e.id)).collect();
-        let layout: HashMap<&String, _> = m.layout.iter().filter(|(k, _)| self.selection.contains(*k)).collect();
-        let text = serde_json::json!({ "threatmapClipboard": 1, "elements": elements, "layout": layout }).to_string();
+        let text = self.selection_json();
         ctx.copy_text(text.clone());
         self.clipboard = Some(text);
     }
@@ -833,13 +838,8 @@ impl ThreatmapApp {
         if self.selection.is_empty() {
             return;
         }
-        let saved = self.clipboard.clone();
-        let m = &self.doc.model;
-        let elements: Vec<_> = m.elements.iter().filter(|e| self.selection.contains(&e.id)).collect();
-        let layout: HashMap<&String, _> = m.layout.iter().filter(|(k, _)| self.selection.contains(*k)).collect();
-        let text = serde_json::json!({ "threatmapClipboard": 1, "elements": elements, "layout": layout }).to_string();
+        let text = self.selection_json();
         self.paste(&text);
-        self.clipboard = saved;
     }
 
     /// State to persist between runs (recent files, view options).

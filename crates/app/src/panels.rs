@@ -10,35 +10,9 @@ use threatmap_core::rules::{BUILTIN_PACKS, DEFAULT_PACKS, Severity};
 
 use crate::gui::ThreatmapApp;
 
-/// The element kinds offered in the palette, in order.
-pub const STENCILS: [Kind; 10] = [
-    Kind::Actor,
-    Kind::ExternalEntity,
-    Kind::Process,
-    Kind::SetOfProcesses,
-    Kind::Server,
-    Kind::Datastore,
-    Kind::Lambda,
-    Kind::Llm,
-    Kind::Agent,
-    Kind::Boundary,
-];
-
-/// The palette label of a kind.
-pub fn stencil_label(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Actor => "Actor",
-        Kind::ExternalEntity => "External Entity",
-        Kind::Process => "Process",
-        Kind::SetOfProcesses => "Set of Processes",
-        Kind::Server => "Server",
-        Kind::Datastore => "Datastore",
-        Kind::Lambda => "Lambda",
-        Kind::Llm => "LLM",
-        Kind::Agent => "Agent",
-        Kind::Boundary => "Boundary",
-        _ => "Element",
-    }
+/// The element kinds offered in the palette, in palette order (flows are drawn, not dropped).
+pub fn stencils() -> impl Iterator<Item = Kind> {
+    Kind::ALL.into_iter().filter(|k| !matches!(k, Kind::Asset | Kind::Dataflow))
 }
 
 /// The stencil palette: drag a stencil onto the canvas.
@@ -48,7 +22,7 @@ pub fn palette_ui(ui: &mut egui::Ui) {
     ui.add_space(4.0);
     let ink = ui.visuals().text_color();
     let fill = ui.visuals().extreme_bg_color;
-    for kind in STENCILS {
+    for kind in stencils() {
         ui.dnd_drag_source(egui::Id::new(("stencil", kind.name())), kind, |ui| {
             ui.horizontal(|ui| {
                 let (r, _) = ui.allocate_exact_size(egui::vec2(30.0, 20.0), egui::Sense::hover());
@@ -62,7 +36,7 @@ pub fn palette_ui(ui: &mut egui::Ui) {
                 } else {
                     crate::canvas::node_shape(ui.painter(), kind, r.shrink(2.0), fill, egui::Stroke::new(1.2, ink), 0.4);
                 }
-                ui.add(egui::Label::new(stencil_label(kind)).selectable(false));
+                ui.add(egui::Label::new(kind.label()).selectable(false));
             });
         })
         .response
@@ -556,9 +530,7 @@ fn flow_ends_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
 }
 
 fn severity_color(s: Severity) -> Color32 {
-    let (fill, _, _) = threatmap_render::dfd::severity_style(s);
-    let v = u32::from_str_radix(fill.trim_start_matches('#'), 16).unwrap_or(0);
-    Color32::from_rgb((v >> 16) as u8, (v >> 8) as u8, v as u8)
+    crate::canvas::hex_color(threatmap_render::dfd::severity_style(s).0)
 }
 
 /// The findings of one element, expandable to their text and why they fired.

@@ -77,6 +77,15 @@ impl Kind {
         }
     }
 
+    /// The name shown to people (palette, inspector): words, not a class name.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Kind::ExternalEntity => "External Entity",
+            Kind::SetOfProcesses => "Set of Processes",
+            k => k.name(),
+        }
+    }
+
     /// One sentence on what the kind is for.
     pub const fn summary(self) -> &'static str {
         match self {

@@ -120,6 +120,8 @@ pub struct Loaded {
     pub model: Model,
     /// Warnings: the model check's, or what an import could not carry over.
     pub warnings: Vec<Problem>,
+    /// True for a native model file; false for an import (saving it needs a new file name).
+    pub native: bool,
 }
 
 /// Loads a model file of any format Threatmap reads: a native model (it has a `threatmap`
@@ -143,7 +145,7 @@ pub fn parse_any(text: &str, file: &str) -> Result<Loaded, ModelError> {
     }
     let imported = crate::pytm::import(text, file)?;
     let warnings = imported.warnings.into_iter().map(|w| Problem::warning(None, w)).collect();
-    Ok(Loaded { model: imported.model, warnings })
+    Ok(Loaded { model: imported.model, warnings, native: false })
 }
 
 /// Reads a whole text file as UTF-8, refusing files larger than `limit` bytes. The error names
@@ -180,7 +182,7 @@ pub fn parse_checked(text: &str, file: &str) -> Result<Loaded, ModelError> {
     if problems.iter().any(|p| p.level == Level::Error) {
         return Err(ModelError { file: file.to_owned(), problems });
     }
-    Ok(Loaded { model, warnings: problems })
+    Ok(Loaded { model, warnings: problems, native: true })
 }
 
 /// Deserializes JSON, turning serde's errors into a [`ModelError`] with line, column, the
