@@ -322,3 +322,25 @@ fn resizing_a_boundary_changes_membership_and_flows_bend_and_straighten() {
     h.run_steps(2);
     assert!(document::waypoint(&h.state().doc.model, flow).is_none(), "double-click straightens the flow");
 }
+
+#[test]
+fn triage_in_the_inspector_closes_a_finding_and_lowers_the_badge() {
+    let mut h = harness(example());
+    h.state_mut().selection = ["web".to_owned()].into();
+    h.run_steps(3);
+    let badge = |h: &Harness<'_, ThreatmapApp>| h.state().cache.badges.get("web").map(|b| b.count).unwrap_or(0);
+    let open = badge(&h);
+    h.get_by_label_contains("GEN-INJ-01 — SQL injection").click();
+    h.run_steps(3);
+    h.get_by_label("Status").click();
+    h.run_steps(3);
+    h.get_by_label("Mitigated").click();
+    h.run_steps(3);
+    let d = h.state().doc.model.decisions.get("GEN-INJ-01@web").expect("a decision").clone();
+    assert_eq!(d.status, threatmap_core::lifecycle::Status::Mitigated);
+    assert_eq!(d.history.len(), 1);
+    assert_eq!(badge(&h), open - 1, "the badge counts open findings only");
+    h.state_mut().doc.undo();
+    h.run_steps(2);
+    assert_eq!(badge(&h), open);
+}

@@ -499,3 +499,71 @@ fn diagram_and_report_commands() {
     ok(&["json", &web, "-o", pytm_json.to_str().unwrap()]);
     assert!(ok(&["dfd", pytm_json.to_str().unwrap()]).starts_with("<svg "));
 }
+
+#[test]
+fn triage_decisions_survive_edits_and_orphans_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.threatmap.json");
+    std::fs::copy(example("web-app.threatmap.json"), &model).unwrap();
+    let m = model.to_str().unwrap();
+    let very_high = |m: &str| {
+        let o = run(&["check", m, "--fail-on", "very-high"]);
+        stdout(&o).lines().filter(|l| l.trim_start().starts_with("Very High")).count()
+    };
+    let before = very_high(m);
+    let said = ok(&[
+        "triage",
+        m,
+        "GEN-INJ-01@web",
+        "--status",
+        "mitigated",
+        "--note",
+        "prepared statements",
+        "--owner",
+        "ana",
+        "--ticket",
+        "SEC-12",
+        "--due",
+        "2026-12-31",
+        "--tag",
+        "sql",
+    ]);
+    assert!(said.contains("GEN-INJ-01@web: Mitigated"), "{said}");
+    assert_eq!(very_high(m), before - 1, "check counts only findings that still need work");
+    let tsv = ok(&["findings", m, "--format", "tsv", "--status", "mitigated"]);
+    assert_eq!(tsv.lines().count(), 2, "{tsv}");
+    assert!(tsv.contains("GEN-INJ-01@web") && tsv.contains("\tmitigated\t"));
+    let json: serde_json::Value = serde_json::from_str(&ok(&["findings", m, "--format", "json"])).unwrap();
+    let d = json.as_array().unwrap().iter().find(|f| f["key"] == "GEN-INJ-01@web").unwrap();
+    assert_eq!(d["decision"]["owner"], "ana");
+    assert_eq!(d["decision"]["history"][0]["to"], "mitigated");
+
+    // Rename and move the element, re-run: the decision still applies.
+    let mut model_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    for e in model_json["elements"].as_array_mut().unwrap() {
+        if e["id"] == "web" {
+            e["name"] = "Comment API".into();
+        }
+    }
+    model_json["layout"]["web"] = serde_json::json!({ "x": 900.0, "y": 40.0, "width": 140.0, "height": 70.0 });
+    std::fs::write(&model, serde_json::to_string_pretty(&model_json).unwrap()).unwrap();
+    let tsv = ok(&["findings", m, "--format", "tsv", "--status", "mitigated"]);
+    assert!(tsv.contains("GEN-INJ-01@web") && tsv.contains("Comment API"), "{tsv}");
+
+    // Remove the cause: the finding goes, the decision stays and is reported as orphaned.
+    for e in model_json["elements"].as_array_mut().unwrap() {
+        if e["id"] == "web" {
+            e["controls"]["usesParameterizedInput"] = true.into();
+        }
+    }
+    std::fs::write(&model, serde_json::to_string_pretty(&model_json).unwrap()).unwrap();
+    let o = run(&["findings", m]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("decision for `GEN-INJ-01@web` (Mitigated) matches no current finding; it is kept"), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&model).unwrap().contains("GEN-INJ-01@web"));
+
+    // Bad input: unknown key (with a hint), bad date, bad status.
+    fails(&["triage", m, "GEN-INJ-02@wbe", "--status", "mitigated"], &["no finding `GEN-INJ-02@wbe`", "did you mean `GEN-INJ-02@web`"]);
+    fails(&["triage", m, "GEN-INJ-02@web", "--status", "mitigated", "--due", "next week"], &["YYYY-MM-DD"]);
+    fails(&["triage", m, "GEN-INJ-02@web", "--status", "done-ish"], &["unknown status"]);
+}

@@ -421,7 +421,7 @@ fn sqldump_joins_findings_to_elements() {
         })
         .unwrap();
     assert_eq!(joined as usize, a.findings.len() + a.excluded.len());
-    let na: i64 = c.query_row("SELECT count(*) FROM findings WHERE status = 'not applicable'", [], |r| r.get(0)).unwrap();
+    let na: i64 = c.query_row("SELECT count(*) FROM findings WHERE status = 'not-applicable'", [], |r| r.get(0)).unwrap();
     assert_eq!(na as usize, a.excluded.len());
     let flows: i64 = c
         .query_row("SELECT count(*) FROM flows f JOIN elements s ON s.id = f.source_id JOIN elements t ON t.id = f.sink_id", [], |r| {

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use threatmap_core::attr::{Action, Classification, DatastoreType, Kind, Lifetime, TlsVersion};
 use threatmap_core::engine::{Analysis, Options, analyze};
 use threatmap_core::file::{self, Level};
+use threatmap_core::lifecycle::{self, Status};
 use threatmap_core::model::{Controls, DataItem, Element, FIXED_ATTRIBUTES, Model};
 use threatmap_core::pytm;
 use threatmap_core::rules::{BUILTIN_PACKS, DEFAULT_PACKS, RuleSet, Severity};
@@ -58,6 +59,39 @@ enum Command {
         /// Include excluded findings (excluded by an assumption).
         #[arg(long)]
         all: bool,
+        /// Only findings with these statuses, comma-separated: open, needs-investigation,
+        /// in-progress, mitigated, accepted-risk, not-applicable, transferred, excluded.
+        #[arg(long, value_delimiter = ',', value_parser = parse_status_filter)]
+        status: Vec<StatusFilter>,
+    },
+    /// Record a triage decision about a finding in the model file (for scripts): its status,
+    /// and optionally a justification, owner, ticket, due date and tags.
+    Triage {
+        /// Native model file (`*.threatmap.json`); it is rewritten atomically.
+        model: PathBuf,
+        /// The finding's key, `RULE@element-id` (as `findings --format tsv` prints it).
+        key: String,
+        /// New status: open, needs-investigation, in-progress, mitigated, accepted-risk,
+        /// not-applicable, transferred.
+        #[arg(long, value_parser = parse_status)]
+        status: Status,
+        /// Why (recorded as the justification and in the history).
+        #[arg(long)]
+        note: Option<String>,
+        /// Who owns the follow-up.
+        #[arg(long)]
+        owner: Option<String>,
+        /// Tracker ticket id or URL.
+        #[arg(long)]
+        ticket: Option<String>,
+        /// Due date, YYYY-MM-DD.
+        #[arg(long)]
+        due: Option<String>,
+        /// A tag (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        #[command(flatten)]
+        rules: RuleArgs,
     },
     /// Write the model and its findings as pytm's `--json` output.
     Json {
@@ -248,6 +282,24 @@ enum ImportFormat {
     Pytm,
 }
 
+/// A `--status` filter value: a decision status, or `excluded` (excluded by an assumption).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StatusFilter {
+    Status(Status),
+    Excluded,
+}
+
+fn parse_status(s: &str) -> Result<Status, String> {
+    Status::parse(s).ok_or_else(|| {
+        let keys: Vec<&str> = Status::ALL.iter().map(|s| s.key()).collect();
+        format!("unknown status `{s}` ({})", keys.join(", "))
+    })
+}
+
+fn parse_status_filter(s: &str) -> Result<StatusFilter, String> {
+    if s.trim().eq_ignore_ascii_case("excluded") { Ok(StatusFilter::Excluded) } else { parse_status(s).map(StatusFilter::Status) }
+}
+
 fn parse_severity(s: &str) -> Result<Severity, String> {
     Severity::parse(&s.replace('-', " ")).ok_or_else(|| format!("unknown severity `{s}` (info, very-low, low, medium, high, very-high)"))
 }
@@ -308,11 +360,55 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Describe { kinds } => describe(&mut out, &kinds)?,
         Command::ListElements => list_elements(&mut out)?,
         Command::Validate { model } => return validate(&mut out, &model),
-        Command::Findings { model, rules, exclude, format, all } => {
+        Command::Findings { model, rules, exclude, format, all, status } => {
             let (m, base) = load_model(&model)?;
             let rules = load_rules(&rules, Some((&m, &base)))?;
             let analysis = analyze(&m, &rules, &options(&exclude));
-            print_findings(&mut out, &analysis, format, all)?;
+            warn_orphans(&analysis, &model);
+            print_findings(&mut out, &analysis, format, all, &status)?;
+        }
+        Command::Triage { model, key, status, note, owner, ticket, due, tags, rules } => {
+            let name = model.display().to_string();
+            let text = file::read_text(&model, file::MAX_FILE_BYTES).map_err(|p| bad(p.display_in(&name).to_string()))?;
+            let mut m = file::parse(&text, &name).map_err(|e| bad(format!("{e} (triage needs a native model; import pytm JSON first)")))?;
+            if let Some(d) = due.as_deref().filter(|d| !lifecycle::is_date(d)) {
+                return Err(bad(format!("--due {d}: expected a date as YYYY-MM-DD")));
+            }
+            let base = model.parent().map(Path::to_path_buf).unwrap_or_default();
+            let rules = load_rules(&rules, Some((&m, &base)))?;
+            let known: Vec<String> = {
+                let a = analyze(&m, &rules, &Options::default());
+                a.findings.iter().chain(a.excluded.iter()).map(|f| a.key(f)).collect()
+            };
+            if !known.contains(&key) && !m.decisions.contains_key(&key) {
+                let hint =
+                    file::closest(&key, known.iter().map(String::as_str)).map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default();
+                return Err(bad(format!(
+                    "{name}: no finding `{key}`{hint}; keys are RULE@element-id as `findings --format tsv` prints them"
+                )));
+            }
+            let d = m.decisions.entry(key.clone()).or_default();
+            let note_text = note.clone().unwrap_or_default();
+            d.set_status(status, &lifecycle::current_user(), &note_text);
+            if let Some(n) = note {
+                d.justification = n;
+            }
+            if let Some(o) = owner {
+                d.owner = o;
+            }
+            if let Some(t) = ticket {
+                d.ticket = t;
+            }
+            if due.is_some() {
+                d.due = due;
+            }
+            for t in tags {
+                if !d.tags.contains(&t) {
+                    d.tags.push(t);
+                }
+            }
+            file::save(&m, &model).with_context(|| format!("cannot write {name}"))?;
+            writeln!(out, "{key}: {}", status.label())?;
         }
         Command::Json { model, output, rules, exclude } => {
             let (m, base) = load_model(&model)?;
@@ -329,7 +425,8 @@ fn run(command: Command) -> Result<ExitCode> {
             let (m, base) = load_model(&model)?;
             let rules = load_rules(&rules, Some((&m, &base)))?;
             let analysis = analyze(&m, &rules, &options(&exclude));
-            let failing: Vec<_> = analysis.findings.iter().filter(|f| analysis.severity(f) >= fail_on).collect();
+            warn_orphans(&analysis, &model);
+            let failing: Vec<_> = analysis.open_findings().filter(|f| analysis.severity(f) >= fail_on).collect();
             writeln!(out, "{}", summary(&analysis))?;
             for f in &failing {
                 let v = analysis.view(f);
@@ -507,16 +604,39 @@ fn summary(a: &Analysis<'_>) -> String {
     if !counts.is_empty() {
         let _ = write!(s, ": {}", counts.join(", "));
     }
+    let mut by_status: std::collections::BTreeMap<Status, usize> = std::collections::BTreeMap::new();
+    for f in &a.findings {
+        *by_status.entry(a.status(f)).or_default() += 1;
+    }
+    if by_status.keys().any(|s| *s != Status::Open) {
+        let parts: Vec<String> = by_status.iter().map(|(st, n)| format!("{n} {}", st.label().to_lowercase())).collect();
+        let _ = write!(s, "; {} still open ({})", a.open_findings().count(), parts.join(", "));
+    }
     if !a.excluded.is_empty() {
         let _ = write!(s, "; {} excluded by assumptions", a.excluded.len());
     }
     s
 }
 
-fn print_findings(out: &mut dyn Write, a: &Analysis<'_>, format: Format, all: bool) -> Result<()> {
-    let mut list: Vec<(&threatmap_core::engine::Finding, &str)> = a.findings.iter().map(|f| (f, "open")).collect();
-    if all || matches!(format, Format::Json) {
+/// Decisions about findings the rules no longer generate: kept in the file, reported here.
+fn warn_orphans(a: &Analysis<'_>, path: &Path) {
+    for (key, d) in a.orphaned_decisions() {
+        eprintln!("{}: warning: decision for `{key}` ({}) matches no current finding; it is kept", path.display(), d.status.label());
+    }
+}
+
+fn print_findings(out: &mut dyn Write, a: &Analysis<'_>, format: Format, all: bool, statuses: &[StatusFilter]) -> Result<()> {
+    let mut list: Vec<(&threatmap_core::engine::Finding, &str)> = a.findings.iter().map(|f| (f, a.status(f).key())).collect();
+    if all || matches!(format, Format::Json) || statuses.contains(&StatusFilter::Excluded) {
         list.extend(a.excluded.iter().map(|f| (f, "excluded")));
+    }
+    if !statuses.is_empty() {
+        list.retain(|(f, _)| {
+            statuses.iter().any(|s| match s {
+                StatusFilter::Excluded => f.excluded_by.is_some(),
+                StatusFilter::Status(st) => f.excluded_by.is_none() && a.status(f) == *st,
+            })
+        });
     }
     match format {
         Format::Table => {
@@ -525,8 +645,10 @@ fn print_findings(out: &mut dyn Write, a: &Analysis<'_>, format: Format, all: bo
                 .map(|(f, _)| {
                     let v = a.view(f);
                     let element = format!("{} ({})", v.element_name, v.element_kind);
+                    let status = a.status(f);
                     let title = match v.excluded_by {
                         Some(by) => format!("{} [excluded: {by}]", v.title),
+                        None if status != Status::Open => format!("{} [{}]", v.title, status.label()),
                         None => v.title,
                     };
                     [v.severity.name().to_owned(), v.threat_id.to_owned(), element, title]
@@ -565,6 +687,9 @@ fn print_findings(out: &mut dyn Write, a: &Analysis<'_>, format: Format, all: bo
                     let mut v = serde_json::to_value(a.view(f)).unwrap_or_default();
                     if let Some(obj) = v.as_object_mut() {
                         obj.insert("status".to_owned(), serde_json::Value::String((*status).to_owned()));
+                        if let Some(d) = a.decision(f) {
+                            obj.insert("decision".to_owned(), serde_json::to_value(d).unwrap_or_default());
+                        }
                         obj.insert("why".to_owned(), serde_json::to_value(a.explain(f)).unwrap_or_default());
                     }
                     v

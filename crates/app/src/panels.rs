@@ -541,6 +541,8 @@ fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
     let own: Vec<threatmap_core::engine::Finding> = app.cache.findings.iter().filter(|f| f.element == idx).cloned().collect();
     let a = threatmap_core::engine::Analysis { prepared, rules: &app.rules, findings: own, excluded: Vec::new() };
     let mut mine: Vec<&threatmap_core::engine::Finding> = a.findings.iter().collect();
+    // Triage edits are collected while the analysis borrows the model, then applied.
+    let mut edits: Vec<(String, threatmap_core::lifecycle::Decision)> = Vec::new();
     mine.sort_by(|x, y| a.severity(y).cmp(&a.severity(x)).then(a.rule(x).id.cmp(&a.rule(y).id)));
     ui.heading(format!("Findings ({})", mine.len()));
     if mine.is_empty() {
@@ -552,10 +554,16 @@ fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
         // Headers stay one short line so the panel keeps its width; the full title is inside.
         let full = format!("[{letter}] {} — {}", v.threat_id, v.title);
         let short = if full.chars().count() > 52 { format!("{}…", full.chars().take(51).collect::<String>()) } else { full.clone() };
-        let head = RichText::new(short).color(severity_color(v.severity));
+        let status = app.doc.model.decisions.get(&v.key).map(|d| d.status).unwrap_or_default();
+        let short = if status == threatmap_core::lifecycle::Status::Open { short } else { format!("{short} ({})", status.label()) };
+        let color = if status.is_open() { severity_color(v.severity) } else { ui.visuals().weak_text_color() };
+        let head = RichText::new(short).color(color);
         egui::CollapsingHeader::new(head).id_salt(("finding", &v.key)).show(ui, |ui| {
             ui.label(RichText::new(&v.title).strong());
-            ui.label(format!("Severity: {}   Status: New", v.severity.name()));
+            ui.label(format!("Severity: {}", v.severity.name()));
+            let key = v.key.clone();
+            let current = app.doc.model.decisions.get(&key).cloned().unwrap_or_default();
+            triage_ui(ui, &mut edits, &key, &current);
             if !v.stride.is_empty() {
                 ui.label(format!("STRIDE: {}", v.stride.join(", ")));
             }
@@ -589,14 +597,94 @@ fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
             }
         });
     }
+    drop(a);
+    for (key, d) in edits {
+        app.doc.edit(|m| {
+            m.decisions.insert(key, d);
+        });
+    }
+}
+
+/// Triage controls of one finding: status, justification, owner, ticket, due date. Text fields
+/// are committed when they lose focus (one undo step per field edit, not per keystroke).
+fn triage_ui(
+    ui: &mut egui::Ui,
+    edits: &mut Vec<(String, threatmap_core::lifecycle::Decision)>,
+    key: &str,
+    current: &threatmap_core::lifecycle::Decision,
+) {
+    use threatmap_core::lifecycle::{Status, current_user, is_date};
+    egui::Grid::new(("triage", key)).num_columns(2).show(ui, |ui| {
+        let label = ui.label("Status");
+        let mut pick = None;
+        let combo = egui::ComboBox::from_id_salt(("status", key)).selected_text(current.status.label()).show_ui(ui, |ui| {
+            for st in Status::ALL {
+                if ui.selectable_label(current.status == st, st.label()).clicked() && st != current.status {
+                    pick = Some(st);
+                }
+            }
+        });
+        combo.response.labelled_by(label.id);
+        if let Some(st) = pick {
+            let mut d = current.clone();
+            d.set_status(st, &current_user(), "");
+            edits.push((key.to_owned(), d));
+        }
+        ui.end_row();
+        for (label, field) in [("Justification", 0), ("Owner", 1), ("Ticket", 2), ("Due (YYYY-MM-DD)", 3)] {
+            let value = match field {
+                0 => current.justification.clone(),
+                1 => current.owner.clone(),
+                2 => current.ticket.clone(),
+                _ => current.due.clone().unwrap_or_default(),
+            };
+            let id = egui::Id::new(("triage-field", key, field));
+            let mut buf: String = ui.data(|d| d.get_temp(id)).unwrap_or_else(|| value.clone());
+            let l = ui.label(label);
+            let r = ui.add(egui::TextEdit::singleline(&mut buf).desired_width(180.0)).labelled_by(l.id);
+            ui.end_row();
+            if r.has_focus() || r.changed() {
+                ui.data_mut(|d| d.insert_temp(id, buf.clone()));
+            } else {
+                ui.data_mut(|d| d.remove::<String>(id));
+            }
+            if r.lost_focus() && buf != value {
+                if field == 3 && !buf.is_empty() && !is_date(&buf) {
+                    continue;
+                }
+                let mut d = current.clone();
+                match field {
+                    0 => d.justification = buf,
+                    1 => d.owner = buf,
+                    2 => d.ticket = buf,
+                    _ => d.due = Some(buf).filter(|b| !b.is_empty()),
+                }
+                edits.push((key.to_owned(), d));
+            }
+        }
+    });
+    if let Some(last) = current.history.last() {
+        ui.label(
+            RichText::new(format!(
+                "{} → {} on {}{}",
+                last.from.label(),
+                last.to.label(),
+                last.at,
+                if last.by.is_empty() { String::new() } else { format!(" by {}", last.by) }
+            ))
+            .weak(),
+        );
+    }
 }
 
 /// A row of the findings table.
 #[derive(Debug, Clone)]
 struct Row {
     severity: Severity,
-    /// "New", or "Not applicable" for findings an assumption excludes.
+    /// The decision's status label, or "Not applicable (assumption)".
     status: &'static str,
+    /// Still needs work.
+    open: bool,
     id: String,
     title: String,
     element_id: String,
@@ -662,7 +750,8 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                 .map(|f| {
                     let e = a.prepared.element(f.element);
                     Row {
-                        status: if f.excluded_by.is_some() { "Not applicable" } else { "New" },
+                        open: a.is_open(f),
+                        status: if f.excluded_by.is_some() { "Not applicable (assumption)" } else { a.status(f).label() },
                         severity: a.severity(f),
                         id: a.rule(f).id.clone(),
                         title: a.rule(f).title_for(&a.prepared, f.element),
@@ -677,19 +766,37 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             rows
         }
     };
-    let q = app.filter.to_lowercase();
-    let min = Severity::ALL[min_sev];
-    let mut shown: Vec<&Row> = rows
-        .iter()
-        .filter(|r| r.severity >= min)
-        .filter(|r| q.is_empty() || [&r.id, &r.title, &r.element, &r.kind.to_owned()].iter().any(|s| s.to_lowercase().contains(&q)))
-        .collect();
-    match sort {
-        SortBy::Severity => shown.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id))),
-        SortBy::Id => shown.sort_by(|a, b| a.id.cmp(&b.id)),
-        SortBy::Title => shown.sort_by(|a, b| a.title.cmp(&b.title)),
-        SortBy::Element => shown.sort_by(|a, b| a.element.cmp(&b.element).then(b.severity.cmp(&a.severity))),
-    }
+    // The filtered, sorted order is computed once per change of model, filter or sort.
+    let view_id = ui.id().with("view");
+    let key = (app.doc.revision(), app.filter.clone(), min_sev, sort, status);
+    let cached: Option<(ViewKey, std::sync::Arc<Vec<usize>>)> = ui.data(|d| d.get_temp(view_id));
+    let order = match cached.filter(|(k, _)| *k == key) {
+        Some((_, order)) => order,
+        None => {
+            let q = app.filter.to_lowercase();
+            let min = Severity::ALL[min_sev];
+            let mut order: Vec<usize> = (0..rows.len())
+                .filter(|&k| rows[k].severity >= min)
+                .filter(|&k| status == 2 || rows[k].open == (status == 0))
+                .filter(|&k| {
+                    let r = &rows[k];
+                    q.is_empty() || [r.id.as_str(), &r.title, &r.element, r.kind, r.status].iter().any(|s| s.to_lowercase().contains(&q))
+                })
+                .collect();
+            match sort {
+                SortBy::Severity => order.sort_by(|&a, &b| rows[b].severity.cmp(&rows[a].severity).then(rows[a].id.cmp(&rows[b].id))),
+                SortBy::Id => order.sort_by(|&a, &b| rows[a].id.cmp(&rows[b].id)),
+                SortBy::Title => order.sort_by(|&a, &b| rows[a].title.cmp(&rows[b].title)),
+                SortBy::Element => {
+                    order.sort_by(|&a, &b| rows[a].element.cmp(&rows[b].element).then(rows[b].severity.cmp(&rows[a].severity)))
+                }
+            }
+            let order = std::sync::Arc::new(order);
+            ui.data_mut(|d| d.insert_temp(view_id, (key, order.clone())));
+            order
+        }
+    };
+    let shown: Vec<&Row> = order.iter().map(|&k| &rows[k]).collect();
     let widths = [90.0, 110.0, 480.0, 260.0];
     // A left-aligned cell of fixed width.
     fn cell<R>(ui: &mut egui::Ui, w: f32, h: f32, add: impl FnOnce(&mut egui::Ui) -> R) -> R {
@@ -723,11 +830,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                 });
                 cell(ui, widths[1], row_h, |ui| ui.label(&r.id));
                 let title = cell(ui, widths[2], row_h, |ui| {
-                    let text = if r.status == "New" {
-                        RichText::new(&r.title)
-                    } else {
-                        RichText::new(format!("{} (not applicable)", r.title)).weak()
-                    };
+                    let text = if r.open { RichText::new(&r.title) } else { RichText::new(format!("{} ({})", r.title, r.status)).weak() };
                     ui.add(egui::Button::selectable(is_sel, text).truncate())
                 });
                 cell(ui, widths[3], row_h, |ui| ui.add(egui::Label::new(format!("{} ({})", r.element, r.kind)).truncate()));
@@ -740,8 +843,12 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab, status)));
 }
 
+/// What a findings table order depends on: model revision, filter text, minimum severity,
+/// sort column, status filter.
+type ViewKey = (u64, String, usize, SortBy, usize);
+
 /// Status filter choices of the findings table.
-const STATUS_FILTERS: [&str; 3] = ["New", "Not applicable", "All statuses"];
+const STATUS_FILTERS: [&str; 3] = ["Needs work", "Decided", "All statuses"];
 
 /// The rule packs window: built-in packs on or off, files added.
 pub fn packs_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {

@@ -389,6 +389,15 @@ pub fn check(model: &Model) -> Vec<Problem> {
             out.push(Problem::warning(None, format!("layout entry `{id}` names no element")));
         }
     }
+    for (key, d) in &model.decisions {
+        match key.split_once('@') {
+            Some((rule, element)) if !rule.is_empty() && !element.is_empty() => {}
+            _ => out.push(Problem::error(None, format!("decision key `{key}` is not RULE@element-id"))),
+        }
+        if let Some(due) = d.due.as_deref().filter(|due| !crate::lifecycle::is_date(due)) {
+            out.push(Problem::error(None, format!("decision `{key}`: due date `{due}` is not YYYY-MM-DD")));
+        }
+    }
     out.sort_by_key(|p| p.level);
     out
 }

@@ -9,6 +9,7 @@ pub mod attr;
 pub mod engine;
 pub mod expr;
 pub mod file;
+pub mod lifecycle;
 pub mod model;
 pub mod pytm;
 pub mod rules;

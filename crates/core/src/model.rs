@@ -603,6 +603,10 @@ pub struct Model {
     /// Nodes, boundaries and dataflows, in the order the user created them.
     #[serde(default)]
     pub elements: Vec<Element>,
+    /// Triage decisions by finding key (`rule@element`): status, justification, owner, ticket,
+    /// history. Kept when the finding disappears (reported as orphaned).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub decisions: crate::lifecycle::Decisions,
     /// Diagram positions by element id. Kept apart from the semantics so that moving a
     /// shape changes only this section.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -624,6 +628,7 @@ impl Model {
             assumptions: Vec::new(),
             data: Vec::new(),
             elements: Vec::new(),
+            decisions: BTreeMap::new(),
             layout: BTreeMap::new(),
         }
     }

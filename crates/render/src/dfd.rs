@@ -126,10 +126,10 @@ pub fn levels_of(analysis: &Analysis<'_>, i: u32) -> Vec<u32> {
     }
 }
 
-/// Findings per element: count and worst severity.
+/// Open findings per element (decided ones do not count): count and worst severity.
 pub fn badges(analysis: &Analysis<'_>) -> HashMap<u32, Badge> {
     let mut out: HashMap<u32, Badge> = HashMap::new();
-    for f in &analysis.findings {
+    for f in analysis.open_findings() {
         let s = analysis.severity(f);
         let b = out.entry(f.element).or_insert(Badge { count: 0, worst: s });
         b.count += 1;

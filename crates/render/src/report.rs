@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use threatmap_core::attr::Kind;
 use threatmap_core::engine::{Analysis, Finding};
+use threatmap_core::lifecycle::Status;
 use threatmap_core::model::ElementAttr;
 use threatmap_core::rules::Severity;
 
@@ -12,9 +13,21 @@ use crate::dfd::{DfdOptions, Diagram, display_name, severity_marker, severity_st
 use crate::seq;
 use crate::svg::esc;
 
-/// Status of a finding in the report: new until the lifecycle stores a decision; findings an
+/// Status of a finding in the report: its triage decision's (Open when none); findings an
 /// assumption excludes are "not applicable" with the assumption as justification.
 fn status(a: &Analysis<'_>, f: &Finding) -> (&'static str, String) {
+    if let (None, Some(d)) = (&f.excluded_by, a.decision(f)) {
+        let mut why = d.justification.clone();
+        for (label, v) in [("Owner", &d.owner), ("Ticket", &d.ticket)] {
+            if !v.is_empty() {
+                why.push_str(&format!("{}{label}: {v}", if why.is_empty() { "" } else { ". " }));
+            }
+        }
+        if let Some(due) = &d.due {
+            why.push_str(&format!("{}Due: {due}", if why.is_empty() { "" } else { ". " }));
+        }
+        return (d.status.label(), why);
+    }
     match &f.excluded_by {
         Some(assumption) => {
             let desc = a
@@ -29,7 +42,7 @@ fn status(a: &Analysis<'_>, f: &Finding) -> (&'static str, String) {
             let why = if desc.is_empty() { format!("Assumption: {assumption}") } else { format!("Assumption: {assumption}. {desc}") };
             ("Not applicable", why)
         }
-        None => ("New", String::new()),
+        None => ("Open", String::new()),
     }
 }
 
@@ -134,7 +147,68 @@ pub fn html(a: &Analysis<'_>) -> String {
 
     // Summary.
     h.push_str("<section id=\"summary\"><h2>Summary</h2><div class=\"r-cards\">");
-    let _ = write!(h, "<div class=\"r-card\"><div class=\"r-big\">{}</div>open findings</div>", a.findings.len());
+    let _ = write!(h, "<div class=\"r-card\"><div class=\"r-big\">{}</div>open findings</div>", a.open_findings().count());
+    let closed = a.findings.len() - a.open_findings().count();
+    if closed > 0 {
+        let _ = write!(h, "<div class=\"r-card\"><div class=\"r-big\">{closed}</div>mitigated, accepted or transferred</div>");
+    }
+    let _ = write!(h, "<div class=\"r-card\"><div class=\"r-big\">{}</div>not applicable</div>", a.excluded.len());
+    let affected: std::collections::BTreeSet<u32> = a.findings.iter().map(|f| f.element).collect();
+    let _ = write!(h, "<div class=\"r-card\"><div class=\"r-big\">{}</div>elements and flows affected</div></div>", affected.len());
+    // Findings per severity and status.
+    let counts = a.status_counts();
+    let statuses: Vec<Status> =
+        Status::ALL.iter().copied().filter(|st| *st == Status::Open || counts.keys().any(|(_, s)| s == st)).collect();
+    h.push_str("<table><thead><tr><th>Severity</th>");
+    for st in &statuses {
+        let _ = write!(h, "<th class=\"r-num\">{}</th>", st.label());
+    }
+    h.push_str("<th class=\"r-num\">Total</th></tr></thead><tbody>");
+    for s in Severity::ALL.iter().rev() {
+        let _ = write!(h, "<tr><td>{}</td>", sev_chip(*s));
+        let mut total = 0;
+        for st in &statuses {
+            let n = counts.get(&(*s, *st)).copied().unwrap_or(0);
+            total += n;
+            let _ = write!(h, "<td class=\"r-num\">{n}</td>");
+        }
+        let _ = write!(h, "<td class=\"r-num\">{total}</td></tr>");
+    }
+    h.push_str("<tr><th>Total</th>");
+    for st in &statuses {
+        let n: usize = counts.iter().filter(|((_, s), _)| s == st).map(|(_, n)| n).sum();
+        let _ = write!(h, "<th class=\"r-num\">{n}</th>");
+    }
+    let _ = write!(h, "<th class=\"r-num\">{}</th></tr></tbody></table>", a.findings.len() + a.excluded.len());
+    let orphans = a.orphaned_decisions();
+    if !orphans.is_empty() {
+        let _ = write!(h, "<p class=\"r-muted\">{} decision(s) concern findings the rules no longer generate: ", orphans.len());
+        let keys: Vec<String> = orphans.iter().map(|(k, d)| format!("{} ({})", esc(k), d.status.label())).collect();
+        h.push_str(&keys.join(", "));
+        h.push_str(".</p>");
+    }
+    h.push_str("</section>\n");
+
+    if !model.assumptions.is_empty() {
+        h.push_str("<li><a href=\"#assumptions\">Assumptions</a></li>");
+    }
+    h.push_str("<li><a href=\"#dfd\">Data-flow diagram</a></li><li><a href=\"#sequence\">Sequence diagram</a></li><li><a href=\"#dataflows\">Dataflows</a></li>");
+    if !model.data.is_empty() {
+        h.push_str("<li><a href=\"#data\">Data</a></li>");
+    }
+    h.push_str("<li><a href=\"#findings\">Findings by element</a></li>");
+    if !a.excluded.is_empty() {
+        h.push_str("<li><a href=\"#excluded\">Not applicable</a></li>");
+    }
+    h.push_str("</ol></nav>\n");
+
+    // Summary.
+    h.push_str("<section id=\"summary\"><h2>Summary</h2><div class=\"r-cards\">");
+    let _ = write!(h, "<div class=\"r-card\"><div class=\"r-big\">{}</div>open findings</div>", a.open_findings().count());
+    let closed = a.findings.len() - a.open_findings().count();
+    if closed > 0 {
+        let _ = write!(h, "<div class=\"r-card\"><div class=\"r-big\">{closed}</div>mitigated, accepted or transferred</div>");
+    }
     let _ = write!(h, "<div class=\"r-card\"><div class=\"r-big\">{}</div>not applicable</div>", a.excluded.len());
     let affected: std::collections::BTreeSet<u32> = a.findings.iter().map(|f| f.element).collect();
     let _ = write!(h, "<div class=\"r-card\"><div class=\"r-big\">{}</div>elements and flows affected</div></div>", affected.len());

@@ -208,9 +208,10 @@ fn fill(conn: &mut Connection, a: &Analysis<'_>) -> Result<(), rusqlite::Error> 
         let mut st = tx.prepare("INSERT OR IGNORE INTO findings VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")?;
         let mut put = |f: &Finding| -> Result<(), rusqlite::Error> {
             let v = a.view(f);
-            let (status, justification) = match &f.excluded_by {
-                Some(x) => ("not applicable", format!("Assumption: {x}")),
-                None => ("new", String::new()),
+            let (status, justification) = match (&f.excluded_by, a.decision(f)) {
+                (Some(x), _) => ("not-applicable", format!("Assumption: {x}")),
+                (None, Some(d)) => (d.status.key(), d.justification.clone()),
+                (None, None) => ("open", String::new()),
             };
             let evidence = serde_json::to_string(&a.explain(f)).unwrap_or_default();
             st.execute(params![

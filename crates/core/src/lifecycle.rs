@@ -1,0 +1,225 @@
+//! Triage decisions: what the team decided about each finding, kept in the model file under the
+//! finding's stable key (`rule@element`), so decisions survive renames, moves and re-runs of
+//! the rules. A decision whose finding is no longer generated is kept and reported as orphaned.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Analysis, Finding};
+
+/// Where a finding stands.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Not looked at yet.
+    #[default]
+    Open,
+    /// Someone has to find out whether it applies.
+    NeedsInvestigation,
+    /// A fix is being made.
+    InProgress,
+    /// Fixed or otherwise mitigated.
+    Mitigated,
+    /// The risk is accepted as it is.
+    AcceptedRisk,
+    /// Does not apply here (false positive).
+    NotApplicable,
+    /// Handed to someone else (another team, a vendor).
+    Transferred,
+}
+
+impl Status {
+    /// Every status, in workflow order.
+    pub const ALL: [Status; 7] = [
+        Status::Open,
+        Status::NeedsInvestigation,
+        Status::InProgress,
+        Status::Mitigated,
+        Status::AcceptedRisk,
+        Status::NotApplicable,
+        Status::Transferred,
+    ];
+
+    /// True while the finding still needs work: open, needs investigation or in progress.
+    pub const fn is_open(self) -> bool {
+        matches!(self, Status::Open | Status::NeedsInvestigation | Status::InProgress)
+    }
+
+    /// The name in files and on the command line.
+    pub const fn key(self) -> &'static str {
+        match self {
+            Status::Open => "open",
+            Status::NeedsInvestigation => "needs-investigation",
+            Status::InProgress => "in-progress",
+            Status::Mitigated => "mitigated",
+            Status::AcceptedRisk => "accepted-risk",
+            Status::NotApplicable => "not-applicable",
+            Status::Transferred => "transferred",
+        }
+    }
+
+    /// The name shown to people.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Status::Open => "Open",
+            Status::NeedsInvestigation => "Needs investigation",
+            Status::InProgress => "In progress",
+            Status::Mitigated => "Mitigated",
+            Status::AcceptedRisk => "Accepted risk",
+            Status::NotApplicable => "Not applicable",
+            Status::Transferred => "Transferred",
+        }
+    }
+
+    /// Parses a status key or label (case, spaces and dashes do not matter).
+    pub fn parse(s: &str) -> Option<Status> {
+        let norm = |x: &str| x.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase();
+        let want = norm(s);
+        Status::ALL.into_iter().find(|st| norm(st.key()) == want || norm(st.label()) == want).or(match want.as_str() {
+            "falsepositive" | "fp" => Some(Status::NotApplicable),
+            "accepted" => Some(Status::AcceptedRisk),
+            "fixed" | "resolved" => Some(Status::Mitigated),
+            _ => None,
+        })
+    }
+}
+
+/// One change of a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Change {
+    /// Status before.
+    pub from: Status,
+    /// Status after.
+    pub to: Status,
+    /// When (UTC, RFC 3339).
+    pub at: String,
+    /// Who (user name).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub by: String,
+    /// Why, in a few words.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// The team's decision about one finding.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Decision {
+    /// Where the finding stands.
+    #[serde(default)]
+    pub status: Status,
+    /// Why (required in practice for accepted risks and false positives).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub justification: String,
+    /// Who owns the follow-up.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub owner: String,
+    /// Tracker ticket: an id or a URL.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ticket: String,
+    /// Due date (YYYY-MM-DD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<String>,
+    /// Free tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Every status change, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Change>,
+}
+
+impl Decision {
+    /// Moves to `to`, recording the change (also when only the note changes).
+    pub fn set_status(&mut self, to: Status, by: &str, note: &str) {
+        self.history.push(Change { from: self.status, to, at: now_utc(), by: by.to_owned(), note: note.to_owned() });
+        self.status = to;
+    }
+}
+
+/// The current time, UTC, RFC 3339 to the second.
+pub fn now_utc() -> String {
+    let t = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+/// True if `s` is a calendar date `YYYY-MM-DD`.
+pub fn is_date(s: &str) -> bool {
+    time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).is_ok()
+}
+
+/// Who is making a change: `THREATMAP_USER`, else the login name from the environment.
+pub fn current_user() -> String {
+    ["THREATMAP_USER", "USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
+        .unwrap_or_default()
+}
+
+/// The decisions of a model, keyed by finding key.
+pub type Decisions = BTreeMap<String, Decision>;
+
+impl Analysis<'_> {
+    /// The decision about a finding, if any.
+    pub fn decision(&self, f: &Finding) -> Option<&Decision> {
+        self.prepared.model().decisions.get(&self.key(f))
+    }
+
+    /// A finding's status: its decision's, or Open.
+    pub fn status(&self, f: &Finding) -> Status {
+        self.decision(f).map_or(Status::Open, |d| d.status)
+    }
+
+    /// True if a finding still needs work (not excluded by an assumption, and not decided
+    /// mitigated, accepted, not applicable or transferred).
+    pub fn is_open(&self, f: &Finding) -> bool {
+        f.excluded_by.is_none() && self.status(f).is_open()
+    }
+
+    /// Findings that still need work.
+    pub fn open_findings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().filter(|f| self.is_open(f))
+    }
+
+    /// Decisions whose finding the rules no longer generate (kept, reported, never dropped).
+    pub fn orphaned_decisions(&self) -> Vec<(&str, &Decision)> {
+        let live: std::collections::HashSet<String> = self.findings.iter().chain(self.excluded.iter()).map(|f| self.key(f)).collect();
+        self.prepared.model().decisions.iter().filter(|(k, _)| !live.contains(*k)).map(|(k, d)| (k.as_str(), d)).collect()
+    }
+
+    /// Counts of findings per (severity, status), excluded findings as Not applicable.
+    pub fn status_counts(&self) -> BTreeMap<(crate::rules::Severity, Status), usize> {
+        let mut out = BTreeMap::new();
+        for f in &self.findings {
+            *out.entry((self.severity(f), self.status(f))).or_insert(0) += 1;
+        }
+        for f in &self.excluded {
+            *out.entry((self.severity(f), Status::NotApplicable)).or_insert(0) += 1;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_parse_and_classify() {
+        for s in Status::ALL {
+            assert_eq!(Status::parse(s.key()), Some(s));
+            assert_eq!(Status::parse(s.label()), Some(s));
+        }
+        assert_eq!(Status::parse("False positive"), Some(Status::NotApplicable));
+        assert_eq!(Status::parse("bogus"), None);
+        assert!(Status::InProgress.is_open() && !Status::AcceptedRisk.is_open());
+        assert!(is_date("2026-11-30") && !is_date("2026-13-01") && !is_date("tomorrow"));
+        let mut d = Decision::default();
+        d.set_status(Status::Mitigated, "ana", "patched");
+        assert_eq!(d.history.len(), 1);
+        assert_eq!((d.history[0].from, d.history[0].to), (Status::Open, Status::Mitigated));
+        assert!(d.history[0].at.ends_with('Z') && d.history[0].at.len() == 20, "{}", d.history[0].at);
+    }
+}
