@@ -390,8 +390,10 @@ fn report_is_self_contained() {
     let a = analysis(&m, &r);
     let html = report::html(&a);
     for section in ["id=\"summary\"", "id=\"dfd\"", "id=\"sequence\"", "id=\"dataflows\"", "id=\"findings\"", "id=\"assumptions\""] {
-        assert!(html.contains(section), "missing {section}");
+        assert_eq!(html.matches(section).count(), 1, "section {section} once");
     }
+    assert_eq!(html.matches("<nav").count(), 1, "one table of contents");
+    assert_eq!(html.matches("<table>").count(), html.matches("</table>").count());
     assert!(!html.contains("<script") && !html.contains("<link") && !html.contains("@import"));
     assert_eq!(html.matches("url(").count(), html.matches("url(#").count(), "only references inside the document");
     assert!(!html.contains(" src="), "no external images");

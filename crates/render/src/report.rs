@@ -190,48 +190,6 @@ pub fn html(a: &Analysis<'_>) -> String {
     h.push_str("</section>\n");
 
     if !model.assumptions.is_empty() {
-        h.push_str("<li><a href=\"#assumptions\">Assumptions</a></li>");
-    }
-    h.push_str("<li><a href=\"#dfd\">Data-flow diagram</a></li><li><a href=\"#sequence\">Sequence diagram</a></li><li><a href=\"#dataflows\">Dataflows</a></li>");
-    if !model.data.is_empty() {
-        h.push_str("<li><a href=\"#data\">Data</a></li>");
-    }
-    h.push_str("<li><a href=\"#findings\">Findings by element</a></li>");
-    if !a.excluded.is_empty() {
-        h.push_str("<li><a href=\"#excluded\">Not applicable</a></li>");
-    }
-    h.push_str("</ol></nav>\n");
-
-    // Summary.
-    h.push_str("<section id=\"summary\"><h2>Summary</h2><div class=\"r-cards\">");
-    let _ = write!(h, "<div class=\"r-card\"><div class=\"r-big\">{}</div>open findings</div>", a.open_findings().count());
-    let closed = a.findings.len() - a.open_findings().count();
-    if closed > 0 {
-        let _ = write!(h, "<div class=\"r-card\"><div class=\"r-big\">{closed}</div>mitigated, accepted or transferred</div>");
-    }
-    let _ = write!(h, "<div class=\"r-card\"><div class=\"r-big\">{}</div>not applicable</div>", a.excluded.len());
-    let affected: std::collections::BTreeSet<u32> = a.findings.iter().map(|f| f.element).collect();
-    let _ = write!(h, "<div class=\"r-card\"><div class=\"r-big\">{}</div>elements and flows affected</div></div>", affected.len());
-    h.push_str("<table><thead><tr><th>Severity</th><th class=\"r-num\">New</th><th class=\"r-num\">Not applicable</th><th class=\"r-num\">Total</th></tr></thead><tbody>");
-    for s in Severity::ALL.iter().rev() {
-        let open = a.findings.iter().filter(|f| a.severity(f) == *s).count();
-        let na = a.excluded.iter().filter(|f| a.severity(f) == *s).count();
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td class=\"r-num\">{open}</td><td class=\"r-num\">{na}</td><td class=\"r-num\">{}</td></tr>",
-            sev_chip(*s),
-            open + na
-        );
-    }
-    let _ = writeln!(
-        h,
-        "<tr><th>Total</th><th class=\"r-num\">{}</th><th class=\"r-num\">{}</th><th class=\"r-num\">{}</th></tr></tbody></table></section>",
-        a.findings.len(),
-        a.excluded.len(),
-        a.findings.len() + a.excluded.len()
-    );
-
-    if !model.assumptions.is_empty() {
         h.push_str("<section id=\"assumptions\"><h2>Assumptions</h2><table><thead><tr><th>Assumption</th><th>Description</th><th>Excludes</th></tr></thead><tbody>");
         for x in &model.assumptions {
             let _ = write!(h, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", esc(&x.name), esc(&x.description), esc(&x.exclude.join(", ")));
