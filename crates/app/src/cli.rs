@@ -14,7 +14,7 @@ use threatmap_core::file::{self, Level};
 use threatmap_core::lifecycle::{self, Status};
 use threatmap_core::model::{Controls, DataItem, Element, FIXED_ATTRIBUTES, Model};
 use threatmap_core::pytm;
-use threatmap_core::rules::{BUILTIN_PACKS, DEFAULT_PACKS, RuleSet, Severity};
+use threatmap_core::rules::{BUILTIN_PACKS, RuleSet, Severity, packs_for};
 use threatmap_render::dfd::{DfdOptions, Diagram};
 use threatmap_render::{pytm_text, report, seq, sqldump, svg, template};
 
@@ -570,12 +570,10 @@ fn counts(m: &Model) -> String {
 /// The rules to run: `--rules` if given, else the model's `rulePacks`, else the defaults.
 fn load_rules(args: &RuleArgs, model: Option<(&Model, &Path)>) -> Result<RuleSet> {
     let mut set = RuleSet::new();
-    let (specs, base): (Vec<String>, Option<&Path>) = if !args.packs.is_empty() {
-        (args.packs.clone(), None)
-    } else if let Some((m, base)) = model.filter(|(m, _)| !m.rule_packs.is_empty()) {
-        (m.rule_packs.clone(), Some(base))
-    } else {
-        (DEFAULT_PACKS.iter().map(|s| (*s).to_owned()).collect(), None)
+    let (specs, base): (Vec<String>, Option<&Path>) = match model {
+        _ if !args.packs.is_empty() => (args.packs.clone(), None),
+        Some((m, base)) => (packs_for(m), Some(base)),
+        None => (packs_for(&Model::new("")), None),
     };
     for spec in &specs {
         if let Err(d) = set.add_pack(spec, base) {

@@ -151,11 +151,6 @@ pub fn waypoint(model: &Model, id: &str) -> Option<Pos2> {
     model.layout.get(id).map(|p| pos2(p.x as f32, p.y as f32))
 }
 
-/// True if the element is drawn as a node (not a flow or boundary).
-pub fn is_node(kind: Kind) -> bool {
-    kind.is_node()
-}
-
 /// Lays out every node and boundary that has no position, using the render crate's layered
 /// layout (boundaries as clusters). With `all`, lays out everything again. Returns true if
 /// anything moved.

@@ -12,7 +12,7 @@ use threatmap_core::attr::Kind;
 use threatmap_core::engine::{Analysis, Finding, Options, Prepared, analyze};
 use threatmap_core::file::{self, Problem};
 use threatmap_core::model::Model;
-use threatmap_core::rules::{DEFAULT_PACKS, RuleSet};
+use threatmap_core::rules::{RuleSet, packs_for};
 use threatmap_render::dfd::Badge;
 
 use crate::canvas::CanvasState;
@@ -119,12 +119,20 @@ impl std::fmt::Debug for ThreatmapApp {
     }
 }
 
+/// A document for `model` with positions for everything: a model without them (an import) is
+/// laid out once, as an undoable edit.
+fn placed_document(model: Model, path: Option<PathBuf>) -> Document {
+    let mut doc = Document::new(model, path);
+    doc.edit(|m| {
+        document::auto_layout(m, false);
+    });
+    doc
+}
+
 /// The rules a model asks for: its `rulePacks`, or the default packs.
 pub fn rules_for(model: &Model, base: Option<&Path>) -> RuleSet {
     let mut set = RuleSet::new();
-    let specs: Vec<String> =
-        if model.rule_packs.is_empty() { DEFAULT_PACKS.iter().map(|s| (*s).to_owned()).collect() } else { model.rule_packs.clone() };
-    for spec in &specs {
+    for spec in &packs_for(model) {
         if let Err(d) = set.add_pack(spec, base) {
             set.diagnostics.push(d);
         }
@@ -137,13 +145,7 @@ impl ThreatmapApp {
     /// is kept; `None` disables autosave (tests).
     pub fn new(model: Model, path: Option<PathBuf>, recovery_path: Option<PathBuf>) -> ThreatmapApp {
         let rules = rules_for(&model, path.as_deref().and_then(Path::parent));
-        let mut doc = Document::new(model, path);
-        // Models without positions (imported ones) are laid out once, as an undoable edit.
-        if doc.model.elements.iter().any(|e| (e.kind.is_node() || e.kind == Kind::Boundary) && !doc.model.layout.contains_key(&e.id)) {
-            doc.edit(|m| {
-                document::auto_layout(m, false);
-            });
-        }
+        let doc = placed_document(model, path);
         let recovery_offer = recovery_path.as_deref().and_then(read_recovery);
         ThreatmapApp {
             doc,
@@ -472,18 +474,7 @@ impl ThreatmapApp {
     fn replace(&mut self, model: Model, path: Option<PathBuf>) {
         let base = path.as_deref().and_then(Path::parent).map(Path::to_path_buf);
         self.rules = rules_for(&model, base.as_deref());
-        self.doc = Document::new(model, path);
-        if self
-            .doc
-            .model
-            .elements
-            .iter()
-            .any(|e| (e.kind.is_node() || e.kind == Kind::Boundary) && !self.doc.model.layout.contains_key(&e.id))
-        {
-            self.doc.edit(|m| {
-                document::auto_layout(m, false);
-            });
-        }
+        self.doc = placed_document(model, path);
         self.selection.clear();
         self.canvas.fit_requested = true;
         self.cache.revision = None;
@@ -584,9 +575,7 @@ impl ThreatmapApp {
                     let spec = p.display().to_string();
                     self.doc.edit(|m| {
                         if !m.rule_packs.contains(&spec) {
-                            if m.rule_packs.is_empty() {
-                                m.rule_packs = DEFAULT_PACKS.iter().map(|s| (*s).to_owned()).collect();
-                            }
+                            m.rule_packs = packs_for(m);
                             m.rule_packs.push(spec);
                         }
                     });

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use egui::{Color32, RichText};
 use threatmap_core::attr::{EnumValue, Kind, Ty, Value};
 use threatmap_core::model::{Controls, Element, Model};
-use threatmap_core::rules::{BUILTIN_PACKS, DEFAULT_PACKS, Severity};
+use threatmap_core::rules::{BUILTIN_PACKS, Severity, packs_for};
 
 use crate::gui::ThreatmapApp;
 
@@ -101,7 +101,7 @@ fn value_text(v: &Value<'_>) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
         Value::Str(s) => (*s).to_owned(),
-        Value::Enum(e) => e.to_string().split_once('.').map(|x| x.1.to_owned()).unwrap_or_default(),
+        Value::Enum(e) => e.member().to_owned(),
         Value::Levels(l) => l.iter().map(u32::to_string).collect::<Vec<_>>().join(", "),
         Value::Strs(s) => s.join(", "),
         _ => String::new(),
@@ -852,11 +852,7 @@ const STATUS_FILTERS: [&str; 3] = ["Needs work", "Decided", "All statuses"];
 
 /// The rule packs window: built-in packs on or off, files added.
 pub fn packs_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
-    let current: Vec<String> = if app.doc.model.rule_packs.is_empty() {
-        DEFAULT_PACKS.iter().map(|s| (*s).to_owned()).collect()
-    } else {
-        app.doc.model.rule_packs.clone()
-    };
+    let current = packs_for(&app.doc.model);
     let mut next = current.clone();
     for p in BUILTIN_PACKS {
         let mut on = current.iter().any(|c| c == p.name);

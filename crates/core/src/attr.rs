@@ -404,15 +404,33 @@ impl EnumValue {
     }
 }
 
+impl EnumValue {
+    /// The enum's name (`Classification`).
+    pub const fn type_name(self) -> &'static str {
+        match self {
+            EnumValue::Classification(_) => Classification::TYPE_NAME,
+            EnumValue::TlsVersion(_) => TlsVersion::TYPE_NAME,
+            EnumValue::Lifetime(_) => Lifetime::TYPE_NAME,
+            EnumValue::DatastoreType(_) => DatastoreType::TYPE_NAME,
+            EnumValue::Action(_) => Action::TYPE_NAME,
+        }
+    }
+
+    /// The member's name (`SECRET`).
+    pub const fn member(self) -> &'static str {
+        match self {
+            EnumValue::Classification(v) => v.name(),
+            EnumValue::TlsVersion(v) => v.name(),
+            EnumValue::Lifetime(v) => v.name(),
+            EnumValue::DatastoreType(v) => v.name(),
+            EnumValue::Action(v) => v.name(),
+        }
+    }
+}
+
 impl fmt::Display for EnumValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EnumValue::Classification(v) => write!(f, "Classification.{v}"),
-            EnumValue::TlsVersion(v) => write!(f, "TLSVersion.{v}"),
-            EnumValue::Lifetime(v) => write!(f, "Lifetime.{v}"),
-            EnumValue::DatastoreType(v) => write!(f, "DatastoreType.{v}"),
-            EnumValue::Action(v) => write!(f, "Action.{v}"),
-        }
+        write!(f, "{}.{}", self.type_name(), self.member())
     }
 }
 

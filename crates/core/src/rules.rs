@@ -279,6 +279,11 @@ pub const BUILTIN_PACKS: &[BuiltinPack] = &[
 /// The packs a model without `rulePacks` runs.
 pub const DEFAULT_PACKS: &[&str] = &["general", "stride-interactions"];
 
+/// The packs a model asks for: its `rulePacks`, or [`DEFAULT_PACKS`] when it names none.
+pub fn packs_for(model: &crate::model::Model) -> Vec<String> {
+    if model.rule_packs.is_empty() { DEFAULT_PACKS.iter().map(|s| (*s).to_owned()).collect() } else { model.rule_packs.clone() }
+}
+
 /// The largest rule file accepted, in bytes.
 pub const MAX_RULE_FILE_BYTES: u64 = 64 * 1024 * 1024;
 

@@ -327,7 +327,7 @@ impl Diagram {
                 .map(|(k, n)| {
                     let pl = placed(n.element).cloned().unwrap_or_default();
                     if let (Some(w), Some(h)) = (pl.width, pl.height) {
-                        graph.nodes[k].size = Size { w: w.max(graph.nodes[k].size.w.min(w)), h };
+                        graph.nodes[k].size = Size { w, h };
                     }
                     let s = graph.nodes[k].size;
                     Point { x: pl.x + s.w / 2.0, y: pl.y + s.h / 2.0 }

@@ -720,13 +720,6 @@ impl Layout {
             }
         }
     }
-
-    /// Counts proper crossings between edge routes (edges sharing an endpoint node are not
-    /// compared), with gap curves approximated by their chords.
-    pub fn crossings(&self, g: &Graph) -> usize {
-        let segs: Vec<Vec<(Point, Point)>> = self.edges.iter().map(|r| r.points.windows(2).map(|w| (w[0], w[1])).collect()).collect();
-        count_crossings(g, &segs)
-    }
 }
 
 /// Counts proper intersections between the polylines of edges that share no endpoint.

@@ -43,10 +43,7 @@ pub(crate) fn value_text(v: &threatmap_core::attr::Value<'_>) -> String {
         Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
         Value::Int(i) => i.to_string(),
         Value::Str(s) => (*s).to_owned(),
-        Value::Enum(e) => {
-            let s = e.to_string();
-            s.split_once('.').map_or(s.clone(), |(_, m)| m.to_owned())
-        }
+        Value::Enum(e) => e.member().to_owned(),
         _ => String::new(),
     }
 }

@@ -47,24 +47,25 @@ CREATE INDEX findings_element ON findings(element_id);
 CREATE INDEX findings_threat ON findings(threat_id);
 ";
 
-fn attributes_json(e: &Element) -> String {
-    let mut v = serde_json::to_value(e).unwrap_or_default();
+/// The JSON of `value` without the keys that have their own columns.
+fn json_without(mut v: serde_json::Value, columns: &[&str]) -> String {
     if let Some(o) = v.as_object_mut() {
-        for k in ["id", "kind", "name", "description", "source", "sink", "inBoundary", "responseTo", "inScope", "levels", "data"] {
-            o.remove(k);
+        for k in columns {
+            o.remove(*k);
         }
     }
     v.to_string()
 }
 
+fn attributes_json(e: &Element) -> String {
+    json_without(
+        serde_json::to_value(e).unwrap_or_default(),
+        &["id", "kind", "name", "description", "source", "sink", "inBoundary", "responseTo", "inScope", "levels", "data"],
+    )
+}
+
 fn data_json(d: &DataItem) -> String {
-    let mut v = serde_json::to_value(d).unwrap_or_default();
-    if let Some(o) = v.as_object_mut() {
-        for k in ["id", "name", "description", "classification"] {
-            o.remove(k);
-        }
-    }
-    v.to_string()
+    json_without(serde_json::to_value(d).unwrap_or_default(), &["id", "name", "description", "classification"])
 }
 
 /// Writes the database to `path`, replacing it atomically.

@@ -22,7 +22,7 @@ fn err<T>(msg: impl Into<String>) -> R<T> {
     Err(TemplateError(msg.into()))
 }
 
-/// Largest template input, and largest output, in bytes.
+/// Largest report a template may produce, in bytes (a template repeating over itself stops here).
 const MAX_OUTPUT: usize = 512 * 1024 * 1024;
 
 #[derive(Clone, Debug)]
@@ -563,11 +563,7 @@ enum Scope<'v> {
 }
 
 fn enum_v(e: EnumValue) -> V {
-    let s = e.to_string();
-    match s.split_once('.') {
-        Some((t, m)) => V::Enum(t.to_owned(), m.to_owned()),
-        None => V::Str(s),
-    }
+    V::Enum(e.type_name().to_owned(), e.member().to_owned())
 }
 
 /// Renders a pytm report template over an analysed model, giving Markdown.
