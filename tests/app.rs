@@ -344,3 +344,52 @@ fn triage_in_the_inspector_closes_a_finding_and_lowers_the_badge() {
     h.run_steps(2);
     assert_eq!(badge(&h), open);
 }
+
+#[test]
+fn exports_view_shortcuts_imports_and_recent_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(example());
+    // File → Export writes each format.
+    for (kind, name, magic) in [
+        (threatmap_app::gui::ExportKind::Png, "d.png", &b"\x89PNG"[..]),
+        (threatmap_app::gui::ExportKind::Svg, "d.svg", &b"<svg "[..]),
+        (threatmap_app::gui::ExportKind::Report, "r.html", &b"<!DOCTYPE html>"[..]),
+    ] {
+        let p = dir.path().join(name);
+        h.state_mut().write_export(kind, &p).unwrap();
+        assert!(std::fs::read(&p).unwrap().starts_with(magic), "{name}");
+    }
+    // Zoom in, out and fit from the keyboard; select all and none.
+    let z0 = h.state().canvas.zoom;
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Equals);
+    h.run_steps(2);
+    assert!((h.state().canvas.zoom - z0 * 1.25).abs() < 1e-3);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Minus);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Minus);
+    h.run_steps(2);
+    assert!(h.state().canvas.zoom < z0);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Num0);
+    h.run_steps(2);
+    assert!((h.state().canvas.zoom - z0).abs() < 1e-3, "fit again: {} vs {z0}", h.state().canvas.zoom);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.run_steps(2);
+    assert_eq!(h.state().selection.len(), h.state().doc.model.elements.len());
+    h.key_press(Key::Escape);
+    h.run_steps(2);
+    assert!(h.state().selection.is_empty());
+    // Opening pytm JSON imports it (laid out, unsaved, no path) and remembers it as recent.
+    let pytm = dir.path().join("pytm.json");
+    let m = h.state().doc.model.clone();
+    let rules = threatmap_app::gui::rules_for(&m, None);
+    let a = threatmap_core::engine::analyze(&m, &rules, &Default::default());
+    let mut out = Vec::new();
+    threatmap_core::pytm::write_json(&a, &mut out).unwrap();
+    std::fs::write(&pytm, out).unwrap();
+    h.state_mut().open(&pytm);
+    h.run_steps(2);
+    let app = h.state();
+    assert!(app.status.starts_with("Imported"), "{}", app.status);
+    assert!(app.doc.path.is_none() && app.doc.is_dirty());
+    assert!(app.doc.model.elements.iter().filter(|e| e.kind.is_node()).all(|e| app.doc.model.layout.contains_key(&e.id)));
+    assert_eq!(app.persisted().recent.first(), Some(&pytm));
+}

@@ -494,6 +494,33 @@ fn diagram_and_report_commands() {
     let bad = write(dir.path(), "bad.md", "{tm.nmae}");
     fails(&["report", &web, "--template", &bad], &["bad.md", "nmae"]);
     fails(&["report", &web, "--format", "md"], &["--template"]);
+    // Badges can be left out; --auto-layout ignores stored positions.
+    assert!(svg.contains("class=\"badge\""));
+    assert!(!ok(&["dfd", &web, "--no-badges"]).contains("class=\"badge\""));
+    let mut placed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&web).unwrap()).unwrap();
+    let ids: Vec<String> = placed["elements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] != "Dataflow")
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect();
+    for (k, id) in ids.iter().enumerate() {
+        placed["layout"][id] = serde_json::json!({ "x": 1000.0 + 300.0 * k as f64, "y": 500.0, "width": 400.0, "height": 300.0 });
+    }
+    let placed_path = write(dir.path(), "placed.threatmap.json", &serde_json::to_string_pretty(&placed).unwrap());
+    let kept = ok(&["dfd", &placed_path]);
+    let auto = ok(&["dfd", &placed_path, "--auto-layout"]);
+    assert_ne!(kept, auto);
+    assert!(kept.len() > 100 && auto.starts_with("<svg "));
+    // A template rendered to HTML.
+    let page = dir.path().join("t.html");
+    ok(&["report", &web, "--template", &tpl, "-o", page.to_str().unwrap()]);
+    let page = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        page.starts_with("<!DOCTYPE html>") && page.contains("<h1>Comment web application</h1>") && page.contains("<li>User</li>"),
+        "{page}"
+    );
     // pytm JSON models draw too.
     let pytm_json = dir.path().join("pytm.json");
     ok(&["json", &web, "-o", pytm_json.to_str().unwrap()]);
