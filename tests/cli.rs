@@ -6,49 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn example(name: &str) -> String {
-    root().join("assets/examples").join(name).display().to_string()
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_threatmap")).args(args).output().expect("run threatmap")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok(args: &[&str]) -> String {
-    let o = run(args);
-    assert_eq!(o.status.code(), Some(0), "{args:?}\nstdout: {}\nstderr: {}", stdout(&o), stderr(&o));
-    stdout(&o)
-}
-
-/// Runs with bad input: exit 2, and stderr mentions every `needle`.
-fn fails(args: &[&str], needles: &[&str]) -> String {
-    let o = run(args);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{args:?}\nstdout: {}\nstderr: {err}", stdout(&o));
-    for n in needles {
-        assert!(err.contains(n), "stderr lacks {n:?}:\n{err}");
-    }
-    assert!(!err.contains("panicked"), "{err}");
-    err
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.display().to_string()
-}
+mod common;
+use common::*;
 
 const IOT_RULES: &[(&str, &str)] = &[
     ("UART01", "External Entity Unauthenticated User Potentially Denies Receiving Data"),

@@ -16,7 +16,7 @@ use threatmap_core::model::{Controls, DataItem, Element, FIXED_ATTRIBUTES, Model
 use threatmap_core::pytm;
 use threatmap_core::rules::{BUILTIN_PACKS, RuleSet, Severity, packs_for};
 use threatmap_render::dfd::{DfdOptions, Diagram};
-use threatmap_render::{pytm_text, report, seq, sqldump, svg, template};
+use threatmap_render::{export, pytm_text, report, seq, sqldump, svg, template};
 
 /// Threat modeling from data-flow diagrams: findings, reports and checks for CI.
 #[derive(Debug, Parser)]
@@ -206,8 +206,36 @@ enum Command {
         #[command(flatten)]
         exclude: ExcludeArg,
     },
+    /// Hand findings and decisions to other tools: SARIF 2.1.0, DefectDojo's Generic Findings
+    /// Import, CSV, JSON; or the model itself as Open Threat Model (OTM) JSON.
+    Export {
+        /// Model file (`*.threatmap.json`, or pytm JSON).
+        model: PathBuf,
+        /// What to write.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// Output file; standard output when not given.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        rules: RuleArgs,
+        #[command(flatten)]
+        exclude: ExcludeArg,
+    },
     /// Print the JSON Schema of the native model file.
     Schema,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExportFormat {
+    /// SARIF 2.1.0: one result per finding, decided findings as suppressions.
+    Sarif,
+    /// DefectDojo "Generic Findings Import" JSON; re-imports update findings in place.
+    Defectdojo,
+    /// One row per finding: key, element, threat, severity, status, owner, ticket, mitigations.
+    Csv,
+    /// Findings with their decisions and evidence, for scripts.
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -520,12 +548,31 @@ fn run(command: Command) -> Result<ExitCode> {
             sqldump::write(&analysis, &output).with_context(|| format!("cannot write {}", output.display()))?;
             writeln!(out, "wrote {}: {} findings, {} excluded", output.display(), analysis.findings.len(), analysis.excluded.len())?;
         }
+        Command::Export { model, format, output, rules, exclude } => {
+            let (m, base) = load_model(&model)?;
+            let rules = load_rules(&rules, Some((&m, &base)))?;
+            let analysis = analyze(&m, &rules, &options(&exclude));
+            warn_orphans(&analysis, &model);
+            let text = match format {
+                ExportFormat::Sarif => export::sarif(&analysis, &sarif_uri(&model)),
+                ExportFormat::Defectdojo => export::defectdojo(&analysis),
+                ExportFormat::Csv => export::csv(&analysis)?,
+                ExportFormat::Json => export::findings_json(&analysis, &export::all_findings(&analysis)),
+            };
+            emit(&mut out, output.as_deref(), text.as_bytes())?;
+        }
         Command::Schema => {
             writeln!(out, "{}", threatmap_core::schema_json())?;
         }
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The model file as SARIF consumers should see it: relative paths as given, with `/`.
+fn sarif_uri(model: &Path) -> String {
+    let text = model.to_string_lossy().replace('\\', "/");
+    text.strip_prefix("./").unwrap_or(&text).to_owned()
 }
 
 fn png(svg_text: &str, image: &ImageArgs) -> Result<Vec<u8>> {
@@ -623,7 +670,7 @@ fn warn_orphans(a: &Analysis<'_>, path: &Path) {
     }
 }
 
-fn print_findings(out: &mut dyn Write, a: &Analysis<'_>, format: Format, all: bool, statuses: &[StatusFilter]) -> Result<()> {
+fn print_findings<'a>(out: &mut dyn Write, a: &'a Analysis<'a>, format: Format, all: bool, statuses: &[StatusFilter]) -> Result<()> {
     let mut list: Vec<(&threatmap_core::engine::Finding, &str)> = a.findings.iter().map(|f| (f, a.status(f).key())).collect();
     if all || matches!(format, Format::Json) || statuses.contains(&StatusFilter::Excluded) {
         list.extend(a.excluded.iter().map(|f| (f, "excluded")));
@@ -678,24 +725,7 @@ fn print_findings(out: &mut dyn Write, a: &Analysis<'_>, format: Format, all: bo
                 )?;
             }
         }
-        Format::Json => {
-            let items: Vec<serde_json::Value> = list
-                .iter()
-                .map(|(f, status)| {
-                    let mut v = serde_json::to_value(a.view(f)).unwrap_or_default();
-                    if let Some(obj) = v.as_object_mut() {
-                        obj.insert("status".to_owned(), serde_json::Value::String((*status).to_owned()));
-                        if let Some(d) = a.decision(f) {
-                            obj.insert("decision".to_owned(), serde_json::to_value(d).unwrap_or_default());
-                        }
-                        obj.insert("why".to_owned(), serde_json::to_value(a.explain(f)).unwrap_or_default());
-                    }
-                    v
-                })
-                .collect();
-            serde_json::to_writer_pretty(&mut *out, &items)?;
-            writeln!(out)?;
-        }
+        Format::Json => out.write_all(export::findings_json(a, &list).as_bytes())?,
     }
     Ok(())
 }

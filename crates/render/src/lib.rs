@@ -7,11 +7,13 @@
 //! - [`svg`]: SVG writing, escaping and PNG rasterisation with the bundled [`font`];
 //! - [`pytm_text`]: DOT and PlantUML text in the shapes pytm emits, for existing pipelines;
 //! - [`report`]: the self-contained HTML report and pytm's Markdown templates;
-//! - [`sqldump`]: the model and findings as an SQLite database.
+//! - [`sqldump`]: the model and findings as an SQLite database;
+//! - [`export`]: findings and decisions for trackers (SARIF, DefectDojo, CSV, JSON).
 //!
 //! Every output is deterministic (same model, same bytes) and escapes everything a user types.
 
 pub mod dfd;
+pub mod export;
 pub mod font;
 pub mod layout;
 pub mod pytm_text;

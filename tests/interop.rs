@@ -1,0 +1,346 @@
+//! Interoperability end to end: hand-off exports (SARIF, DefectDojo, CSV, JSON, OTM), imports
+//! (Microsoft TMT `.tm7`, Threat Dragon, OTM), model diff, and hostile import files.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+mod common;
+use common::*;
+
+/// A copy of the web-app example with two decisions: one mitigated finding and one accepted.
+fn triaged_example(dir: &std::path::Path) -> String {
+    let m = dir.join("web-app.threatmap.json");
+    std::fs::copy(example("web-app.threatmap.json"), &m).unwrap();
+    let m = m.display().to_string();
+    ok(&["triage", &m, "GEN-INJ-01@web", "--status", "mitigated", "--note", "ORM only, no raw SQL", "--ticket", "SEC-12"]);
+    ok(&["triage", &m, "GEN-ACT-03@user", "--status", "accepted-risk", "--note", "audit log covers it", "--owner", "alice"]);
+    m
+}
+
+/// Keys a SARIF 2.1.0 object may have (from the 2.1.0 schema; its objects allow no others).
+fn allowed(object: &str) -> &'static [&'static str] {
+    match object {
+        "log" => &["$schema", "version", "runs", "inlineExternalProperties", "properties"],
+        "run" => &[
+            "tool",
+            "invocations",
+            "conversion",
+            "language",
+            "versionControlProvenance",
+            "originalUriBaseIds",
+            "artifacts",
+            "logicalLocations",
+            "graphs",
+            "results",
+            "automationDetails",
+            "runAggregates",
+            "baselineGuid",
+            "redactionTokens",
+            "defaultEncoding",
+            "defaultSourceLanguage",
+            "newlineSequences",
+            "columnKind",
+            "externalPropertyFileReferences",
+            "threadFlowLocations",
+            "taxonomies",
+            "addresses",
+            "translations",
+            "policies",
+            "webRequests",
+            "webResponses",
+            "specialLocations",
+            "properties",
+        ],
+        "driver" => &[
+            "guid",
+            "name",
+            "organization",
+            "product",
+            "productSuite",
+            "shortDescription",
+            "fullDescription",
+            "fullName",
+            "version",
+            "semanticVersion",
+            "dottedQuadFileVersion",
+            "releaseDateUtc",
+            "downloadUri",
+            "informationUri",
+            "globalMessageStrings",
+            "notifications",
+            "rules",
+            "taxa",
+            "locations",
+            "language",
+            "contents",
+            "isComprehensive",
+            "localizedDataSemanticVersion",
+            "minimumRequiredLocalizedDataSemanticVersion",
+            "associatedComponent",
+            "translationMetadata",
+            "supportedTaxonomies",
+            "properties",
+        ],
+        "rule" => &[
+            "id",
+            "deprecatedIds",
+            "guid",
+            "deprecatedGuids",
+            "name",
+            "deprecatedNames",
+            "shortDescription",
+            "fullDescription",
+            "messageStrings",
+            "defaultConfiguration",
+            "helpUri",
+            "help",
+            "relationships",
+            "properties",
+        ],
+        "result" => &[
+            "ruleId",
+            "ruleIndex",
+            "rule",
+            "kind",
+            "level",
+            "message",
+            "analysisTarget",
+            "locations",
+            "guid",
+            "correlationGuid",
+            "occurrenceCount",
+            "partialFingerprints",
+            "fingerprints",
+            "stacks",
+            "codeFlows",
+            "graphs",
+            "graphTraversals",
+            "relatedLocations",
+            "suppressions",
+            "baselineState",
+            "rank",
+            "attachments",
+            "hostedViewerUri",
+            "workItemUris",
+            "provenance",
+            "fixes",
+            "taxa",
+            "webRequest",
+            "webResponse",
+            "properties",
+        ],
+        "location" => &["id", "physicalLocation", "logicalLocations", "message", "annotations", "relationships", "properties"],
+        "logicalLocation" => &["name", "index", "fullyQualifiedName", "decoratedName", "parentIndex", "kind", "properties"],
+        "suppression" => &["guid", "kind", "status", "justification", "location", "properties"],
+        _ => &[],
+    }
+}
+
+fn only_allowed(v: &Value, object: &str) {
+    let obj = v.as_object().unwrap_or_else(|| panic!("{object} is not an object: {v}"));
+    for k in obj.keys() {
+        assert!(allowed(object).contains(&k.as_str()), "`{k}` is not a property of a SARIF {object}");
+    }
+}
+
+fn text_message(v: &Value) {
+    assert!(v["text"].as_str().is_some_and(|t| !t.is_empty()), "message without text: {v}");
+}
+
+#[test]
+fn sarif_export_has_the_2_1_0_structure_and_suppresses_decided_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = triaged_example(dir.path());
+    let tsv = ok(&["findings", &m, "--format", "tsv"]);
+    let findings = tsv.lines().count() - 1;
+    let log: Value = serde_json::from_str(&ok(&["export", &m, "--format", "sarif"])).unwrap();
+
+    only_allowed(&log, "log");
+    assert_eq!(log["version"], "2.1.0");
+    let runs = log["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    only_allowed(run, "run");
+    let driver = &run["tool"]["driver"];
+    only_allowed(driver, "driver");
+    assert_eq!(driver["name"], "Threatmap");
+    let rules = driver["rules"].as_array().unwrap();
+    let mut ids = BTreeSet::new();
+    for r in rules {
+        only_allowed(r, "rule");
+        assert!(ids.insert(r["id"].as_str().unwrap().to_owned()), "duplicate rule {}", r["id"]);
+        text_message(&r["shortDescription"]);
+        assert!(["none", "note", "warning", "error"].contains(&r["defaultConfiguration"]["level"].as_str().unwrap()));
+    }
+
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), findings, "one result per finding");
+    let mut keys = BTreeSet::new();
+    let mut suppressed = Vec::new();
+    for r in results {
+        only_allowed(r, "result");
+        text_message(&r["message"]);
+        assert!(["none", "note", "warning", "error"].contains(&r["level"].as_str().unwrap()));
+        let index = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[index]["id"], r["ruleId"], "ruleIndex points at the rule");
+        let key = r["partialFingerprints"]["threatmapFindingKey/v1"].as_str().unwrap();
+        assert!(keys.insert(key.to_owned()), "fingerprints are unique");
+        assert_eq!(
+            key,
+            format!(
+                "{}@{}",
+                r["ruleId"].as_str().unwrap(),
+                r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"].as_str().unwrap()
+            )
+        );
+        for l in r["locations"].as_array().unwrap() {
+            only_allowed(l, "location");
+            assert!(l["physicalLocation"]["artifactLocation"]["uri"].as_str().unwrap().ends_with("web-app.threatmap.json"));
+            for ll in l["logicalLocations"].as_array().unwrap() {
+                only_allowed(ll, "logicalLocation");
+            }
+        }
+        if let Some(s) = r["suppressions"].as_array() {
+            for x in s {
+                only_allowed(x, "suppression");
+                assert!(["inSource", "external"].contains(&x["kind"].as_str().unwrap()));
+                assert!(["accepted", "underReview", "rejected"].contains(&x["status"].as_str().unwrap()));
+            }
+            suppressed.push((key.to_owned(), s[0]["justification"].as_str().unwrap().to_owned()));
+        }
+    }
+    assert_eq!(
+        suppressed,
+        vec![
+            ("GEN-ACT-03@user".to_owned(), "Accepted risk: audit log covers it".to_owned()),
+            ("GEN-INJ-01@web".to_owned(), "Mitigated: ORM only, no raw SQL".to_owned()),
+        ]
+    );
+    let sql = results.iter().find(|r| r["ruleId"] == "GEN-INJ-01").unwrap();
+    assert_eq!(sql["level"], "error", "Very High maps to error");
+    // Same model, same bytes.
+    assert_eq!(ok(&["export", &m, "--format", "sarif"]), ok(&["export", &m, "--format", "sarif"]));
+}
+
+/// The keys DefectDojo's Generic Findings Import accepts in a finding (it rejects others).
+const DEFECTDOJO_KEYS: &[&str] = &[
+    "title",
+    "severity",
+    "description",
+    "date",
+    "cwe",
+    "cve",
+    "epss_score",
+    "epss_percentile",
+    "cvssv3",
+    "cvssv3_score",
+    "mitigation",
+    "impact",
+    "steps_to_reproduce",
+    "severity_justification",
+    "references",
+    "active",
+    "verified",
+    "false_p",
+    "out_of_scope",
+    "risk_accepted",
+    "is_mitigated",
+    "thread_id",
+    "mitigated",
+    "numerical_severity",
+    "param",
+    "payload",
+    "line",
+    "file_path",
+    "component_name",
+    "component_version",
+    "static_finding",
+    "dynamic_finding",
+    "scanner_confidence",
+    "unique_id_from_tool",
+    "vuln_id_from_tool",
+    "sast_source_object",
+    "sast_sink_object",
+    "sast_source_line",
+    "sast_source_file_path",
+    "nb_occurences",
+    "publish_date",
+    "service",
+    "planned_remediation_date",
+    "planned_remediation_version",
+    "effort_for_fixing",
+    "tags",
+    "endpoints",
+    "files",
+    "vulnerability_ids",
+];
+
+#[test]
+fn defectdojo_export_uses_only_accepted_keys_and_maps_statuses() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = triaged_example(dir.path());
+    let doc: Value = serde_json::from_str(&ok(&["export", &m, "--format", "defectdojo"])).unwrap();
+    let findings = doc["findings"].as_array().unwrap();
+    let tsv = ok(&["findings", &m, "--format", "tsv"]);
+    assert_eq!(findings.len(), tsv.lines().count() - 1);
+    let mut ids = BTreeSet::new();
+    for f in findings {
+        for k in f.as_object().unwrap().keys() {
+            assert!(DEFECTDOJO_KEYS.contains(&k.as_str()), "DefectDojo rejects `{k}`");
+        }
+        for required in ["title", "severity", "description"] {
+            assert!(f[required].as_str().is_some_and(|s| !s.is_empty()), "{required} missing in {f}");
+        }
+        assert!(["Info", "Low", "Medium", "High", "Critical"].contains(&f["severity"].as_str().unwrap()));
+        assert!(ids.insert(f["unique_id_from_tool"].as_str().unwrap().to_owned()));
+        if let Some(cwe) = f.get("cwe") {
+            assert!(cwe.as_u64().is_some(), "cwe is a number: {cwe}");
+        }
+    }
+    let by_key = |k: &str| findings.iter().find(|f| f["unique_id_from_tool"] == k).unwrap();
+    let sql = by_key("GEN-INJ-01@web");
+    assert_eq!(sql["severity"], "Critical");
+    assert_eq!(sql["cwe"], 89);
+    assert_eq!((sql["active"].clone(), sql["is_mitigated"].clone()), (false.into(), true.into()));
+    let accepted = by_key("GEN-ACT-03@user");
+    assert_eq!((accepted["active"].clone(), accepted["risk_accepted"].clone()), (false.into(), true.into()));
+    let open = findings.iter().find(|f| f["active"] == true).unwrap();
+    assert_eq!((open["verified"].clone(), open["false_p"].clone()), (false.into(), false.into()));
+}
+
+#[test]
+fn csv_and_json_exports_carry_decisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = triaged_example(dir.path());
+    let csv = ok(&["export", &m, "--format", "csv"]);
+    assert!(csv.starts_with("key,element_id,element,kind,threat_id,title,severity,status,owner,ticket,due,justification,mitigations\r\n"));
+    let row = csv.lines().find(|l| l.starts_with("GEN-INJ-01@web,")).unwrap();
+    assert!(
+        row.contains(",Very High,mitigated,,SEC-12,,ORM only, no raw SQL,")
+            || row.contains(",Very High,mitigated,,SEC-12,,\"ORM only, no raw SQL\","),
+        "{row}"
+    );
+
+    let out = dir.path().join("findings.json");
+    ok(&["export", &m, "--format", "json", "-o", out.to_str().unwrap()]);
+    let items: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let sql = items.iter().find(|i| i["key"] == "GEN-INJ-01@web").unwrap();
+    assert_eq!(sql["status"], "mitigated");
+    assert_eq!(sql["decision"]["ticket"], "SEC-12");
+    assert!(!sql["why"].as_array().unwrap().is_empty() || sql["forced"] == true);
+}
+
+#[test]
+fn csv_cells_cannot_run_as_formulas() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(example("web-app.threatmap.json"))
+        .unwrap()
+        .replace("\"name\": \"Web Server\"", "\"name\": \"=HYPERLINK(\\\"http://x\\\")\"");
+    let m = write(dir.path(), "m.threatmap.json", &text);
+    let csv = ok(&["export", &m, "--format", "csv"]);
+    assert!(csv.contains("'=HYPERLINK"), "{csv}");
+    assert!(!csv.lines().any(|l| l.split(',').any(|c| c.trim_start_matches('"').starts_with('='))), "{csv}");
+}
