@@ -50,3 +50,15 @@ pub fn write(dir: &Path, name: &str, text: &str) -> String {
     std::fs::write(&p, text).unwrap();
     p.display().to_string()
 }
+
+/// The shared reference data folder (`$THREATMAP_SHARED`, default `../shared` beside the
+/// project), if `probe` exists in it; says loudly when it does not.
+pub fn shared(probe: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("THREATMAP_SHARED").map(PathBuf::from).unwrap_or_else(|| root().join("../shared"));
+    if dir.join(probe).exists() {
+        Some(dir)
+    } else {
+        eprintln!("SKIPPED: {probe} not found in {} (set THREATMAP_SHARED)", dir.display());
+        None
+    }
+}

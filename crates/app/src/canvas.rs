@@ -477,7 +477,13 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
                         let q = *w + d;
                         app.doc.model.layout.insert(
                             id.clone(),
-                            threatmap_core::model::Placement { x: q.x.round().into(), y: q.y.round().into(), width: None, height: None },
+                            threatmap_core::model::Placement {
+                                x: q.x.round().into(),
+                                y: q.y.round().into(),
+                                width: None,
+                                height: None,
+                                to: None,
+                            },
                         );
                     }
                     app.doc.changed();
@@ -512,7 +518,7 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
                     app.doc
                         .model
                         .layout
-                        .insert(id, threatmap_core::model::Placement { x: q.x.into(), y: q.y.into(), width: None, height: None });
+                        .insert(id, threatmap_core::model::Placement { x: q.x.into(), y: q.y.into(), width: None, height: None, to: None });
                     app.doc.changed();
                 }
             }

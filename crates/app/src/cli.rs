@@ -13,8 +13,8 @@ use threatmap_core::engine::{Analysis, Options, analyze};
 use threatmap_core::file::{self, Level};
 use threatmap_core::lifecycle::{self, Status};
 use threatmap_core::model::{Controls, DataItem, Element, FIXED_ATTRIBUTES, Model};
-use threatmap_core::pytm;
 use threatmap_core::rules::{BUILTIN_PACKS, RuleSet, Severity, packs_for};
+use threatmap_core::{pytm, tmt};
 use threatmap_render::dfd::{DfdOptions, Diagram};
 use threatmap_render::{export, pytm_text, report, seq, sqldump, svg, template};
 
@@ -304,10 +304,14 @@ enum Format {
     Json,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum ImportFormat {
+/// The formats `threatmap import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportFormat {
     /// pytm's `--json` output or its `load()` JSON input.
     Pytm,
+    /// Microsoft Threat Modeling Tool `.tm7`; its template is written as a rule pack beside
+    /// the model (`NAME.template.toml`).
+    Tm7,
 }
 
 /// A `--status` filter value: a decision status, or `excluded` (excluded by an assumption).
@@ -469,12 +473,17 @@ fn run(command: Command) -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Import { format: ImportFormat::Pytm, file, output } => {
+        Command::Import { format, file, output } => {
             let name = file.display().to_string();
-            let text = file::read_text(&file, file::MAX_FILE_BYTES).map_err(|p| bad(p.display_in(&name).to_string()))?;
-            let imported = pytm::import(&text, &name).map_err(|e| bad(e.to_string()))?;
+            let limit = if format == ImportFormat::Tm7 { tmt::MAX_TM7_BYTES } else { file::MAX_FILE_BYTES };
+            let text = file::read_text(&file, limit).map_err(|p| bad(p.display_in(&name).to_string()))?;
+            let imported = import(format, &text, &file, &output)?;
             for w in &imported.warnings {
-                eprintln!("{}: warning: {w}", file.display());
+                eprintln!("{name}: warning: {w}");
+            }
+            if let Some((pack_path, pack)) = &imported.pack {
+                file::write_atomic(pack_path, pack.as_bytes()).with_context(|| format!("cannot write {}", pack_path.display()))?;
+                writeln!(out, "wrote {}: the file's template as a rule pack", pack_path.display())?;
             }
             file::save(&imported.model, &output).with_context(|| format!("cannot write {}", output.display()))?;
             writeln!(out, "wrote {}: {}", output.display(), counts(&imported.model))?;
@@ -567,6 +576,48 @@ fn run(command: Command) -> Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A model converted from another tool, with the rule pack to write beside it (if any).
+#[derive(Debug)]
+pub struct Imported {
+    /// The native model.
+    pub model: Model,
+    /// A rule pack file that the model refers to, and its text.
+    pub pack: Option<(PathBuf, String)>,
+    /// What the import could not carry over.
+    pub warnings: Vec<String>,
+}
+
+/// Converts `text` (the contents of `file`, in `format`) into a native model to be saved at
+/// `output`. Shared by the CLI and the app's File → Import.
+pub fn import(format: ImportFormat, text: &str, file: &Path, output: &Path) -> Result<Imported> {
+    let name = file.display().to_string();
+    match format {
+        ImportFormat::Pytm => {
+            let i = pytm::import(text, &name).map_err(|e| bad(e.to_string()))?;
+            Ok(Imported { model: i.model, pack: None, warnings: i.warnings })
+        }
+        ImportFormat::Tm7 => {
+            let stem = model_stem(output);
+            let pack_name = format!("{stem}.template.toml");
+            let title = model_stem(file);
+            let t = tmt::import(text, &name, &title, &pack_name).map_err(|e| bad(e.to_string()))?;
+            let pack = (!t.pack.is_empty()).then(|| (output.with_file_name(&pack_name), t.pack));
+            Ok(Imported { model: t.model, pack, warnings: t.warnings })
+        }
+    }
+}
+
+/// A model file's name without `.threatmap.json`, `.json` or other extension.
+fn model_stem(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    for ext in [".threatmap.json", ".json", ".tm7"] {
+        if let Some(s) = name.strip_suffix(ext) {
+            return s.to_owned();
+        }
+    }
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or(name)
 }
 
 /// The model file as SARIF consumers should see it: relative paths as given, with `/`.

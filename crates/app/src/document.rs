@@ -142,7 +142,7 @@ pub fn set_rect(model: &mut Model, id: &str, r: Rect) {
     let round = |v: f32| f64::from(v.round());
     model.layout.insert(
         id.to_owned(),
-        Placement { x: round(r.min.x), y: round(r.min.y), width: Some(round(r.width())), height: Some(round(r.height())) },
+        Placement { x: round(r.min.x), y: round(r.min.y), width: Some(round(r.width())), height: Some(round(r.height())), to: None },
     );
 }
 
@@ -189,7 +189,7 @@ pub fn auto_layout(model: &mut Model, all: bool) -> bool {
         if flows.contains(&id) {
             if all || !model.layout.contains_key(&id) {
                 let round = |v: f32| f64::from(v.round());
-                model.layout.insert(id, Placement { x: round(r.min.x), y: round(r.min.y), width: None, height: None });
+                model.layout.insert(id, Placement { x: round(r.min.x), y: round(r.min.y), width: None, height: None, to: None });
             }
         } else if all || !model.layout.contains_key(&id) {
             set_rect(model, &id, r);

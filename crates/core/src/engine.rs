@@ -23,7 +23,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::attr::{Kind, Lifetime, Value};
 use crate::expr::{DataField, EvalError, Evidence, Field, Fixed, Method};
-use crate::model::{ControlAttr, Controls, DataAttr, DataItem, Element, ElementAttr, Model, Override};
+use crate::model::{ControlAttr, Controls, DataAttr, DataItem, Element, ElementAttr, Model, Override, PropValue};
 use crate::rules::{Rule, RuleSet, Severity};
 
 /// Derived facts about one element.
@@ -421,6 +421,8 @@ impl<'m> Prepared<'m> {
                         })
                 }
             },
+            Method::CrossesDrawn => ends.is_some_and(|(s, t)| self.crosses_drawn(s, t, args)),
+            Method::Prop => return Err(EvalError::Type("prop() is not a test".to_owned())),
             Method::CheckTlsVersion => {
                 let min = self.attr(n, ElementAttr::min_tls_version)?;
                 let flows: Vec<u32> = match args.first() {
@@ -457,6 +459,50 @@ impl<'m> Prepared<'m> {
                     let c = class(self.data_attr(*d, DataAttr::classification));
                     limits.iter().any(|l| c > *l)
                 })
+            }
+        })
+    }
+
+    /// The custom property `name` of element `n` (`None` when it has none).
+    pub(crate) fn prop(&self, n: u32, name: &str) -> Value<'m> {
+        match self.element(n).properties.get(name) {
+            Some(PropValue::Bool(b)) => Value::Bool(*b),
+            Some(PropValue::Int(i)) => Value::Int(*i),
+            Some(PropValue::Text(t)) => Value::Str(t),
+            None => Value::None,
+        }
+    }
+
+    /// The centre of node `n` in the drawing, when the layout places it.
+    fn centre(&self, n: u32) -> Option<(f64, f64)> {
+        let p = self.model.layout.get(&self.element(n).id)?;
+        Some((p.x + p.width.unwrap_or(0.0) / 2.0, p.y + p.height.unwrap_or(0.0) / 2.0))
+    }
+
+    /// True if the straight line between the centres of `s` and `t` crosses a boundary named
+    /// by `args` (by stereotype, id or name): a box boundary when exactly one centre lies in
+    /// it, a line boundary when the two lines intersect. Both ends must be placed.
+    fn crosses_drawn(&self, s: u32, t: u32, args: &[Value<'_>]) -> bool {
+        let (Some(a), Some(b)) = (self.centre(s), self.centre(t)) else { return false };
+        let named = |e: &Element| {
+            fn matches(e: &Element, v: &Value<'_>) -> bool {
+                match v {
+                    Value::Str(x) => e.stereotype.as_deref() == Some(*x) || e.id == *x || e.name == *x,
+                    Value::Tuple(items) => items.iter().any(|i| matches(e, i)),
+                    _ => false,
+                }
+            }
+            args.iter().any(|v| matches(e, v))
+        };
+        self.model.elements.iter().filter(|e| e.kind == Kind::Boundary && named(e)).any(|e| {
+            let Some(p) = self.model.layout.get(&e.id) else { return false };
+            match p.to {
+                Some([x2, y2]) => crate::model::segments_cross(a, b, (p.x, p.y), (x2, y2)),
+                None => {
+                    let (w, h) = (p.width.unwrap_or(0.0), p.height.unwrap_or(0.0));
+                    let inside = |(x, y): (f64, f64)| x >= p.x && x <= p.x + w && y >= p.y && y <= p.y + h;
+                    inside(a) != inside(b)
+                }
             }
         })
     }

@@ -4,7 +4,9 @@
 //!
 //! Safety: there is no `eval`, no arithmetic (so no `9**9**9`), no subscripts, no names but
 //! `target`, comprehension variables, enum types, class names and `True`/`False`/`None`; no
-//! function but `any`, `all` and `len`; no method but the seven element helpers. Conditions
+//! function but `any`, `all` and `len`; no method but the element helpers (pytm's seven, plus
+//! `prop('name')` for custom properties and `crossesDrawn(...)` for boundaries crossed in the
+//! drawing). Conditions
 //! have a length cap and a nesting cap, and each evaluation a step budget, so a hostile rule
 //! file can neither run code nor hang the engine.
 //!
@@ -126,10 +128,12 @@ pub(crate) enum Method {
     Crosses,
     CheckTlsVersion,
     HasDataLeaks,
+    Prop,
+    CrossesDrawn,
 }
 
 impl Method {
-    const ALL: [(&'static str, Method); 7] = [
+    const ALL: [(&'static str, Method); 9] = [
         ("oneOf", Method::OneOf),
         ("inside", Method::Inside),
         ("enters", Method::Enters),
@@ -137,6 +141,8 @@ impl Method {
         ("crosses", Method::Crosses),
         ("checkTLSVersion", Method::CheckTlsVersion),
         ("hasDataLeaks", Method::HasDataLeaks),
+        ("prop", Method::Prop),
+        ("crossesDrawn", Method::CrossesDrawn),
     ];
 }
 
@@ -567,7 +573,7 @@ impl Parser {
         };
         match recv_ty {
             STy::Known(Ty::Node(kinds)) => {
-                let needs_flow = matches!(method, Method::HasDataLeaks);
+                let needs_flow = matches!(method, Method::HasDataLeaks | Method::CrossesDrawn);
                 if needs_flow && !kinds.contains(Kind::Dataflow) {
                     return self.err(at, format!("`{name}()` applies to dataflows only"));
                 }
@@ -588,13 +594,16 @@ impl Parser {
         let arity_ok = match method {
             Method::HasDataLeaks => args.is_empty(),
             Method::CheckTlsVersion => args.len() == 1,
+            Method::Prop => args.len() == 1 && matches!(args[0].kind, NodeKind::Lit(Lit::Str(_))),
             _ => !args.is_empty(),
         };
         if !arity_ok {
-            return self.err(at, format!("wrong number of arguments to `{name}()`"));
+            let what = if method == Method::Prop { " (one quoted property name)" } else { "" };
+            return self.err(at, format!("wrong number of arguments to `{name}()`{what}"));
         }
         let start = recv.start;
-        Ok((Node { kind: NodeKind::Method(Box::new(recv), method, args), start, end: close.end }, STy::Known(Ty::Bool)))
+        let ty = if method == Method::Prop { STy::Unknown } else { STy::Known(Ty::Bool) };
+        Ok((Node { kind: NodeKind::Method(Box::new(recv), method, args), start, end: close.end }, ty))
     }
 
     fn resolve_field(&self, ty: STy, name: &str, at: u32) -> PResult<(Field, STy)> {
@@ -1118,6 +1127,12 @@ impl<'a: 'p, 'p> Eval<'a, 'p> {
                 let mut vals = Vec::with_capacity(args.len());
                 for a in args {
                     vals.push(self.eval(a)?);
+                }
+                if *method == Method::Prop {
+                    return Ok(match vals.first() {
+                        Some(Value::Str(name)) => self.facts.prop(n, name),
+                        _ => Value::None,
+                    });
                 }
                 self.facts.method(n, *method, &vals).map(Value::Bool)
             }

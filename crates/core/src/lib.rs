@@ -14,6 +14,7 @@ pub mod model;
 pub mod pytm;
 pub mod rules;
 pub mod synth;
+pub mod tmt;
 
 /// The JSON Schema of the native model file, generated from the model types. The copy in
 /// `assets/threatmap.schema.json` is checked against it by the tests.

@@ -78,6 +78,9 @@ attributes! {
         attrs {
             /// Free text describing the element.
             "description" description: String = dflt::empty, KindSet::ALL;
+            /// The template type the element was drawn from, such as Microsoft TMT's
+            /// `SE.P.TMCore.WebApp`; template rule packs match on it.
+            "stereotype" stereotype: String = dflt::empty, KindSet::ALL;
             /// False for elements outside the scope of the analysis: they get no findings.
             "inScope" in_scope: bool = dflt::t, KindSet::ALL;
             /// The most sensitive data classification the element may handle.
@@ -564,6 +567,19 @@ pub struct Placement {
     /// Height (nodes and boundaries).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<f64>,
+    /// Line boundaries: the far end of the line, which starts at (`x`, `y`). A boundary drawn
+    /// as a line (Microsoft TMT's trust line) contains nothing; flows cross it in the drawing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<[f64; 2]>,
+}
+
+/// True if segments `p1`–`p2` and `q1`–`q2` properly cross (touching or overlapping
+/// collinear segments do not count).
+pub fn segments_cross(p1: (f64, f64), p2: (f64, f64), q1: (f64, f64), q2: (f64, f64)) -> bool {
+    let orient = |a: (f64, f64), b: (f64, f64), c: (f64, f64)| (b.0 - a.0) * (c.1 - a.1) - (b.1 - a.1) * (c.0 - a.0);
+    let (d1, d2, d3, d4) = (orient(q1, q2, p1), orient(q1, q2, p2), orient(p1, p2, q1), orient(p1, p2, q2));
+    const E: f64 = 1e-9;
+    ((d1 > E && d2 < -E) || (d1 < -E && d2 > E)) && ((d3 > E && d4 < -E) || (d3 < -E && d4 > E))
 }
 
 /// A threat model: the native `*.threatmap.json` file.

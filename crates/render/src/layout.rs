@@ -780,13 +780,7 @@ fn intersection(p1: Point, p2: Point, q1: Point, q2: Point) -> Option<Point> {
 }
 
 fn segments_cross(p1: Point, p2: Point, q1: Point, q2: Point) -> bool {
-    let orient = |a: Point, b: Point, c: Point| (b.x - a.x) * (c.y - a.y) - (b.y - a.y) * (c.x - a.x);
-    let d1 = orient(q1, q2, p1);
-    let d2 = orient(q1, q2, p2);
-    let d3 = orient(p1, p2, q1);
-    let d4 = orient(p1, p2, q2);
-    const E: f64 = 1e-9;
-    ((d1 > E && d2 < -E) || (d1 < -E && d2 > E)) && ((d3 > E && d4 < -E) || (d3 < -E && d4 > E))
+    threatmap_core::model::segments_cross((p1.x, p1.y), (p2.x, p2.y), (q1.x, q1.y), (q2.x, q2.y))
 }
 
 /// The point where the segment from the centre `c` towards `to` leaves the box of size `s`.
