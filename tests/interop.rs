@@ -420,5 +420,10 @@ fn tmt_files_import_and_their_own_templates_give_exactly_the_stored_threats() {
             .collect();
         assert_eq!(got, expected, "{stem}: (type id, flow, status, severity)");
         assert_eq!(got.len(), expected_text.lines().count() - 1, "{stem}: no duplicates");
+
+        // Line boundaries are drawn as lines where TMT drew them.
+        let lines = elements.iter().filter(|e| model["layout"][e["id"].as_str().unwrap()]["to"].is_array()).count();
+        let svg = ok(&["dfd", out.to_str().unwrap()]);
+        assert_eq!(svg.matches("<line class=\"b\"").count(), lines, "{stem}");
     }
 }

@@ -56,6 +56,7 @@ enum Drag {
         start: Pos2,
         originals: Vec<(String, Rect)>,
         waypoints: Vec<(String, Pos2)>,
+        lines: Vec<(String, [Pos2; 2])>,
     },
     Rubber {
         start: Pos2,
@@ -347,6 +348,14 @@ fn hit_test(app: &ThreatmapApp, geo: &Geometry, screen: Pos2) -> Hit {
             return Hit::Flow(e.id.clone());
         }
     }
+    // Line boundaries: near the line.
+    for e in model.elements.iter().filter(|e| e.kind == Kind::Boundary) {
+        if let Some([a, b]) = document::line_of(model, &e.id)
+            && dist_to_segment(p, a, b) <= tol
+        {
+            return Hit::Boundary(e.id.clone());
+        }
+    }
     // Boundaries: their border, or their label in the top-left corner (inside stays free for
     // rubber-band selection of what they contain).
     let mut bs = boundary_rects(model);
@@ -441,8 +450,9 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
                     .filter(|e| e.source.as_ref().is_some_and(|s| ids.contains(s)) && e.sink.as_ref().is_some_and(|s| ids.contains(s)))
                     .filter_map(|e| Some((e.id.clone(), document::waypoint(model, &e.id)?)))
                     .collect();
+                let lines = app.selection.iter().filter_map(|id| Some((id.clone(), document::line_of(model, id)?))).collect();
                 app.doc.checkpoint();
-                Drag::Move { start: p, originals, waypoints }
+                Drag::Move { start: p, originals, waypoints, lines }
             }
             Hit::Flow(id) => {
                 app.selection = BTreeSet::from([id]);
@@ -462,13 +472,16 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
         let p = pointer.map(|s| app.canvas.canvas_from_screen(s));
         match app.canvas.drag.clone() {
             Drag::Pan => app.canvas.pan += delta,
-            Drag::Move { start, originals, waypoints } => {
+            Drag::Move { start, originals, waypoints, lines } => {
                 if let Some(p) = p {
                     let mut d = p - start;
                     if app.canvas.grid
                         && let Some((_, r0)) = originals.first()
                     {
                         d = app.canvas.snap(r0.min + d) - r0.min;
+                    }
+                    for (id, [a, b]) in &lines {
+                        document::set_line(&mut app.doc.model, id, [*a + d, *b + d]);
                     }
                     for (id, r) in &originals {
                         set_rect(&mut app.doc.model, id, r.translate(d));
@@ -683,6 +696,25 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
                     Stroke::new(1.5, selected),
                     StrokeKind::Middle,
                 );
+            }
+        }
+    }
+    // Line boundaries.
+    for e in model.elements.iter().filter(|e| e.kind == Kind::Boundary) {
+        let Some([a, b]) = document::line_of(model, &e.id) else { continue };
+        let (sa, sb) = (c.screen_from_canvas(a), c.screen_from_canvas(b));
+        if !view.intersects(Rect::from_two_pos(sa, sb)) {
+            continue;
+        }
+        let is_sel = app.selection.contains(&e.id);
+        let stroke = Stroke::new(if is_sel { 2.5 } else { 1.5 }, if is_sel { selected } else { red });
+        painter.extend(Shape::dashed_line(&[sa, sb], stroke, 7.0, 4.0));
+        if text_visible {
+            let top = if sa.y <= sb.y { sa } else { sb };
+            painter.text(top + vec2(6.0, 4.0) * z, Align2::LEFT_TOP, &e.name, font(12.0), Color32::from_rgb(185, 28, 28));
+            if let Some(bd) = app.cache.badges.get(&e.id) {
+                let w = painter.layout_no_wrap(e.name.clone(), font(12.0), red).size().x;
+                badge(painter, top + vec2(12.0 * z + w, 3.0 * z), bd, z);
             }
         }
     }

@@ -691,6 +691,10 @@ impl<'a, 'b> PytmJson<'a, 'b> {
         let e = p.element(i);
         let mut fields: Vec<(&str, Out<'_>)> = Vec::with_capacity(64);
         for def in Element::ATTRIBUTES.iter().filter(|d| d.kinds.contains(e.kind)) {
+            // Threatmap's own attribute: written only when set, so pytm's shape is kept.
+            if def.key == crate::model::ElementAttr::stereotype && e.stereotype.is_none() {
+                continue;
+            }
             if let Ok(v) = p.attr(i, def.key) {
                 fields.push((def.name, Out::Value(v)));
             }

@@ -95,6 +95,8 @@ pub struct Scene {
     pub nodes: Vec<SceneNode>,
     /// Boundaries.
     pub boundaries: Vec<SceneBoundary>,
+    /// Line boundaries (drawn as a line where the model places them; they contain nothing).
+    pub lines: Vec<SceneBoundary>,
     /// Edges.
     pub edges: Vec<SceneEdge>,
 }
@@ -157,7 +159,10 @@ impl Scene {
         let mut node_of: HashMap<u32, usize> = HashMap::new();
         let mut boundary_of: HashMap<u32, usize> = HashMap::new();
         for (i, e) in model.elements.iter().enumerate() {
-            if e.kind == Kind::Boundary {
+            if e.kind == Kind::Boundary && model.layout.get(&e.id).is_some_and(|p| p.to.is_some()) {
+                let badge = badges.get(&(i as u32)).copied();
+                scene.lines.push(SceneBoundary { element: i as u32, name: e.name.clone(), parent: None, badge });
+            } else if e.kind == Kind::Boundary {
                 boundary_of.insert(i as u32, scene.boundaries.len());
                 scene.boundaries.push(SceneBoundary {
                     element: i as u32,
@@ -338,7 +343,16 @@ impl Diagram {
                 .iter()
                 .map(|b| placed(b.element).and_then(|pl| Some(Rect { x: pl.x, y: pl.y, w: pl.width?, h: pl.height? })))
                 .collect();
-            layout::positioned(&graph, &centers, &rects)
+            let lines: Vec<(Point, Point)> = scene
+                .lines
+                .iter()
+                .filter_map(|b| {
+                    let pl = placed(b.element)?;
+                    let [x2, y2] = pl.to?;
+                    Some((Point { x: pl.x, y: pl.y }, Point { x: x2, y: y2 }))
+                })
+                .collect();
+            layout::positioned(&graph, &centers, &rects, &lines)
         } else {
             layout::layered(&graph)
         };
@@ -493,6 +507,26 @@ fn draw(d: &Diagram, analysis: &Analysis<'_>) -> String {
         if let (true, Some(badge)) = (d.options.badges, sb.badge) {
             let tw = font::text_width(&sb.name, BOUNDARY_FONT, Face::Regular) * 1.05;
             svg.raw(&badge_svg(&badge, lp.x + tw + 6.0, lp.y + 1.0));
+        }
+        svg.raw("</g>\n");
+    }
+    // Line boundaries.
+    for (sb, (a, b)) in d.scene.lines.iter().zip(&l.lines) {
+        let id = &model.elements[sb.element as usize].id;
+        let _ = writeln!(
+            svg.out,
+            "<g class=\"boundary\" data-id=\"{}\"><line class=\"b\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/>",
+            esc(id),
+            num(a.x),
+            num(a.y),
+            num(b.x),
+            num(b.y)
+        );
+        let top = if a.y <= b.y { *a } else { *b };
+        let _ = writeln!(svg.out, "<text x=\"{}\" y=\"{}\" class=\"bt\">{}</text>", num(top.x + 6.0), num(top.y + 16.0), esc(&sb.name));
+        if let (true, Some(badge)) = (d.options.badges, sb.badge) {
+            let tw = font::text_width(&sb.name, BOUNDARY_FONT, Face::Regular) * 1.05;
+            svg.raw(&badge_svg(&badge, top.x + tw + 12.0, top.y + 4.0));
         }
         svg.raw("</g>\n");
     }

@@ -150,6 +150,9 @@ pub struct Layout {
     pub cluster_labels: Vec<Point>,
     /// Edge routes, by edge index.
     pub edges: Vec<Route>,
+    /// Line boundaries (two ends each), in the order given to [`positioned`]; empty for
+    /// automatic layouts, which have nowhere meaningful to draw them.
+    pub lines: Vec<(Point, Point)>,
     /// Size of the whole drawing, margins included.
     pub size: Size,
 }
@@ -620,12 +623,13 @@ pub fn layered(g: &Graph) -> Layout {
         })
         .collect();
 
-    Layout { nodes, clusters, cluster_labels, edges, size: Size { w: width, h: max_y - min_y + 2.0 * MARGIN } }
+    Layout { nodes, clusters, cluster_labels, edges, lines: Vec::new(), size: Size { w: width, h: max_y - min_y + 2.0 * MARGIN } }
 }
 
 /// A layout that keeps positions the user drew: node centres as given, clusters as given or
-/// around their members, straight edges between node borders with the label at the middle.
-pub fn positioned(g: &Graph, centers: &[Point], cluster_rects: &[Option<Rect>]) -> Layout {
+/// around their members, straight edges between node borders with the label at the middle,
+/// line boundaries where they were drawn.
+pub fn positioned(g: &Graph, centers: &[Point], cluster_rects: &[Option<Rect>], lines: &[(Point, Point)]) -> Layout {
     let tree = ClusterTree::new(&g.clusters);
     let nodes: Vec<Point> = (0..g.nodes.len()).map(|i| centers.get(i).copied().unwrap_or_default()).collect();
     let mut clusters = vec![Rect::default(); g.clusters.len()];
@@ -692,7 +696,11 @@ pub fn positioned(g: &Graph, centers: &[Point], cluster_rects: &[Option<Rect>]) 
         min = Point { x: min.x.min(r.x), y: min.y.min(r.y) };
         max = Point { x: max.x.max(r.right()), y: max.y.max(r.bottom()) };
     }
-    let mut out = Layout { nodes, clusters, cluster_labels, edges, size: Size::default() };
+    for (a, b) in lines {
+        min = Point { x: min.x.min(a.x).min(b.x), y: min.y.min(a.y).min(b.y) };
+        max = Point { x: max.x.max(a.x).max(b.x), y: max.y.max(a.y).max(b.y) };
+    }
+    let mut out = Layout { nodes, clusters, cluster_labels, edges, lines: lines.to_vec(), size: Size::default() };
     if min.x.is_finite() {
         out.translate(MARGIN - min.x, MARGIN - min.y);
         out.size = Size { w: max.x - min.x + 2.0 * MARGIN, h: max.y - min.y + 2.0 * MARGIN };
@@ -709,6 +717,10 @@ impl Layout {
         };
         self.nodes.iter_mut().for_each(mv);
         self.cluster_labels.iter_mut().for_each(mv);
+        for (a, b) in &mut self.lines {
+            mv(a);
+            mv(b);
+        }
         for r in &mut self.clusters {
             r.x += dx;
             r.y += dy;
