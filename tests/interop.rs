@@ -422,8 +422,8 @@ fn tmt_files_import_and_their_own_templates_give_exactly_the_stored_threats() {
         assert_eq!(got.len(), expected_text.lines().count() - 1, "{stem}: no duplicates");
 
         // Line boundaries are drawn as lines where TMT drew them.
-        let lines = elements.iter().filter(|e| model["layout"][e["id"].as_str().unwrap()]["to"].is_array()).count();
+        let lines = elements.iter().filter(|e| model["layout"][e["id"].as_str().unwrap()]["line"].is_array()).count();
         let svg = ok(&["dfd", out.to_str().unwrap()]);
-        assert_eq!(svg.matches("<line class=\"b\"").count(), lines, "{stem}");
+        assert_eq!(svg.matches("<polyline class=\"b\"").count(), lines, "{stem}");
     }
 }

@@ -244,7 +244,13 @@ fn stored_positions_are_drawn_as_they_are() {
     for (k, id) in ids.iter().enumerate() {
         m.layout.insert(
             id.clone(),
-            threatmap_core::model::Placement { x: 100.0 + 250.0 * k as f64, y: 300.0, width: Some(120.0), height: Some(60.0), to: None },
+            threatmap_core::model::Placement {
+                x: 100.0 + 250.0 * k as f64,
+                y: 300.0,
+                width: Some(120.0),
+                height: Some(60.0),
+                line: Vec::new(),
+            },
         );
     }
     let r = builtin();

@@ -56,7 +56,7 @@ enum Drag {
         start: Pos2,
         originals: Vec<(String, Rect)>,
         waypoints: Vec<(String, Pos2)>,
-        lines: Vec<(String, [Pos2; 2])>,
+        lines: Vec<(String, Vec<Pos2>)>,
     },
     Rubber {
         start: Pos2,
@@ -350,8 +350,8 @@ fn hit_test(app: &ThreatmapApp, geo: &Geometry, screen: Pos2) -> Hit {
     }
     // Line boundaries: near the line.
     for e in model.elements.iter().filter(|e| e.kind == Kind::Boundary) {
-        if let Some([a, b]) = document::line_of(model, &e.id)
-            && dist_to_segment(p, a, b) <= tol
+        if let Some(points) = document::line_of(model, &e.id)
+            && points.windows(2).any(|w| dist_to_segment(p, w[0], w[1]) <= tol)
         {
             return Hit::Boundary(e.id.clone());
         }
@@ -480,8 +480,9 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
                     {
                         d = app.canvas.snap(r0.min + d) - r0.min;
                     }
-                    for (id, [a, b]) in &lines {
-                        document::set_line(&mut app.doc.model, id, [*a + d, *b + d]);
+                    for (id, points) in &lines {
+                        let moved: Vec<Pos2> = points.iter().map(|q| *q + d).collect();
+                        document::set_line(&mut app.doc.model, id, &moved);
                     }
                     for (id, r) in &originals {
                         set_rect(&mut app.doc.model, id, r.translate(d));
@@ -495,7 +496,7 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
                                 y: q.y.round().into(),
                                 width: None,
                                 height: None,
-                                to: None,
+                                line: Vec::new(),
                             },
                         );
                     }
@@ -528,10 +529,10 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
             Drag::Waypoint { id } => {
                 if let Some(p) = p {
                     let q = app.canvas.snap(p);
-                    app.doc
-                        .model
-                        .layout
-                        .insert(id, threatmap_core::model::Placement { x: q.x.into(), y: q.y.into(), width: None, height: None, to: None });
+                    app.doc.model.layout.insert(
+                        id,
+                        threatmap_core::model::Placement { x: q.x.into(), y: q.y.into(), width: None, height: None, line: Vec::new() },
+                    );
                     app.doc.changed();
                 }
             }
@@ -701,16 +702,16 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
     }
     // Line boundaries.
     for e in model.elements.iter().filter(|e| e.kind == Kind::Boundary) {
-        let Some([a, b]) = document::line_of(model, &e.id) else { continue };
-        let (sa, sb) = (c.screen_from_canvas(a), c.screen_from_canvas(b));
-        if !view.intersects(Rect::from_two_pos(sa, sb)) {
+        let Some(points) = document::line_of(model, &e.id) else { continue };
+        let pts: Vec<Pos2> = points.iter().map(|q| c.screen_from_canvas(*q)).collect();
+        if !view.intersects(Rect::from_points(&pts)) {
             continue;
         }
         let is_sel = app.selection.contains(&e.id);
         let stroke = Stroke::new(if is_sel { 2.5 } else { 1.5 }, if is_sel { selected } else { red });
-        painter.extend(Shape::dashed_line(&[sa, sb], stroke, 7.0, 4.0));
+        painter.extend(Shape::dashed_line(&pts, stroke, 7.0, 4.0));
         if text_visible {
-            let top = if sa.y <= sb.y { sa } else { sb };
+            let top = pts.iter().copied().fold(pts[0], |a, b| if b.y < a.y { b } else { a });
             painter.text(top + vec2(6.0, 4.0) * z, Align2::LEFT_TOP, &e.name, font(12.0), Color32::from_rgb(185, 28, 28));
             if let Some(bd) = app.cache.badges.get(&e.id) {
                 let w = painter.layout_no_wrap(e.name.clone(), font(12.0), red).size().x;

@@ -129,7 +129,7 @@ pub fn default_size(kind: Kind) -> Vec2 {
 
 /// An element's rectangle from the model's layout.
 pub fn rect_of(model: &Model, id: &str, kind: Kind) -> Option<Rect> {
-    let p = model.layout.get(id).filter(|p| p.to.is_none())?;
+    let p = model.layout.get(id).filter(|p| p.line.is_empty())?;
     let d = default_size(kind);
     Some(Rect::from_min_size(
         pos2(p.x as f32, p.y as f32),
@@ -142,24 +142,29 @@ pub fn set_rect(model: &mut Model, id: &str, r: Rect) {
     let round = |v: f32| f64::from(v.round());
     model.layout.insert(
         id.to_owned(),
-        Placement { x: round(r.min.x), y: round(r.min.y), width: Some(round(r.width())), height: Some(round(r.height())), to: None },
+        Placement {
+            x: round(r.min.x),
+            y: round(r.min.y),
+            width: Some(round(r.width())),
+            height: Some(round(r.height())),
+            line: Vec::new(),
+        },
     );
 }
 
-/// The two ends of a line boundary (a boundary drawn as a line, as Microsoft TMT's trust
-/// lines), if `id` is one.
-pub fn line_of(model: &Model, id: &str) -> Option<[Pos2; 2]> {
-    let p = model.layout.get(id)?;
-    let [x2, y2] = p.to?;
-    Some([pos2(p.x as f32, p.y as f32), pos2(x2 as f32, y2 as f32)])
+/// The points of a line boundary (a boundary drawn as a line, as Microsoft TMT's trust lines),
+/// if `id` is one.
+pub fn line_of(model: &Model, id: &str) -> Option<Vec<Pos2>> {
+    let points = model.layout.get(id)?.line_points()?;
+    Some(points.into_iter().map(|(x, y)| pos2(x as f32, y as f32)).collect())
 }
 
-/// Stores the two ends of a line boundary (rounded to whole units).
-pub fn set_line(model: &mut Model, id: &str, [a, b]: [Pos2; 2]) {
+/// Stores the points of a line boundary (rounded to whole units).
+pub fn set_line(model: &mut Model, id: &str, points: &[Pos2]) {
     let round = |v: f32| f64::from(v.round());
-    model
-        .layout
-        .insert(id.to_owned(), Placement { x: round(a.x), y: round(a.y), width: None, height: None, to: Some([round(b.x), round(b.y)]) });
+    let Some((first, rest)) = points.split_first() else { return };
+    let line = rest.iter().map(|p| [round(p.x), round(p.y)]).collect();
+    model.layout.insert(id.to_owned(), Placement { x: round(first.x), y: round(first.y), width: None, height: None, line });
 }
 
 /// A flow's waypoint (where its midpoint was dragged), if any.
@@ -205,7 +210,7 @@ pub fn auto_layout(model: &mut Model, all: bool) -> bool {
         if flows.contains(&id) {
             if all || !model.layout.contains_key(&id) {
                 let round = |v: f32| f64::from(v.round());
-                model.layout.insert(id, Placement { x: round(r.min.x), y: round(r.min.y), width: None, height: None, to: None });
+                model.layout.insert(id, Placement { x: round(r.min.x), y: round(r.min.y), width: None, height: None, line: Vec::new() });
             }
         } else if all || !model.layout.contains_key(&id) {
             set_rect(model, &id, r);

@@ -496,8 +496,8 @@ impl<'m> Prepared<'m> {
         };
         self.model.elements.iter().filter(|e| e.kind == Kind::Boundary && named(e)).any(|e| {
             let Some(p) = self.model.layout.get(&e.id) else { return false };
-            match p.to {
-                Some([x2, y2]) => crate::model::segments_cross(a, b, (p.x, p.y), (x2, y2)),
+            match p.line_points() {
+                Some(points) => points.windows(2).any(|w| crate::model::segments_cross(a, b, w[0], w[1])),
                 None => {
                     let (w, h) = (p.width.unwrap_or(0.0), p.height.unwrap_or(0.0));
                     let inside = |(x, y): (f64, f64)| x >= p.x && x <= p.x + w && y >= p.y && y <= p.y + h;

@@ -567,10 +567,21 @@ pub struct Placement {
     /// Height (nodes and boundaries).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<f64>,
-    /// Line boundaries: the far end of the line, which starts at (`x`, `y`). A boundary drawn
-    /// as a line (Microsoft TMT's trust line) contains nothing; flows cross it in the drawing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to: Option<[f64; 2]>,
+    /// Line boundaries: the further points of the line, which starts at (`x`, `y`). A boundary
+    /// drawn as a line (Microsoft TMT's trust line, Threat Dragon's boundary curve) contains
+    /// nothing; flows cross it in the drawing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub line: Vec<[f64; 2]>,
+}
+
+impl Placement {
+    /// A line boundary's points, first to last; `None` for boxes and nodes.
+    pub fn line_points(&self) -> Option<Vec<(f64, f64)>> {
+        if self.line.is_empty() {
+            return None;
+        }
+        Some(std::iter::once((self.x, self.y)).chain(self.line.iter().map(|p| (p[0], p[1]))).collect())
+    }
 }
 
 /// True if segments `p1`–`p2` and `q1`–`q2` properly cross (touching or overlapping

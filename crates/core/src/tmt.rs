@@ -347,7 +347,7 @@ pub fn import(source: &str, file: &str, fallback_name: &str, pack_file: &str) ->
             if let (Some(x), Some(y), Some(w), Some(h)) = (left, top, width, height) {
                 let x = x + offset_x;
                 right = right.max(x + w);
-                model.layout.insert(id.clone(), Placement { x, y, width: Some(w), height: Some(h), to: None });
+                model.layout.insert(id.clone(), Placement { x, y, width: Some(w), height: Some(h), line: Vec::new() });
                 if kind == Kind::Boundary {
                     border_rects.push((di, id.clone(), [x, y, w, h]));
                 } else {
@@ -370,7 +370,7 @@ pub fn import(source: &str, file: &str, fallback_name: &str, pack_file: &str) ->
                     e.properties = props.values;
                     if let (Some((x, y)), Some((x2, y2))) = (xy("SourceX", "SourceY"), xy("TargetX", "TargetY")) {
                         right = right.max(x.max(x2));
-                        model.layout.insert(id.clone(), Placement { x, y, width: None, height: None, to: Some([x2, y2]) });
+                        model.layout.insert(id.clone(), Placement { x, y, width: None, height: None, line: vec![[x2, y2]] });
                     }
                     model.elements.push(e);
                 }
@@ -383,7 +383,7 @@ pub fn import(source: &str, file: &str, fallback_name: &str, pack_file: &str) ->
                     }
                     e.properties = props.values;
                     if let Some((x, y)) = xy("HandleX", "HandleY") {
-                        model.layout.insert(id.clone(), Placement { x, y, width: None, height: None, to: None });
+                        model.layout.insert(id.clone(), Placement { x, y, width: None, height: None, line: Vec::new() });
                     }
                     flow_ends.push((id, src, dst));
                     model.elements.push(e);

@@ -144,7 +144,10 @@ fn save_and_load_are_inverse_and_canonical() {
     // Moving a shape touches only the layout section.
     let mut m = file::load(&root.join("web-app.threatmap.json")).unwrap();
     let before = file::to_canonical_json(&m);
-    m.layout.insert("web".into(), threatmap_core::model::Placement { x: 10.0, y: 20.0, width: Some(120.0), height: Some(60.0), to: None });
+    m.layout.insert(
+        "web".into(),
+        threatmap_core::model::Placement { x: 10.0, y: 20.0, width: Some(120.0), height: Some(60.0), line: Vec::new() },
+    );
     let after = file::to_canonical_json(&m);
     let strip = |t: &str| {
         let mut v: serde_json::Value = serde_json::from_str(t).unwrap();

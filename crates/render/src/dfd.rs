@@ -159,7 +159,7 @@ impl Scene {
         let mut node_of: HashMap<u32, usize> = HashMap::new();
         let mut boundary_of: HashMap<u32, usize> = HashMap::new();
         for (i, e) in model.elements.iter().enumerate() {
-            if e.kind == Kind::Boundary && model.layout.get(&e.id).is_some_and(|p| p.to.is_some()) {
+            if e.kind == Kind::Boundary && model.layout.get(&e.id).is_some_and(|p| !p.line.is_empty()) {
                 let badge = badges.get(&(i as u32)).copied();
                 scene.lines.push(SceneBoundary { element: i as u32, name: e.name.clone(), parent: None, badge });
             } else if e.kind == Kind::Boundary {
@@ -343,14 +343,10 @@ impl Diagram {
                 .iter()
                 .map(|b| placed(b.element).and_then(|pl| Some(Rect { x: pl.x, y: pl.y, w: pl.width?, h: pl.height? })))
                 .collect();
-            let lines: Vec<(Point, Point)> = scene
+            let lines: Vec<Vec<Point>> = scene
                 .lines
                 .iter()
-                .filter_map(|b| {
-                    let pl = placed(b.element)?;
-                    let [x2, y2] = pl.to?;
-                    Some((Point { x: pl.x, y: pl.y }, Point { x: x2, y: y2 }))
-                })
+                .filter_map(|b| Some(placed(b.element)?.line_points()?.into_iter().map(|(x, y)| Point { x, y }).collect()))
                 .collect();
             layout::positioned(&graph, &centers, &rects, &lines)
         } else {
@@ -511,18 +507,12 @@ fn draw(d: &Diagram, analysis: &Analysis<'_>) -> String {
         svg.raw("</g>\n");
     }
     // Line boundaries.
-    for (sb, (a, b)) in d.scene.lines.iter().zip(&l.lines) {
+    for (sb, points) in d.scene.lines.iter().zip(&l.lines) {
+        let Some(&first) = points.first() else { continue };
         let id = &model.elements[sb.element as usize].id;
-        let _ = writeln!(
-            svg.out,
-            "<g class=\"boundary\" data-id=\"{}\"><line class=\"b\" x1=\"{}\" y1=\"{}\" x2=\"{}\" y2=\"{}\"/>",
-            esc(id),
-            num(a.x),
-            num(a.y),
-            num(b.x),
-            num(b.y)
-        );
-        let top = if a.y <= b.y { *a } else { *b };
+        let coords: Vec<String> = points.iter().map(|p| format!("{},{}", num(p.x), num(p.y))).collect();
+        let _ = writeln!(svg.out, "<g class=\"boundary\" data-id=\"{}\"><polyline class=\"b\" points=\"{}\"/>", esc(id), coords.join(" "));
+        let top = points.iter().copied().fold(first, |a, b| if b.y < a.y { b } else { a });
         let _ = writeln!(svg.out, "<text x=\"{}\" y=\"{}\" class=\"bt\">{}</text>", num(top.x + 6.0), num(top.y + 16.0), esc(&sb.name));
         if let (true, Some(badge)) = (d.options.badges, sb.badge) {
             let tw = font::text_width(&sb.name, BOUNDARY_FONT, Face::Regular) * 1.05;

@@ -152,7 +152,7 @@ pub struct Layout {
     pub edges: Vec<Route>,
     /// Line boundaries (two ends each), in the order given to [`positioned`]; empty for
     /// automatic layouts, which have nowhere meaningful to draw them.
-    pub lines: Vec<(Point, Point)>,
+    pub lines: Vec<Vec<Point>>,
     /// Size of the whole drawing, margins included.
     pub size: Size,
 }
@@ -629,7 +629,7 @@ pub fn layered(g: &Graph) -> Layout {
 /// A layout that keeps positions the user drew: node centres as given, clusters as given or
 /// around their members, straight edges between node borders with the label at the middle,
 /// line boundaries where they were drawn.
-pub fn positioned(g: &Graph, centers: &[Point], cluster_rects: &[Option<Rect>], lines: &[(Point, Point)]) -> Layout {
+pub fn positioned(g: &Graph, centers: &[Point], cluster_rects: &[Option<Rect>], lines: &[Vec<Point>]) -> Layout {
     let tree = ClusterTree::new(&g.clusters);
     let nodes: Vec<Point> = (0..g.nodes.len()).map(|i| centers.get(i).copied().unwrap_or_default()).collect();
     let mut clusters = vec![Rect::default(); g.clusters.len()];
@@ -696,9 +696,9 @@ pub fn positioned(g: &Graph, centers: &[Point], cluster_rects: &[Option<Rect>], 
         min = Point { x: min.x.min(r.x), y: min.y.min(r.y) };
         max = Point { x: max.x.max(r.right()), y: max.y.max(r.bottom()) };
     }
-    for (a, b) in lines {
-        min = Point { x: min.x.min(a.x).min(b.x), y: min.y.min(a.y).min(b.y) };
-        max = Point { x: max.x.max(a.x).max(b.x), y: max.y.max(a.y).max(b.y) };
+    for p in lines.iter().flatten() {
+        min = Point { x: min.x.min(p.x), y: min.y.min(p.y) };
+        max = Point { x: max.x.max(p.x), y: max.y.max(p.y) };
     }
     let mut out = Layout { nodes, clusters, cluster_labels, edges, lines: lines.to_vec(), size: Size::default() };
     if min.x.is_finite() {
@@ -717,10 +717,7 @@ impl Layout {
         };
         self.nodes.iter_mut().for_each(mv);
         self.cluster_labels.iter_mut().for_each(mv);
-        for (a, b) in &mut self.lines {
-            mv(a);
-            mv(b);
-        }
+        self.lines.iter_mut().flatten().for_each(mv);
         for r in &mut self.clusters {
             r.x += dx;
             r.y += dy;
