@@ -427,3 +427,62 @@ fn tmt_files_import_and_their_own_templates_give_exactly_the_stored_threats() {
         assert_eq!(svg.matches("<polyline class=\"b\"").count(), lines, "{stem}");
     }
 }
+
+#[test]
+fn threat_dragon_model_imports_every_element_flow_boundary_and_threat() {
+    let Some(shared) = shared("compat/threat-dragon/v2-threat-model.json") else { return };
+    let src = shared.join("compat/threat-dragon/v2-threat-model.json");
+    let td: Value = serde_json::from_str(&std::fs::read_to_string(&src).unwrap()).unwrap();
+    let cells: Vec<&Value> = td["detail"]["diagrams"].as_array().unwrap().iter().flat_map(|d| d["cells"].as_array().unwrap()).collect();
+    let count = |shapes: &[&str]| cells.iter().filter(|c| shapes.contains(&c["shape"].as_str().unwrap())).count();
+    let threats: Vec<(&str, &str, &str)> = cells
+        .iter()
+        .flat_map(|c| {
+            c["data"]["threats"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |t| (t["id"].as_str().unwrap(), c["id"].as_str().unwrap(), t["status"].as_str().unwrap()))
+        })
+        .collect();
+    assert_eq!(
+        (count(&["actor", "process", "store"]), count(&["flow"]), count(&["trust-boundary-box", "trust-boundary-curve"]), threats.len()),
+        (7, 10, 3, 14)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo.threatmap.json");
+    let said = ok(&["import", "threat-dragon", src.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert!(said.contains("7 elements, 10 dataflows, 3 boundaries"), "{said}");
+    let model: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(model["name"], "Demo Threat Model");
+    assert_eq!(model["rulePacks"][0], "demo.threats.toml");
+    for e in model["elements"].as_array().unwrap() {
+        let id = e["id"].as_str().unwrap();
+        if e["kind"] != "Dataflow" {
+            assert!(model["layout"][id]["x"].is_number(), "{id} keeps its position");
+        }
+    }
+    let curves = model["layout"].as_object().unwrap().values().filter(|p| p["line"].as_array().is_some_and(|l| l.len() >= 2)).count();
+    assert_eq!(curves, 3, "boundary curves keep their bends");
+
+    // Every threat is a rule of the threats pack; every in-scope one a finding, with its status.
+    let pack = std::fs::read_to_string(dir.path().join("demo.threats.toml")).unwrap();
+    assert_eq!(pack.matches("[[rule]]").count(), 14);
+    let tsv =
+        ok(&["findings", out.to_str().unwrap(), "--rules", dir.path().join("demo.threats.toml").to_str().unwrap(), "--format", "tsv"]);
+    let rows: Vec<Vec<&str>> = tsv.lines().skip(1).map(|l| l.split('\t').collect()).collect();
+    let out_of_scope: BTreeSet<&str> =
+        model["elements"].as_array().unwrap().iter().filter(|e| e["inScope"] == false).map(|e| e["id"].as_str().unwrap()).collect();
+    for (tid, cell, status) in &threats {
+        assert!(pack.contains(tid), "{tid} is in the pack");
+        let row = rows.iter().find(|r| r[0] == format!("{tid}@{cell}"));
+        if out_of_scope.contains(cell) {
+            assert!(row.is_none());
+            continue;
+        }
+        let row = row.unwrap_or_else(|| panic!("{tid}@{cell} is a finding"));
+        assert_eq!(row[7], if *status == "Mitigated" { "mitigated" } else { "open" }, "{tid}");
+    }
+    assert_eq!(rows.len(), 13, "14 threats, one on an out-of-scope store");
+}

@@ -14,7 +14,7 @@ use threatmap_core::file::{self, Level};
 use threatmap_core::lifecycle::{self, Status};
 use threatmap_core::model::{Controls, DataItem, Element, FIXED_ATTRIBUTES, Model};
 use threatmap_core::rules::{BUILTIN_PACKS, RuleSet, Severity, packs_for};
-use threatmap_core::{pytm, tmt};
+use threatmap_core::{pytm, threat_dragon, tmt};
 use threatmap_render::dfd::{DfdOptions, Diagram};
 use threatmap_render::{export, pytm_text, report, seq, sqldump, svg, template};
 
@@ -312,6 +312,9 @@ pub enum ImportFormat {
     /// Microsoft Threat Modeling Tool `.tm7`; its template is written as a rule pack beside
     /// the model (`NAME.template.toml`).
     Tm7,
+    /// OWASP Threat Dragon v2 JSON; its threats are written as a rule pack beside the model
+    /// (`NAME.threats.toml`), their statuses as decisions.
+    ThreatDragon,
 }
 
 /// A `--status` filter value: a decision status, or `excluded` (excluded by an assumption).
@@ -483,7 +486,7 @@ fn run(command: Command) -> Result<ExitCode> {
             }
             if let Some((pack_path, pack)) = &imported.pack {
                 file::write_atomic(pack_path, pack.as_bytes()).with_context(|| format!("cannot write {}", pack_path.display()))?;
-                writeln!(out, "wrote {}: the file's template as a rule pack", pack_path.display())?;
+                writeln!(out, "wrote {}: rule pack the model uses", pack_path.display())?;
             }
             file::save(&imported.model, &output).with_context(|| format!("cannot write {}", output.display()))?;
             writeln!(out, "wrote {}: {}", output.display(), counts(&imported.model))?;
@@ -603,6 +606,12 @@ pub fn import(format: ImportFormat, text: &str, file: &Path, output: &Path) -> R
             let pack_name = format!("{stem}.template.toml");
             let title = model_stem(file);
             let t = tmt::import(text, &name, &title, &pack_name).map_err(|e| bad(e.to_string()))?;
+            let pack = (!t.pack.is_empty()).then(|| (output.with_file_name(&pack_name), t.pack));
+            Ok(Imported { model: t.model, pack, warnings: t.warnings })
+        }
+        ImportFormat::ThreatDragon => {
+            let pack_name = format!("{}.threats.toml", model_stem(output));
+            let t = threat_dragon::import(text, &name, &pack_name).map_err(|e| bad(e.to_string()))?;
             let pack = (!t.pack.is_empty()).then(|| (output.with_file_name(&pack_name), t.pack));
             Ok(Imported { model: t.model, pack, warnings: t.warnings })
         }

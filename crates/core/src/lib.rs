@@ -14,6 +14,7 @@ pub mod model;
 pub mod pytm;
 pub mod rules;
 pub mod synth;
+pub mod threat_dragon;
 pub mod tmt;
 
 /// The JSON Schema of the native model file, generated from the model types. The copy in

@@ -742,7 +742,7 @@ fn filter_tokens(src: &str) -> Result<Vec<FTok>, String> {
 }
 
 /// A quoted string in the condition language.
-fn quoted(s: &str) -> String {
+pub(crate) fn quoted(s: &str) -> String {
     let mut out = String::from("'");
     for c in s.chars() {
         match c {

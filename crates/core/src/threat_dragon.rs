@@ -1,0 +1,461 @@
+//! OWASP Threat Dragon (v2 JSON) import.
+//!
+//! Every diagram's actors, processes, stores, flows, boundary boxes and boundary curves come in
+//! with their positions and properties (diagrams side by side); text blocks join the model's
+//! description. Threat Dragon's threats are written by hand and stored inside each element:
+//! they become a rule pack of their own ([`Imported::pack`], one rule per threat that applies
+//! to its element only), so they appear as findings beside those of the rule packs, and their
+//! status becomes the triage decision of that finding.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::attr::Kind;
+use crate::file::{Level, ModelError, Problem};
+use crate::lifecycle::{Change, Decision, Status};
+use crate::model::{Element, Model, Placement, PropValue};
+
+/// Space left between diagrams placed side by side.
+const DIAGRAM_GAP: f64 = 200.0;
+/// How far from a node a flow's loose end may lie and still be attached to it.
+const LOOSE_END_REACH: f64 = 60.0;
+
+/// An imported Threat Dragon model.
+#[derive(Debug)]
+pub struct Imported {
+    /// The model; its `rulePacks` names the threats pack and the default packs.
+    pub model: Model,
+    /// The model's threats as a native TOML rule pack (empty when it has none).
+    pub pack: String,
+    /// Things skipped or approximated, one line each.
+    pub warnings: Vec<String>,
+}
+
+fn fail(file: &str, line: Option<usize>, column: Option<usize>, message: String) -> ModelError {
+    ModelError { file: file.to_owned(), problems: vec![Problem { level: Level::Error, line, column, element: None, message }] }
+}
+
+fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn num_of(v: &Value, key: &str) -> Option<f64> {
+    v.get(key).and_then(Value::as_f64).filter(|x| x.is_finite())
+}
+
+/// Threat Dragon statuses as lifecycle statuses (and the tag kept for the ones Threatmap
+/// folds together).
+pub fn status_of(s: &str) -> Option<(Status, Option<&'static str>)> {
+    Some(match s.trim().to_ascii_lowercase().as_str() {
+        "open" | "" => (Status::Open, None),
+        "notapplicable" | "not applicable" => (Status::NotApplicable, None),
+        "mitigated" => (Status::Mitigated, None),
+        "accepted" => (Status::AcceptedRisk, None),
+        "transferred" => (Status::Transferred, None),
+        "avoided" => (Status::Mitigated, Some("avoided")),
+        "eliminated" => (Status::Mitigated, Some("eliminated")),
+        _ => return None,
+    })
+}
+
+#[derive(Serialize)]
+struct PackOut {
+    pack: PackHead,
+    rule: Vec<RuleOut>,
+}
+
+#[derive(Serialize)]
+struct PackHead {
+    name: String,
+    title: String,
+    description: String,
+}
+
+#[derive(Serialize)]
+struct RuleOut {
+    id: String,
+    title: String,
+    targets: Vec<&'static str>,
+    condition: String,
+    severity: &'static str,
+    stride: Vec<&'static str>,
+    description: String,
+    details: String,
+    mitigations: Vec<String>,
+    references: Vec<String>,
+}
+
+/// Imports a Threat Dragon v2 model. `file` names it in errors; `pack_file` is the path of the
+/// threats pack relative to the model.
+pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Imported, ModelError> {
+    let doc: Value =
+        serde_json::from_str(text).map_err(|e| fail(file, Some(e.line()), Some(e.column()), format!("not valid JSON: {e}")))?;
+    let diagrams = doc
+        .pointer("/detail/diagrams")
+        .and_then(Value::as_array)
+        .ok_or_else(|| fail(file, None, None, "not a Threat Dragon v2 model: `detail.diagrams` is missing or not a list".to_owned()))?;
+    let summary = doc.get("summary").cloned().unwrap_or(Value::Null);
+    let mut warnings = Vec::new();
+    let mut model = Model::new(match str_of(&summary, "title") {
+        "" => "Threat Dragon model",
+        t => t,
+    });
+    let mut description = str_of(&summary, "description").trim().to_owned();
+    if !str_of(&summary, "owner").is_empty() {
+        description.push_str(&format!("\n\nOwner: {}", str_of(&summary, "owner")));
+    }
+    if let Some(r) = doc.pointer("/detail/reviewer").and_then(Value::as_str).filter(|r| !r.is_empty()) {
+        description.push_str(&format!("\n\nReviewer: {r}"));
+    }
+    let contributors: Vec<&str> = doc
+        .pointer("/detail/contributors")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|c| str_of(c, "name"))
+        .filter(|n| !n.is_empty())
+        .collect();
+    if !contributors.is_empty() {
+        description.push_str(&format!("\n\nContributors: {}", contributors.join(", ")));
+    }
+
+    let mut rules = Vec::new();
+    let mut offset_x = 0.0;
+    let mut boxes: Vec<(usize, String, [f64; 4])> = Vec::new();
+    let mut centres: Vec<(usize, String, (f64, f64))> = Vec::new();
+    let mut node_rects: Vec<(usize, String, [f64; 4])> = Vec::new();
+    // Flows with an end left loose on the canvas (a point, not a cell): flow, diagram, points.
+    type Loose = (String, usize, Option<(f64, f64)>, Option<(f64, f64)>);
+    let mut loose: Vec<Loose> = Vec::new();
+    let mut bidirectional: Vec<String> = Vec::new();
+    for (di, diagram) in diagrams.iter().enumerate() {
+        let title = str_of(diagram, "title").to_owned();
+        let cells = diagram
+            .get("cells")
+            .and_then(Value::as_array)
+            .ok_or_else(|| fail(file, None, None, format!("diagram {} (`{title}`): `cells` is missing or not a list", di + 1)))?;
+        let mut right = offset_x;
+        for (ci, cell) in cells.iter().enumerate() {
+            let id = str_of(cell, "id").to_owned();
+            if id.is_empty() {
+                warnings.push(format!("diagram `{title}`: cell {} has no id; skipped", ci + 1));
+                continue;
+            }
+            let data = cell.get("data").cloned().unwrap_or(Value::Null);
+            let name = str_of(&data, "name").replace(['\n', '\r'], " ").trim().to_owned();
+            let shape = str_of(cell, "shape");
+            let kind = match shape {
+                "actor" => Kind::Actor,
+                "process" => Kind::Process,
+                "store" => Kind::Datastore,
+                "flow" => Kind::Dataflow,
+                "trust-boundary-box" | "trust-boundary-curve" | "trust-broundary-curve" => Kind::Boundary,
+                "td-text-block" => {
+                    if !name.is_empty() {
+                        description.push_str(&format!("\n\nNote on {title}: {name}"));
+                    }
+                    continue;
+                }
+                other => {
+                    warnings.push(format!("diagram `{title}`: cell {id} has shape `{other}`, which Threatmap does not know; skipped"));
+                    continue;
+                }
+            };
+            let default_name = match kind {
+                Kind::Boundary => "Trust boundary",
+                k => k.label(),
+            };
+            let mut e = Element::new(id.clone(), kind, if name.is_empty() { default_name.to_owned() } else { name });
+            if !str_of(&data, "description").trim().is_empty() {
+                e.description = Some(str_of(&data, "description").trim().to_owned());
+            }
+            if data.get("outOfScope").and_then(Value::as_bool) == Some(true) {
+                e.in_scope = Some(false);
+                let reason = str_of(&data, "reasonOutOfScope").trim();
+                if !reason.is_empty() {
+                    e.description =
+                        Some(format!("{}Out of scope: {reason}", e.description.as_deref().map(|d| format!("{d}\n\n")).unwrap_or_default()));
+                }
+            }
+            if let Some(obj) = data.as_object() {
+                for (k, v) in obj {
+                    if matches!(
+                        k.as_str(),
+                        "type"
+                            | "name"
+                            | "description"
+                            | "outOfScope"
+                            | "reasonOutOfScope"
+                            | "threats"
+                            | "hasOpenThreats"
+                            | "isTrustBoundary"
+                            | "threatFrequency"
+                            | "trustBoundaryIds"
+                            | "containedElements"
+                            | "crossingFlows"
+                    ) {
+                        continue;
+                    }
+                    let value = match v {
+                        Value::Bool(b) => PropValue::Bool(*b),
+                        Value::Number(n) if n.is_i64() => PropValue::Int(n.as_i64().unwrap_or(0)),
+                        Value::String(s) if !s.is_empty() => PropValue::Text(s.clone()),
+                        _ => continue,
+                    };
+                    e.properties.insert(k.clone(), value);
+                }
+            }
+            if kind == Kind::Dataflow {
+                if let Some(PropValue::Text(p)) = e.properties.get("protocol") {
+                    e.protocol = Some(p.clone());
+                }
+                if let Some(PropValue::Bool(b)) = e.properties.get("isEncrypted") {
+                    e.controls.is_encrypted = Some(*b);
+                }
+            }
+            if diagrams.len() > 1 {
+                e.properties.insert("threat-dragon:diagram".to_owned(), PropValue::Text(title.clone()));
+            }
+            let end = |k: &str| cell.get(k).map(|v| (str_of(v, "cell").to_owned(), num_of(v, "x").zip(num_of(v, "y"))));
+            let vertices: Vec<(f64, f64)> = cell
+                .get("vertices")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|v| num_of(v, "x").zip(num_of(v, "y")))
+                .map(|(x, y)| (x + offset_x, y))
+                .collect();
+            match shape {
+                "flow" => {
+                    let (Some(src), Some(dst)) = (end("source"), end("target")) else {
+                        warnings.push(format!("diagram `{title}`: flow {id} ({}) is not connected at both ends; skipped", e.name));
+                        continue;
+                    };
+                    loose.push((e.id.clone(), di, src.1.map(|(x, y)| (x + offset_x, y)), dst.1.map(|(x, y)| (x + offset_x, y))));
+                    let (src, dst) = (src.0, dst.0);
+                    e.source = Some(src.clone());
+                    e.sink = Some(dst.clone());
+                    if let Some(&(x, y)) = vertices.get(vertices.len() / 2) {
+                        model.layout.insert(id.clone(), Placement { x, y, ..Placement::default() });
+                    }
+                    if data.get("isBidirectional").and_then(Value::as_bool) == Some(true) {
+                        bidirectional.push(id.clone());
+                    }
+                }
+                "trust-boundary-box" => {
+                    if let Some(r) = rect(cell, offset_x) {
+                        right = right.max(r[0] + r[2]);
+                        model
+                            .layout
+                            .insert(id.clone(), Placement { x: r[0], y: r[1], width: Some(r[2]), height: Some(r[3]), line: Vec::new() });
+                        boxes.push((di, id.clone(), r));
+                    }
+                }
+                "actor" | "process" | "store" => {
+                    if let Some(r) = rect(cell, offset_x) {
+                        right = right.max(r[0] + r[2]);
+                        model
+                            .layout
+                            .insert(id.clone(), Placement { x: r[0], y: r[1], width: Some(r[2]), height: Some(r[3]), line: Vec::new() });
+                        centres.push((di, id.clone(), (r[0] + r[2] / 2.0, r[1] + r[3] / 2.0)));
+                        node_rects.push((di, id.clone(), r));
+                    }
+                }
+                _ => {
+                    // A boundary curve: a line from its source point through its vertices.
+                    let point = |k: &str| end(k).and_then(|(_, p)| p).map(|(x, y)| (x + offset_x, y));
+                    let mut points: Vec<(f64, f64)> =
+                        point("source").into_iter().chain(vertices.iter().copied()).chain(point("target")).collect();
+                    points.dedup();
+                    if points.len() >= 2 {
+                        right = points.iter().fold(right, |r, p| r.max(p.0));
+                        let line = points[1..].iter().map(|p| [p.0, p.1]).collect();
+                        model.layout.insert(id.clone(), Placement { x: points[0].0, y: points[0].1, width: None, height: None, line });
+                    } else {
+                        warnings.push(format!("diagram `{title}`: boundary curve {id} has no end points; kept without a position"));
+                    }
+                }
+            }
+            let threats = data.get("threats").and_then(Value::as_array).map_or(0, Vec::len);
+            if threats > 0 && !e.in_scope() {
+                warnings.push(format!(
+                    "{} is out of scope: its {threats} threat(s) are kept in the pack but give no finding until it is in scope",
+                    e.name
+                ));
+            }
+            for (ti, t) in data.get("threats").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                let tid = match str_of(t, "id") {
+                    "" => format!("{id}-threat-{}", ti + 1),
+                    x => x.to_owned(),
+                };
+                let severity = match str_of(t, "severity").trim().to_ascii_lowercase().as_str() {
+                    "critical" => "Very High",
+                    "high" => "High",
+                    "low" => "Low",
+                    "medium" => "Medium",
+                    other => {
+                        warnings.push(format!("threat {tid} on {}: severity `{other}` read as Medium", e.name));
+                        "Medium"
+                    }
+                };
+                let kind_text = str_of(t, "type");
+                let stride = crate::rules::Stride::parse(kind_text).map(|s| vec![s.name()]).unwrap_or_default();
+                let mut details = Vec::new();
+                if stride.is_empty() && !kind_text.is_empty() {
+                    details.push(format!("Type: {kind_text} ({})", str_of(t, "modelType")));
+                }
+                let score = t.get("score").map(|s| match s {
+                    Value::String(s) => s.clone(),
+                    Value::Null => String::new(),
+                    other => other.to_string(),
+                });
+                if let Some(s) = score.filter(|s| !s.trim().is_empty()) {
+                    details.push(format!("Score: {s}"));
+                }
+                let title_text = match str_of(t, "title").trim() {
+                    "" => format!("{} threat to {}", kind_text, e.name),
+                    x => x.to_owned(),
+                };
+                let mitigation = str_of(t, "mitigation").trim().to_owned();
+                rules.push(RuleOut {
+                    id: tid.clone(),
+                    title: braces(&title_text),
+                    targets: vec![kind.name()],
+                    condition: format!("target.id == {}", crate::tmt::quoted(&id)),
+                    severity,
+                    stride,
+                    description: braces(str_of(t, "description").trim()),
+                    details: braces(&details.join("\n")),
+                    mitigations: if mitigation.is_empty() { Vec::new() } else { vec![braces(&mitigation)] },
+                    references: Vec::new(),
+                });
+                let status_text = str_of(t, "status");
+                let (status, tag) = status_of(status_text).unwrap_or_else(|| {
+                    warnings.push(format!("threat {tid} on {}: status `{status_text}` read as open", e.name));
+                    (Status::Open, None)
+                });
+                if status != Status::Open || tag.is_some() {
+                    let mut d = Decision { tags: tag.map(|t| vec![t.to_owned()]).unwrap_or_default(), ..Decision::default() };
+                    d.history.push(Change {
+                        from: Status::Open,
+                        to: status,
+                        at: String::new(),
+                        by: String::new(),
+                        note: "status in Threat Dragon".to_owned(),
+                    });
+                    d.status = status;
+                    model.decisions.insert(format!("{tid}@{id}"), d);
+                }
+            }
+            model.elements.push(e);
+        }
+        offset_x = right + DIAGRAM_GAP;
+    }
+    model.description = description.trim().to_owned();
+
+    // Boundary boxes contain the nodes whose centre lies inside them (the smallest box wins).
+    let area = |r: &[f64; 4]| r[2] * r[3];
+    let inside = |p: (f64, f64), r: &[f64; 4]| p.0 >= r[0] && p.0 <= r[0] + r[2] && p.1 >= r[1] && p.1 <= r[1] + r[3];
+    let mut parent: BTreeMap<String, String> = BTreeMap::new();
+    for (di, id, c) in &centres {
+        if let Some((_, b, _)) = boxes.iter().filter(|(d, _, r)| d == di && inside(*c, r)).min_by(|a, b| area(&a.2).total_cmp(&area(&b.2)))
+        {
+            parent.insert(id.clone(), b.clone());
+        }
+    }
+    for e in &mut model.elements {
+        if let Some(b) = parent.get(&e.id) {
+            e.in_boundary = Some(b.clone());
+        }
+    }
+    // A loose end belongs to the node it was dropped on (or next to: within LOOSE_END_REACH).
+    for (flow, di, src_at, dst_at) in loose {
+        let near = |p: (f64, f64)| {
+            node_rects
+                .iter()
+                .filter(|(d, _, _)| *d == di)
+                .map(|(_, id, r)| {
+                    let dx = (r[0] - p.0).max(p.0 - (r[0] + r[2])).max(0.0);
+                    let dy = (r[1] - p.1).max(p.1 - (r[1] + r[3])).max(0.0);
+                    (dx.hypot(dy), id)
+                })
+                .filter(|(d, _)| *d <= LOOSE_END_REACH)
+                .min_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, id)| id.clone())
+        };
+        let Some(e) = model.elements.iter_mut().find(|e| e.id == flow) else { continue };
+        for (at, end) in [(src_at, &mut e.source), (dst_at, &mut e.sink)] {
+            if let (Some(p), true) = (at, end.as_deref().is_none_or(str::is_empty)) {
+                if let Some(n) = near(p) {
+                    warnings.push(format!("flow {flow} ({}) has a loose end; attached to {n}, the element it points at", e.name));
+                    *end = Some(n);
+                }
+            }
+        }
+    }
+    // A bidirectional flow is a request and its response.
+    for id in bidirectional {
+        let Some(e) = model.elements.iter().find(|e| e.id == id) else { continue };
+        let mut back = Element::flow(
+            format!("{id}-reverse"),
+            e.name.clone(),
+            e.sink.clone().unwrap_or_default(),
+            e.source.clone().unwrap_or_default(),
+        );
+        back.response_to = Some(id.clone());
+        back.protocol = e.protocol.clone();
+        back.controls = e.controls.clone();
+        back.in_scope = e.in_scope;
+        model.elements.push(back);
+    }
+    let ids: std::collections::HashSet<String> = model.elements.iter().map(|e| e.id.clone()).collect();
+    let dangling: Vec<String> = model
+        .elements
+        .iter()
+        .filter(|e| {
+            e.kind == Kind::Dataflow
+                && !(e.source.as_ref().is_some_and(|s| ids.contains(s)) && e.sink.as_ref().is_some_and(|s| ids.contains(s)))
+        })
+        .map(|e| e.id.clone())
+        .collect();
+    for f in &dangling {
+        warnings.push(format!("flow {f} connects a cell that is not an element; skipped"));
+    }
+    model.elements.retain(|e| !dangling.contains(&e.id));
+
+    let pack = if rules.is_empty() {
+        String::new()
+    } else {
+        model.rule_packs.push(pack_file.to_owned());
+        model.rule_packs.extend(crate::rules::DEFAULT_PACKS.iter().map(|s| (*s).to_owned()));
+        let out = PackOut {
+            pack: PackHead {
+                name: "threat-dragon-threats".to_owned(),
+                title: format!("Threats of {}", model.name),
+                description: format!("The threats stored in the Threat Dragon model {file}, one rule per threat on its element."),
+            },
+            rule: rules,
+        };
+        toml::to_string(&out).unwrap_or_default()
+    };
+    let problems: Vec<Problem> = crate::file::check(&model).into_iter().filter(|p| p.level == Level::Error).collect();
+    if !problems.is_empty() {
+        return Err(ModelError { file: file.to_owned(), problems });
+    }
+    Ok(Imported { model, pack, warnings })
+}
+
+/// A node cell's rectangle, shifted right by `dx`.
+fn rect(cell: &Value, dx: f64) -> Option<[f64; 4]> {
+    let pos = cell.get("position")?;
+    let size = cell.get("size");
+    let (w, h) = size.and_then(|s| num_of(s, "width").zip(num_of(s, "height"))).unwrap_or((100.0, 100.0));
+    Some([num_of(pos, "x")? + dx, num_of(pos, "y")?, w, h])
+}
+
+/// Text for a rule template: braces are literal.
+fn braces(s: &str) -> String {
+    s.replace('{', "{{").replace('}', "}}")
+}
