@@ -387,11 +387,11 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Imported, Model
         };
         let Some(e) = model.elements.iter_mut().find(|e| e.id == flow) else { continue };
         for (at, end) in [(src_at, &mut e.source), (dst_at, &mut e.sink)] {
-            if let (Some(p), true) = (at, end.as_deref().is_none_or(str::is_empty)) {
-                if let Some(n) = near(p) {
-                    warnings.push(format!("flow {flow} ({}) has a loose end; attached to {n}, the element it points at", e.name));
-                    *end = Some(n);
-                }
+            if let (Some(p), true) = (at, end.as_deref().is_none_or(str::is_empty))
+                && let Some(n) = near(p)
+            {
+                warnings.push(format!("flow {flow} ({}) has a loose end; attached to {n}, the element it points at", e.name));
+                *end = Some(n);
             }
         }
     }
