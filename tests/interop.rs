@@ -486,3 +486,123 @@ fn threat_dragon_model_imports_every_element_flow_boundary_and_threat() {
     }
     assert_eq!(rows.len(), 13, "14 threats, one on an out-of-scope store");
 }
+
+#[test]
+fn otm_round_trip_keeps_elements_flows_boundaries_and_decisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = triaged_example(dir.path());
+    let otm = dir.path().join("model.otm.json");
+    ok(&["export", &m, "--format", "otm", "-o", otm.to_str().unwrap()]);
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&otm).unwrap()).unwrap();
+    // The standard structure other tools read.
+    assert_eq!(doc["otmVersion"], "0.2.0");
+    for c in doc["components"].as_array().unwrap() {
+        assert!(c["parent"]["trustZone"].is_string(), "every component has a trust zone: {c}");
+        let zone = c["parent"]["trustZone"].as_str().unwrap();
+        assert!(doc["trustZones"].as_array().unwrap().iter().any(|z| z["id"] == zone), "{zone} is defined");
+        for t in c["threats"].as_array().unwrap() {
+            assert!(
+                doc["threats"].as_array().unwrap().iter().any(|x| x["id"] == t["threat"]),
+                "threat {} is in the catalogue",
+                t["threat"]
+            );
+        }
+    }
+    let web = doc["components"].as_array().unwrap().iter().find(|c| c["id"] == "web").unwrap();
+    let sql = web["threats"].as_array().unwrap().iter().find(|t| t["threat"] == "GEN-INJ-01").unwrap();
+    assert_eq!(sql["state"], "MITIGATED");
+
+    let back = dir.path().join("back.threatmap.json");
+    ok(&["import", "otm", otm.to_str().unwrap(), "-o", back.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&back).unwrap(), std::fs::read_to_string(&m).unwrap(), "lossless round trip");
+
+    // A line boundary from a TMT file survives too.
+    if let Some(shared) = shared("compat/tmt/simple_line_boundary.tm7") {
+        let tm = dir.path().join("slb.threatmap.json");
+        ok(&["import", "tm7", shared.join("compat/tmt/simple_line_boundary.tm7").to_str().unwrap(), "-o", tm.to_str().unwrap()]);
+        ok(&["export", tm.to_str().unwrap(), "--format", "otm", "-o", otm.to_str().unwrap()]);
+        ok(&["import", "otm", otm.to_str().unwrap(), "-o", back.to_str().unwrap()]);
+        assert_eq!(std::fs::read_to_string(&back).unwrap(), std::fs::read_to_string(&tm).unwrap());
+    }
+}
+
+/// An OTM document as another tool writes it (no Threatmap attributes).
+const FOREIGN_OTM: &str = r#"{
+  "otmVersion": "0.2.0",
+  "project": { "name": "Shop", "id": "shop", "description": "An online shop" },
+  "representations": [{ "name": "Architecture", "id": "arch", "type": "diagram" }],
+  "trustZones": [
+    { "id": "internet", "name": "Internet", "risk": { "trustRating": 1 } },
+    { "id": "dmz", "name": "DMZ", "risk": { "trustRating": 40 },
+      "representations": [{ "representation": "arch", "id": "dmz-r", "position": { "x": 200, "y": 0 }, "size": { "width": 400, "height": 300 } }] },
+    { "id": "core", "name": "Core network", "risk": { "trustRating": 80 }, "parent": { "trustZone": "dmz" } }
+  ],
+  "components": [
+    { "id": "shopper", "name": "Shopper", "type": "generic-client", "parent": { "trustZone": "internet" } },
+    { "id": "api", "name": "Shop API", "type": "web-service", "parent": { "trustZone": "dmz" },
+      "representations": [{ "representation": "arch", "id": "api-r", "position": { "x": 250, "y": 50 }, "size": { "width": 120, "height": 60 } }],
+      "threats": [ { "threat": "T-INJ", "state": "EXPOSE", "mitigations": [ { "mitigation": "M-PARAM", "state": "RECOMMENDED" } ] },
+                   { "threat": "T-DOS", "state": "MITIGATED" } ] },
+    { "id": "orders", "name": "Orders DB", "type": "postgresql", "parent": { "trustZone": "core" },
+      "threats": [ { "threat": "T-INJ", "state": "ACCEPT" } ] },
+    { "id": "worker", "name": "Worker", "type": "container", "parent": { "component": "api" } }
+  ],
+  "dataflows": [
+    { "id": "f1", "name": "Checkout", "source": "shopper", "destination": "api", "bidirectional": true,
+      "threats": [ { "threat": "T-SNIFF", "state": "NOT_APPLICABLE" } ] },
+    { "id": "f2", "name": "Store order", "source": "api", "destination": "orders" }
+  ],
+  "threats": [
+    { "id": "T-INJ", "name": "SQL injection", "description": "Input reaches {queries}.", "categories": ["Tampering"], "cwes": ["CWE-89"], "risk": { "likelihood": 80, "impact": 90 } },
+    { "id": "T-DOS", "name": "Flooding", "categories": ["Denial of Service"], "risk": { "likelihood": 40, "impact": 50 } },
+    { "id": "T-SNIFF", "name": "Eavesdropping", "categories": ["Information Disclosure"], "risk": { "likelihood": 20, "impact": 30 } },
+    { "id": "T-UNUSED", "name": "Never found", "risk": { "likelihood": 10, "impact": 10 } }
+  ],
+  "mitigations": [ { "id": "M-PARAM", "name": "Parameterise", "description": "Use parameterised queries.", "riskReduction": 80 } ]
+}"#;
+
+#[test]
+fn otm_from_another_tool_imports_zones_components_flows_and_threat_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(dir.path(), "shop.otm.json", FOREIGN_OTM);
+    let out = dir.path().join("shop.threatmap.json");
+    let said = ok(&["import", "otm", &src, "-o", out.to_str().unwrap()]);
+    assert!(said.contains("shop.threats.toml") && said.contains("4 elements, 3 dataflows, 3 boundaries"), "{said}");
+    let model: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let el = |id: &str| model["elements"].as_array().unwrap().iter().find(|e| e["id"] == id).unwrap().clone();
+    assert_eq!(
+        (el("shopper")["kind"].clone(), el("api")["kind"].clone(), el("orders")["kind"].clone()),
+        ("Actor".into(), "Server".into(), "Datastore".into())
+    );
+    assert_eq!(el("orders")["inBoundary"], "core");
+    assert_eq!(el("core")["inBoundary"], "dmz");
+    assert_eq!(el("worker")["inBoundary"], "dmz", "a component inside a component sits in its parent's zone");
+    assert_eq!(el("api")["stereotype"], "web-service");
+    assert_eq!(model["layout"]["api"]["width"], 120.0);
+    assert_eq!(el("f1-reverse")["responseTo"], "f1", "bidirectional flows get their response");
+
+    let tsv =
+        ok(&["findings", out.to_str().unwrap(), "--rules", dir.path().join("shop.threats.toml").to_str().unwrap(), "--format", "tsv"]);
+    let rows: BTreeSet<(String, String, String)> = tsv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            (c[0].to_owned(), c[5].to_owned(), c[7].to_owned())
+        })
+        .collect();
+    let expected: BTreeSet<(String, String, String)> = [
+        ("T-INJ@api", "Very High", "open"),
+        ("T-INJ@orders", "Very High", "accepted-risk"),
+        ("T-DOS@api", "Medium", "mitigated"),
+        ("T-SNIFF@f1", "Low", "not-applicable"),
+    ]
+    .into_iter()
+    .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()))
+    .collect();
+    assert_eq!(rows, expected);
+    let json: Vec<Value> = serde_json::from_str(&ok(&["findings", out.to_str().unwrap(), "--format", "json"])).unwrap();
+    let inj = json.iter().find(|f| f["key"] == "T-INJ@api").unwrap();
+    assert_eq!(inj["mitigations"][0], "Use parameterised queries.");
+    assert_eq!(inj["description"], "Input reaches {queries}.", "braces in text stay literal");
+}

@@ -14,7 +14,7 @@ use threatmap_core::file::{self, Level};
 use threatmap_core::lifecycle::{self, Status};
 use threatmap_core::model::{Controls, DataItem, Element, FIXED_ATTRIBUTES, Model};
 use threatmap_core::rules::{BUILTIN_PACKS, RuleSet, Severity, packs_for};
-use threatmap_core::{pytm, threat_dragon, tmt};
+use threatmap_core::{otm, pytm, threat_dragon, tmt};
 use threatmap_render::dfd::{DfdOptions, Diagram};
 use threatmap_render::{export, pytm_text, report, seq, sqldump, svg, template};
 
@@ -236,6 +236,8 @@ enum ExportFormat {
     Csv,
     /// Findings with their decisions and evidence, for scripts.
     Json,
+    /// The model, its threats and decisions as Open Threat Model (OTM 0.2.0) JSON.
+    Otm,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -315,6 +317,9 @@ pub enum ImportFormat {
     /// OWASP Threat Dragon v2 JSON; its threats are written as a rule pack beside the model
     /// (`NAME.threats.toml`), their statuses as decisions.
     ThreatDragon,
+    /// Open Threat Model (OTM) JSON; threats found by other tools are written as a rule pack
+    /// beside the model (`NAME.threats.toml`), their states as decisions.
+    Otm,
 }
 
 /// A `--status` filter value: a decision status, or `excluded` (excluded by an assumption).
@@ -570,6 +575,7 @@ fn run(command: Command) -> Result<ExitCode> {
                 ExportFormat::Defectdojo => export::defectdojo(&analysis),
                 ExportFormat::Csv => export::csv(&analysis)?,
                 ExportFormat::Json => export::findings_json(&analysis, &export::all_findings(&analysis)),
+                ExportFormat::Otm => otm::export(&analysis),
             };
             emit(&mut out, output.as_deref(), text.as_bytes())?;
         }
@@ -606,6 +612,12 @@ pub fn import(format: ImportFormat, text: &str, file: &Path, output: &Path) -> R
             let pack_name = format!("{stem}.template.toml");
             let title = model_stem(file);
             let t = tmt::import(text, &name, &title, &pack_name).map_err(|e| bad(e.to_string()))?;
+            let pack = (!t.pack.is_empty()).then(|| (output.with_file_name(&pack_name), t.pack));
+            Ok(Imported { model: t.model, pack, warnings: t.warnings })
+        }
+        ImportFormat::Otm => {
+            let pack_name = format!("{}.threats.toml", model_stem(output));
+            let t = otm::import(text, &name, &pack_name).map_err(|e| bad(e.to_string()))?;
             let pack = (!t.pack.is_empty()).then(|| (output.with_file_name(&pack_name), t.pack));
             Ok(Imported { model: t.model, pack, warnings: t.warnings })
         }

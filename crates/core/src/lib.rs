@@ -11,6 +11,7 @@ pub mod expr;
 pub mod file;
 pub mod lifecycle;
 pub mod model;
+pub mod otm;
 pub mod pytm;
 pub mod rules;
 pub mod synth;

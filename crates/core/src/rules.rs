@@ -132,6 +132,11 @@ impl Template {
         Template { parts: if text.is_empty() { Vec::new() } else { vec![TitlePart::Text(text.to_owned())] } }
     }
 
+    /// The text of a template without placeholders (`{{`/`}}` already undoubled).
+    fn literal_text(&self) -> Option<String> {
+        self.parts.iter().map(|p| if let TitlePart::Text(t) = p { Some(t.as_str()) } else { None }).collect()
+    }
+
     /// True if the template has no placeholders.
     pub fn is_literal(&self) -> bool {
         self.parts.iter().all(|p| matches!(p, TitlePart::Text(_)))
@@ -618,6 +623,9 @@ fn compile_rule(raw: RawRule, pack: &str, interpolate: bool) -> Result<Rule, (Op
     let description_t = compile_text(&raw.description, "description")?;
     let mitigations = raw.mitigations.into_vec(None);
     let mitigations_t = mitigations.iter().map(|m| compile_text(m, "mitigations")).collect::<Result<Vec<_>, _>>()?;
+    // Text without placeholders is kept with its doubled braces undone.
+    let description = description_t.literal_text().unwrap_or(raw.description);
+    let mitigations = mitigations.iter().zip(&mitigations_t).map(|(m, t)| t.literal_text().unwrap_or_else(|| m.clone())).collect();
     Ok(Rule {
         id: raw.id,
         title,
@@ -630,7 +638,7 @@ fn compile_rule(raw: RawRule, pack: &str, interpolate: bool) -> Result<Rule, (Op
         severity,
         likelihood: raw.likelihood,
         stride,
-        description: raw.description,
+        description,
         details: raw.details,
         prerequisites: raw.prerequisites,
         mitigations,

@@ -1,0 +1,488 @@
+//! Open Threat Model (OTM 0.2.0) export and import.
+//!
+//! Export writes the standard structure other tools read: trust zones (boundaries), components
+//! (nodes, with their trust zone, type and position), dataflows, the threat catalogue used (with
+//! categories, CWEs and a likelihood/impact from the severity), its mitigations, and per
+//! component and dataflow the threats found with their state. Components outside every
+//! boundary sit in a trust zone of their own ([`OUTSIDE_ZONE`]), since OTM requires a parent.
+//! Threatmap's own detail (every attribute, the decisions, assumptions, data, layout extras)
+//! travels in `attributes`, so a Threatmap → OTM → Threatmap round trip is lossless while
+//! other tools still see a meaningful model.
+//!
+//! Import reads both: an OTM written by Threatmap comes back as it was; one from another tool
+//! maps trust zones to boundaries, components to nodes (the kind guessed from the type, the
+//! type kept as stereotype), dataflows to flows, and its threat instances to a rule pack (one
+//! rule per threat, on the elements it was found on) with their states as decisions.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::attr::Kind;
+use crate::engine::Analysis;
+use crate::file::{Level, ModelError, Problem};
+use crate::lifecycle::{Change, Decision, Status};
+use crate::model::{Element, Model, Placement};
+use crate::rules::Severity;
+
+/// The OTM version written.
+pub const OTM_VERSION: &str = "0.2.0";
+/// The trust zone that holds components outside every boundary.
+pub const OUTSIDE_ZONE: &str = "threatmap-outside";
+const DIAGRAM: &str = "threatmap-diagram";
+/// Attribute keys carrying Threatmap's own detail.
+const ELEMENT_ATTR: &str = "threatmap:element";
+const PLACEMENT_ATTR: &str = "threatmap:placement";
+const MODEL_ATTR: &str = "threatmap:model";
+const ORDER_ATTR: &str = "threatmap:elementOrder";
+
+/// OTM's threat instance state for a decision status.
+pub fn state_of(s: Status) -> &'static str {
+    match s {
+        Status::Open | Status::NeedsInvestigation | Status::InProgress => "EXPOSED",
+        Status::Mitigated => "MITIGATED",
+        Status::AcceptedRisk => "ACCEPTED",
+        Status::NotApplicable => "NOT_APPLICABLE",
+        Status::Transferred => "TRANSFERRED",
+    }
+}
+
+/// The decision status for an OTM threat instance state (the spellings tools use).
+pub fn status_of_state(s: &str) -> Option<Status> {
+    let norm: String = s.trim().to_ascii_lowercase().chars().filter(|c| c.is_ascii_alphabetic()).collect();
+    Some(match norm.as_str() {
+        "exposed" | "expose" | "open" | "required" | "recommended" | "new" => Status::Open,
+        "partlymitigated" | "partiallymitigated" | "inprogress" | "implementing" => Status::InProgress,
+        "mitigated" | "mitigate" | "implemented" | "fixed" | "avoided" | "eliminated" => Status::Mitigated,
+        "accepted" | "accept" => Status::AcceptedRisk,
+        "notapplicable" | "na" | "hidden" | "falsepositive" | "rejected" => Status::NotApplicable,
+        "transferred" | "transfer" => Status::Transferred,
+        "needsinvestigation" | "investigate" => Status::NeedsInvestigation,
+        _ => return None,
+    })
+}
+
+/// OTM's likelihood and impact (0 to 100) for a severity.
+fn risk_of(s: Severity) -> (u32, u32) {
+    match s {
+        Severity::VeryHigh => (90, 95),
+        Severity::High => (70, 80),
+        Severity::Medium => (50, 50),
+        Severity::Low => (30, 30),
+        Severity::VeryLow => (15, 15),
+        Severity::Info => (5, 5),
+    }
+}
+
+fn severity_of_risk(likelihood: f64, impact: f64) -> Severity {
+    let score = (likelihood + impact) / 2.0;
+    match score {
+        s if s >= 85.0 => Severity::VeryHigh,
+        s if s >= 65.0 => Severity::High,
+        s if s >= 40.0 => Severity::Medium,
+        s if s >= 22.0 => Severity::Low,
+        s if s >= 10.0 => Severity::VeryLow,
+        _ => Severity::Info,
+    }
+}
+
+fn to_value<T: Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+/// The analysed model as an OTM document (pretty JSON, deterministic).
+pub fn export(a: &Analysis<'_>) -> String {
+    let model = a.prepared.model();
+    let representation = |id: &str| -> Value {
+        match model.layout.get(id) {
+            Some(p) => {
+                let mut r = json!({ "representation": DIAGRAM, "id": format!("{id}-representation"), "position": { "x": p.x, "y": p.y } });
+                if let (Some(w), Some(h)) = (p.width, p.height) {
+                    r["size"] = json!({ "width": w, "height": h });
+                }
+                if !p.line.is_empty() {
+                    r["attributes"] = json!({ PLACEMENT_ATTR: to_value(p) });
+                }
+                json!([r])
+            }
+            None => json!([]),
+        }
+    };
+    let element_attr = |e: &Element| json!({ ELEMENT_ATTR: to_value(e) });
+    let zone_of = |e: &Element| e.in_boundary.clone().unwrap_or_else(|| OUTSIDE_ZONE.to_owned());
+
+    let mut by_element: BTreeMap<u32, Vec<Value>> = BTreeMap::new();
+    let mut used: BTreeSet<u32> = BTreeSet::new();
+    for f in &a.findings {
+        let rule = a.rule(f);
+        used.insert(f.rule);
+        let status = a.status(f);
+        let mitigations: Vec<Value> = (1..=rule.mitigations.len())
+            .map(|k| json!({ "mitigation": format!("{}-m{k}", rule.id), "state": if status == Status::Mitigated { "IMPLEMENTED" } else { "RECOMMENDED" } }))
+            .collect();
+        by_element.entry(f.element).or_default().push(json!({ "threat": rule.id, "state": state_of(status), "mitigations": mitigations }));
+    }
+
+    let mut zones = Vec::new();
+    let needs_outside = model.elements.iter().any(|e| e.kind.is_node() && e.in_boundary.is_none());
+    if needs_outside {
+        zones.push(
+            json!({ "id": OUTSIDE_ZONE, "name": "Outside any trust boundary", "type": "threatmap-outside", "risk": { "trustRating": 0 } }),
+        );
+    }
+    let mut components = Vec::new();
+    let mut dataflows = Vec::new();
+    for (i, e) in model.elements.iter().enumerate() {
+        let threats = by_element.remove(&(i as u32)).unwrap_or_default();
+        let description = e.description.clone().unwrap_or_default();
+        match e.kind {
+            Kind::Boundary => {
+                let mut z = json!({
+                    "id": e.id, "name": e.name, "type": e.stereotype.clone().unwrap_or_else(|| "trust-boundary".to_owned()),
+                    "description": description, "risk": { "trustRating": 50 },
+                    "representations": representation(&e.id), "attributes": element_attr(e),
+                });
+                if let Some(p) = &e.in_boundary {
+                    z["parent"] = json!({ "trustZone": p });
+                }
+                zones.push(z);
+            }
+            Kind::Dataflow => dataflows.push(json!({
+                "id": e.id, "name": e.name, "description": description, "bidirectional": false,
+                "source": e.source, "destination": e.sink, "threats": threats, "attributes": element_attr(e),
+            })),
+            kind => components.push(json!({
+                "id": e.id, "name": e.name, "type": e.stereotype.clone().unwrap_or_else(|| kind.name().to_owned()),
+                "description": description, "parent": { "trustZone": zone_of(e) },
+                "representations": representation(&e.id), "threats": threats, "attributes": element_attr(e),
+            })),
+        }
+    }
+    let mut threats = Vec::new();
+    let mut mitigations = Vec::new();
+    for r in used.iter().map(|&i| &a.rules.rules[i as usize]) {
+        let (likelihood, impact) = risk_of(r.severity);
+        let cwes: Vec<&str> = r.references.iter().map(String::as_str).filter(|x| x.starts_with("CWE-")).collect();
+        threats.push(json!({
+            "id": r.id, "name": r.title_template, "description": r.description,
+            "categories": r.stride.iter().map(|s| s.name()).collect::<Vec<_>>(), "cwes": cwes,
+            "risk": { "likelihood": likelihood, "impact": impact },
+            "attributes": { "severity": r.severity.name(), "pack": r.pack },
+        }));
+        for (k, m) in r.mitigations.iter().enumerate() {
+            let name: String = m.split(['.', '\n']).next().unwrap_or(m).chars().take(120).collect();
+            mitigations.push(json!({ "id": format!("{}-m{}", r.id, k + 1), "name": name, "description": m, "riskReduction": 50 }));
+        }
+    }
+    let mut rest = model.clone();
+    rest.elements.clear();
+    // Nodes and boundaries carry their position in their representation; flows have none in
+    // OTM, so their waypoints stay with the model attribute.
+    rest.layout.retain(|id, _| !model.elements.iter().any(|e| &e.id == id && e.kind != Kind::Dataflow));
+    let doc = json!({
+        "otmVersion": OTM_VERSION,
+        "project": {
+            "name": model.name, "id": crate::model::slug(&model.name), "description": model.description,
+            "attributes": { MODEL_ATTR: to_value(&rest), ORDER_ATTR: model.elements.iter().map(|e| e.id.as_str()).collect::<Vec<_>>() },
+        },
+        "representations": [{ "name": "Data-flow diagram", "id": DIAGRAM, "type": "diagram" }],
+        "trustZones": zones,
+        "components": components,
+        "dataflows": dataflows,
+        "threats": threats,
+        "mitigations": mitigations,
+    });
+    let mut s = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// An imported OTM document.
+#[derive(Debug)]
+pub struct Imported {
+    /// The model.
+    pub model: Model,
+    /// For OTM from other tools: its threats as a native TOML rule pack (empty otherwise).
+    pub pack: String,
+    /// Things skipped or approximated, one line each.
+    pub warnings: Vec<String>,
+}
+
+fn fail(file: &str, line: Option<usize>, column: Option<usize>, message: String) -> ModelError {
+    ModelError { file: file.to_owned(), problems: vec![Problem { level: Level::Error, line, column, element: None, message }] }
+}
+
+fn s<'a>(v: &'a Value, k: &str) -> &'a str {
+    v.get(k).and_then(Value::as_str).unwrap_or("")
+}
+
+fn list<'a>(v: &'a Value, k: &str) -> &'a [Value] {
+    v.get(k).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+}
+
+/// The kind of a component from another tool, guessed from its type and name.
+fn kind_of_type(t: &str) -> Kind {
+    let t = t.to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| t.contains(w));
+    if has(&["database", "datastore", "data-store", "storage", "bucket", "s3", "sql", "db", "cache", "queue", "file"]) {
+        Kind::Datastore
+    } else if has(&["lambda", "function", "serverless"]) {
+        Kind::Lambda
+    } else if has(&["user", "actor", "human", "person", "browser", "client"]) {
+        Kind::Actor
+    } else if has(&["external", "third-party", "thirdparty", "saas"]) {
+        Kind::ExternalEntity
+    } else if has(&["server", "web", "api", "gateway", "service", "load-balancer"]) {
+        Kind::Server
+    } else {
+        Kind::Process
+    }
+}
+
+#[derive(Serialize)]
+struct PackOut {
+    pack: PackHead,
+    rule: Vec<RuleOut>,
+}
+
+#[derive(Serialize)]
+struct PackHead {
+    name: String,
+    title: String,
+    description: String,
+}
+
+#[derive(Serialize)]
+struct RuleOut {
+    id: String,
+    title: String,
+    targets: Vec<&'static str>,
+    condition: String,
+    severity: &'static str,
+    stride: Vec<&'static str>,
+    description: String,
+    details: String,
+    mitigations: Vec<String>,
+    references: Vec<String>,
+}
+
+/// Imports an OTM document (JSON). `file` names it in errors; `pack_file` is the path the
+/// threats pack would have relative to the model.
+pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Imported, ModelError> {
+    let doc: Value =
+        serde_json::from_str(text).map_err(|e| fail(file, Some(e.line()), Some(e.column()), format!("not valid JSON: {e}")))?;
+    if !doc.get("otmVersion").is_some_and(Value::is_string) || !doc.get("project").is_some_and(Value::is_object) {
+        return Err(fail(file, None, None, "not an Open Threat Model document: `otmVersion` and `project` are required".to_owned()));
+    }
+    let mut warnings = Vec::new();
+    let project = &doc["project"];
+    let native = project.pointer(&format!("/attributes/{}", MODEL_ATTR.replace('~', "~0").replace('/', "~1")));
+    let mut model: Model = match native {
+        Some(m) => {
+            serde_json::from_value(m.clone()).map_err(|e| fail(file, None, None, format!("project.attributes.{MODEL_ATTR}: {e}")))?
+        }
+        None => {
+            let mut m = Model::new(match s(project, "name") {
+                "" => "Imported model",
+                n => n,
+            });
+            m.description = s(project, "description").to_owned();
+            m
+        }
+    };
+    let foreign = native.is_none();
+
+    // Elements: Threatmap's own copy when present, else built from the OTM fields.
+    let element_of = |v: &Value, kind: Kind, what: &str| -> Result<Element, ModelError> {
+        if let Some(e) = v.pointer(&format!("/attributes/{ELEMENT_ATTR}")) {
+            return serde_json::from_value(e.clone())
+                .map_err(|err| fail(file, None, None, format!("{what} `{}`: attributes.{ELEMENT_ATTR}: {err}", s(v, "id"))));
+        }
+        let id = s(v, "id");
+        if id.is_empty() {
+            return Err(fail(file, None, None, format!("a {what} has no `id`")));
+        }
+        let mut e = Element::new(id, kind, if s(v, "name").is_empty() { id } else { s(v, "name") });
+        if !s(v, "description").is_empty() {
+            e.description = Some(s(v, "description").to_owned());
+        }
+        if !s(v, "type").is_empty() {
+            e.stereotype = Some(s(v, "type").to_owned());
+        }
+        Ok(e)
+    };
+    let place = |v: &Value, model: &mut Model| {
+        let Some(r) = list(v, "representations").first() else { return };
+        if let Some(p) =
+            r.pointer(&format!("/attributes/{PLACEMENT_ATTR}")).and_then(|p| serde_json::from_value::<Placement>(p.clone()).ok())
+        {
+            model.layout.insert(s(v, "id").to_owned(), p);
+            return;
+        }
+        let num = |p: &str| r.pointer(p).and_then(Value::as_f64).filter(|x| x.is_finite());
+        if let (Some(x), Some(y)) = (num("/position/x"), num("/position/y")) {
+            model.layout.insert(
+                s(v, "id").to_owned(),
+                Placement { x, y, width: num("/size/width"), height: num("/size/height"), line: Vec::new() },
+            );
+        }
+    };
+    let mut instances: Vec<(String, String, String)> = Vec::new(); // (threat, element, state)
+    let mut record = |v: &Value, id: &str| {
+        for t in list(v, "threats") {
+            instances.push((s(t, "threat").to_owned(), id.to_owned(), s(t, "state").to_owned()));
+        }
+    };
+    for z in list(&doc, "trustZones") {
+        if s(z, "id") == OUTSIDE_ZONE {
+            continue;
+        }
+        let mut e = element_of(z, Kind::Boundary, "trust zone")?;
+        if foreign {
+            e.in_boundary = z.pointer("/parent/trustZone").and_then(Value::as_str).map(str::to_owned);
+        }
+        place(z, &mut model);
+        model.elements.push(e);
+    }
+    for c in list(&doc, "components") {
+        let mut e = element_of(c, kind_of_type(&format!("{} {}", s(c, "type"), s(c, "name"))), "component")?;
+        if foreign {
+            e.in_boundary = c.pointer("/parent/trustZone").and_then(Value::as_str).filter(|z| *z != OUTSIDE_ZONE).map(str::to_owned);
+            if let Some(parent) = c.pointer("/parent/component").and_then(Value::as_str) {
+                e.properties.insert("otm:parentComponent".to_owned(), crate::model::PropValue::Text(parent.to_owned()));
+            }
+        }
+        place(c, &mut model);
+        record(c, &e.id);
+        model.elements.push(e);
+    }
+    for f in list(&doc, "dataflows") {
+        let mut e = element_of(f, Kind::Dataflow, "dataflow")?;
+        if foreign {
+            e.source = Some(s(f, "source").to_owned());
+            e.sink = Some(s(f, "destination").to_owned());
+        }
+        record(f, &e.id);
+        let bidirectional = f.get("bidirectional").and_then(Value::as_bool) == Some(true);
+        let (id, name, src, dst) = (e.id.clone(), e.name.clone(), e.source.clone(), e.sink.clone());
+        model.elements.push(e);
+        if foreign && bidirectional {
+            let mut back = Element::flow(format!("{id}-reverse"), name, dst.unwrap_or_default(), src.unwrap_or_default());
+            back.response_to = Some(id);
+            model.elements.push(back);
+        }
+    }
+    // Threatmap's element order (the order the user made them in), when it travelled along.
+    if let Some(order) = project.pointer(&format!("/attributes/{ORDER_ATTR}")).and_then(Value::as_array) {
+        let rank: BTreeMap<&str, usize> = order.iter().filter_map(Value::as_str).enumerate().map(|(i, id)| (id, i)).collect();
+        model.elements.sort_by_key(|e| rank.get(e.id.as_str()).copied().unwrap_or(usize::MAX));
+    }
+    // Parents of components nested in components: the parent's boundary.
+    let parents: BTreeMap<String, Option<String>> = model.elements.iter().map(|e| (e.id.clone(), e.in_boundary.clone())).collect();
+    for e in &mut model.elements {
+        if let Some(crate::model::PropValue::Text(p)) = e.properties.get("otm:parentComponent")
+            && e.in_boundary.is_none()
+        {
+            e.in_boundary = parents.get(p).cloned().flatten();
+        }
+    }
+
+    let mut pack = String::new();
+    if foreign {
+        let mut on: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let kinds: BTreeMap<&str, Kind> = model.elements.iter().map(|e| (e.id.as_str(), e.kind)).collect();
+        for (threat, element, state) in &instances {
+            if threat.is_empty() {
+                continue;
+            }
+            on.entry(threat.clone()).or_default().insert(element.clone());
+            let status = status_of_state(state).unwrap_or_else(|| {
+                warnings.push(format!("threat {threat} on {element}: state `{state}` read as open"));
+                Status::Open
+            });
+            if status != Status::Open {
+                let mut d = Decision::default();
+                d.history.push(Change {
+                    from: Status::Open,
+                    to: status,
+                    at: String::new(),
+                    by: String::new(),
+                    note: format!("state {state} in the OTM file"),
+                });
+                d.status = status;
+                model.decisions.insert(format!("{threat}@{element}"), d);
+            }
+        }
+        let mitigation_text: BTreeMap<&str, &str> = list(&doc, "mitigations")
+            .iter()
+            .map(|m| (s(m, "id"), if s(m, "description").is_empty() { s(m, "name") } else { s(m, "description") }))
+            .collect();
+        let mut rules = Vec::new();
+        for t in list(&doc, "threats") {
+            let id = s(t, "id");
+            let Some(elements) = on.get(id) else { continue };
+            let targets: BTreeSet<&'static str> = elements.iter().filter_map(|e| kinds.get(e.as_str())).map(|k| k.name()).collect();
+            let ids: Vec<String> = elements.iter().map(|e| crate::tmt::quoted(e)).collect();
+            let num = |p: &str| t.pointer(p).and_then(Value::as_f64).unwrap_or(50.0);
+            let stride: Vec<&'static str> =
+                list(t, "categories").iter().filter_map(Value::as_str).filter_map(crate::rules::Stride::parse).map(|s| s.name()).collect();
+            let mitigations: BTreeSet<String> = list(&doc, "components")
+                .iter()
+                .chain(list(&doc, "dataflows"))
+                .flat_map(|c| list(c, "threats"))
+                .filter(|i| s(i, "threat") == id)
+                .flat_map(|i| list(i, "mitigations"))
+                .filter_map(|m| mitigation_text.get(s(m, "mitigation")).map(|t| t.replace('{', "{{").replace('}', "}}")))
+                .collect();
+            let name = if s(t, "name").is_empty() { id } else { s(t, "name") };
+            rules.push(RuleOut {
+                id: id.to_owned(),
+                title: name.replace('{', "{{").replace('}', "}}"),
+                targets: targets.into_iter().collect(),
+                condition: format!("target.id in ({},)", ids.join(", ")),
+                severity: severity_of_risk(num("/risk/likelihood"), num("/risk/impact")).name(),
+                stride,
+                description: s(t, "description").replace('{', "{{").replace('}', "}}"),
+                details: String::new(),
+                mitigations: mitigations.into_iter().collect(),
+                references: list(t, "cwes").iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+            });
+        }
+        if !rules.is_empty() {
+            model.rule_packs = vec![pack_file.to_owned()];
+            model.rule_packs.extend(crate::rules::DEFAULT_PACKS.iter().map(|s| (*s).to_owned()));
+            let out = PackOut {
+                pack: PackHead {
+                    name: "otm-threats".to_owned(),
+                    title: format!("Threats of {}", model.name),
+                    description: format!("The threats recorded in the OTM file {file}."),
+                },
+                rule: rules,
+            };
+            pack = toml::to_string(&out).unwrap_or_default();
+        }
+    }
+    let problems: Vec<Problem> = crate::file::check(&model).into_iter().filter(|p| p.level == Level::Error).collect();
+    if !problems.is_empty() {
+        return Err(ModelError { file: file.to_owned(), problems });
+    }
+    Ok(Imported { model, pack, warnings })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_round_trip() {
+        for s in Status::ALL {
+            let back = status_of_state(state_of(s)).unwrap();
+            assert_eq!(back.is_open(), s.is_open(), "{s:?}");
+        }
+        for s in Severity::ALL {
+            let (l, i) = risk_of(s);
+            assert_eq!(severity_of_risk(f64::from(l), f64::from(i)), s);
+        }
+    }
+}
