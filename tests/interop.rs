@@ -606,3 +606,49 @@ fn otm_from_another_tool_imports_zones_components_flows_and_threat_states() {
     assert_eq!(inj["mitigations"][0], "Use parameterised queries.");
     assert_eq!(inj["description"], "Input reaches {queries}.", "braces in text stay literal");
 }
+
+#[test]
+fn diff_reports_element_finding_and_decision_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = triaged_example(dir.path());
+    let mut m: Value = serde_json::from_str(&std::fs::read_to_string(&old).unwrap()).unwrap();
+    let elements = m["elements"].as_array_mut().unwrap();
+    for e in elements.iter_mut() {
+        match e["id"].as_str().unwrap() {
+            "web" => e["name"] = "Comment API".into(),
+            "db" => e["controls"]["isEncryptedAtRest"] = true.into(),
+            _ => {}
+        }
+    }
+    let answered: BTreeSet<String> = elements.iter().filter_map(|e| e["responseTo"].as_str().map(str::to_owned)).collect();
+    let removed = elements.iter().position(|e| e["kind"] == "Dataflow" && !answered.contains(e["id"].as_str().unwrap())).unwrap();
+    let gone_flow = elements.remove(removed);
+    elements.push(serde_json::json!({ "id": "cdn", "kind": "Server", "name": "CDN" }));
+    m["layout"]["user"] = serde_json::json!({ "x": 999.0, "y": 20.0, "width": 120.0, "height": 60.0 });
+    m["decisions"]["GEN-ACT-03@user"]["status"] = "open".into();
+    let new = write(dir.path(), "new.threatmap.json", &serde_json::to_string_pretty(&m).unwrap());
+
+    let text = ok(&["diff", &old, &new]);
+    assert!(text.contains("+ Server `CDN` (cdn)"), "{text}");
+    assert!(
+        text.contains(&format!("- Dataflow `{}` ({})", gone_flow["name"].as_str().unwrap(), gone_flow["id"].as_str().unwrap())),
+        "{text}"
+    );
+    assert!(text.contains("~ Server `Comment API` (web): renamed from `Web Server`"), "{text}");
+    assert!(text.contains("(db): controls.isEncryptedAtRest"), "{text}");
+    assert!(text.contains("(user): moved"), "{text}");
+    assert!(text.contains("decision       GEN-ACT-03@user: accepted-risk -> open (status)"), "{text}");
+
+    let d: Value = serde_json::from_str(&ok(&["diff", &old, &new, "--format", "json"])).unwrap();
+    let keys = |k: &str| d[k].as_array().unwrap().iter().map(|f| f["key"].as_str().unwrap().to_owned()).collect::<BTreeSet<_>>();
+    // The new server brings findings; the removed flow takes its findings away.
+    assert!(keys("new_findings").iter().any(|k| k.ends_with("@cdn")), "{d}");
+    assert!(keys("gone_findings").iter().any(|k| k.ends_with(&format!("@{}", gone_flow["id"].as_str().unwrap()))), "{d}");
+    // Renaming keeps every key of the renamed element: no finding of `web` is new or gone.
+    assert!(!keys("new_findings").iter().chain(keys("gone_findings").iter()).any(|k| k.ends_with("@web")), "{d}");
+
+    assert_eq!(ok(&["diff", &old, &old]), "no changes\n");
+    let o = run(&["diff", &old, &new, "--fail-on-new", "low"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    ok(&["diff", &old, &old, "--fail-on-new", "info"]);
+}

@@ -14,7 +14,7 @@ use threatmap_core::file::{self, Level};
 use threatmap_core::lifecycle::{self, Status};
 use threatmap_core::model::{Controls, DataItem, Element, FIXED_ATTRIBUTES, Model};
 use threatmap_core::rules::{BUILTIN_PACKS, RuleSet, Severity, packs_for};
-use threatmap_core::{otm, pytm, threat_dragon, tmt};
+use threatmap_core::{diff, otm, pytm, threat_dragon, tmt};
 use threatmap_render::dfd::{DfdOptions, Diagram};
 use threatmap_render::{export, pytm_text, report, seq, sqldump, svg, template};
 
@@ -222,8 +222,34 @@ enum Command {
         #[command(flatten)]
         exclude: ExcludeArg,
     },
+    /// What changed between two versions of a model: elements and flows added, removed,
+    /// renamed, changed or moved; findings new, gone or with a changed severity; decisions.
+    Diff {
+        /// The earlier version (`*.threatmap.json`, or pytm JSON).
+        old: PathBuf,
+        /// The later version.
+        new: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+        /// Exit 1 when a new finding at or above this severity is open (for pull requests).
+        #[arg(long, value_parser = parse_severity)]
+        fail_on_new: Option<Severity>,
+        #[command(flatten)]
+        rules: RuleArgs,
+        #[command(flatten)]
+        exclude: ExcludeArg,
+    },
     /// Print the JSON Schema of the native model file.
     Schema,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DiffFormat {
+    /// One line per change.
+    Text,
+    /// Everything, for scripts.
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -578,6 +604,30 @@ fn run(command: Command) -> Result<ExitCode> {
                 ExportFormat::Otm => otm::export(&analysis),
             };
             emit(&mut out, output.as_deref(), text.as_bytes())?;
+        }
+        Command::Diff { old, new, format, fail_on_new, rules, exclude } => {
+            let (om, obase) = load_model(&old)?;
+            let (nm, nbase) = load_model(&new)?;
+            let orules = load_rules(&rules, Some((&om, &obase)))?;
+            let nrules = load_rules(&rules, Some((&nm, &nbase)))?;
+            let (oa, na) = (analyze(&om, &orules, &options(&exclude)), analyze(&nm, &nrules, &options(&exclude)));
+            let d = diff::diff(&oa, &na);
+            match format {
+                DiffFormat::Text => out.write_all(diff::to_text(&d).as_bytes())?,
+                DiffFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &d)?;
+                    writeln!(out)?;
+                }
+            }
+            if let Some(min) = fail_on_new {
+                let new_keys: std::collections::BTreeSet<&str> = d.new_findings.iter().map(|f| f.key.as_str()).collect();
+                let failing = na.open_findings().filter(|f| na.severity(f) >= min && new_keys.contains(na.key(f).as_str())).count();
+                if failing > 0 {
+                    writeln!(out, "check failed: {failing} new open finding(s) at or above {min}")?;
+                    out.flush()?;
+                    return Ok(ExitCode::from(1));
+                }
+            }
         }
         Command::Schema => {
             writeln!(out, "{}", threatmap_core::schema_json())?;

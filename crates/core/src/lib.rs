@@ -6,6 +6,7 @@
 //! conditions are data, evaluated by [`expr`] with no code execution and bounded time.
 
 pub mod attr;
+pub mod diff;
 pub mod engine;
 pub mod expr;
 pub mod file;
