@@ -652,3 +652,95 @@ fn diff_reports_element_finding_and_decision_changes() {
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     ok(&["diff", &old, &old, "--fail-on-new", "info"]);
 }
+
+/// Runs an import that must fail: exit 2 within a few seconds, a clear message, no panic.
+fn import_fails(format: &str, path: &str, dir: &std::path::Path, needles: &[&str]) {
+    let out = dir.join("never.threatmap.json");
+    let started = std::time::Instant::now();
+    fails(&["import", format, path, "-o", out.to_str().unwrap()], needles);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "{format} {path}: took {:?}", started.elapsed());
+    assert!(!out.exists(), "nothing is written on failure");
+}
+
+#[test]
+fn hostile_imports_fail_clearly_and_quickly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+
+    // Billion laughs: any DTD is refused, so no entity is ever expanded.
+    let laughs = "<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n<!ENTITY lol \"lol\">\n<!ENTITY lol2 \"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;\">\n<!ENTITY lol3 \"&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;\">\n<!ENTITY lol9 \"&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;\">\n]>\n<ThreatModel>&lol9;</ThreatModel>\n";
+    import_fails("tm7", &write(d, "laughs.tm7", laughs), d, &["laughs.tm7:1:", "declares a DTD"]);
+    // External entities: refused the same way.
+    let xxe = "<!DOCTYPE t [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><ThreatModel>&x;</ThreatModel>";
+    import_fails("tm7", &write(d, "xxe.tm7", xxe), d, &["xxe.tm7:1:", "declares a DTD"]);
+    // Not a threat model at all, and truncated XML (with its position).
+    import_fails("tm7", &write(d, "other.tm7", "<svg></svg>"), d, &["root element is <svg>"]);
+    let real = shared("compat/tmt/sample_core_kb.tm7").map(|s| std::fs::read_to_string(s.join("compat/tmt/sample_core_kb.tm7")).unwrap());
+    let real = real.unwrap_or_else(|| "<ThreatModel><DrawingSurfaceList><DrawingSurfaceModel><Borders>".repeat(50));
+    let cut = real.char_indices().nth(real.chars().count() / 2).unwrap().0;
+    import_fails("tm7", &write(d, "cut.tm7", &real[..cut]), d, &["cut.tm7:1:", "not a readable .tm7 file"]);
+    // A 200 MB file is refused before it is read (sparse, so the test stays cheap).
+    let big = d.join("big.tm7");
+    std::fs::File::create(&big).unwrap().set_len(200 * 1024 * 1024).unwrap();
+    import_fails("tm7", big.to_str().unwrap(), d, &["big.tm7", "limit"]);
+    let big_json = d.join("big.json");
+    std::fs::File::create(&big_json).unwrap().set_len(300 * 1024 * 1024).unwrap();
+    import_fails("otm", big_json.to_str().unwrap(), d, &["big.json", "limit"]);
+    import_fails("threat-dragon", big_json.to_str().unwrap(), d, &["big.json", "limit"]);
+
+    // Wrong types.
+    import_fails(
+        "threat-dragon",
+        &write(d, "td.json", r#"{"summary": {"title": "x"}, "detail": {"diagrams": [{"title": "D", "cells": "many"}]}}"#),
+        d,
+        &["td.json", "`cells` is missing or not a list"],
+    );
+    import_fails("threat-dragon", &write(d, "td2.json", r#"{"summary": 5}"#), d, &["td2.json", "not a Threat Dragon v2 model"]);
+    import_fails("threat-dragon", &write(d, "td3.json", "{\"summary\": {\n  \"title\": \"x\",\n"), d, &["td3.json:3:", "not valid JSON"]);
+    import_fails(
+        "otm",
+        &write(d, "o.json", r#"{"otmVersion": "0.2.0", "project": {"name": "x", "id": "x"}, "components": {"a": 1}}"#),
+        d,
+        &["o.json", "`components` must be a list, not an object"],
+    );
+    import_fails(
+        "otm",
+        &write(d, "o2.json", r#"{"otmVersion": "0.2.0", "project": {"name": "x", "id": "x"}, "trustZones": [{"id": 7, "name": "z"}]}"#),
+        d,
+        &["o2.json", "`trustZones[0].id` must be a string"],
+    );
+    import_fails("otm", &write(d, "o3.json", r#"{"project": {"name": "x"}}"#), d, &["o3.json", "`otmVersion` and `project` are required"]);
+    import_fails(
+        "otm",
+        &write(
+            d,
+            "o4.json",
+            r#"{"otmVersion": "0.2.0", "project": {"name": "x", "id": "x"}, "dataflows": [{"id": "f", "name": "f", "source": "a", "destination": "b"}]}"#,
+        ),
+        d,
+        &["o4.json", "names no element"],
+    );
+}
+
+#[test]
+fn unknown_enum_values_are_imported_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let td = r#"{"summary": {"title": "T"}, "detail": {"diagrams": [{"title": "D", "cells": [
+        {"id": "p", "shape": "process", "position": {"x": 0, "y": 0}, "size": {"width": 100, "height": 100},
+         "data": {"type": "tm.Process", "name": "P", "threats": [{"id": "t1", "title": "X", "status": "Pondering", "severity": "Apocalyptic", "type": "Spoofing"}]}},
+        {"id": "w", "shape": "wormhole", "data": {"name": "W"}}]}]}}"#;
+    let out = d.join("t.threatmap.json");
+    let o = run(&["import", "threat-dragon", &write(d, "t.json", td), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    for needle in ["status `Pondering` read as open", "severity `apocalyptic` read as Medium", "shape `wormhole`"] {
+        assert!(err.contains(needle), "{needle}: {err}");
+    }
+    let otm = r#"{"otmVersion": "0.2.0", "project": {"name": "x", "id": "x"}, "trustZones": [{"id": "z", "name": "Z", "risk": {"trustRating": 1}}],
+        "components": [{"id": "c", "name": "C", "type": "quantum-thing", "parent": {"trustZone": "z"}, "threats": [{"threat": "t", "state": "SCHRODINGER"}]}],
+        "threats": [{"id": "t", "name": "T", "risk": {"likelihood": 50, "impact": 50}}]}"#;
+    let o = run(&["import", "otm", &write(d, "x.otm.json", otm), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("state `SCHRODINGER` read as open"), "{}", stderr(&o));
+}

@@ -253,7 +253,13 @@ pub fn import(source: &str, file: &str, fallback_name: &str, pack_file: &str) ->
     let opts = ParsingOptions { allow_dtd: false, nodes_limit: MAX_NODES, ..ParsingOptions::default() };
     let doc = Document::parse_with_options(source, opts).map_err(|e| {
         let pos = e.pos();
-        fail(file, Some(pos.row as usize), Some(pos.col as usize), format!("not a readable .tm7 file: {e}"))
+        let message = match e {
+            roxmltree::Error::DtdDetected => {
+                "not a readable .tm7 file: it declares a DTD, whose entities could expand without bound or read other files; TMT never writes one, so the file is refused".to_owned()
+            }
+            e => format!("not a readable .tm7 file: {e}"),
+        };
+        fail(file, Some(pos.row as usize), Some(pos.col as usize), message)
     })?;
     let root = doc.root_element();
     if root.tag_name().name() != "ThreatModel" {
