@@ -393,3 +393,68 @@ fn exports_view_shortcuts_imports_and_recent_files() {
     assert!(app.doc.model.elements.iter().filter(|e| e.kind.is_node()).all(|e| app.doc.model.layout.contains_key(&e.id)));
     assert_eq!(app.persisted().recent.first(), Some(&pytm));
 }
+
+#[test]
+fn findings_new_since_a_baseline_are_marked_and_filtered() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = dir.path().join("baseline.threatmap.json");
+    threatmap_core::file::save(&example(), &baseline).unwrap();
+    // The current version has one more server.
+    let mut m = example();
+    m.elements.push(threatmap_core::model::Element::new("cdn", Kind::Server, "CDN"));
+    let mut h = harness(m);
+    h.state_mut().show_table = true;
+    h.run_steps(3);
+    assert!(h.query_by_label("New since baseline").is_none(), "no baseline, no filter");
+    h.state_mut().set_baseline(&baseline);
+    h.run_steps(3);
+    let new_keys: Vec<String> = {
+        let app = h.state_mut();
+        let a = app.analysis();
+        let keys: Vec<String> = a.findings.iter().map(|f| a.key(f)).collect();
+        keys.into_iter().filter(|k| !app.baseline.as_ref().unwrap().keys.contains(k)).collect()
+    };
+    assert!(!new_keys.is_empty() && new_keys.iter().all(|k| k.ends_with("@cdn")), "{new_keys:?}");
+    assert!(h.query_by_label("Web Server (Server)").is_some(), "known findings are listed before filtering");
+    // Only the new findings remain when the filter is on; each is marked.
+    h.get_by_label("New since baseline").click();
+    h.run_steps(3);
+    let marked = h.query_all_by_label("NEW").count();
+    assert!(marked > 0);
+    assert_eq!(h.query_all_by_label("CDN (Server)").count(), marked, "every row shown is a new one, and marked");
+    assert!(h.query_by_label("Web Server (Server)").is_none(), "known findings are hidden by the filter");
+}
+
+#[test]
+fn file_import_converts_and_opens_another_tools_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("shop.otm.json");
+    std::fs::write(
+        &src,
+        r#"{"otmVersion": "0.2.0", "project": {"name": "Shop", "id": "shop"},
+            "trustZones": [{"id": "dmz", "name": "DMZ", "risk": {"trustRating": 40}}],
+            "components": [{"id": "api", "name": "Shop API", "type": "web-service", "parent": {"trustZone": "dmz"},
+                            "threats": [{"threat": "T1", "state": "MITIGATED"}]},
+                           {"id": "db", "name": "Orders", "type": "postgresql", "parent": {"trustZone": "dmz"}}],
+            "dataflows": [{"id": "f", "name": "Store", "source": "api", "destination": "db"}],
+            "threats": [{"id": "T1", "name": "Injection", "risk": {"likelihood": 80, "impact": 80}}]}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("shop.threatmap.json");
+    let mut h = harness(example());
+    h.state_mut().import(threatmap_app::cli::ImportFormat::Otm, &src, &out);
+    h.run_steps(3);
+    let app = h.state();
+    assert!(app.status.starts_with("Imported"), "{}", app.status);
+    assert_eq!(app.doc.path.as_deref(), Some(out.as_path()), "the imported model is saved and open");
+    assert!(dir.path().join("shop.threats.toml").is_file(), "its threats pack is written beside it");
+    assert_eq!(app.doc.model.name, "Shop");
+    assert!(app.rules.rules.iter().any(|r| r.id == "T1"), "the pack is loaded");
+    assert!(app.doc.model.elements.iter().filter(|e| e.kind.is_node()).all(|e| app.doc.model.layout.contains_key(&e.id)), "laid out");
+    // A broken file leaves the open model alone and says why.
+    let bad = dir.path().join("bad.tm7");
+    std::fs::write(&bad, "<!DOCTYPE x [<!ENTITY a \"b\">]><ThreatModel/>").unwrap();
+    h.state_mut().import(threatmap_app::cli::ImportFormat::Tm7, &bad, &dir.path().join("bad.threatmap.json"));
+    assert!(h.state().status.contains("declares a DTD"), "{}", h.state().status);
+    assert_eq!(h.state().doc.model.name, "Shop");
+}

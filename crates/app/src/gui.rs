@@ -16,6 +16,7 @@ use threatmap_core::rules::{RuleSet, packs_for};
 use threatmap_render::dfd::Badge;
 
 use crate::canvas::CanvasState;
+use crate::cli::ImportFormat;
 use crate::document::{self, Document};
 
 /// The bundled example the app opens first.
@@ -50,14 +51,27 @@ pub enum Pending {
     New,
     /// Open a file (chosen already, or ask).
     Open(Option<PathBuf>),
+    /// Import a file of another tool (ask which, and where to save the model).
+    Import(ImportFormat, &'static str),
     /// Quit.
     Quit,
+}
+
+/// An earlier version of the model whose findings count as known: the rest are new.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// The keys of its findings (excluded ones too).
+    pub keys: BTreeSet<String>,
 }
 
 /// Which file dialog answered.
 #[derive(Debug)]
 enum DialogResult {
     Open(PathBuf),
+    Import(ImportFormat, PathBuf, PathBuf),
+    Baseline(PathBuf),
     SaveAs(PathBuf),
     Export(ExportKind, PathBuf),
     RulePack(PathBuf),
@@ -106,6 +120,8 @@ pub struct ThreatmapApp {
     pub clipboard: Option<String>,
     /// Show the rule packs window.
     pub show_packs: bool,
+    /// The model findings are compared with ("new since baseline").
+    pub baseline: Option<Baseline>,
     /// Set when the app may close (the user answered the prompt).
     allow_close: bool,
     dialogs: (mpsc::Sender<DialogResult>, mpsc::Receiver<DialogResult>),
@@ -163,6 +179,7 @@ impl ThreatmapApp {
             recent: Vec::new(),
             clipboard: None,
             show_packs: false,
+            baseline: None,
             allow_close: false,
             dialogs: mpsc::channel(),
             last_autosave: Instant::now(),
@@ -288,9 +305,37 @@ impl ThreatmapApp {
                 if ui.add(egui::Button::new("Save As…").shortcut_text("Ctrl+Shift+S")).clicked() {
                     self.save_as();
                 }
-                if ui.button("Import pytm JSON…").clicked() {
-                    self.request(Pending::Open(None));
-                }
+                ui.menu_button("Import", |ui| {
+                    if ui.button("pytm JSON…").clicked() {
+                        self.request(Pending::Open(None));
+                    }
+                    for (label, format, ext) in [
+                        ("Microsoft TMT (.tm7)…", ImportFormat::Tm7, "tm7"),
+                        ("Threat Dragon JSON…", ImportFormat::ThreatDragon, "json"),
+                        ("Open Threat Model (OTM)…", ImportFormat::Otm, "json"),
+                    ] {
+                        if ui.button(label).clicked() {
+                            self.request(Pending::Import(format, ext));
+                        }
+                    }
+                });
+                ui.menu_button("Baseline", |ui| {
+                    if ui
+                        .button("Compare with baseline…")
+                        .on_hover_text("Mark findings that an earlier version of the model did not have")
+                        .clicked()
+                    {
+                        let tx = self.dialogs.0.clone();
+                        std::thread::spawn(move || {
+                            if let Some(p) = rfd::FileDialog::new().add_filter("Threat models", &["json"]).pick_file() {
+                                let _ = tx.send(DialogResult::Baseline(p));
+                            }
+                        });
+                    }
+                    if ui.add_enabled(self.baseline.is_some(), egui::Button::new("Clear baseline")).clicked() {
+                        self.baseline = None;
+                    }
+                });
                 ui.menu_button("Export", |ui| {
                     if ui.button("Diagram as PNG…").clicked() {
                         self.export(ExportKind::Png);
@@ -464,6 +509,22 @@ impl ThreatmapApp {
                     }
                 });
             }
+            Pending::Import(format, ext) => {
+                let tx = self.dialogs.0.clone();
+                std::thread::spawn(move || {
+                    let Some(src) = rfd::FileDialog::new().add_filter("File to import", &[ext]).pick_file() else { return };
+                    let stem = src.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "imported".to_owned());
+                    let dialog =
+                        rfd::FileDialog::new().set_title("Save the imported model as").set_file_name(format!("{stem}.threatmap.json"));
+                    let dialog = match src.parent() {
+                        Some(dir) => dialog.set_directory(dir),
+                        None => dialog,
+                    };
+                    if let Some(out) = dialog.add_filter("Threat model", &["json"]).save_file() {
+                        let _ = tx.send(DialogResult::Import(format, src, out));
+                    }
+                });
+            }
             Pending::Quit => {
                 self.allow_close = true;
                 self.clear_recovery();
@@ -499,6 +560,46 @@ impl ThreatmapApp {
                 }
             }
             Err(e) => self.status = format!("Cannot open: {e}"),
+        }
+    }
+
+    /// Imports `src` (a TMT, Threat Dragon or OTM file) into a native model saved at `out`,
+    /// with the rule pack it brings written beside it, and opens it.
+    pub fn import(&mut self, format: ImportFormat, src: &Path, out: &Path) {
+        let result = (|| -> anyhow::Result<usize> {
+            let limit = if format == ImportFormat::Tm7 { threatmap_core::tmt::MAX_TM7_BYTES } else { file::MAX_FILE_BYTES };
+            let text = file::read_text(src, limit).map_err(|p| anyhow::anyhow!("{}", p.display_in(&src.display().to_string())))?;
+            let imported = crate::cli::import(format, &text, src, out)?;
+            if let Some((path, pack)) = &imported.pack {
+                file::write_atomic(path, pack.as_bytes())?;
+            }
+            file::save(&imported.model, out)?;
+            Ok(imported.warnings.len())
+        })();
+        match result {
+            Ok(warnings) => {
+                self.open(out);
+                self.status = format!("Imported {} as {}", src.display(), out.display());
+                if warnings > 0 {
+                    self.status.push_str(&format!("; {warnings} warning(s) (run `threatmap import` to see them)"));
+                }
+            }
+            Err(e) => self.status = format!("Cannot import {}: {e}", src.display()),
+        }
+    }
+
+    /// Compares findings with an earlier version of the model: findings it did not have are
+    /// marked new in the findings table.
+    pub fn set_baseline(&mut self, path: &Path) {
+        match file::load_any(path) {
+            Ok(loaded) => {
+                let rules = rules_for(&loaded.model, path.parent());
+                let a = analyze(&loaded.model, &rules, &Options::default());
+                let keys: BTreeSet<String> = a.findings.iter().chain(a.excluded.iter()).map(|f| a.key(f)).collect();
+                self.status = format!("Baseline {}: {} finding(s)", path.display(), keys.len());
+                self.baseline = Some(Baseline { path: path.to_path_buf(), keys });
+            }
+            Err(e) => self.status = format!("Cannot read the baseline: {e}"),
         }
     }
 
@@ -561,6 +662,8 @@ impl ThreatmapApp {
         while let Ok(r) = self.dialogs.1.try_recv() {
             match r {
                 DialogResult::Open(p) => self.open(&p),
+                DialogResult::Import(format, src, out) => self.import(format, &src, &out),
+                DialogResult::Baseline(p) => self.set_baseline(&p),
                 DialogResult::SaveAs(p) => {
                     self.doc.path = Some(p);
                     self.save();

@@ -685,6 +685,8 @@ struct Row {
     status: &'static str,
     /// Still needs work.
     open: bool,
+    /// The finding's stable key.
+    key: String,
     id: String,
     title: String,
     element_id: String,
@@ -706,7 +708,10 @@ enum SortBy {
 pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     app.refresh();
     let id = ui.id().with("table-state");
-    let (mut sort, mut min_sev, mut tab, mut status): (SortBy, usize, usize, usize) = ui.data(|d| d.get_temp(id)).unwrap_or_default();
+    let (mut sort, mut min_sev, mut tab, mut status, mut only_new): (SortBy, usize, usize, usize, bool) =
+        ui.data(|d| d.get_temp(id)).unwrap_or_default();
+    let baseline = app.baseline.clone();
+    let is_new = |key: &str| baseline.as_ref().is_some_and(|b| !b.keys.contains(key));
     ui.horizontal(|ui| {
         ui.selectable_value(&mut tab, 0, format!("Findings ({})", app.cache.findings.len()));
         ui.selectable_value(&mut tab, 1, format!("Messages ({})", app.cache.messages.len()));
@@ -723,6 +728,12 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                     ui.selectable_value(&mut status, k, *s);
                 }
             });
+            if let Some(b) = &baseline {
+                let name = b.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                ui.checkbox(&mut only_new, "New since baseline").on_hover_text(format!("Only findings that {name} did not have"));
+            } else {
+                only_new = false;
+            }
         }
     });
     if tab == 1 {
@@ -734,7 +745,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                 ui.label(m);
             }
         });
-        ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab, status)));
+        ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab, status, only_new)));
         return;
     }
     let rows_id = ui.id().with("rows");
@@ -753,6 +764,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                         open: a.is_open(f),
                         status: if f.excluded_by.is_some() { "Not applicable (assumption)" } else { a.status(f).label() },
                         severity: a.severity(f),
+                        key: a.key(f),
                         id: a.rule(f).id.clone(),
                         title: a.rule(f).title_for(&a.prepared, f.element),
                         element_id: e.id.clone(),
@@ -768,7 +780,8 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     };
     // The filtered, sorted order is computed once per change of model, filter or sort.
     let view_id = ui.id().with("view");
-    let key = (app.doc.revision(), app.filter.clone(), min_sev, sort, status);
+    let baseline_len = baseline.as_ref().map(|b| (b.path.clone(), b.keys.len()));
+    let key = (app.doc.revision(), app.filter.clone(), min_sev, sort, status, only_new, baseline_len);
     let cached: Option<(ViewKey, std::sync::Arc<Vec<usize>>)> = ui.data(|d| d.get_temp(view_id));
     let order = match cached.filter(|(k, _)| *k == key) {
         Some((_, order)) => order,
@@ -778,6 +791,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             let mut order: Vec<usize> = (0..rows.len())
                 .filter(|&k| rows[k].severity >= min)
                 .filter(|&k| status == 2 || rows[k].open == (status == 0))
+                .filter(|&k| !only_new || is_new(&rows[k].key))
                 .filter(|&k| {
                     let r = &rows[k];
                     q.is_empty() || [r.id.as_str(), &r.title, &r.element, r.kind, r.status].iter().any(|s| s.to_lowercase().contains(&q))
@@ -830,6 +844,10 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                 });
                 cell(ui, widths[1], row_h, |ui| ui.label(&r.id));
                 let title = cell(ui, widths[2], row_h, |ui| {
+                    if is_new(&r.key) {
+                        ui.label(RichText::new("NEW").small().strong().color(Color32::from_rgb(37, 99, 235)))
+                            .on_hover_text("Not in the baseline");
+                    }
                     let text = if r.open { RichText::new(&r.title) } else { RichText::new(format!("{} ({})", r.title, r.status)).weak() };
                     ui.add(egui::Button::selectable(is_sel, text).truncate())
                 });
@@ -840,12 +858,12 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             });
         }
     });
-    ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab, status)));
+    ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab, status, only_new)));
 }
 
 /// What a findings table order depends on: model revision, filter text, minimum severity,
-/// sort column, status filter.
-type ViewKey = (u64, String, usize, SortBy, usize);
+/// sort column, status filter, "new since baseline" and the baseline.
+type ViewKey = (u64, String, usize, SortBy, usize, bool, Option<(std::path::PathBuf, usize)>);
 
 /// Status filter choices of the findings table.
 const STATUS_FILTERS: [&str; 3] = ["Needs work", "Decided", "All statuses"];
