@@ -652,32 +652,28 @@ pub struct Imported {
 /// `output`. Shared by the CLI and the app's File → Import.
 pub fn import(format: ImportFormat, text: &str, file: &Path, output: &Path) -> Result<Imported> {
     let name = file.display().to_string();
-    match format {
+    let stem = model_stem(output);
+    let (pack_name, converted) = match format {
         ImportFormat::Pytm => {
             let i = pytm::import(text, &name).map_err(|e| bad(e.to_string()))?;
-            Ok(Imported { model: i.model, pack: None, warnings: i.warnings })
+            return Ok(Imported { model: i.model, pack: None, warnings: i.warnings });
         }
         ImportFormat::Tm7 => {
-            let stem = model_stem(output);
             let pack_name = format!("{stem}.template.toml");
-            let title = model_stem(file);
-            let t = tmt::import(text, &name, &title, &pack_name).map_err(|e| bad(e.to_string()))?;
-            let pack = (!t.pack.is_empty()).then(|| (output.with_file_name(&pack_name), t.pack));
-            Ok(Imported { model: t.model, pack, warnings: t.warnings })
-        }
-        ImportFormat::Otm => {
-            let pack_name = format!("{}.threats.toml", model_stem(output));
-            let t = otm::import(text, &name, &pack_name).map_err(|e| bad(e.to_string()))?;
-            let pack = (!t.pack.is_empty()).then(|| (output.with_file_name(&pack_name), t.pack));
-            Ok(Imported { model: t.model, pack, warnings: t.warnings })
+            (pack_name.clone(), tmt::import(text, &name, &model_stem(file), &pack_name))
         }
         ImportFormat::ThreatDragon => {
-            let pack_name = format!("{}.threats.toml", model_stem(output));
-            let t = threat_dragon::import(text, &name, &pack_name).map_err(|e| bad(e.to_string()))?;
-            let pack = (!t.pack.is_empty()).then(|| (output.with_file_name(&pack_name), t.pack));
-            Ok(Imported { model: t.model, pack, warnings: t.warnings })
+            let pack_name = format!("{stem}.threats.toml");
+            (pack_name.clone(), threat_dragon::import(text, &name, &pack_name))
         }
-    }
+        ImportFormat::Otm => {
+            let pack_name = format!("{stem}.threats.toml");
+            (pack_name.clone(), otm::import(text, &name, &pack_name))
+        }
+    };
+    let c = converted.map_err(|e| bad(e.to_string()))?;
+    let pack = (!c.pack.is_empty()).then(|| (output.with_file_name(&pack_name), c.pack));
+    Ok(Imported { model: c.model, pack, warnings: c.warnings })
 }
 
 /// A model file's name without `.threatmap.json`, `.json` or other extension.

@@ -101,6 +101,29 @@ impl ModelError {
     fn single(file: &str, problem: Problem) -> ModelError {
         ModelError { file: file.to_owned(), problems: vec![problem] }
     }
+
+    /// One error in `file`, at a line and column when known.
+    pub(crate) fn at(file: &str, line: Option<usize>, column: Option<usize>, message: String) -> ModelError {
+        ModelError::single(file, Problem { level: Level::Error, line, column, element: None, message })
+    }
+
+    /// The errors [`check`] finds in a converted model, if any.
+    pub(crate) fn check_converted(file: &str, model: &Model) -> Result<(), ModelError> {
+        let problems: Vec<Problem> = check(model).into_iter().filter(|p| p.level == Level::Error).collect();
+        if problems.is_empty() { Ok(()) } else { Err(ModelError { file: file.to_owned(), problems }) }
+    }
+}
+
+/// A model converted from another tool's file, with the rule pack it brings (native TOML; empty
+/// when it brings none) and what could not be carried over.
+#[derive(Debug)]
+pub struct Converted {
+    /// The model; its `rulePacks` names the pack file when there is a pack.
+    pub model: Model,
+    /// The rule pack, to be written beside the model under the name the model gives it.
+    pub pack: String,
+    /// Things skipped or approximated, one line each.
+    pub warnings: Vec<String>,
 }
 
 /// The largest model file accepted, in bytes.

@@ -16,15 +16,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::attr::Kind;
 use crate::engine::Analysis;
-use crate::file::{Level, ModelError, Problem};
+use crate::file::{Converted, ModelError};
 use crate::lifecycle::{Change, Decision, Status};
 use crate::model::{Element, Model, Placement};
-use crate::rules::Severity;
+use crate::rules::{GeneratedHead, GeneratedPack, GeneratedRule, Severity, literal_braces};
 
 /// The OTM version written.
 pub const OTM_VERSION: &str = "0.2.0";
@@ -87,7 +86,7 @@ fn severity_of_risk(likelihood: f64, impact: f64) -> Severity {
     }
 }
 
-fn to_value<T: Serialize>(v: &T) -> Value {
+fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
@@ -198,21 +197,6 @@ pub fn export(a: &Analysis<'_>) -> String {
     s
 }
 
-/// An imported OTM document.
-#[derive(Debug)]
-pub struct Imported {
-    /// The model.
-    pub model: Model,
-    /// For OTM from other tools: its threats as a native TOML rule pack (empty otherwise).
-    pub pack: String,
-    /// Things skipped or approximated, one line each.
-    pub warnings: Vec<String>,
-}
-
-fn fail(file: &str, line: Option<usize>, column: Option<usize>, message: String) -> ModelError {
-    ModelError { file: file.to_owned(), problems: vec![Problem { level: Level::Error, line, column, element: None, message }] }
-}
-
 fn s<'a>(v: &'a Value, k: &str) -> &'a str {
     v.get(k).and_then(Value::as_str).unwrap_or("")
 }
@@ -251,63 +235,40 @@ fn kind_of_type(t: &str) -> Kind {
     }
 }
 
-#[derive(Serialize)]
-struct PackOut {
-    pack: PackHead,
-    rule: Vec<RuleOut>,
-}
-
-#[derive(Serialize)]
-struct PackHead {
-    name: String,
-    title: String,
-    description: String,
-}
-
-#[derive(Serialize)]
-struct RuleOut {
-    id: String,
-    title: String,
-    targets: Vec<&'static str>,
-    condition: String,
-    severity: &'static str,
-    stride: Vec<&'static str>,
-    description: String,
-    details: String,
-    mitigations: Vec<String>,
-    references: Vec<String>,
-}
-
 /// Imports an OTM document (JSON). `file` names it in errors; `pack_file` is the path the
 /// threats pack would have relative to the model.
-pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Imported, ModelError> {
+pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, ModelError> {
     let doc: Value =
-        serde_json::from_str(text).map_err(|e| fail(file, Some(e.line()), Some(e.column()), format!("not valid JSON: {e}")))?;
+        serde_json::from_str(text).map_err(|e| ModelError::at(file, Some(e.line()), Some(e.column()), format!("not valid JSON: {e}")))?;
     if !doc.get("otmVersion").is_some_and(Value::is_string) || !doc.get("project").is_some_and(Value::is_object) {
-        return Err(fail(file, None, None, "not an Open Threat Model document: `otmVersion` and `project` are required".to_owned()));
+        return Err(ModelError::at(
+            file,
+            None,
+            None,
+            "not an Open Threat Model document: `otmVersion` and `project` are required".to_owned(),
+        ));
     }
     for key in ["representations", "assets", "trustZones", "components", "dataflows", "threats", "mitigations"] {
         if let Some(v) = doc.get(key).filter(|v| !v.is_array() && !v.is_null()) {
-            return Err(fail(file, None, None, format!("`{key}` must be a list, not {}", json_type(v))));
+            return Err(ModelError::at(file, None, None, format!("`{key}` must be a list, not {}", json_type(v))));
         }
     }
     for (key, items) in
         [("trustZones", list(&doc, "trustZones")), ("components", list(&doc, "components")), ("dataflows", list(&doc, "dataflows"))]
     {
         if let Some((i, v)) = items.iter().enumerate().find(|(_, v)| !v.is_object()) {
-            return Err(fail(file, None, None, format!("`{key}[{i}]` must be an object, not {}", json_type(v))));
+            return Err(ModelError::at(file, None, None, format!("`{key}[{i}]` must be an object, not {}", json_type(v))));
         }
         if let Some((i, _)) = items.iter().enumerate().find(|(_, v)| v.get("id").is_some_and(|id| !id.is_string())) {
-            return Err(fail(file, None, None, format!("`{key}[{i}].id` must be a string")));
+            return Err(ModelError::at(file, None, None, format!("`{key}[{i}].id` must be a string")));
         }
     }
     let mut warnings = Vec::new();
     let project = &doc["project"];
     let native = project.pointer(&format!("/attributes/{}", MODEL_ATTR.replace('~', "~0").replace('/', "~1")));
     let mut model: Model = match native {
-        Some(m) => {
-            serde_json::from_value(m.clone()).map_err(|e| fail(file, None, None, format!("project.attributes.{MODEL_ATTR}: {e}")))?
-        }
+        Some(m) => serde_json::from_value(m.clone())
+            .map_err(|e| ModelError::at(file, None, None, format!("project.attributes.{MODEL_ATTR}: {e}")))?,
         None => {
             let mut m = Model::new(match s(project, "name") {
                 "" => "Imported model",
@@ -323,11 +284,11 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Imported, Model
     let element_of = |v: &Value, kind: Kind, what: &str| -> Result<Element, ModelError> {
         if let Some(e) = v.pointer(&format!("/attributes/{ELEMENT_ATTR}")) {
             return serde_json::from_value(e.clone())
-                .map_err(|err| fail(file, None, None, format!("{what} `{}`: attributes.{ELEMENT_ATTR}: {err}", s(v, "id"))));
+                .map_err(|err| ModelError::at(file, None, None, format!("{what} `{}`: attributes.{ELEMENT_ATTR}: {err}", s(v, "id"))));
         }
         let id = s(v, "id");
         if id.is_empty() {
-            return Err(fail(file, None, None, format!("a {what} has no `id`")));
+            return Err(ModelError::at(file, None, None, format!("a {what} has no `id`")));
         }
         let mut e = Element::new(id, kind, if s(v, "name").is_empty() { id } else { s(v, "name") });
         if !s(v, "description").is_empty() {
@@ -459,17 +420,17 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Imported, Model
                 .flat_map(|c| list(c, "threats"))
                 .filter(|i| s(i, "threat") == id)
                 .flat_map(|i| list(i, "mitigations"))
-                .filter_map(|m| mitigation_text.get(s(m, "mitigation")).map(|t| t.replace('{', "{{").replace('}', "}}")))
+                .filter_map(|m| mitigation_text.get(s(m, "mitigation")).map(|t| literal_braces(t)))
                 .collect();
             let name = if s(t, "name").is_empty() { id } else { s(t, "name") };
-            rules.push(RuleOut {
+            rules.push(GeneratedRule {
                 id: id.to_owned(),
-                title: name.replace('{', "{{").replace('}', "}}"),
+                title: literal_braces(name),
                 targets: targets.into_iter().collect(),
                 condition: format!("target.id in ({},)", ids.join(", ")),
-                severity: severity_of_risk(num("/risk/likelihood"), num("/risk/impact")).name(),
+                severity: severity_of_risk(num("/risk/likelihood"), num("/risk/impact")).name().to_owned(),
                 stride,
-                description: s(t, "description").replace('{', "{{").replace('}', "}}"),
+                description: literal_braces(s(t, "description")),
                 details: String::new(),
                 mitigations: mitigations.into_iter().collect(),
                 references: list(t, "cwes").iter().filter_map(Value::as_str).map(str::to_owned).collect(),
@@ -478,22 +439,20 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Imported, Model
         if !rules.is_empty() {
             model.rule_packs = vec![pack_file.to_owned()];
             model.rule_packs.extend(crate::rules::DEFAULT_PACKS.iter().map(|s| (*s).to_owned()));
-            let out = PackOut {
-                pack: PackHead {
+            let out = GeneratedPack {
+                pack: GeneratedHead {
                     name: "otm-threats".to_owned(),
                     title: format!("Threats of {}", model.name),
                     description: format!("The threats recorded in the OTM file {file}."),
+                    version: String::new(),
                 },
-                rule: rules,
+                rules,
             };
-            pack = toml::to_string(&out).unwrap_or_default();
+            pack = out.to_toml();
         }
     }
-    let problems: Vec<Problem> = crate::file::check(&model).into_iter().filter(|p| p.level == Level::Error).collect();
-    if !problems.is_empty() {
-        return Err(ModelError { file: file.to_owned(), problems });
-    }
-    Ok(Imported { model, pack, warnings })
+    ModelError::check_converted(file, &model)?;
+    Ok(Converted { model, pack, warnings })
 }
 
 #[cfg(test)]

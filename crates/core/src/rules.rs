@@ -224,6 +224,68 @@ impl Rule {
     }
 }
 
+/// A rule pack made from another tool's data (a TMT template, Threat Dragon or OTM threats),
+/// written as a native TOML pack that users can read and edit.
+#[derive(Debug, serde::Serialize)]
+pub struct GeneratedPack {
+    /// The `[pack]` table.
+    pub pack: GeneratedHead,
+    /// The rules.
+    #[serde(rename = "rule")]
+    pub rules: Vec<GeneratedRule>,
+}
+
+/// The `[pack]` table of a generated pack.
+#[derive(Debug, serde::Serialize)]
+pub struct GeneratedHead {
+    /// Pack name.
+    pub name: String,
+    /// Title.
+    pub title: String,
+    /// Where it came from.
+    pub description: String,
+    /// The source's version, when it has one.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub version: String,
+}
+
+/// One rule of a generated pack, with the fields of a native rule.
+#[derive(Debug, serde::Serialize)]
+pub struct GeneratedRule {
+    /// Rule id.
+    pub id: String,
+    /// Title template.
+    pub title: String,
+    /// Target kinds.
+    pub targets: Vec<&'static str>,
+    /// Condition.
+    pub condition: String,
+    /// Severity name.
+    pub severity: String,
+    /// STRIDE category names.
+    pub stride: Vec<&'static str>,
+    /// Description template.
+    pub description: String,
+    /// More detail.
+    pub details: String,
+    /// Mitigation templates.
+    pub mitigations: Vec<String>,
+    /// References.
+    pub references: Vec<String>,
+}
+
+impl GeneratedPack {
+    /// The pack as TOML text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Text that a rule template shows as it is: braces doubled.
+pub fn literal_braces(s: &str) -> String {
+    s.replace('{', "{{").replace('}', "}}")
+}
+
 /// A problem with a rule file or one rule in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleDiagnostic {

@@ -9,33 +9,18 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::attr::Kind;
-use crate::file::{Level, ModelError, Problem};
+use crate::file::{Converted, ModelError};
 use crate::lifecycle::{Change, Decision, Status};
 use crate::model::{Element, Model, Placement, PropValue};
+use crate::rules::{GeneratedHead, GeneratedPack, GeneratedRule, literal_braces};
 
 /// Space left between diagrams placed side by side.
 const DIAGRAM_GAP: f64 = 200.0;
 /// How far from a node a flow's loose end may lie and still be attached to it.
 const LOOSE_END_REACH: f64 = 60.0;
-
-/// An imported Threat Dragon model.
-#[derive(Debug)]
-pub struct Imported {
-    /// The model; its `rulePacks` names the threats pack and the default packs.
-    pub model: Model,
-    /// The model's threats as a native TOML rule pack (empty when it has none).
-    pub pack: String,
-    /// Things skipped or approximated, one line each.
-    pub warnings: Vec<String>,
-}
-
-fn fail(file: &str, line: Option<usize>, column: Option<usize>, message: String) -> ModelError {
-    ModelError { file: file.to_owned(), problems: vec![Problem { level: Level::Error, line, column, element: None, message }] }
-}
 
 fn str_of<'a>(v: &'a Value, key: &str) -> &'a str {
     v.get(key).and_then(Value::as_str).unwrap_or("")
@@ -60,42 +45,14 @@ pub fn status_of(s: &str) -> Option<(Status, Option<&'static str>)> {
     })
 }
 
-#[derive(Serialize)]
-struct PackOut {
-    pack: PackHead,
-    rule: Vec<RuleOut>,
-}
-
-#[derive(Serialize)]
-struct PackHead {
-    name: String,
-    title: String,
-    description: String,
-}
-
-#[derive(Serialize)]
-struct RuleOut {
-    id: String,
-    title: String,
-    targets: Vec<&'static str>,
-    condition: String,
-    severity: &'static str,
-    stride: Vec<&'static str>,
-    description: String,
-    details: String,
-    mitigations: Vec<String>,
-    references: Vec<String>,
-}
-
 /// Imports a Threat Dragon v2 model. `file` names it in errors; `pack_file` is the path of the
 /// threats pack relative to the model.
-pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Imported, ModelError> {
+pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, ModelError> {
     let doc: Value =
-        serde_json::from_str(text).map_err(|e| fail(file, Some(e.line()), Some(e.column()), format!("not valid JSON: {e}")))?;
-    let diagrams = doc
-        .pointer("/detail/diagrams")
-        .and_then(Value::as_array)
-        .ok_or_else(|| fail(file, None, None, "not a Threat Dragon v2 model: `detail.diagrams` is missing or not a list".to_owned()))?;
+        serde_json::from_str(text).map_err(|e| ModelError::at(file, Some(e.line()), Some(e.column()), format!("not valid JSON: {e}")))?;
+    let diagrams = doc.pointer("/detail/diagrams").and_then(Value::as_array).ok_or_else(|| {
+        ModelError::at(file, None, None, "not a Threat Dragon v2 model: `detail.diagrams` is missing or not a list".to_owned())
+    })?;
     let summary = doc.get("summary").cloned().unwrap_or(Value::Null);
     let mut warnings = Vec::new();
     let mut model = Model::new(match str_of(&summary, "title") {
@@ -135,7 +92,7 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Imported, Model
         let cells = diagram
             .get("cells")
             .and_then(Value::as_array)
-            .ok_or_else(|| fail(file, None, None, format!("diagram {} (`{title}`): `cells` is missing or not a list", di + 1)))?;
+            .ok_or_else(|| ModelError::at(file, None, None, format!("diagram {} (`{title}`): `cells` is missing or not a list", di + 1)))?;
         let mut right = offset_x;
         for (ci, cell) in cells.iter().enumerate() {
             let id = str_of(cell, "id").to_owned();
@@ -319,16 +276,16 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Imported, Model
                     x => x.to_owned(),
                 };
                 let mitigation = str_of(t, "mitigation").trim().to_owned();
-                rules.push(RuleOut {
+                rules.push(GeneratedRule {
                     id: tid.clone(),
-                    title: braces(&title_text),
+                    title: literal_braces(&title_text),
                     targets: vec![kind.name()],
                     condition: format!("target.id == {}", crate::tmt::quoted(&id)),
-                    severity,
+                    severity: severity.to_owned(),
                     stride,
-                    description: braces(str_of(t, "description").trim()),
-                    details: braces(&details.join("\n")),
-                    mitigations: if mitigation.is_empty() { Vec::new() } else { vec![braces(&mitigation)] },
+                    description: literal_braces(str_of(t, "description").trim()),
+                    details: literal_braces(&details.join("\n")),
+                    mitigations: if mitigation.is_empty() { Vec::new() } else { vec![literal_braces(&mitigation)] },
                     references: Vec::new(),
                 });
                 let status_text = str_of(t, "status");
@@ -430,21 +387,19 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Imported, Model
     } else {
         model.rule_packs.push(pack_file.to_owned());
         model.rule_packs.extend(crate::rules::DEFAULT_PACKS.iter().map(|s| (*s).to_owned()));
-        let out = PackOut {
-            pack: PackHead {
+        let out = GeneratedPack {
+            pack: GeneratedHead {
                 name: "threat-dragon-threats".to_owned(),
                 title: format!("Threats of {}", model.name),
                 description: format!("The threats stored in the Threat Dragon model {file}, one rule per threat on its element."),
+                version: String::new(),
             },
-            rule: rules,
+            rules,
         };
-        toml::to_string(&out).unwrap_or_default()
+        out.to_toml()
     };
-    let problems: Vec<Problem> = crate::file::check(&model).into_iter().filter(|p| p.level == Level::Error).collect();
-    if !problems.is_empty() {
-        return Err(ModelError { file: file.to_owned(), problems });
-    }
-    Ok(Imported { model, pack, warnings })
+    ModelError::check_converted(file, &model)?;
+    Ok(Converted { model, pack, warnings })
 }
 
 /// A node cell's rectangle, shifted right by `dx`.
@@ -453,9 +408,4 @@ fn rect(cell: &Value, dx: f64) -> Option<[f64; 4]> {
     let size = cell.get("size");
     let (w, h) = size.and_then(|s| num_of(s, "width").zip(num_of(s, "height"))).unwrap_or((100.0, 100.0));
     Some([num_of(pos, "x")? + dx, num_of(pos, "y")?, w, h])
-}
-
-/// Text for a rule template: braces are literal.
-fn braces(s: &str) -> String {
-    s.replace('{', "{{").replace('}', "}}")
 }

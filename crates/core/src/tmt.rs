@@ -24,12 +24,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use roxmltree::{Document, Node, ParsingOptions};
-use serde::Serialize;
 
 use crate::attr::Kind;
-use crate::file::{Level, ModelError, Problem};
+use crate::file::{Converted, ModelError};
 use crate::lifecycle::{Change, Decision, Status};
 use crate::model::{Assumption, Element, Model, Override, Placement, PropValue};
+use crate::rules::{GeneratedHead, GeneratedPack, GeneratedRule};
 
 /// The largest `.tm7` file read, in bytes (real files are a few MB; the template is most of it).
 pub const MAX_TM7_BYTES: u64 = 64 * 1024 * 1024;
@@ -41,22 +41,6 @@ const DIAGRAM_GAP: f64 = 200.0;
 /// TMT's property name for "Out Of Scope" and "Reason For Out Of Scope".
 const OUT_OF_SCOPE: &str = "71f3d9aa-b8ef-4e54-8126-607a1d903103";
 const OUT_OF_SCOPE_REASON: &str = "752473b6-52d4-4776-9a24-202153f7d579";
-
-/// An imported `.tm7`: the model, its template as a native rule pack, and what the import could
-/// not carry over.
-#[derive(Debug)]
-pub struct Tm7 {
-    /// The model; its `rulePacks` names the pack file given to [`import`].
-    pub model: Model,
-    /// The template as a native TOML rule pack, to be written beside the model.
-    pub pack: String,
-    /// Things skipped or approximated, one line each.
-    pub warnings: Vec<String>,
-}
-
-fn fail(file: &str, line: Option<usize>, column: Option<usize>, message: String) -> ModelError {
-    ModelError { file: file.to_owned(), problems: vec![Problem { level: Level::Error, line, column, element: None, message }] }
-}
 
 fn children<'a, 'i>(n: Node<'a, 'i>, name: &'static str) -> impl Iterator<Item = Node<'a, 'i>> {
     n.children().filter(move |c| c.is_element() && c.tag_name().name() == name)
@@ -248,7 +232,7 @@ impl Kb {
 /// Imports a `.tm7` document. `file` names it in errors; `fallback_name` titles the model when
 /// the file has no name; `pack_file` is the rule pack path the model should refer to (relative
 /// to the model).
-pub fn import(source: &str, file: &str, fallback_name: &str, pack_file: &str) -> Result<Tm7, ModelError> {
+pub fn import(source: &str, file: &str, fallback_name: &str, pack_file: &str) -> Result<Converted, ModelError> {
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     let opts = ParsingOptions { allow_dtd: false, nodes_limit: MAX_NODES, ..ParsingOptions::default() };
     let doc = Document::parse_with_options(source, opts).map_err(|e| {
@@ -259,11 +243,11 @@ pub fn import(source: &str, file: &str, fallback_name: &str, pack_file: &str) ->
             }
             e => format!("not a readable .tm7 file: {e}"),
         };
-        fail(file, Some(pos.row as usize), Some(pos.col as usize), message)
+        ModelError::at(file, Some(pos.row as usize), Some(pos.col as usize), message)
     })?;
     let root = doc.root_element();
     if root.tag_name().name() != "ThreatModel" {
-        return Err(fail(
+        return Err(ModelError::at(
             file,
             None,
             None,
@@ -447,11 +431,8 @@ pub fn import(source: &str, file: &str, fallback_name: &str, pack_file: &str) ->
     };
     read_threats(root, kb.as_ref(), &mut model, &mut warnings);
 
-    let problems: Vec<Problem> = crate::file::check(&model).into_iter().filter(|p| p.level == Level::Error).collect();
-    if !problems.is_empty() {
-        return Err(ModelError { file: file.to_owned(), problems });
-    }
-    Ok(Tm7 { model, pack, warnings })
+    ModelError::check_converted(file, &model)?;
+    Ok(Converted { model, pack, warnings })
 }
 
 /// The built-in generic type (`GE.P`, `GE.EI`, `GE.DS`, `GE.TB.B`, `GE.A`) of a stencil: its
@@ -575,34 +556,6 @@ fn read_threats(root: Node<'_, '_>, kb: Option<&Kb>, model: &mut Model, warnings
     }
 }
 
-#[derive(Serialize)]
-struct PackOut {
-    pack: PackHead,
-    rule: Vec<RuleOut>,
-}
-
-#[derive(Serialize)]
-struct PackHead {
-    name: String,
-    title: String,
-    description: String,
-    version: String,
-}
-
-#[derive(Serialize)]
-struct RuleOut {
-    id: String,
-    title: String,
-    targets: Vec<&'static str>,
-    condition: String,
-    severity: String,
-    stride: Vec<&'static str>,
-    description: String,
-    details: String,
-    mitigations: Vec<String>,
-    references: Vec<String>,
-}
-
 fn pack_toml(kb: &Kb, file: &str, warnings: &mut Vec<String>) -> String {
     let mut rules = Vec::new();
     for t in &kb.threat_types {
@@ -639,7 +592,7 @@ fn pack_toml(kb: &Kb, file: &str, warnings: &mut Vec<String>) -> String {
             _ => Vec::new(),
         };
         let category = kb.categories.get(&t.category).cloned().unwrap_or_else(|| t.category.clone());
-        rules.push(RuleOut {
+        rules.push(GeneratedRule {
             id: t.id.clone(),
             title: placeholders(if t.short_title.trim().is_empty() { &t.id } else { &t.short_title }),
             targets: vec!["Dataflow"],
@@ -652,8 +605,8 @@ fn pack_toml(kb: &Kb, file: &str, warnings: &mut Vec<String>) -> String {
             references: Vec::new(),
         });
     }
-    let out = PackOut {
-        pack: PackHead {
+    let out = GeneratedPack {
+        pack: GeneratedHead {
             name: crate::model::slug(&kb.name),
             title: kb.name.clone(),
             description: format!(
@@ -662,9 +615,9 @@ fn pack_toml(kb: &Kb, file: &str, warnings: &mut Vec<String>) -> String {
             ),
             version: kb.version.clone(),
         },
-        rule: rules,
+        rules,
     };
-    toml::to_string(&out).unwrap_or_default()
+    out.to_toml()
 }
 
 /// TMT's `{source.Name}`, `{target.Name}` and `{flow.Name}` as the rule language's
