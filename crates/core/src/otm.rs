@@ -23,7 +23,7 @@ use crate::engine::Analysis;
 use crate::file::{Converted, ModelError};
 use crate::lifecycle::{Change, Decision, Status};
 use crate::model::{Element, Model, Placement};
-use crate::rules::{GeneratedHead, GeneratedPack, GeneratedRule, Severity, literal_braces};
+use crate::rules::{GeneratedPack, GeneratedRule, Severity, literal_braces};
 
 /// The OTM version written.
 pub const OTM_VERSION: &str = "0.2.0";
@@ -436,20 +436,7 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
                 references: list(t, "cwes").iter().filter_map(Value::as_str).map(str::to_owned).collect(),
             });
         }
-        if !rules.is_empty() {
-            model.rule_packs = vec![pack_file.to_owned()];
-            model.rule_packs.extend(crate::rules::DEFAULT_PACKS.iter().map(|s| (*s).to_owned()));
-            let out = GeneratedPack {
-                pack: GeneratedHead {
-                    name: "otm-threats".to_owned(),
-                    title: format!("Threats of {}", model.name),
-                    description: format!("The threats recorded in the OTM file {file}."),
-                    version: String::new(),
-                },
-                rules,
-            };
-            pack = out.to_toml();
-        }
+        pack = GeneratedPack::recorded_threats(&mut model, pack_file, "otm-threats", &format!("the OTM file {file}"), rules);
     }
     ModelError::check_converted(file, &model)?;
     Ok(Converted { model, pack, warnings })

@@ -275,6 +275,29 @@ pub struct GeneratedRule {
 }
 
 impl GeneratedPack {
+    /// The pack of the threats another tool recorded by hand on `model`'s elements: the model
+    /// is set to run it (from `pack_file`, beside the model) and the default packs. Returns the
+    /// pack's TOML, empty (and the model untouched) when there are no rules.
+    pub fn recorded_threats(
+        model: &mut crate::model::Model,
+        pack_file: &str,
+        name: &str,
+        origin: &str,
+        rules: Vec<GeneratedRule>,
+    ) -> String {
+        if rules.is_empty() {
+            return String::new();
+        }
+        model.rule_packs = std::iter::once(pack_file.to_owned()).chain(DEFAULT_PACKS.iter().map(|s| (*s).to_owned())).collect();
+        let head = GeneratedHead {
+            name: name.to_owned(),
+            title: format!("Threats of {}", model.name),
+            description: format!("The threats recorded in {origin}, one rule per threat on the elements it was recorded on."),
+            version: String::new(),
+        };
+        GeneratedPack { pack: head, rules }.to_toml()
+    }
+
     /// The pack as TOML text.
     pub fn to_toml(&self) -> String {
         toml::to_string(self).unwrap_or_default()

@@ -15,7 +15,7 @@ use crate::attr::Kind;
 use crate::file::{Converted, ModelError};
 use crate::lifecycle::{Change, Decision, Status};
 use crate::model::{Element, Model, Placement, PropValue};
-use crate::rules::{GeneratedHead, GeneratedPack, GeneratedRule, literal_braces};
+use crate::rules::{GeneratedPack, GeneratedRule, literal_braces};
 
 /// Space left between diagrams placed side by side.
 const DIAGRAM_GAP: f64 = 200.0;
@@ -382,22 +382,8 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
     }
     model.elements.retain(|e| !dangling.contains(&e.id));
 
-    let pack = if rules.is_empty() {
-        String::new()
-    } else {
-        model.rule_packs.push(pack_file.to_owned());
-        model.rule_packs.extend(crate::rules::DEFAULT_PACKS.iter().map(|s| (*s).to_owned()));
-        let out = GeneratedPack {
-            pack: GeneratedHead {
-                name: "threat-dragon-threats".to_owned(),
-                title: format!("Threats of {}", model.name),
-                description: format!("The threats stored in the Threat Dragon model {file}, one rule per threat on its element."),
-                version: String::new(),
-            },
-            rules,
-        };
-        out.to_toml()
-    };
+    let pack =
+        GeneratedPack::recorded_threats(&mut model, pack_file, "threat-dragon-threats", &format!("the Threat Dragon model {file}"), rules);
     ModelError::check_converted(file, &model)?;
     Ok(Converted { model, pack, warnings })
 }
