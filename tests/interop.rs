@@ -15,7 +15,19 @@ fn triaged_example(dir: &std::path::Path) -> String {
     let m = dir.join("web-app.threatmap.json");
     std::fs::copy(example("web-app.threatmap.json"), &m).unwrap();
     let m = m.display().to_string();
-    ok(&["triage", &m, "GEN-INJ-01@web", "--status", "mitigated", "--note", "ORM only, no raw SQL", "--ticket", "SEC-12"]);
+    ok(&[
+        "triage",
+        &m,
+        "GEN-INJ-01@web",
+        "--status",
+        "mitigated",
+        "--note",
+        "ORM only, no raw SQL",
+        "--ticket",
+        "SEC-12",
+        "--due",
+        "2026-12-31",
+    ]);
     ok(&["triage", &m, "GEN-ACT-03@user", "--status", "accepted-risk", "--note", "audit log covers it", "--owner", "alice"]);
     m
 }
@@ -174,7 +186,11 @@ fn sarif_export_has_the_2_1_0_structure_and_suppresses_decided_findings() {
         assert!(ids.insert(r["id"].as_str().unwrap().to_owned()), "duplicate rule {}", r["id"]);
         text_message(&r["shortDescription"]);
         assert!(["none", "note", "warning", "error"].contains(&r["defaultConfiguration"]["level"].as_str().unwrap()));
+        let score: f64 = r["properties"]["security-severity"].as_str().unwrap().parse().unwrap();
+        assert!((0.0..=10.0).contains(&score), "GitHub's security-severity is a score from 0 to 10");
     }
+    let sql_rule = rules.iter().find(|r| r["id"] == "GEN-INJ-01").unwrap();
+    assert_eq!(sql_rule["properties"]["security-severity"], "9.5", "Very High is critical for code scanning");
 
     let results = run["results"].as_array().unwrap();
     assert_eq!(results.len(), findings, "one result per finding");
@@ -305,6 +321,8 @@ fn defectdojo_export_uses_only_accepted_keys_and_maps_statuses() {
     assert_eq!(sql["severity"], "Critical");
     assert_eq!(sql["cwe"], 89);
     assert_eq!((sql["active"].clone(), sql["is_mitigated"].clone()), (false.into(), true.into()));
+    assert_eq!(sql["severity_justification"], "Mitigated: ORM only, no raw SQL");
+    assert_eq!(sql["planned_remediation_date"], "2026-12-31");
     let accepted = by_key("GEN-ACT-03@user");
     assert_eq!((accepted["active"].clone(), accepted["risk_accepted"].clone()), (false.into(), true.into()));
     let open = findings.iter().find(|f| f["active"] == true).unwrap();
@@ -318,11 +336,7 @@ fn csv_and_json_exports_carry_decisions() {
     let csv = ok(&["export", &m, "--format", "csv"]);
     assert!(csv.starts_with("key,element_id,element,kind,threat_id,title,severity,status,owner,ticket,due,justification,mitigations\r\n"));
     let row = csv.lines().find(|l| l.starts_with("GEN-INJ-01@web,")).unwrap();
-    assert!(
-        row.contains(",Very High,mitigated,,SEC-12,,ORM only, no raw SQL,")
-            || row.contains(",Very High,mitigated,,SEC-12,,\"ORM only, no raw SQL\","),
-        "{row}"
-    );
+    assert!(row.contains(",Very High,mitigated,,SEC-12,2026-12-31,\"ORM only, no raw SQL\",\"Use parameterized queries"), "{row}");
 
     let out = dir.path().join("findings.json");
     ok(&["export", &m, "--format", "json", "-o", out.to_str().unwrap()]);
@@ -679,7 +693,11 @@ fn hostile_imports_fail_clearly_and_quickly() {
     let real = real.unwrap_or_else(|| "<ThreatModel><DrawingSurfaceList><DrawingSurfaceModel><Borders>".repeat(50));
     let cut = real.char_indices().nth(real.chars().count() / 2).unwrap().0;
     import_fails("tm7", &write(d, "cut.tm7", &real[..cut]), d, &["cut.tm7:1:", "not a readable .tm7 file"]);
-    // A 200 MB file is refused before it is read (sparse, so the test stays cheap).
+    // Files over the 64 MB .tm7 cap (65 MB here) and a 200 MB one are refused before they are
+    // read (sparse, so the test stays cheap).
+    let over = d.join("over.tm7");
+    std::fs::File::create(&over).unwrap().set_len(65 * 1024 * 1024).unwrap();
+    import_fails("tm7", over.to_str().unwrap(), d, &["over.tm7", "the limit is 67108864"]);
     let big = d.join("big.tm7");
     std::fs::File::create(&big).unwrap().set_len(200 * 1024 * 1024).unwrap();
     import_fails("tm7", big.to_str().unwrap(), d, &["big.tm7", "limit"]);
@@ -729,6 +747,8 @@ fn unknown_enum_values_are_imported_with_a_warning() {
     let td = r#"{"summary": {"title": "T"}, "detail": {"diagrams": [{"title": "D", "cells": [
         {"id": "p", "shape": "process", "position": {"x": 0, "y": 0}, "size": {"width": 100, "height": 100},
          "data": {"type": "tm.Process", "name": "P", "threats": [{"id": "t1", "title": "X", "status": "Pondering", "severity": "Apocalyptic", "type": "Spoofing"}]}},
+        {"id": "s", "shape": "store", "position": {"x": 300, "y": 0}, "size": {"width": 100, "height": 100}, "data": {"type": "tm.Store", "name": "S"}},
+        {"id": "f", "shape": "flow", "source": {"cell": "p"}, "target": {"cell": "s"}, "data": {"type": "tm.Flow", "name": "Sync", "isBidirectional": true}},
         {"id": "w", "shape": "wormhole", "data": {"name": "W"}}]}]}}"#;
     let out = d.join("t.threatmap.json");
     let o = run(&["import", "threat-dragon", &write(d, "t.json", td), "-o", out.to_str().unwrap()]);
@@ -737,6 +757,10 @@ fn unknown_enum_values_are_imported_with_a_warning() {
     for needle in ["status `Pondering` read as open", "severity `apocalyptic` read as Medium", "shape `wormhole`"] {
         assert!(err.contains(needle), "{needle}: {err}");
     }
+    // A bidirectional Threat Dragon flow is a request and its response.
+    let model: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let back = model["elements"].as_array().unwrap().iter().find(|e| e["id"] == "f-reverse").expect("the response flow");
+    assert_eq!((back["source"].clone(), back["sink"].clone(), back["responseTo"].clone()), ("s".into(), "p".into(), "f".into()));
     let otm = r#"{"otmVersion": "0.2.0", "project": {"name": "x", "id": "x"}, "trustZones": [{"id": "z", "name": "Z", "risk": {"trustRating": 1}}],
         "components": [{"id": "c", "name": "C", "type": "quantum-thing", "parent": {"trustZone": "z"}, "threats": [{"threat": "t", "state": "SCHRODINGER"}]}],
         "threats": [{"id": "t", "name": "T", "risk": {"likelihood": 50, "impact": 50}}]}"#;
