@@ -73,8 +73,20 @@ impl fmt::Display for DisplayIn<'_> {
 }
 
 fn describe_element(e: &Element) -> String {
-    format!("{} {:?} ({})", e.kind, e.name, e.id)
+    format!("{} {:?} ({})", e.kind, clip(&e.name), clip(&e.id))
 }
+
+/// A name shortened for messages: a hostile 1 MB name must not become a 1 MB error line.
+fn clip(s: &str) -> std::borrow::Cow<'_, str> {
+    const SHOWN: usize = 60;
+    match s.char_indices().nth(SHOWN) {
+        Some((at, _)) => format!("{}…", &s[..at]).into(),
+        None => s.into(),
+    }
+}
+
+/// The longest element id or name accepted, in characters.
+pub const MAX_NAME_CHARS: usize = 1024;
 
 /// A model file that cannot be used, with every problem found in it.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -126,8 +138,21 @@ pub struct Converted {
     pub warnings: Vec<String>,
 }
 
+/// A JSON value's type, for messages ("must be a list, not a string").
+pub(crate) fn json_type(v: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// The largest model file accepted, in bytes.
-pub const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Reads, parses and checks a native model file.
 pub fn load(path: &Path) -> Result<Model, ModelError> {
@@ -320,8 +345,17 @@ pub fn check(model: &Model) -> Vec<Problem> {
         } else if e.id.chars().any(char::is_control) {
             out.push(Problem::error(Some(e), "the id contains control characters".to_owned()));
         }
+        for (what, text) in [("id", &e.id), ("name", &e.name)] {
+            let chars = text.chars().count();
+            if chars > MAX_NAME_CHARS {
+                out.push(Problem::error(Some(e), format!("the {what} is {chars} characters long; the limit is {MAX_NAME_CHARS}")));
+            }
+        }
+        if e.name.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r')) {
+            out.push(Problem::error(Some(e), "the name contains control characters (such as NUL)".to_owned()));
+        }
         if let Some(prev) = kinds.insert(&e.id, e) {
-            out.push(Problem::error(Some(e), format!("duplicate id `{}` (also used by {})", e.id, describe_element(prev))));
+            out.push(Problem::error(Some(e), format!("duplicate id `{}` (also used by {})", clip(&e.id), describe_element(prev))));
         }
         if e.name.trim().is_empty() {
             out.push(Problem::warning(Some(e), "the element has no name".to_owned()));
@@ -330,13 +364,13 @@ pub fn check(model: &Model) -> Vec<Problem> {
     let mut data_ids = HashSet::new();
     for d in &model.data {
         if d.id.trim().is_empty() {
-            out.push(Problem::error(None, format!("data item {:?} has an empty id", d.name)));
+            out.push(Problem::error(None, format!("data item {:?} has an empty id", clip(&d.name))));
         }
         if !data_ids.insert(d.id.as_str()) {
-            out.push(Problem::error(None, format!("duplicate data id `{}`", d.id)));
+            out.push(Problem::error(None, format!("duplicate data id `{}`", clip(&d.id))));
         }
         if kinds.contains_key(d.id.as_str()) {
-            out.push(Problem::error(None, format!("data id `{}` is also an element id", d.id)));
+            out.push(Problem::error(None, format!("data id `{}` is also an element id", clip(&d.id))));
         }
     }
 
@@ -347,12 +381,12 @@ pub fn check(model: &Model) -> Vec<Problem> {
             let id = id.as_deref()?;
             match kinds.get(id) {
                 None => {
-                    let hint = closest(id, kinds.keys().copied()).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
-                    out.push(Problem::error(Some(e), format!("{what} `{id}` names no element{hint}")));
+                    let hint = (id.len() <= MAX_NAME_CHARS).then(|| closest(id, kinds.keys().copied())).flatten().map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+                    out.push(Problem::error(Some(e), format!("{what} `{}` names no element{hint}", clip(id))));
                     None
                 }
                 Some(t) if !want.contains(t.kind) => {
-                    out.push(Problem::error(Some(e), format!("{what} `{id}` is a {}, not {}", t.kind, kinds_phrase(want))));
+                    out.push(Problem::error(Some(e), format!("{what} `{}` is a {}, not {}", clip(id), t.kind, kinds_phrase(want))));
                     None
                 }
                 Some(t) => Some(t.kind),
@@ -388,8 +422,8 @@ pub fn check(model: &Model) -> Vec<Problem> {
         for d in &e.data {
             if !data_ids.contains(d.as_str()) {
                 let hint =
-                    closest(d, model.data.iter().map(|x| x.id.as_str())).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
-                out.push(Problem::error(Some(e), format!("data `{d}` names no data item{hint}")));
+                    (d.len() <= MAX_NAME_CHARS).then(|| closest(d, model.data.iter().map(|x| x.id.as_str()))).flatten().map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+                out.push(Problem::error(Some(e), format!("data `{}` names no data item{hint}", clip(d))));
             }
         }
     }
@@ -409,13 +443,13 @@ pub fn check(model: &Model) -> Vec<Problem> {
     }
     for id in model.layout.keys() {
         if !kinds.contains_key(id.as_str()) {
-            out.push(Problem::warning(None, format!("layout entry `{id}` names no element")));
+            out.push(Problem::warning(None, format!("layout entry `{}` names no element", clip(id))));
         }
     }
     for (key, d) in &model.decisions {
         match key.split_once('@') {
             Some((rule, element)) if !rule.is_empty() && !element.is_empty() => {}
-            _ => out.push(Problem::error(None, format!("decision key `{key}` is not RULE@element-id"))),
+            _ => out.push(Problem::error(None, format!("decision key `{}` is not RULE@element-id", clip(key)))),
         }
         if let Some(due) = d.due.as_deref().filter(|due| !crate::lifecycle::is_date(due)) {
             out.push(Problem::error(None, format!("decision `{key}`: due date `{due}` is not YYYY-MM-DD")));

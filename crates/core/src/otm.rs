@@ -205,17 +205,6 @@ fn list<'a>(v: &'a Value, k: &str) -> &'a [Value] {
     v.get(k).and_then(Value::as_array).map_or(&[], Vec::as_slice)
 }
 
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// The kind of a component from another tool, guessed from its type and name.
 fn kind_of_type(t: &str) -> Kind {
     let t = t.to_ascii_lowercase();
@@ -250,14 +239,14 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
     }
     for key in ["representations", "assets", "trustZones", "components", "dataflows", "threats", "mitigations"] {
         if let Some(v) = doc.get(key).filter(|v| !v.is_array() && !v.is_null()) {
-            return Err(ModelError::at(file, None, None, format!("`{key}` must be a list, not {}", json_type(v))));
+            return Err(ModelError::at(file, None, None, format!("`{key}` must be a list, not {}", crate::file::json_type(v))));
         }
     }
     for (key, items) in
         [("trustZones", list(&doc, "trustZones")), ("components", list(&doc, "components")), ("dataflows", list(&doc, "dataflows"))]
     {
         if let Some((i, v)) = items.iter().enumerate().find(|(_, v)| !v.is_object()) {
-            return Err(ModelError::at(file, None, None, format!("`{key}[{i}]` must be an object, not {}", json_type(v))));
+            return Err(ModelError::at(file, None, None, format!("`{key}[{i}]` must be an object, not {}", crate::file::json_type(v))));
         }
         if let Some((i, _)) = items.iter().enumerate().find(|(_, v)| v.get("id").is_some_and(|id| !id.is_string())) {
             return Err(ModelError::at(file, None, None, format!("`{key}[{i}].id` must be a string")));

@@ -212,10 +212,15 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
     if let Some(Json::Array(list)) = root.get("assumptions") {
         model.assumptions = list.iter().filter_map(assumption).collect();
     }
-    let arr = |k: &str| -> Vec<&Map<String, Json>> {
+    let arr = |k: &str| -> Result<Vec<&Map<String, Json>>, ModelError> {
         match root.get(k) {
-            Some(Json::Array(a)) => a.iter().filter_map(Json::as_object).collect(),
-            _ => Vec::new(),
+            Some(Json::Array(a)) => a
+                .iter()
+                .enumerate()
+                .map(|(i, v)| v.as_object().ok_or_else(|| err(file, format!("{k}[{i}] must be an object, not {}", crate::file::json_type(v)))))
+                .collect(),
+            None | Some(Json::Null) => Ok(Vec::new()),
+            Some(v) => Err(err(file, format!("`{k}` must be a list, not {}", crate::file::json_type(v)))),
         }
     };
     let name_of = |o: &Map<String, Json>, what: &str, i: usize| -> Result<String, ModelError> {
@@ -224,7 +229,7 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
 
     // Data items.
     let mut data_ids: HashMap<String, String> = HashMap::new();
-    for (i, o) in arr("data").into_iter().enumerate() {
+    for (i, o) in arr("data")?.into_iter().enumerate() {
         let dname = name_of(o, "data", i)?;
         // The NUL keeps data names apart from element names; the id reads `data-<name>`.
         let id = imp.id_for(&format!("data\u{0}{dname}"));
@@ -267,11 +272,15 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
 
     // Boundaries, nodes, flows, in pytm's element order (boundaries first, then nodes, then
     // flows, each in file order).
-    let boundaries = arr("boundaries");
+    let boundaries = arr("boundaries")?;
     // `elements` holds the nodes in both formats (pytm's output lists them again under
-    // `actors` and `assets`).
-    let nodes = arr("elements");
-    let flows = arr("flows");
+    // `actors` and `assets`, which a hand-written file may give alone).
+    let mut nodes = arr("elements")?;
+    if root.get("elements").is_none() {
+        nodes = arr("actors")?;
+        nodes.extend(arr("assets")?);
+    }
+    let flows = arr("flows")?;
     let mut names_seen: HashMap<String, usize> = HashMap::new();
     for (what, list) in [("boundaries", &boundaries), ("elements", &nodes), ("flows", &flows)] {
         for (i, o) in list.iter().enumerate() {

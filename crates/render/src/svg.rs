@@ -28,7 +28,7 @@ pub fn escape_markup(s: &str, quotes: bool) -> String {
             '"' if quotes => out.push_str("&quot;"),
             '\'' if quotes => out.push_str("&#x27;"),
             '\t' | '\n' | '\r' => out.push(c),
-            c if c.is_control() => out.push('\u{FFFD}'),
+            c if c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }

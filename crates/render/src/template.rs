@@ -23,7 +23,7 @@ fn err<T>(msg: impl Into<String>) -> R<T> {
 }
 
 /// Largest report a template may produce, in bytes (a template repeating over itself stops here).
-const MAX_OUTPUT: usize = 512 * 1024 * 1024;
+const MAX_OUTPUT: usize = 128 * 1024 * 1024;
 
 #[derive(Clone, Debug)]
 enum V {
