@@ -3,6 +3,7 @@
 //! clear error (file and position or element), exit 2, no panic, within the memory and time caps;
 //! nothing is written. Files too big to commit (200 MB, 100k-deep nesting, 1 MB names) are made
 //! here in a temporary folder.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod common;
 
