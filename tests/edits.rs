@@ -1,0 +1,249 @@
+//! Property tests over random edit sequences of a model, through the app's document (the same
+//! undo stack and geometry edits the canvas uses):
+//! - undo of every edit restores the exact previous model, redo the exact next one, and undoing
+//!   everything gives back the model the sequence started from;
+//! - save then load gives back the same model;
+//! - triage decisions survive any sequence of renames and moves: none is lost or changed, and a
+//!   finding that still exists keeps its decision.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use egui::{Rect, pos2, vec2};
+use proptest::prelude::*;
+use std::collections::BTreeSet;
+use threatmap_app::document::{self, Document};
+use threatmap_core::attr::Kind;
+use threatmap_core::engine::{Options, analyze};
+use threatmap_core::file;
+use threatmap_core::lifecycle::{Decision, Status};
+use threatmap_core::model::{Controls, Element, Model};
+use threatmap_core::rules::{DEFAULT_PACKS, RuleSet};
+
+/// One edit a user can make. Indices pick among the elements present (modulo their count).
+#[derive(Debug, Clone)]
+enum Edit {
+    Add { kind: usize, x: i16, y: i16 },
+    Flow { from: usize, to: usize },
+    Move { which: usize, dx: i16, dy: i16 },
+    Resize { which: usize, w: u16, h: u16 },
+    Rename { which: usize, name: String },
+    Describe { which: usize, text: String },
+    Control { which: usize, control: usize, on: bool },
+    Scope { which: usize },
+    Delete { which: usize },
+    Triage { which: usize, status: usize, note: String },
+    AutoLayout,
+}
+
+const KINDS: &[Kind] = &[Kind::Actor, Kind::Process, Kind::Server, Kind::Datastore, Kind::Lambda, Kind::Boundary];
+
+/// Names with what users type: spaces, quotes, markup, accents, emoji, right-to-left text.
+fn name() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop::sample::select(vec!["Web", " ", "DB", "\"", "<b>", "&", "é", "日本", "🚀", "שלום", "'", "{x}", "\\", "\n", "api-1"]),
+        0..6,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+fn edit() -> impl Strategy<Value = Edit> {
+    let i = 0usize..64;
+    prop_oneof![
+        (0..KINDS.len(), -400i16..1200, -400i16..900).prop_map(|(kind, x, y)| Edit::Add { kind, x, y }),
+        (i.clone(), i.clone()).prop_map(|(from, to)| Edit::Flow { from, to }),
+        (i.clone(), -300i16..300, -300i16..300).prop_map(|(which, dx, dy)| Edit::Move { which, dx, dy }),
+        (i.clone(), 20u16..900, 20u16..700).prop_map(|(which, w, h)| Edit::Resize { which, w, h }),
+        (i.clone(), name()).prop_map(|(which, name)| Edit::Rename { which, name }),
+        (i.clone(), name()).prop_map(|(which, text)| Edit::Describe { which, text }),
+        (i.clone(), 0usize..64, any::<bool>()).prop_map(|(which, control, on)| Edit::Control { which, control, on }),
+        i.clone().prop_map(|which| Edit::Scope { which }),
+        i.clone().prop_map(|which| Edit::Delete { which }),
+        (i, 0usize..7, name()).prop_map(|(which, status, note)| Edit::Triage { which, status, note }),
+        Just(Edit::AutoLayout),
+    ]
+}
+
+fn rules() -> RuleSet {
+    let mut r = RuleSet::new();
+    for p in DEFAULT_PACKS {
+        r.add_builtin(p);
+    }
+    r
+}
+
+fn pick(m: &Model, which: usize, filter: impl Fn(&Element) -> bool) -> Option<String> {
+    let ids: Vec<&Element> = m.elements.iter().filter(|e| filter(e)).collect();
+    (!ids.is_empty()).then(|| ids[which % ids.len()].id.clone())
+}
+
+/// Applies one edit the way the app does (moving a boundary moves its members; membership
+/// follows geometry).
+fn apply(m: &mut Model, e: &Edit, rules: &RuleSet) {
+    let placed = |e: &Element| e.kind.is_node() || e.kind == Kind::Boundary;
+    match e {
+        Edit::Add { kind, x, y } => {
+            document::add_element(m, KINDS[*kind], pos2(f32::from(*x), f32::from(*y)));
+        }
+        Edit::Flow { from, to } => {
+            if let (Some(a), Some(b)) = (pick(m, *from, |e| e.kind.is_node()), pick(m, *to, |e| e.kind.is_node())) {
+                document::add_flow(m, &a, &b);
+            }
+        }
+        Edit::Move { which, dx, dy } => {
+            let Some(id) = pick(m, *which, placed) else { return };
+            let kind = m.elements.iter().find(|e| e.id == id).unwrap().kind;
+            let mut moved = vec![id.clone()];
+            if kind == Kind::Boundary {
+                moved.extend(document::descendants(m, &id));
+            }
+            for x in &moved {
+                let k = m.elements.iter().find(|e| &e.id == x).unwrap().kind;
+                if let Some(r) = document::rect_of(m, x, k) {
+                    document::set_rect(m, x, r.translate(vec2(f32::from(*dx), f32::from(*dy))));
+                }
+            }
+            document::assign_boundaries(m, &moved);
+        }
+        Edit::Resize { which, w, h } => {
+            let Some(id) = pick(m, *which, |e| e.kind == Kind::Boundary) else { return };
+            let Some(r) = document::rect_of(m, &id, Kind::Boundary) else { return };
+            document::set_rect(m, &id, Rect::from_min_size(r.min, vec2(f32::from(*w), f32::from(*h))));
+            let all: Vec<String> = m.elements.iter().filter(|e| placed(e)).map(|e| e.id.clone()).collect();
+            document::assign_boundaries(m, &all);
+        }
+        Edit::Rename { which, name } => {
+            if let Some(id) = pick(m, *which, |_| true) {
+                m.elements.iter_mut().find(|e| e.id == id).unwrap().name = name.clone();
+            }
+        }
+        Edit::Describe { which, text } => {
+            if let Some(id) = pick(m, *which, |_| true) {
+                let e = m.elements.iter_mut().find(|e| e.id == id).unwrap();
+                let def = Element::attribute("description").unwrap();
+                e.set_json(def.key, &serde_json::Value::String(text.clone())).unwrap();
+            }
+        }
+        Edit::Control { which, control, on } => {
+            if let Some(id) = pick(m, *which, |_| true) {
+                let def = &Controls::ATTRIBUTES[control % Controls::ATTRIBUTES.len()];
+                let e = m.elements.iter_mut().find(|e| e.id == id).unwrap();
+                // Yes/no controls only (the few text controls refuse a boolean and stay as they are).
+                if !*on {
+                    e.controls.clear(def.key);
+                } else if e.controls.set_json(def.key, &serde_json::Value::Bool(true)).is_err() {
+                    e.controls.clear(def.key);
+                }
+            }
+        }
+        Edit::Scope { which } => {
+            if let Some(id) = pick(m, *which, |_| true) {
+                let e = m.elements.iter_mut().find(|e| e.id == id).unwrap();
+                let def = Element::attribute("inScope").unwrap();
+                let now = matches!(e.get(def.key, e.kind), threatmap_core::attr::Value::Bool(true));
+                e.set_json(def.key, &serde_json::Value::Bool(!now)).unwrap();
+            }
+        }
+        Edit::Delete { which } => {
+            if let Some(id) = pick(m, *which, |_| true) {
+                document::delete(m, &BTreeSet::from([id]));
+            }
+        }
+        Edit::Triage { which, status, note } => {
+            let key = {
+                let a = analyze(m, rules, &Options::default());
+                if a.findings.is_empty() {
+                    return;
+                }
+                a.key(&a.findings[which % a.findings.len()])
+            };
+            let to = Status::ALL[status % Status::ALL.len()];
+            let d = m.decisions.entry(key).or_insert_with(Decision::default);
+            d.justification = note.clone();
+            d.set_status(to, "proptest", note);
+        }
+        Edit::AutoLayout => {
+            document::auto_layout(m, true);
+        }
+    }
+}
+
+fn start() -> Model {
+    file::load(&common::root().join("assets/examples/web-app.threatmap.json")).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, max_shrink_iters: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn undo_restores_every_previous_model_and_save_load_is_the_identity(edits in prop::collection::vec(edit(), 1..24)) {
+        let rules = rules();
+        let initial = start();
+        let mut doc = Document::new(initial.clone(), None);
+        let mut history = vec![initial.clone()];
+        for e in &edits {
+            let before = doc.model.clone();
+            doc.edit(|m| apply(m, e, &rules));
+            let after = doc.model.clone();
+            if after != before {
+                prop_assert!(doc.undo(), "{e:?}: nothing to undo");
+                prop_assert_eq!(&doc.model, &before, "undo of {:?}", e);
+                prop_assert!(doc.redo());
+                prop_assert_eq!(&doc.model, &after, "redo of {:?}", e);
+                history.push(after);
+            }
+        }
+        // Save, load: the same model; save again: the same bytes.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.threatmap.json");
+        doc.save_to(path.clone()).unwrap();
+        let loaded = file::load(&path).unwrap();
+        prop_assert_eq!(&loaded, &doc.model);
+        let bytes = std::fs::read(&path).unwrap();
+        file::save(&loaded, &path).unwrap();
+        prop_assert_eq!(bytes, std::fs::read(&path).unwrap());
+        // Undo everything, one step at a time, through every model of the history.
+        while let Some(expected) = history.pop() {
+            prop_assert_eq!(&doc.model, &expected);
+            if history.is_empty() {
+                prop_assert!(!doc.undo());
+            } else {
+                prop_assert!(doc.undo());
+            }
+        }
+        prop_assert_eq!(&doc.model, &initial);
+    }
+
+    #[test]
+    fn decisions_survive_renames_and_moves(
+        edits in prop::collection::vec(prop_oneof![
+            (0usize..64, name()).prop_map(|(which, name)| Edit::Rename { which, name }),
+            (0usize..64, -300i16..300, -300i16..300).prop_map(|(which, dx, dy)| Edit::Move { which, dx, dy }),
+            (0usize..64, 20u16..900, 20u16..700).prop_map(|(which, w, h)| Edit::Resize { which, w, h }),
+            Just(Edit::AutoLayout),
+        ], 1..24),
+        triaged in prop::collection::btree_set(0usize..200, 1..12),
+    ) {
+        let rules = rules();
+        let mut m = start();
+        for (n, which) in triaged.iter().enumerate() {
+            apply(&mut m, &Edit::Triage { which: *which, status: n, note: format!("decided {n}") }, &rules);
+        }
+        let decisions = m.decisions.clone();
+        let mut doc = Document::new(m, None);
+        for e in &edits {
+            doc.edit(|m| apply(m, e, &rules));
+        }
+        prop_assert_eq!(&doc.model.decisions, &decisions, "decisions changed");
+        let a = analyze(&doc.model, &rules, &Options::default());
+        for f in &a.findings {
+            if let Some(d) = decisions.get(&a.key(f)) {
+                prop_assert_eq!(a.status(f), d.status);
+            }
+        }
+        // Renames alone never orphan a decision: keys use ids, which a rename keeps.
+        if edits.iter().all(|e| matches!(e, Edit::Rename { .. })) {
+            prop_assert!(a.orphaned_decisions().is_empty(), "{:?}", a.orphaned_decisions());
+        }
+    }
+}
