@@ -184,6 +184,19 @@ fn quitting_with_unsaved_changes_asks_first() {
 }
 
 #[test]
+fn deleting_every_element_of_a_saved_model_is_unsaved_work() {
+    let mut h = harness(example());
+    h.state_mut().doc.path = Some("unused.threatmap.json".into());
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.key_press(Key::Delete);
+    h.run_steps(2);
+    assert!(h.state().doc.model.elements.is_empty());
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Q);
+    h.run_steps(3);
+    let _ = h.get_by_label("Unsaved changes");
+}
+
+#[test]
 fn delete_undo_redo_and_copy_paste() {
     let mut h = harness(example());
     let n = h.state().doc.model.elements.len();

@@ -129,9 +129,7 @@ fn apply(m: &mut Model, e: &Edit, rules: &RuleSet) {
                 let def = &Controls::ATTRIBUTES[control % Controls::ATTRIBUTES.len()];
                 let e = m.elements.iter_mut().find(|e| e.id == id).unwrap();
                 // Yes/no controls only (the few text controls refuse a boolean and stay as they are).
-                if !*on {
-                    e.controls.clear(def.key);
-                } else if e.controls.set_json(def.key, &serde_json::Value::Bool(true)).is_err() {
+                if !*on || e.controls.set_json(def.key, &serde_json::Value::Bool(true)).is_err() {
                     e.controls.clear(def.key);
                 }
             }

@@ -126,6 +126,8 @@ pub struct ThreatmapApp {
     allow_close: bool,
     dialogs: (mpsc::Sender<DialogResult>, mpsc::Receiver<DialogResult>),
     last_autosave: Instant,
+    /// The document revision last written to the recovery file.
+    autosaved_revision: Option<u64>,
     recovery_path: Option<PathBuf>,
 }
 
@@ -135,14 +137,11 @@ impl std::fmt::Debug for ThreatmapApp {
     }
 }
 
-/// A document for `model` with positions for everything: a model without them (an import) is
-/// laid out once, as an undoable edit.
-fn placed_document(model: Model, path: Option<PathBuf>) -> Document {
-    let mut doc = Document::new(model, path);
-    doc.edit(|m| {
-        document::auto_layout(m, false);
-    });
-    doc
+/// A document for a loaded model; elements without a position are placed by the (deterministic)
+/// auto-layout as part of opening, so opening a model leaves nothing unsaved.
+fn placed_document(mut model: Model, path: Option<PathBuf>) -> Document {
+    document::auto_layout(&mut model, false);
+    Document::new(model, path)
 }
 
 /// The rules a model asks for: its `rulePacks`, or the default packs.
@@ -183,6 +182,7 @@ impl ThreatmapApp {
             allow_close: false,
             dialogs: mpsc::channel(),
             last_autosave: Instant::now(),
+            autosaved_revision: None,
             recovery_path,
         }
     }
@@ -255,7 +255,7 @@ impl ThreatmapApp {
         egui::CentralPanel::no_frame().show(ui, |ui| crate::canvas::canvas_ui(ui, self));
 
         self.dialogs_ui(&ctx);
-        self.autosave();
+        self.autosave(&ctx);
         ctx.send_viewport_cmd(egui::ViewportCommand::Title(self.doc.title()));
     }
 
@@ -486,9 +486,15 @@ impl ThreatmapApp {
         }
     }
 
+    /// True if closing now would lose work: the model differs from its file (deleting every
+    /// element of a saved model counts), or an untitled model has elements.
+    pub fn has_unsaved_work(&self) -> bool {
+        self.doc.is_dirty() && (self.doc.path.is_some() || !self.doc.model.elements.is_empty())
+    }
+
     /// Asks about unsaved changes before `action`, or does it at once.
     pub fn request(&mut self, action: Pending) {
-        if self.doc.is_dirty() && !self.doc.model.elements.is_empty() {
+        if self.has_unsaved_work() {
             self.prompt = Some(action);
         } else {
             self.perform(action);
@@ -704,7 +710,7 @@ impl ThreatmapApp {
 
     fn handle_close_request(&mut self, ctx: &egui::Context) {
         if ctx.input(|i| i.viewport().close_requested()) && !self.allow_close {
-            if self.doc.is_dirty() && !self.doc.model.elements.is_empty() {
+            if self.has_unsaved_work() {
                 ctx.send_viewport_cmd(egui::ViewportCommand::CancelClose);
                 self.prompt = Some(Pending::Quit);
             } else {
@@ -798,9 +804,17 @@ impl ThreatmapApp {
         });
     }
 
-    fn autosave(&mut self) {
-        if self.last_autosave.elapsed() >= AUTOSAVE {
+    /// Writes the recovery file every few seconds while there is unsaved work it lacks; an idle
+    /// window wakes up for it (egui paints only on input otherwise).
+    fn autosave(&mut self, ctx: &egui::Context) {
+        if self.recovery_path.is_none() || self.autosaved_revision == Some(self.doc.revision()) || !self.doc.is_dirty() {
+            return;
+        }
+        let since = self.last_autosave.elapsed();
+        if since >= AUTOSAVE {
             self.autosave_now();
+        } else {
+            ctx.request_repaint_after(AUTOSAVE - since);
         }
     }
 
@@ -808,9 +822,10 @@ impl ThreatmapApp {
     pub fn autosave_now(&mut self) {
         let Some(path) = self.recovery_path.clone() else { return };
         self.last_autosave = Instant::now();
-        if !self.doc.is_dirty() || self.doc.model.elements.is_empty() {
+        if !self.has_unsaved_work() {
             return;
         }
+        self.autosaved_revision = Some(self.doc.revision());
         let wrapper = serde_json::json!({
             "path": self.doc.path.as_ref().map(|p| p.display().to_string()),
             "model": self.doc.model,
