@@ -16,7 +16,7 @@ use threatmap_app::document::{self, Document};
 use threatmap_core::attr::Kind;
 use threatmap_core::engine::{Options, analyze};
 use threatmap_core::file;
-use threatmap_core::lifecycle::{Decision, Status};
+use threatmap_core::lifecycle::Status;
 use threatmap_core::model::{Controls, Element, Model};
 use threatmap_core::rules::{DEFAULT_PACKS, RuleSet};
 
@@ -156,7 +156,7 @@ fn apply(m: &mut Model, e: &Edit, rules: &RuleSet) {
                 a.key(&a.findings[which % a.findings.len()])
             };
             let to = Status::ALL[status % Status::ALL.len()];
-            let d = m.decisions.entry(key).or_insert_with(Decision::default);
+            let d = m.decisions.entry(key).or_default();
             d.justification = note.clone();
             d.set_status(to, "proptest", note);
         }
