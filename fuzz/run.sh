@@ -6,7 +6,9 @@
 # Needs a nightly toolchain (`rustup toolchain install nightly`) and cargo-fuzz
 # (`cargo install cargo-fuzz`). Seed corpora come from fuzz/seeds and, when present, from the
 # reference files in ../shared/compat (THREATMAP_SHARED), copied into fuzz/corpus at run time.
-# Limits: 512 MB of memory and 1 s per input; an input over either is a finding.
+# Limits: 1 s per input, 512 MB in one allocation, 1 GB for the whole process (the in-memory
+# corpus included); an input over any is a finding. Run on an otherwise idle machine: a fuzzer
+# starved of CPU reports false timeouts.
 # Findings land in fuzz/artifacts/TARGET/; replay one with
 #   cargo +nightly fuzz run TARGET fuzz/artifacts/TARGET/crash-…
 set -euo pipefail
@@ -50,7 +52,7 @@ for t in "${targets[@]}"; do
   before=$(ls "artifacts/$t" | wc -l)
   set +e
   cargo +nightly fuzz run -O "$t" "corpus/$t" -- \
-    -max_total_time="$seconds" -rss_limit_mb=512 -malloc_limit_mb=512 -timeout=1 \
+    -max_total_time="$seconds" -rss_limit_mb=1024 -malloc_limit_mb=512 -timeout=1 \
     -print_final_stats=1 >"logs/$t.log" 2>&1
   set -e
   after=$(ls "artifacts/$t" | wc -l)

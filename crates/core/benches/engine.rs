@@ -5,7 +5,8 @@
 //!
 //! Runs pytm's 113 rules (from `$THREATMAP_SHARED/compat/pytm/threats.json`) and the built-in
 //! packs, with and without pytm's `--json` output, and prints the peak heap of one full run.
-//! Target at N = 10,000: under 0.5 s and 150 MB (pytm 1.4.0: 117 s and 1.09 GB).
+//! Sizes 1,000, 10,000 and 50,000 (`THREATMAP_BENCH_SIZES` overrides). Target at N = 10,000:
+//! under 0.5 s and 150 MB (pytm 1.4.0: 117 s and 1.09 GB).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
@@ -58,7 +59,7 @@ fn bench(c: &mut Criterion) {
     let sizes: Vec<usize> = std::env::var("THREATMAP_BENCH_SIZES")
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![1_000, 10_000]);
+        .unwrap_or_else(|| vec![1_000, 10_000, 50_000]);
     let sets = rule_sets();
     let mut summary = Vec::new();
     for &n in &sizes {
