@@ -139,9 +139,9 @@ const CORPUS: &[(&str, i32, &[&str])] = &[
         ],
     ),
     ("rules/threats-wrong-type.json", 0, &[":2: not a threat entry", ":3: not a threat entry"]),
-    ("template/unterminated.md", 2, &["unclosed `{`"]),
-    ("template/unknown-field.md", 2, &["TM has no attribute `nosuchfield`"]),
-    ("template/bad-call.md", 2, &["unknown report utility `__import__`"]),
+    ("template/unterminated.md", 2, &[":3:1: template: unclosed `{`"]),
+    ("template/unknown-field.md", 2, &[":3:1: template: TM has no attribute `nosuchfield`"]),
+    ("template/bad-call.md", 2, &[":1:1: template: unknown report utility `__import__`"]),
     ("template/invalid-utf8.md", 2, &[":1:3:", "not valid UTF-8"]),
 ];
 
@@ -238,7 +238,7 @@ fn nesting_100k_deep_is_refused_without_overflowing_the_stack() {
     expect("rules", &written(d, "deep-condition.toml", &rule(&format!("{}True{}", "(".repeat(n), ")".repeat(n)))), 0, &["rule D-1", "limit"]);
     // Within the length limit, nesting beyond the depth limit is refused by the parser.
     expect("rules", &written(d, "nested-condition.toml", &rule(&format!("{}True{}", "(".repeat(5000), ")".repeat(5000)))), 0, &["rule D-1", "nested"]);
-    expect("template", &written(d, "deep.md", &"{tm.findings:repeat:".repeat(n)), 2, &["unclosed `{`"]);
+    expect("template", &written(d, "deep.md", &"{tm.findings:repeat:".repeat(n)), 2, &[":1:1: template: unclosed `{`"]);
 }
 
 #[test]

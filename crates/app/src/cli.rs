@@ -578,7 +578,8 @@ fn run(command: Command) -> Result<ExitCode> {
                 (Some(t), format) => {
                     let name = t.display().to_string();
                     let src = file::read_text(t, file::MAX_FILE_BYTES).map_err(|p| bad(p.display_in(&name).to_string()))?;
-                    let md = template::render(&src, &analysis).map_err(|e| bad(format!("{name}: {e}")))?;
+                    let md = template::render(&src, &analysis)
+                        .map_err(|e| bad(if e.position.is_some() { format!("{name}:{e}") } else { format!("{name}: {e}") }))?;
                     if format == ReportFormat::Md { md + "\n" } else { report::markdown_page(&m.name, &md) }
                 }
             };

@@ -11,15 +11,42 @@ use threatmap_core::attr::{EnumValue, Kind, Value};
 use threatmap_core::engine::{Analysis, Finding};
 use threatmap_core::model::{DataItem, Element};
 
-/// A template error, with the field that caused it.
+/// A template error, with the field that caused it and, when known, where the field starts in
+/// the template (1-based line and column; errors inside a repeat or call body point at the
+/// outermost field).
 #[derive(Debug, thiserror::Error)]
-#[error("template: {0}")]
-pub struct TemplateError(pub String);
+pub struct TemplateError {
+    /// What is wrong.
+    pub message: String,
+    /// Line and column of the field in the template.
+    pub position: Option<(usize, usize)>,
+    /// Byte offset of the field, until [`render`] turns it into a position.
+    offset: Option<usize>,
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.position {
+            Some((line, column)) => write!(f, "{line}:{column}: template: {}", self.message),
+            None => write!(f, "template: {}", self.message),
+        }
+    }
+}
+
+impl TemplateError {
+    /// Places an error without a place at `offset` (bytes into the text being expanded).
+    fn at(mut self, offset: Option<usize>) -> TemplateError {
+        if self.offset.is_none() {
+            self.offset = offset;
+        }
+        self
+    }
+}
 
 type R<T> = Result<T, TemplateError>;
 
 fn err<T>(msg: impl Into<String>) -> R<T> {
-    Err(TemplateError(msg.into()))
+    Err(TemplateError { message: msg.into(), position: None, offset: None })
 }
 
 /// Largest report a template may produce, in bytes (a template repeating over itself stops here).
@@ -427,7 +454,7 @@ impl Ctx<'_, '_> {
 
     /// `SuperFormatter.format(body, item=item)`: a fresh scope with only `item`.
     fn format(&self, body: &str, item: &V, out: &mut String) -> R<()> {
-        self.vformat(body, &Scope::Item(item), 2, out)
+        self.vformat(body, &Scope::Item(item), 2, out, None)
     }
 
     fn lookup(&self, scope: &Scope<'_>, name: &str) -> R<V> {
@@ -473,7 +500,10 @@ impl Ctx<'_, '_> {
                 let key = &field[k + 1..close];
                 v = match (&v, key.parse::<usize>()) {
                     (V::List(l), Ok(n)) => {
-                        l.get(n).cloned().ok_or_else(|| TemplateError(format!("index {n} out of range in `{{{field}}}`")))?
+                        match l.get(n).cloned() {
+                            Some(v) => v,
+                            None => return err(format!("index {n} out of range in `{{{field}}}`")),
+                        }
                     }
                     _ => self.attr(&v, key)?,
                 };
@@ -485,7 +515,8 @@ impl Ctx<'_, '_> {
 
     /// `string.Formatter._vformat`: literal text, `{{`/`}}`, and fields whose spec is itself
     /// expanded first (that is what makes braces double per nesting level).
-    fn vformat(&self, s: &str, scope: &Scope<'_>, depth: i32, out: &mut String) -> R<()> {
+    /// `base` is where `s` starts in the template file, when `s` is a piece of it.
+    fn vformat(&self, s: &str, scope: &Scope<'_>, depth: i32, out: &mut String, base: Option<usize>) -> R<()> {
         if depth < 0 {
             return err("maximum template nesting exceeded");
         }
@@ -494,7 +525,7 @@ impl Ctx<'_, '_> {
         let mut lit = 0;
         while i < b.len() {
             if out.len() > MAX_OUTPUT {
-                return err("report larger than 512 MiB");
+                return err(format!("report larger than {} MiB", MAX_OUTPUT >> 20));
             }
             match b[i] {
                 b'{' if b.get(i + 1) == Some(&b'{') => {
@@ -507,7 +538,7 @@ impl Ctx<'_, '_> {
                     i += 2;
                     lit = i;
                 }
-                b'}' => return err(format!("single `}}` at byte {i}")),
+                b'}' => return err("single `}` (write `}}` for a literal brace)").map_err(|e| e.at(base.map(|b| b + i))),
                 b'{' => {
                     out.push_str(&s[lit..i]);
                     // Find the matching close brace.
@@ -528,7 +559,7 @@ impl Ctx<'_, '_> {
                     }
                     if j >= b.len() {
                         let preview: String = s[i..].chars().take(40).collect();
-                        return err(format!("unclosed `{{` at `{preview}`"));
+                        return err(format!("unclosed `{{` at `{preview}`")).map_err(|e| e.at(base.map(|b| b + i)));
                     }
                     let field = &s[i + 1..j];
                     let (head, spec) = match field.find([':', '!']) {
@@ -542,10 +573,14 @@ impl Ctx<'_, '_> {
                         Some(p) => (&field[..p], &field[p + 1..]),
                         None => (field, ""),
                     };
-                    let value = self.field_value(scope, head)?;
+                    let here = base.map(|b| b + i);
+                    let value = self.field_value(scope, head).map_err(|e| e.at(here))?;
                     let mut expanded = String::new();
-                    self.vformat(spec, scope, depth - 1, &mut expanded)?;
-                    self.format_field(value, &expanded, out)?;
+                    // `spec` is a piece of `s`, except the empty spec of a field without one.
+                    let spec_offset = (spec.as_ptr() as usize).checked_sub(s.as_ptr() as usize).filter(|o| *o <= s.len());
+                    let spec_base = base.zip(spec_offset).map(|(b, o)| b + o);
+                    self.vformat(spec, scope, depth - 1, &mut expanded, spec_base).map_err(|e| e.at(here))?;
+                    self.format_field(value, &expanded, out).map_err(|e| e.at(here))?;
                     i = j + 1;
                     lit = i;
                 }
@@ -574,7 +609,15 @@ pub fn render(template: &str, a: &Analysis<'_>) -> Result<String, TemplateError>
     }
     let ctx = Ctx { a, by_element };
     let mut out = String::with_capacity(template.len() * 4);
-    ctx.vformat(template, &Scope::Root, 2, &mut out)?;
+    ctx.vformat(template, &Scope::Root, 2, &mut out, Some(0)).map_err(|mut e| {
+        if let Some(at) = e.offset.filter(|&at| at <= template.len() && template.is_char_boundary(at)) {
+            let before = &template[..at];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            e.position = Some((line, column));
+        }
+        e
+    })?;
     Ok(out)
 }
 
