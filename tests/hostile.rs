@@ -259,3 +259,23 @@ fn names_of_1_mb_are_refused_with_a_short_message() {
     );
     expect("otm", &written(d, "long.otm.json", &otm), 2, &["the id is 1048576 characters long"]);
 }
+
+#[test]
+fn tm7_with_duplicate_or_dangling_guids() {
+    let Some(shared) = common::shared("compat/tmt/simple_line_boundary.tm7") else { return };
+    let real = std::fs::read_to_string(shared.join("compat/tmt/simple_line_boundary.tm7")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (start, end) = (real.find("<DrawingSurfaceList").unwrap(), real.find("</DrawingSurfaceList>").unwrap());
+    let surface = &real[start..end];
+    // The process takes the external entity's GUID: two elements with one id.
+    let (user, web) = ("b6775541-6516-4bc2-bb98-2d9914d8450c", "6b9ff635-5548-4571-8a65-87c3b3a77b70");
+    assert!(surface.contains(user) && surface.contains(web));
+    let dup = format!("{}{}{}", &real[..start], surface.replace(web, user), &real[end..]);
+    expect("tm7", &written(d, "dup.tm7", &dup), 2, &[&format!("Process \"Web Application\" ({user})"), "duplicate id"]);
+    // A connector whose end names no stencil: TMT allows loose connectors, so the flow is left
+    // out with a warning naming it and the rest is imported.
+    let dangling = real.replacen(&format!(">{web}</SourceGuid>"), ">11111111-2222-3333-4444-555555555555</SourceGuid>", 1);
+    assert_ne!(dangling, real);
+    expect("tm7", &written(d, "dangling.tm7", &dangling), 0, &["is not connected at both ends in the diagram; it is left out"]);
+}
