@@ -5,7 +5,8 @@
 #
 # Needs a nightly toolchain (`rustup toolchain install nightly`) and cargo-fuzz
 # (`cargo install cargo-fuzz`). Seed corpora come from fuzz/seeds and, when present, from the
-# reference files in ../shared/compat (THREATMAP_SHARED), copied into fuzz/corpus at run time.
+# reference files in ../shared/compat (THREATMAP_SHARED) and tests/hostile, copied into fuzz/corpus
+# at run time.
 # Limits: 1 s per input, 512 MB in one allocation, 1 GB for the whole process (the in-memory
 # corpus included); an input over any is a finding. Run on an otherwise idle machine: a fuzzer
 # starved of CPU reports false timeouts.
@@ -34,6 +35,14 @@ seed pytm_json "$shared"/compat/pytm/models/*/out.json
 seed tm7 "$shared"/compat/tmt/*.tm7
 seed threat_dragon "$shared"/compat/threat-dragon/*.json
 seed template "$shared"/compat/pytm/templates/*.md
+# The hostile-input corpus: bad files are good starting points.
+seed model ../tests/hostile/model/*
+seed pytm_json ../tests/hostile/pytm/*
+seed tm7 ../tests/hostile/tm7/*
+seed threat_dragon ../tests/hostile/threat-dragon/*
+seed otm ../tests/hostile/otm/*
+seed rule_pack ../tests/hostile/rules/*
+seed template ../tests/hostile/template/*
 if [ -f "$shared/compat/pytm/threats.json" ] && command -v python3 >/dev/null; then
   python3 - "$shared/compat/pytm/threats.json" corpus/condition <<'PY'
 import json, sys, hashlib, pathlib
