@@ -11,7 +11,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 use std::hint::black_box;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -39,9 +38,7 @@ fn reset_peak() -> bool {
 }
 
 fn rule_sets() -> Vec<(&'static str, RuleSet)> {
-    let shared = std::env::var_os("THREATMAP_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let shared = threatmap_core::synth::shared_dir();
     let mut out = Vec::new();
     let mut pytm = RuleSet::new();
     match pytm.add_file(&shared.join("compat/pytm/threats.json")) {

@@ -7,29 +7,12 @@
 
 use std::collections::BTreeSet;
 use std::hint::black_box;
-use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use threatmap_core::synth::{median_time, shared_dir};
 use threatmap_core::{file, synth, threat_dragon, tmt};
 
-fn shared() -> PathBuf {
-    std::env::var_os("THREATMAP_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
-}
 
-fn median(mut f: impl FnMut(), runs: usize) -> Duration {
-    let mut t: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let s = Instant::now();
-            f();
-            s.elapsed()
-        })
-        .collect();
-    t.sort();
-    t[runs / 2]
-}
 
 /// The GUIDs used as element keys in `surface` (`<a:Key>GUID</a:Key>`) and the surface's own.
 fn element_guids(surface: &str) -> BTreeSet<String> {
@@ -70,17 +53,17 @@ fn bench(c: &mut Criterion) {
     let mut summary = Vec::new();
     let mut group = c.benchmark_group("import");
     group.sample_size(10);
-    let core = std::fs::read_to_string(shared().join("compat/tmt/sample_core_kb.tm7")).ok();
-    let line = std::fs::read_to_string(shared().join("compat/tmt/simple_line_boundary.tm7")).ok();
+    let core = std::fs::read_to_string(shared_dir().join("compat/tmt/sample_core_kb.tm7")).ok();
+    let line = std::fs::read_to_string(shared_dir().join("compat/tmt/simple_line_boundary.tm7")).ok();
     let big = core.as_deref().map(|t| enlarged(t, 2 * 1024 * 1024));
     for (name, text) in [("tm7_core_kb", &core), ("tm7_line_boundary", &line), ("tm7_2mb", &big)] {
         let Some(text) = text else {
-            eprintln!("{name}: TMT samples not found in {}; set THREATMAP_SHARED", shared().display());
+            eprintln!("{name}: TMT samples not found in {}; set THREATMAP_SHARED", shared_dir().display());
             continue;
         };
         let converted = tmt::import(text, "bench.tm7", "bench", "bench.template.toml").unwrap();
         group.bench_function(name, |b| b.iter(|| black_box(tmt::import(text, "bench.tm7", "bench", "bench.template.toml").unwrap())));
-        let t = median(|| drop(black_box(tmt::import(text, "bench.tm7", "bench", "bench.template.toml").unwrap())), 5);
+        let t = median_time(|| drop(black_box(tmt::import(text, "bench.tm7", "bench", "bench.template.toml").unwrap())), 5);
         summary.push(format!(
             "{name:<20} {:>6.2} MB, {:>4} elements, {:>4} template rules: {:>7.1} ms",
             text.len() as f64 / 1e6,
@@ -89,14 +72,14 @@ fn bench(c: &mut Criterion) {
             t.as_secs_f64() * 1e3
         ));
     }
-    if let Ok(td) = std::fs::read_to_string(shared().join("compat/threat-dragon/v2-threat-model.json")) {
+    if let Ok(td) = std::fs::read_to_string(shared_dir().join("compat/threat-dragon/v2-threat-model.json")) {
         group.bench_function("threat_dragon_demo", |b| b.iter(|| black_box(threat_dragon::import(&td, "td.json", "td.threats.toml").unwrap())));
-        let t = median(|| drop(black_box(threat_dragon::import(&td, "td.json", "td.threats.toml").unwrap())), 9);
+        let t = median_time(|| drop(black_box(threat_dragon::import(&td, "td.json", "td.threats.toml").unwrap())), 9);
         summary.push(format!("{:<20} {:>6.2} MB: {:>7.1} ms", "threat_dragon_demo", td.len() as f64 / 1e6, t.as_secs_f64() * 1e3));
     }
     let native = file::to_canonical_json(&synth::synthetic(10_000, 42));
     group.bench_function("native_load/10000", |b| b.iter(|| black_box(file::parse(&native, "m.json").unwrap())));
-    let t = median(|| drop(black_box(file::parse(&native, "m.json").unwrap())), 5);
+    let t = median_time(|| drop(black_box(file::parse(&native, "m.json").unwrap())), 5);
     summary.push(format!("{:<20} {:>6.2} MB: {:>7.1} ms (parse and check)", "native_load/10000", native.len() as f64 / 1e6, t.as_secs_f64() * 1e3));
     group.finish();
     println!("\nThreatmap imports, medians:");

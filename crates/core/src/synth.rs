@@ -175,3 +175,24 @@ pub fn synthetic(n: usize, seed: u64) -> Model {
     }
     m
 }
+
+/// The reference data folder beside the project (`$THREATMAP_SHARED`, else `../shared`), for
+/// benchmarks that read other tools' files.
+pub fn shared_dir() -> std::path::PathBuf {
+    std::env::var_os("THREATMAP_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"))
+}
+
+/// The median wall time of `runs` calls of `f`, for benchmark summaries.
+pub fn median_time(mut f: impl FnMut(), runs: usize) -> std::time::Duration {
+    let mut t: Vec<std::time::Duration> = (0..runs.max(1))
+        .map(|_| {
+            let s = std::time::Instant::now();
+            f();
+            s.elapsed()
+        })
+        .collect();
+    t.sort();
+    t[t.len() / 2]
+}
