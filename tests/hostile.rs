@@ -261,7 +261,7 @@ fn names_of_1_mb_are_refused_with_a_short_message() {
 }
 
 #[test]
-fn tm7_with_duplicate_or_dangling_guids() {
+fn tm7_with_duplicate_or_dangling_guids_or_a_1_mb_name() {
     let Some(shared) = common::shared("compat/tmt/simple_line_boundary.tm7") else { return };
     let real = std::fs::read_to_string(shared.join("compat/tmt/simple_line_boundary.tm7")).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -278,4 +278,9 @@ fn tm7_with_duplicate_or_dangling_guids() {
     let dangling = real.replacen(&format!(">{web}</SourceGuid>"), ">11111111-2222-3333-4444-555555555555</SourceGuid>", 1);
     assert_ne!(dangling, real);
     expect("tm7", &written(d, "dangling.tm7", &dangling), 0, &["is not connected at both ends in the diagram; it is left out"]);
+    // A stencil named with 1 MB of text.
+    let named = "xmlns:c=\"http://www.w3.org/2001/XMLSchema\">Web Application</b:Value>";
+    assert!(real.contains(named));
+    let long = real.replacen(named, &named.replace("Web Application", &"W".repeat(1 << 20)), 1);
+    expect("tm7", &written(d, "long-name.tm7", &long), 2, &["the name is 1048576 characters long; the limit is 1024"]);
 }
