@@ -43,10 +43,16 @@ except subprocess.TimeoutExpired:
     print("timeout"); sys.exit()
 dt = time.perf_counter() - t
 peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-print(f"{dt:.3f} {peak:.0f}" if r.returncode == 0 else f"failed({r.returncode})")
+print(f"{dt:.3f} {peak:.0f}" if r.returncode == 0 else f"failed(exit {r.returncode} after {dt:.1f} s)")
 PY
 }
-show() { [ "$1" = timeout ] && echo "> ${limit} s" || awk '{printf "%.3f s, %d MB", $1, $2}' <<<"$1"; }
+show() {
+  case "$1" in
+    timeout) echo "> ${limit} s" ;;
+    failed*) echo "$1" ;;
+    *) awk '{printf "%.3f s, %d MB", $1, $2}' <<<"$1" ;;
+  esac
+}
 ratio() { # ratio A B: how many times B is faster than A
   if [[ "$1" == timeout ]]; then echo "> $(awk -v b="${2%% *}" -v l="$limit" 'BEGIN{printf "%.0f", l/b}')×"
   elif [[ "$1" == failed* || "$2" == failed* || "$2" == timeout ]]; then echo "–"
@@ -60,7 +66,11 @@ for n in "${sizes[@]}"; do
   # Rules + JSON: pytm builds the model, runs its 113 rules and writes --json; Threatmap loads
   # the same model (imported from pytm's JSON), runs the same rules and writes the same JSON.
   p_json=$(measure "$d/pytm.log" "$venv/bin/python" -P "$gen" "$n" --json "$d/pytm.json")
-  [ -f "$d/pytm.json" ] && $tm import pytm "$d/pytm.json" -o "$d/model.threatmap.json" >/dev/null 2>&1
+  if ! $tm import pytm "$d/pytm.json" -o "$d/model.threatmap.json" >"$d/import.log" 2>&1; then
+    printf '%-7s %-32s %-28s %s\n' "$n" "rules + pytm JSON" "$(show "$p_json")" "Threatmap cannot import pytm's output: $(tail -1 "$d/import.log" | cut -c1-80)"
+    rm -f "$d/pytm.json"
+    continue
+  fi
   t_json=$(measure /dev/null $tm json "$d/model.threatmap.json" --rules "$threats" -o "$d/threatmap.json")
   printf '%-7s %-32s %-28s %-28s %s\n' "$n" "rules + pytm JSON" "$(show "$p_json")" "$(show "$t_json")" "$(ratio "$p_json" "$t_json")"
   # Findings agree: the same (target, threat id) pairs.

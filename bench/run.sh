@@ -12,13 +12,17 @@ cd "$(dirname "$0")/.."
 export THREATMAP_SHARED="${THREATMAP_SHARED:-$PWD/../shared}"
 log=target/bench.log
 mkdir -p target
+touch target/bench.started
 cargo bench --workspace -- "$@" 2>&1 | tee "$log" >/dev/null || { tail -30 "$log"; exit 1; }
 
 python3 - "$log" <<'PY'
 import json, pathlib, sys
 root = pathlib.Path("target/criterion")
 rows = []
+started = pathlib.Path("target/bench.started").stat().st_mtime
 for est in sorted(root.glob("**/new/estimates.json")):
+    if est.stat().st_mtime < started:
+        continue  # a benchmark from an earlier run that did not run now
     name = str(est.parent.parent.relative_to(root))
     median = json.loads(est.read_text())["median"]["point_estimate"] / 1e9
     rows.append((name, median))
@@ -35,7 +39,7 @@ for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
     if line.startswith("Threatmap "):
         keep = True
         print(line.rstrip())
-    elif keep and line.startswith("  "):
+    elif keep and line.startswith("  ") and not line.lstrip().startswith("Running"):
         print(line.rstrip())
     else:
         keep = False

@@ -60,7 +60,7 @@ fn bench(c: &mut Criterion) {
         }
     }
     group.finish();
-    println!("\nrender summary (medians):");
+    println!("\nThreatmap rendering, medians:");
     for l in summary {
         println!("  {l}");
     }
