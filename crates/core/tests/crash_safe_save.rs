@@ -2,7 +2,8 @@
 //! it can, and is killed with SIGKILL at a random moment, 200 times; after every kill the file on
 //! disk must be one of the two models, whole and loadable.
 //!
-//! The child is this test binary itself, started with `THREATMAP_SAVE_LOOP` naming the file.
+//! The child is this test binary itself, running the ignored `save_loop_child` with
+//! `THREATMAP_SAVE_LOOP` naming the file.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 use std::path::Path;
@@ -21,8 +22,10 @@ fn models() -> (String, String) {
     (file::to_canonical_json(&a), file::to_canonical_json(&b))
 }
 
-/// The child's side: save A and B in turn forever.
+/// The child's side: save A and B in turn forever. Not a test of its own (ignored); the test
+/// below starts it with `--ignored --exact save_loop_child`.
 #[test]
+#[ignore = "the child process of the kill test"]
 fn save_loop_child() {
     let Some(path) = std::env::var_os("THREATMAP_SAVE_LOOP") else { return };
     let a = synth::synthetic(400, 1);
@@ -76,7 +79,7 @@ fn a_save_killed_at_any_moment_leaves_the_old_or_the_new_model() {
     let (mut saw_a, mut saw_b) = (0, 0);
     for round in 0..KILLS {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "save_loop_child", "--nocapture", "--test-threads=1"])
+            .args(["--ignored", "--exact", "save_loop_child", "--nocapture", "--test-threads=1"])
             .env("THREATMAP_SAVE_LOOP", &path)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
