@@ -6,7 +6,7 @@
 //! Runs pytm's 113 rules (from `$THREATMAP_SHARED/compat/pytm/threats.json`) and the built-in
 //! packs, with and without pytm's `--json` output, and prints the peak heap of one full run.
 //! Sizes 1,000, 10,000 and 50,000 (`THREATMAP_BENCH_SIZES` overrides). Target at N = 10,000:
-//! under 0.5 s and 150 MB (pytm 1.4.0: 117 s and 1.09 GB).
+//! under 0.5 s and 150 MB (pytm 1.4.0 on the same shape: 73 s and 1.06 GB, see BENCHMARKS.md).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
