@@ -242,6 +242,18 @@ fn nesting_100k_deep_is_refused_without_overflowing_the_stack() {
 }
 
 #[test]
+fn inputs_past_the_other_caps_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 16 MB of empty XML elements: under the file cap, over the .tm7 node cap.
+    let many = format!("<ThreatModel>{}</ThreatModel>", "<a/>".repeat(4_000_001));
+    expect("tm7", &written(d, "many-nodes.tm7", &many), 2, &["more than 4000000 XML nodes"]);
+    // A 3 MB body repeated for each of the example's findings: over the report cap.
+    let big = format!("{{findings:repeat:{}}}", "x".repeat(3_000_000));
+    expect("template", &written(d, "big-output.md", &big), 2, &[":1:1: template: report larger than 128 MiB"]);
+}
+
+#[test]
 fn names_of_1_mb_are_refused_with_a_short_message() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

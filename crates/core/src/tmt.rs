@@ -241,6 +241,9 @@ pub fn import(source: &str, file: &str, fallback_name: &str, pack_file: &str) ->
             roxmltree::Error::DtdDetected => {
                 "not a readable .tm7 file: it declares a DTD, whose entities could expand without bound or read other files; TMT never writes one, so the file is refused".to_owned()
             }
+            roxmltree::Error::NodesLimitReached => {
+                format!("not a readable .tm7 file: it has more than {MAX_NODES} XML nodes, far beyond any diagram TMT saves")
+            }
             e => format!("not a readable .tm7 file: {e}"),
         };
         ModelError::at(file, Some(pos.row as usize), Some(pos.col as usize), message)
