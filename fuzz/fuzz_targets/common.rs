@@ -44,3 +44,14 @@ pub fn exercise(model: &Model) {
         assert!(svg.starts_with("<svg") || svg.starts_with("<?xml"), "not an SVG");
     }
 }
+
+/// What every import from another tool must survive: [`exercise`] on its model, and its
+/// generated rule pack must load and run beside the built-in packs.
+pub fn exercise_converted(converted: &threatmap_core::file::Converted) {
+    exercise(&converted.model);
+    let mut rules = builtin_rules();
+    if let Err(e) = rules.add_text(&converted.pack, "pack.toml", "pack") {
+        panic!("generated pack does not load: {e:?}\n{}", converted.pack);
+    }
+    let _ = analyze(&converted.model, &rules, &Options::default());
+}
