@@ -201,7 +201,11 @@ fn no_payload_runs_in_the_report_or_the_diagrams() {
     ok(&["report", &model, "-o", &out("report.html")]);
     let template = common::shared("compat/pytm/templates/advanced_template.md")
         .map(|s| s.join("compat/pytm/templates/advanced_template.md").display().to_string());
-    let own_template = common::write(d, "t.md", "# {tm.name}\n\n{tm.description}\n\n{findings:repeat:* {{item.threat_id}} {{item.description}} {{item.target}} {{item.references}}\n}\n");
+    let own_template = common::write(
+        d,
+        "t.md",
+        "# {tm.name}\n\n{tm.description}\n\n{findings:repeat:* {{item.threat_id}} {{item.description}} {{item.target}} {{item.references}}\n}\n",
+    );
     ok(&["report", &model, "--template", template.as_deref().unwrap_or(&own_template), "-o", &out("template.html")]);
     ok(&["report", &model, "--template", &own_template, "-o", &out("own-template.html")]);
     ok(&["dfd", &model, "-o", &out("dfd.svg")]);
@@ -218,7 +222,8 @@ fn no_payload_runs_in_the_report_or_the_diagrams() {
     }
     // The check itself works: the same payload unescaped does run in this browser.
     let control = d.join("control.html");
-    std::fs::write(&control, format!("<!doctype html><html><head><title>t</title></head><body>{}</body></html>", payload("control"))).unwrap();
+    std::fs::write(&control, format!("<!doctype html><html><head><title>t</title></head><body>{}</body></html>", payload("control")))
+        .unwrap();
     let dom = dump_dom(&browser, &control, &profile);
     assert!(dom.contains(MARK), "the unescaped control page should have run its payload:\n{dom}");
     assert!(std::panic::catch_unwind(|| assert_inert(&dom.replace(MARK, "x"), "control")).is_err(), "the tag check must see the live tags");

@@ -218,9 +218,17 @@ fn nesting_100k_deep_is_refused_without_overflowing_the_stack() {
     for kind in ["model", "pytm", "threat-dragon", "otm"] {
         expect(kind, &written(d, &format!("deep-{kind}.json"), &deep_json), 2, &[":1:"]);
     }
-    let deep_value = format!("{{\"threatmap\": 1, \"name\": \"x\", \"elements\": [{{\"id\": \"a\", \"kind\": \"Server\", \"name\": \"A\", \"properties\": {{\"p\": {}{}}}}}]}}", "[".repeat(n), "]".repeat(n));
+    let deep_value = format!(
+        "{{\"threatmap\": 1, \"name\": \"x\", \"elements\": [{{\"id\": \"a\", \"kind\": \"Server\", \"name\": \"A\", \"properties\": {{\"p\": {}{}}}}}]}}",
+        "[".repeat(n),
+        "]".repeat(n)
+    );
     expect("model", &written(d, "deep-value.threatmap.json", &deep_value), 2, &[":1:"]);
-    let deep_pytm = format!("{{\"name\": \"x\", \"elements\": [{{\"name\": \"A\", \"__class__\": \"Server\", \"x\": {}{}}}]}}", "[".repeat(n), "]".repeat(n));
+    let deep_pytm = format!(
+        "{{\"name\": \"x\", \"elements\": [{{\"name\": \"A\", \"__class__\": \"Server\", \"x\": {}{}}}]}}",
+        "[".repeat(n),
+        "]".repeat(n)
+    );
     expect("pytm", &written(d, "deep-value.json", &deep_pytm), 2, &[":1:", "recursion limit exceeded"]);
     let deep_xml = format!("<ThreatModel><DrawingSurfaceList>{}{}</DrawingSurfaceList></ThreatModel>", "<a>".repeat(n), "</a>".repeat(n));
     expect("tm7", &written(d, "deep.tm7", &deep_xml), 2, &["no diagram"]);
@@ -235,9 +243,19 @@ fn nesting_100k_deep_is_refused_without_overflowing_the_stack() {
             "[pack]\nname = \"d\"\n\n[[rule]]\nid = \"D-1\"\ntargets = [\"Server\"]\ncondition = \"{cond}\"\nseverity = \"High\"\nmitigations = []\nreferences = []\n"
         )
     };
-    expect("rules", &written(d, "deep-condition.toml", &rule(&format!("{}True{}", "(".repeat(n), ")".repeat(n)))), 0, &["rule D-1", "limit"]);
+    expect(
+        "rules",
+        &written(d, "deep-condition.toml", &rule(&format!("{}True{}", "(".repeat(n), ")".repeat(n)))),
+        0,
+        &["rule D-1", "limit"],
+    );
     // Within the length limit, nesting beyond the depth limit is refused by the parser.
-    expect("rules", &written(d, "nested-condition.toml", &rule(&format!("{}True{}", "(".repeat(5000), ")".repeat(5000)))), 0, &["rule D-1", "nested"]);
+    expect(
+        "rules",
+        &written(d, "nested-condition.toml", &rule(&format!("{}True{}", "(".repeat(5000), ")".repeat(5000)))),
+        0,
+        &["rule D-1", "nested"],
+    );
     expect("template", &written(d, "deep.md", &"{tm.findings:repeat:".repeat(n)), 2, &[":1:1: template: unclosed `{`"]);
 }
 
@@ -258,7 +276,8 @@ fn names_of_1_mb_are_refused_with_a_short_message() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let name = "N".repeat(1 << 20);
-    let model = format!("{{\"threatmap\": 1, \"name\": \"m\", \"elements\": [{{\"id\": \"a\", \"kind\": \"Server\", \"name\": \"{name}\"}}]}}");
+    let model =
+        format!("{{\"threatmap\": 1, \"name\": \"m\", \"elements\": [{{\"id\": \"a\", \"kind\": \"Server\", \"name\": \"{name}\"}}]}}");
     expect("model", &written(d, "long.threatmap.json", &model), 2, &["the name is 1048576 characters long; the limit is 1024"]);
     let pytm = format!("{{\"name\": \"m\", \"elements\": [{{\"name\": \"{name}\", \"__class__\": \"Server\"}}], \"flows\": []}}");
     expect("pytm", &written(d, "long.json", &pytm), 2, &["characters long; the limit is 1024"]);

@@ -12,8 +12,6 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use threatmap_core::synth::{median_time, shared_dir};
 use threatmap_core::{file, synth, threat_dragon, tmt};
 
-
-
 /// The GUIDs used as element keys in `surface` (`<a:Key>GUID</a:Key>`) and the surface's own.
 fn element_guids(surface: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
@@ -73,14 +71,21 @@ fn bench(c: &mut Criterion) {
         ));
     }
     if let Ok(td) = std::fs::read_to_string(shared_dir().join("compat/threat-dragon/v2-threat-model.json")) {
-        group.bench_function("threat_dragon_demo", |b| b.iter(|| black_box(threat_dragon::import(&td, "td.json", "td.threats.toml").unwrap())));
+        group.bench_function("threat_dragon_demo", |b| {
+            b.iter(|| black_box(threat_dragon::import(&td, "td.json", "td.threats.toml").unwrap()))
+        });
         let t = median_time(|| drop(black_box(threat_dragon::import(&td, "td.json", "td.threats.toml").unwrap())), 9);
         summary.push(format!("{:<20} {:>6.2} MB: {:>7.1} ms", "threat_dragon_demo", td.len() as f64 / 1e6, t.as_secs_f64() * 1e3));
     }
     let native = file::to_canonical_json(&synth::synthetic(10_000, 42));
     group.bench_function("native_load/10000", |b| b.iter(|| black_box(file::parse(&native, "m.json").unwrap())));
     let t = median_time(|| drop(black_box(file::parse(&native, "m.json").unwrap())), 5);
-    summary.push(format!("{:<20} {:>6.2} MB: {:>7.1} ms (parse and check)", "native_load/10000", native.len() as f64 / 1e6, t.as_secs_f64() * 1e3));
+    summary.push(format!(
+        "{:<20} {:>6.2} MB: {:>7.1} ms (parse and check)",
+        "native_load/10000",
+        native.len() as f64 / 1e6,
+        t.as_secs_f64() * 1e3
+    ));
     group.finish();
     println!("\nThreatmap imports, medians:");
     for line in summary {

@@ -381,7 +381,11 @@ pub fn check(model: &Model) -> Vec<Problem> {
             let id = id.as_deref()?;
             match kinds.get(id) {
                 None => {
-                    let hint = (id.len() <= MAX_NAME_CHARS).then(|| closest(id, kinds.keys().copied())).flatten().map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+                    let hint = (id.len() <= MAX_NAME_CHARS)
+                        .then(|| closest(id, kinds.keys().copied()))
+                        .flatten()
+                        .map(|c| format!("; did you mean `{c}`?"))
+                        .unwrap_or_default();
                     out.push(Problem::error(Some(e), format!("{what} `{}` names no element{hint}", clip(id))));
                     None
                 }
@@ -421,8 +425,11 @@ pub fn check(model: &Model) -> Vec<Problem> {
         }
         for d in &e.data {
             if !data_ids.contains(d.as_str()) {
-                let hint =
-                    (d.len() <= MAX_NAME_CHARS).then(|| closest(d, model.data.iter().map(|x| x.id.as_str()))).flatten().map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
+                let hint = (d.len() <= MAX_NAME_CHARS)
+                    .then(|| closest(d, model.data.iter().map(|x| x.id.as_str())))
+                    .flatten()
+                    .map(|c| format!("; did you mean `{c}`?"))
+                    .unwrap_or_default();
                 out.push(Problem::error(Some(e), format!("data `{}` names no data item{hint}", clip(d))));
             }
         }

@@ -217,7 +217,9 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
             Some(Json::Array(a)) => a
                 .iter()
                 .enumerate()
-                .map(|(i, v)| v.as_object().ok_or_else(|| err(file, format!("{k}[{i}] must be an object, not {}", crate::file::json_type(v)))))
+                .map(|(i, v)| {
+                    v.as_object().ok_or_else(|| err(file, format!("{k}[{i}] must be an object, not {}", crate::file::json_type(v))))
+                })
                 .collect(),
             None | Some(Json::Null) => Ok(Vec::new()),
             Some(v) => Err(err(file, format!("`{k}` must be a list, not {}", crate::file::json_type(v)))),

@@ -426,7 +426,11 @@ impl RuleSet {
     /// Adds the rules in `text`, detecting its format; `file` names it in diagnostics. A text
     /// that is not a rule file at all is an error; bad rules in it become diagnostics.
     pub fn add_text(&mut self, text: &str, file: &str, pack: &str) -> Result<(), RuleDiagnostic> {
-        if file.ends_with(".json") || looks_like_json_array(text) { self.add_pytm_json(text, file, pack) } else { self.add_toml(text, file, pack) }
+        if file.ends_with(".json") || looks_like_json_array(text) {
+            self.add_pytm_json(text, file, pack)
+        } else {
+            self.add_toml(text, file, pack)
+        }
     }
 
     fn push(&mut self, rule: Rule, file: &str, line: Option<usize>) {

@@ -291,7 +291,12 @@ pub fn import(source: &str, file: &str, fallback_name: &str, pack_file: &str) ->
     let surfaces: Vec<Node<'_, '_>> =
         child(root, "DrawingSurfaceList").into_iter().flat_map(|l| children(l, "DrawingSurfaceModel")).collect();
     if surfaces.is_empty() {
-        return Err(ModelError::at(file, None, None, "not a .tm7 file: it has no diagram (no DrawingSurfaceModel in DrawingSurfaceList)".to_owned()));
+        return Err(ModelError::at(
+            file,
+            None,
+            None,
+            "not a .tm7 file: it has no diagram (no DrawingSurfaceModel in DrawingSurfaceList)".to_owned(),
+        ));
     }
     let several = surfaces.len() > 1;
     for (di, surface) in surfaces.iter().enumerate() {

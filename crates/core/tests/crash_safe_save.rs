@@ -6,8 +6,8 @@
 //! `THREATMAP_SAVE_LOOP` naming the file.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
-use std::path::Path;
 use std::io::BufRead;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 use threatmap_core::{file, synth};

@@ -14,8 +14,6 @@ use threatmap_core::synth::{median_time, shared_dir, synthetic};
 use threatmap_render::dfd::{DfdOptions, Diagram};
 use threatmap_render::{report, seq, template};
 
-
-
 fn bench(c: &mut Criterion) {
     let mut rules = RuleSet::new();
     assert!(rules.add_builtin("general"));

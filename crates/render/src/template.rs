@@ -499,12 +499,10 @@ impl Ctx<'_, '_> {
                 let Some(close) = field[k..].find(']').map(|e| k + e) else { return err(format!("missing `]` in `{{{field}}}`")) };
                 let key = &field[k + 1..close];
                 v = match (&v, key.parse::<usize>()) {
-                    (V::List(l), Ok(n)) => {
-                        match l.get(n).cloned() {
-                            Some(v) => v,
-                            None => return err(format!("index {n} out of range in `{{{field}}}`")),
-                        }
-                    }
+                    (V::List(l), Ok(n)) => match l.get(n).cloned() {
+                        Some(v) => v,
+                        None => return err(format!("index {n} out of range in `{{{field}}}`")),
+                    },
                     _ => self.attr(&v, key)?,
                 };
                 k = close + 1;
