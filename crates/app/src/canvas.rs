@@ -423,17 +423,7 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
                     app.selection.insert(id);
                 }
                 let model = &app.doc.model;
-                let mut ids: BTreeSet<String> = BTreeSet::new();
-                for s in &app.selection {
-                    if let Some(e) = model.elements.iter().find(|e| &e.id == s) {
-                        if e.kind == Kind::Boundary {
-                            ids.extend(document::descendants(model, s));
-                        }
-                        if e.kind != Kind::Dataflow {
-                            ids.insert(s.clone());
-                        }
-                    }
-                }
+                let ids = document::moving_with(model, &app.selection);
                 let originals: Vec<(String, Rect)> = ids
                     .iter()
                     .filter_map(|id| {
@@ -488,17 +478,7 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
                         set_rect(&mut app.doc.model, id, r.translate(d));
                     }
                     for (id, w) in &waypoints {
-                        let q = *w + d;
-                        app.doc.model.layout.insert(
-                            id.clone(),
-                            threatmap_core::model::Placement {
-                                x: q.x.round().into(),
-                                y: q.y.round().into(),
-                                width: None,
-                                height: None,
-                                line: Vec::new(),
-                            },
-                        );
+                        document::set_waypoint(&mut app.doc.model, id, *w + d);
                     }
                     app.doc.changed();
                 }
@@ -528,11 +508,7 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
             }
             Drag::Waypoint { id } => {
                 if let Some(p) = p {
-                    let q = app.canvas.snap(p);
-                    app.doc.model.layout.insert(
-                        id,
-                        threatmap_core::model::Placement { x: q.x.into(), y: q.y.into(), width: None, height: None, line: Vec::new() },
-                    );
+                    document::set_waypoint(&mut app.doc.model, &id, app.canvas.snap(p));
                     app.doc.changed();
                 }
             }
@@ -544,25 +520,9 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
         let drag = std::mem::take(&mut app.canvas.drag);
         let p = pointer.map(|s| app.canvas.canvas_from_screen(s));
         match drag {
-            Drag::Move { originals, .. } => {
-                let ids: Vec<String> = originals.iter().map(|(id, _)| id.clone()).collect();
-                // Membership follows geometry; members of a moved boundary stay with it.
-                let model = &app.doc.model;
-                let moved_parents: BTreeSet<String> = originals.iter().map(|(id, _)| id.clone()).collect();
-                let roots: Vec<String> = ids
-                    .into_iter()
-                    .filter(|id| {
-                        let parent = model.elements.iter().find(|e| &e.id == id).and_then(|e| e.in_boundary.clone());
-                        parent.is_none_or(|p| !moved_parents.contains(&p))
-                    })
-                    .collect();
-                document::assign_boundaries(&mut app.doc.model, &roots);
-                app.doc.discard_checkpoint_if_unchanged();
-                app.doc.changed();
-            }
-            Drag::Resize { .. } => {
-                let all: Vec<String> = app.doc.model.elements.iter().filter(|e| e.kind != Kind::Dataflow).map(|e| e.id.clone()).collect();
-                document::assign_boundaries(&mut app.doc.model, &all);
+            Drag::Move { .. } | Drag::Resize { .. } => {
+                // Membership follows the drawing: what now lies inside a boundary is in it.
+                document::sync_membership(&mut app.doc.model);
                 app.doc.discard_checkpoint_if_unchanged();
                 app.doc.changed();
             }

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use egui::{Pos2, Rect, Vec2, pos2, vec2};
 use threatmap_core::attr::Kind;
@@ -22,17 +23,36 @@ pub struct Document {
     undo: Vec<Model>,
     redo: Vec<Model>,
     revision: u64,
+    /// The field the last edit typed into: further edits of it join the same undo step.
+    coalescing: Option<String>,
     /// `is_dirty` of a revision (comparing whole models every frame would cost milliseconds).
     dirty: std::cell::Cell<Option<(u64, bool, bool)>>,
+}
+
+/// Revisions are unique across every document of the process, so a cache keyed by a revision
+/// can never serve one document's state for another (after Open, New, Import or Restore).
+static NEXT_REVISION: AtomicU64 = AtomicU64::new(1);
+
+fn next_revision() -> u64 {
+    NEXT_REVISION.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Document {
     /// A document for a model loaded from `path` (or new, with `None`).
     pub fn new(model: Model, path: Option<PathBuf>) -> Document {
-        Document { saved: model.clone(), model, path, undo: Vec::new(), redo: Vec::new(), revision: 0, dirty: std::cell::Cell::new(None) }
+        Document {
+            saved: model.clone(),
+            model,
+            path,
+            undo: Vec::new(),
+            redo: Vec::new(),
+            revision: next_revision(),
+            coalescing: None,
+            dirty: std::cell::Cell::new(None),
+        }
     }
 
-    /// Changes whenever the model does (edits, undo, redo).
+    /// Changes whenever the model does (edits, undo, redo), and differs between documents.
     pub fn revision(&self) -> u64 {
         self.revision
     }
@@ -52,6 +72,7 @@ impl Document {
     pub fn checkpoint(&mut self) {
         self.undo.push(self.model.clone());
         self.redo.clear();
+        self.coalescing = None;
     }
 
     /// Drops the last checkpoint if the model did not change since (a click that moved nothing).
@@ -63,7 +84,7 @@ impl Document {
 
     /// Marks the model as changed (re-runs the rules).
     pub fn changed(&mut self) {
-        self.revision += 1;
+        self.revision = next_revision();
     }
 
     /// One undoable edit.
@@ -74,8 +95,30 @@ impl Document {
         self.changed();
     }
 
+    /// An edit of one field (`field` names it, e.g. `name@web`): while the user keeps typing
+    /// into the same field, the edits are one undo step, so one Ctrl+Z undoes a whole rename.
+    /// Any other edit, an undo or [`Document::end_field_edit`] starts a new step.
+    pub fn edit_field(&mut self, field: &str, f: impl FnOnce(&mut Model)) {
+        if self.coalescing.as_deref() == Some(field) && !self.undo.is_empty() {
+            f(&mut self.model);
+            self.changed();
+            return;
+        }
+        let steps = self.undo.len();
+        self.edit(f);
+        if self.undo.len() > steps {
+            self.coalescing = Some(field.to_owned());
+        }
+    }
+
+    /// Ends the typing in a field (it lost focus): its next edit is a new undo step.
+    pub fn end_field_edit(&mut self) {
+        self.coalescing = None;
+    }
+
     /// Undoes the last edit.
     pub fn undo(&mut self) -> bool {
+        self.coalescing = None;
         let Some(prev) = self.undo.pop() else { return false };
         self.redo.push(std::mem::replace(&mut self.model, prev));
         self.changed();
@@ -84,6 +127,7 @@ impl Document {
 
     /// Redoes the last undone edit.
     pub fn redo(&mut self) -> bool {
+        self.coalescing = None;
         let Some(next) = self.redo.pop() else { return false };
         self.undo.push(std::mem::replace(&mut self.model, next));
         self.changed();
@@ -233,29 +277,106 @@ pub fn descendants(model: &Model, boundary: &str) -> BTreeSet<String> {
     out
 }
 
-/// Sets `inBoundary` of the given nodes and boundaries from geometry: the smallest boundary
-/// whose rectangle contains the element's rectangle (a boundary never joins itself or one of
-/// its own members).
-pub fn assign_boundaries(model: &mut Model, ids: &[String]) {
-    let boundaries: Vec<(String, Rect)> = model
+/// Sets every node's and boundary's `inBoundary` from the drawing, so the model never says
+/// other than what the canvas shows: a node belongs to the smallest boundary box containing its
+/// centre; a boundary to the smallest larger box containing all of it (equal areas are ordered
+/// by id, so membership can never form a cycle). This is how the Microsoft TMT and Threat Dragon
+/// imports read their drawings too. Elements without a position, and line boundaries (which
+/// contain nothing), keep their membership. Returns true if any membership changed.
+pub fn sync_membership(model: &mut Model) -> bool {
+    let boxes: Vec<(String, Rect)> = model
         .elements
         .iter()
         .filter(|e| e.kind == Kind::Boundary)
         .filter_map(|e| Some((e.id.clone(), rect_of(model, &e.id, e.kind)?)))
         .collect();
-    for id in ids {
-        let Some(e) = model.elements.iter().find(|e| &e.id == id) else { continue };
-        let Some(r) = rect_of(model, id, e.kind) else { continue };
-        let inner = if e.kind == Kind::Boundary { descendants(model, id) } else { BTreeSet::new() };
-        let best = boundaries
+    let line_boundaries: BTreeSet<String> =
+        model.elements.iter().filter(|e| e.kind == Kind::Boundary && line_of(model, &e.id).is_some()).map(|e| e.id.clone()).collect();
+    // (area, id): a boundary's parent must come later in this order.
+    let rank = |r: &Rect, id: &str| (r.area(), id.to_owned());
+    let smaller = |a: &(f32, String), b: &(f32, String)| a.0 < b.0 || (a.0 == b.0 && a.1 < b.1);
+    let mut next: Vec<(usize, Option<String>)> = Vec::new();
+    for (k, e) in model.elements.iter().enumerate() {
+        if !(e.kind.is_node() || e.kind == Kind::Boundary) || line_boundaries.contains(&e.id) {
+            continue;
+        }
+        if e.in_boundary.as_ref().is_some_and(|b| line_boundaries.contains(b)) {
+            continue;
+        }
+        let Some(r) = rect_of(model, &e.id, e.kind) else { continue };
+        let own = rank(&r, &e.id);
+        let best = boxes
             .iter()
-            .filter(|(b, br)| b != id && !inner.contains(b) && br.contains_rect(r))
-            .min_by(|a, b| (a.1.area()).total_cmp(&b.1.area()).then(a.0.cmp(&b.0)))
+            .filter(|(b, br)| {
+                b != &e.id
+                    && if e.kind == Kind::Boundary { smaller(&own, &rank(br, b)) && br.contains_rect(r) } else { br.contains(r.center()) }
+            })
+            .min_by(|a, b| a.1.area().total_cmp(&b.1.area()).then(a.0.cmp(&b.0)))
             .map(|(b, _)| b.clone());
-        if let Some(e) = model.elements.iter_mut().find(|e| &e.id == id) {
-            e.in_boundary = best;
+        if best != e.in_boundary {
+            next.push((k, best));
         }
     }
+    let changed = !next.is_empty();
+    for (k, b) in next {
+        model.elements[k].in_boundary = b;
+    }
+    changed
+}
+
+/// The nodes and boxes that move with `ids`: the elements themselves and, for boundaries,
+/// everything inside them (flows are not placed).
+pub fn moving_with(model: &Model, ids: &BTreeSet<String>) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for id in ids {
+        let Some(e) = model.elements.iter().find(|e| &e.id == id) else { continue };
+        if e.kind == Kind::Boundary {
+            out.extend(descendants(model, id).into_iter().filter(|d| model.elements.iter().any(|x| &x.id == d && x.kind != Kind::Dataflow)));
+        }
+        if e.kind != Kind::Dataflow {
+            out.insert(id.clone());
+        }
+    }
+    out
+}
+
+/// Moves the selected elements (and what their boundaries contain) by `delta`; waypoints of
+/// flows whose both ends move go along. Membership then follows the drawing.
+pub fn move_by(model: &mut Model, selection: &BTreeSet<String>, delta: Vec2) {
+    let ids = moving_with(model, selection);
+    for id in &ids {
+        if let Some(points) = line_of(model, id) {
+            let moved: Vec<Pos2> = points.iter().map(|q| *q + delta).collect();
+            set_line(model, id, &moved);
+        } else if let Some(kind) = model.elements.iter().find(|e| &e.id == id).map(|e| e.kind)
+            && let Some(r) = rect_of(model, id, kind)
+        {
+            set_rect(model, id, r.translate(delta));
+        }
+    }
+    let flows: Vec<(String, Pos2)> = model
+        .elements
+        .iter()
+        .filter(|e| e.kind == Kind::Dataflow)
+        .filter(|e| e.source.as_ref().is_some_and(|s| ids.contains(s)) && e.sink.as_ref().is_some_and(|s| ids.contains(s)))
+        .filter_map(|e| Some((e.id.clone(), waypoint(model, &e.id)?)))
+        .collect();
+    for (id, w) in flows {
+        set_waypoint(model, &id, w + delta);
+    }
+    sync_membership(model);
+}
+
+/// Gives a boundary box a new rectangle; membership then follows the drawing.
+pub fn resize(model: &mut Model, id: &str, r: Rect) {
+    set_rect(model, id, r);
+    sync_membership(model);
+}
+
+/// Stores a flow's waypoint (rounded to whole units).
+pub fn set_waypoint(model: &mut Model, id: &str, q: Pos2) {
+    let round = |v: f32| f64::from(v.round());
+    model.layout.insert(id.to_owned(), Placement { x: round(q.x), y: round(q.y), width: None, height: None, line: Vec::new() });
 }
 
 /// Adds an element of `kind` centred at `at`; returns its id.
@@ -266,7 +387,8 @@ pub fn add_element(model: &mut Model, kind: Kind, at: Pos2) -> String {
     let id = threatmap_core::model::unique_id(&name, |id| model.elements.iter().any(|e| e.id == id) || model.layout.contains_key(id));
     model.elements.push(Element::new(id.clone(), kind, name));
     set_rect(model, &id, Rect::from_center_size(at, default_size(kind)));
-    assign_boundaries(model, std::slice::from_ref(&id));
+    // A boundary dropped over nodes takes them in, as it is drawn.
+    sync_membership(model);
     id
 }
 
@@ -314,6 +436,7 @@ pub fn delete(model: &mut Model, ids: &BTreeSet<String>) {
     for id in &gone {
         model.layout.remove(id);
     }
+    sync_membership(model);
 }
 
 #[cfg(test)]
@@ -326,21 +449,22 @@ mod tests {
         let outer = add_element(&mut m, Kind::Boundary, pos2(400.0, 400.0));
         set_rect(&mut m, &outer, Rect::from_min_max(pos2(0.0, 0.0), pos2(800.0, 800.0)));
         let inner = add_element(&mut m, Kind::Boundary, pos2(200.0, 200.0));
-        assign_boundaries(&mut m, std::slice::from_ref(&inner));
         let web = add_element(&mut m, Kind::Server, pos2(200.0, 200.0));
         let out = add_element(&mut m, Kind::Actor, pos2(1200.0, 200.0));
         let get = |m: &Model, id: &str| m.elements.iter().find(|e| e.id == id).and_then(|e| e.in_boundary.clone());
         assert_eq!(get(&m, &inner).as_deref(), Some(outer.as_str()));
         assert_eq!(get(&m, &web).as_deref(), Some(inner.as_str()));
         assert_eq!(get(&m, &out), None);
-        // A boundary never joins its own member.
-        set_rect(&mut m, &outer, Rect::from_min_max(pos2(150.0, 150.0), pos2(250.0, 250.0)));
-        assign_boundaries(&mut m, std::slice::from_ref(&outer));
-        assert_eq!(get(&m, &outer), None);
-        // Deleting a boundary hands its members to its parent.
+        // Shrunk inside what was its member, a boundary becomes that boundary's member: the
+        // drawing decides, and no cycle forms.
+        resize(&mut m, &outer, Rect::from_min_max(pos2(150.0, 150.0), pos2(250.0, 250.0)));
+        assert_eq!(get(&m, &outer).as_deref(), Some(inner.as_str()));
+        assert_eq!(get(&m, &inner), None);
+        assert_eq!(get(&m, &web).as_deref(), Some(outer.as_str()), "the smallest box around its centre");
+        // Deleting a boundary hands its members to what contains them.
         let f = add_flow(&mut m, &web, &out);
-        delete(&mut m, &BTreeSet::from([inner.clone()]));
-        assert_eq!(get(&m, &web).as_deref(), Some(outer.as_str()));
+        delete(&mut m, &BTreeSet::from([outer.clone()]));
+        assert_eq!(get(&m, &web).as_deref(), Some(inner.as_str()));
         delete(&mut m, &BTreeSet::from([out.clone()]));
         assert!(m.elements.iter().all(|e| e.id != f), "flows of a deleted node go too");
     }

@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use egui::{Key, KeyboardShortcut, Modifiers};
@@ -18,6 +17,7 @@ use threatmap_render::dfd::Badge;
 use crate::canvas::CanvasState;
 use crate::cli::ImportFormat;
 use crate::document::{self, Document};
+use crate::files::{Ask, FileDialogs, Purpose, folder_of};
 
 /// The bundled example the app opens first.
 pub const EXAMPLE: &str = include_str!("../../../assets/examples/web-app.threatmap.json");
@@ -52,7 +52,7 @@ pub enum Pending {
     /// Open a file (chosen already, or ask).
     Open(Option<PathBuf>),
     /// Import a file of another tool (ask which, and where to save the model).
-    Import(ImportFormat, &'static str),
+    Import(ImportFormat),
     /// Quit.
     Quit,
 }
@@ -64,17 +64,6 @@ pub struct Baseline {
     pub path: PathBuf,
     /// The keys of its findings (excluded ones too).
     pub keys: BTreeSet<String>,
-}
-
-/// Which file dialog answered.
-#[derive(Debug)]
-enum DialogResult {
-    Open(PathBuf),
-    Import(ImportFormat, PathBuf, PathBuf),
-    Baseline(PathBuf),
-    SaveAs(PathBuf),
-    Export(ExportKind, PathBuf),
-    RulePack(PathBuf),
 }
 
 /// Export formats of the File menu.
@@ -124,7 +113,14 @@ pub struct ThreatmapApp {
     pub baseline: Option<Baseline>,
     /// Set when the app may close (the user answered the prompt).
     allow_close: bool,
-    dialogs: (mpsc::Sender<DialogResult>, mpsc::Receiver<DialogResult>),
+    /// The file dialogs (the system's, or Threatmap's own where none can be shown).
+    pub files: FileDialogs,
+    /// A failure the user has not acknowledged yet: what failed, and why.
+    pub failure: Option<(String, String)>,
+    /// The window title last sent (sent again only when it changes).
+    title_sent: String,
+    /// Dark mode as last applied to the style.
+    dark_applied: Option<bool>,
     last_autosave: Instant,
     /// The document revision last written to the recovery file.
     autosaved_revision: Option<u64>,
@@ -180,7 +176,10 @@ impl ThreatmapApp {
             show_packs: false,
             baseline: None,
             allow_close: false,
-            dialogs: mpsc::channel(),
+            files: FileDialogs::default(),
+            failure: None,
+            title_sent: String::new(),
+            dark_applied: None,
             last_autosave: Instant::now(),
             autosaved_revision: None,
             recovery_path,
@@ -231,23 +230,36 @@ impl ThreatmapApp {
         }
     }
 
+    /// True while a window must be answered first (a file dialog, the unsaved-changes prompt,
+    /// a failure, the recovery offer): the canvas and the shortcuts then take no input.
+    pub fn is_blocked(&self) -> bool {
+        self.files.is_open() || self.prompt.is_some() || self.failure.is_some() || self.recovery_offer.is_some()
+    }
+
     /// One frame of the whole UI.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
-        ctx.set_visuals(if self.dark { egui::Visuals::dark() } else { egui::Visuals::light() });
-        self.poll_dialogs();
-        self.handle_dropped_files(&ctx);
-        self.shortcuts(&ctx);
+        if self.dark_applied != Some(self.dark) {
+            ctx.set_visuals(if self.dark { egui::Visuals::dark() } else { egui::Visuals::light() });
+            self.dark_applied = Some(self.dark);
+        }
+        if !self.is_blocked() {
+            self.handle_dropped_files(&ctx);
+            self.shortcuts(&ctx);
+        }
         self.handle_close_request(&ctx);
         self.refresh();
 
+        let width = ctx.content_rect().width();
         egui::Panel::top("menu").show(ui, |ui| self.menu_ui(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
         egui::Panel::left("palette").resizable(false).exact_size(150.0).show(ui, crate::panels::palette_ui);
+        // The inspector gives way in small windows, so the canvas and the table keep room.
         egui::Panel::right("inspector")
             .resizable(true)
-            .default_size(360.0)
-            .min_size(260.0)
+            .default_size((width * 0.26).clamp(240.0, 380.0))
+            .min_size(220.0)
+            .max_size((width * 0.45).max(240.0))
             .show(ui, |ui| crate::panels::inspector_ui(ui, self));
         if self.show_table {
             egui::Panel::bottom("findings").resizable(true).default_size(220.0).show(ui, |ui| crate::panels::findings_table_ui(ui, self));
@@ -255,8 +267,34 @@ impl ThreatmapApp {
         egui::CentralPanel::no_frame().show(ui, |ui| crate::canvas::canvas_ui(ui, self));
 
         self.dialogs_ui(&ctx);
+        let update = self.files.update(&ctx);
+        if let Some(notice) = update.notice {
+            self.status = notice;
+        }
+        if let Some((purpose, path)) = update.picked {
+            self.answered(purpose, path);
+            ctx.request_repaint();
+        }
         self.autosave(&ctx);
-        ctx.send_viewport_cmd(egui::ViewportCommand::Title(self.doc.title()));
+        let title = self.doc.title();
+        if title != self.title_sent {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
+            self.title_sent = title;
+        }
+    }
+
+    /// After a save to `p`: say so, forget the recovery file, remember the file.
+    fn saved(&mut self, p: &Path) {
+        self.status = format!("Saved {}", p.display());
+        self.clear_recovery();
+        self.remember(p);
+    }
+
+    /// Puts a file at the top of the recent files.
+    fn remember(&mut self, p: &Path) {
+        self.recent.retain(|r| r != p);
+        self.recent.insert(0, p.to_path_buf());
+        self.recent.truncate(10);
     }
 
     fn status_ui(&mut self, ui: &mut egui::Ui) {
@@ -309,13 +347,13 @@ impl ThreatmapApp {
                     if ui.button("pytm JSON…").clicked() {
                         self.request(Pending::Open(None));
                     }
-                    for (label, format, ext) in [
-                        ("Microsoft TMT (.tm7)…", ImportFormat::Tm7, "tm7"),
-                        ("Threat Dragon JSON…", ImportFormat::ThreatDragon, "json"),
-                        ("Open Threat Model (OTM)…", ImportFormat::Otm, "json"),
+                    for (label, format) in [
+                        ("Microsoft TMT (.tm7)…", ImportFormat::Tm7),
+                        ("Threat Dragon JSON…", ImportFormat::ThreatDragon),
+                        ("Open Threat Model (OTM)…", ImportFormat::Otm),
                     ] {
                         if ui.button(label).clicked() {
-                            self.request(Pending::Import(format, ext));
+                            self.request(Pending::Import(format));
                         }
                     }
                 });
@@ -325,12 +363,7 @@ impl ThreatmapApp {
                         .on_hover_text("Mark findings that an earlier version of the model did not have")
                         .clicked()
                     {
-                        let tx = self.dialogs.0.clone();
-                        std::thread::spawn(move || {
-                            if let Some(p) = rfd::FileDialog::new().add_filter("Threat models", &["json"]).pick_file() {
-                                let _ = tx.send(DialogResult::Baseline(p));
-                            }
-                        });
+                        self.ask_file(Purpose::Baseline);
                     }
                     if ui.add_enabled(self.baseline.is_some(), egui::Button::new("Clear baseline")).clicked() {
                         self.baseline = None;
@@ -505,32 +538,11 @@ impl ThreatmapApp {
         match action {
             Pending::New => {
                 self.replace(Model::new("Untitled threat model"), None);
+                self.status = "New model: drag stencils onto the canvas".to_owned();
             }
             Pending::Open(Some(p)) => self.open(&p),
-            Pending::Open(None) => {
-                let tx = self.dialogs.0.clone();
-                std::thread::spawn(move || {
-                    if let Some(p) = rfd::FileDialog::new().add_filter("Threat models", &["json"]).pick_file() {
-                        let _ = tx.send(DialogResult::Open(p));
-                    }
-                });
-            }
-            Pending::Import(format, ext) => {
-                let tx = self.dialogs.0.clone();
-                std::thread::spawn(move || {
-                    let Some(src) = rfd::FileDialog::new().add_filter("File to import", &[ext]).pick_file() else { return };
-                    let stem = src.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "imported".to_owned());
-                    let dialog =
-                        rfd::FileDialog::new().set_title("Save the imported model as").set_file_name(format!("{stem}.threatmap.json"));
-                    let dialog = match src.parent() {
-                        Some(dir) => dialog.set_directory(dir),
-                        None => dialog,
-                    };
-                    if let Some(out) = dialog.add_filter("Threat model", &["json"]).save_file() {
-                        let _ = tx.send(DialogResult::Import(format, src, out));
-                    }
-                });
-            }
+            Pending::Open(None) => self.ask_file(Purpose::Open),
+            Pending::Import(format) => self.ask_file(Purpose::Import(format)),
             Pending::Quit => {
                 self.allow_close = true;
                 self.clear_recovery();
@@ -553,9 +565,7 @@ impl ThreatmapApp {
             Ok(loaded) => {
                 let native = loaded.native;
                 self.replace(loaded.model, native.then(|| path.to_path_buf()));
-                self.recent.retain(|p| p != path);
-                self.recent.insert(0, path.to_path_buf());
-                self.recent.truncate(10);
+                self.remember(path);
                 self.status = if native {
                     format!("Opened {}", path.display())
                 } else {
@@ -565,7 +575,7 @@ impl ThreatmapApp {
                     self.status.push_str(&format!("; {} warning(s)", loaded.warnings.len()));
                 }
             }
-            Err(e) => self.status = format!("Cannot open: {e}"),
+            Err(e) => self.fail(format!("Cannot open {}", path.display()), e.to_string()),
         }
     }
 
@@ -590,7 +600,7 @@ impl ThreatmapApp {
                     self.status.push_str(&format!("; {warnings} warning(s) (run `threatmap import` to see them)"));
                 }
             }
-            Err(e) => self.status = format!("Cannot import {}: {e}", src.display()),
+            Err(e) => self.fail(format!("Cannot import {}", src.display()), format!("{e:#}")),
         }
     }
 
@@ -605,7 +615,7 @@ impl ThreatmapApp {
                 self.status = format!("Baseline {}: {} finding(s)", path.display(), keys.len());
                 self.baseline = Some(Baseline { path: path.to_path_buf(), keys });
             }
-            Err(e) => self.status = format!("Cannot read the baseline: {e}"),
+            Err(e) => self.fail(format!("Cannot read the baseline {}", path.display()), e.to_string()),
         }
     }
 
@@ -613,39 +623,66 @@ impl ThreatmapApp {
     pub fn save(&mut self) {
         match self.doc.path.clone() {
             Some(p) => match self.doc.save_to(p.clone()) {
-                Ok(()) => {
-                    self.status = format!("Saved {}", p.display());
-                    self.clear_recovery();
-                }
-                Err(e) => self.status = format!("Cannot save {}: {e}", p.display()),
+                Ok(()) => self.saved(&p),
+                Err(e) => self.fail(format!("Cannot save {}", p.display()), e.to_string()),
             },
             None => self.save_as(),
         }
     }
 
     fn save_as(&mut self) {
-        let tx = self.dialogs.0.clone();
-        let name = format!("{}.threatmap.json", threatmap_core::model::slug(&self.doc.model.name));
-        std::thread::spawn(move || {
-            if let Some(p) = rfd::FileDialog::new().set_file_name(name).add_filter("Threat model", &["json"]).save_file() {
-                let _ = tx.send(DialogResult::SaveAs(p));
-            }
-        });
+        self.ask_file(Purpose::SaveAs);
     }
 
     fn export(&mut self, kind: ExportKind) {
-        let tx = self.dialogs.0.clone();
+        self.ask_file(Purpose::Export(kind));
+    }
+
+    /// Opens the file dialog for `purpose`, with its title, file type, proposed name and folder.
+    pub fn ask_file(&mut self, purpose: Purpose) {
         let slug = threatmap_core::model::slug(&self.doc.model.name);
-        let (name, ext) = match kind {
-            ExportKind::Png => (format!("{slug}-dfd.png"), "png"),
-            ExportKind::Svg => (format!("{slug}-dfd.svg"), "svg"),
-            ExportKind::Report => (format!("{slug}-report.html"), "html"),
-        };
-        std::thread::spawn(move || {
-            if let Some(p) = rfd::FileDialog::new().set_file_name(name).add_filter(ext, &[ext]).save_file() {
-                let _ = tx.send(DialogResult::Export(kind, p));
+        let here = folder_of(self.doc.path.as_deref()).or_else(|| std::env::current_dir().ok());
+        const MODEL: (&str, &[&str]) = ("Threat model (.json)", &["json"]);
+        let (title, save, filter, file_name, directory) = match &purpose {
+            Purpose::Open => ("Open a threat model".to_owned(), false, MODEL, None, here),
+            Purpose::Baseline => ("Compare with an earlier version of the model".to_owned(), false, MODEL, None, here),
+            Purpose::RulePack => {
+                ("Add a rule pack".to_owned(), false, ("Rule pack (.toml, threats.json)", &["toml", "json"][..]), None, here)
             }
-        });
+            Purpose::Import(format) => {
+                let filter = match format {
+                    ImportFormat::Tm7 => ("Microsoft TMT model (.tm7)", &["tm7"][..]),
+                    _ => ("JSON (.json)", &["json"][..]),
+                };
+                let what = match format {
+                    ImportFormat::Pytm => "a pytm model",
+                    ImportFormat::Tm7 => "a Microsoft TMT model",
+                    ImportFormat::ThreatDragon => "a Threat Dragon model",
+                    ImportFormat::Otm => "an Open Threat Model file",
+                };
+                (format!("Import {what}"), false, filter, None, here)
+            }
+            Purpose::ImportTarget(_, src) => {
+                let stem = src.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "imported".to_owned());
+                ("Save the imported model as".to_owned(), true, MODEL, Some(format!("{stem}.threatmap.json")), folder_of(Some(src)))
+            }
+            Purpose::SaveAs => ("Save the threat model as".to_owned(), true, MODEL, Some(format!("{slug}.threatmap.json")), here),
+            Purpose::Export(kind) => {
+                let (name, filter) = match kind {
+                    ExportKind::Png => (format!("{slug}-dfd.png"), ("PNG image (.png)", &["png"][..])),
+                    ExportKind::Svg => (format!("{slug}-dfd.svg"), ("SVG image (.svg)", &["svg"][..])),
+                    ExportKind::Report => (format!("{slug}-report.html"), ("HTML report (.html)", &["html"][..])),
+                };
+                ("Export".to_owned(), true, filter, Some(name), here)
+            }
+        };
+        self.files.ask(Ask { purpose, title, save, filter, file_name, directory });
+    }
+
+    /// Shows a failure to the user (a window they must acknowledge) and in the status line.
+    pub fn fail(&mut self, what: String, why: String) {
+        self.status = format!("{what}: {why}");
+        self.failure = Some((what, why));
     }
 
     /// Writes an export to `path`.
@@ -664,32 +701,33 @@ impl ThreatmapApp {
         file::write_atomic(path, &bytes).map_err(|e| e.to_string())
     }
 
-    fn poll_dialogs(&mut self) {
-        while let Ok(r) = self.dialogs.1.try_recv() {
-            match r {
-                DialogResult::Open(p) => self.open(&p),
-                DialogResult::Import(format, src, out) => self.import(format, &src, &out),
-                DialogResult::Baseline(p) => self.set_baseline(&p),
-                DialogResult::SaveAs(p) => {
-                    self.doc.path = Some(p);
-                    self.save();
+    /// Acts on the answer of a file dialog.
+    fn answered(&mut self, purpose: Purpose, p: PathBuf) {
+        match purpose {
+            Purpose::Open => self.open(&p),
+            Purpose::Import(format) => self.ask_file(Purpose::ImportTarget(format, p)),
+            Purpose::ImportTarget(format, src) => self.import(format, &src, &p),
+            Purpose::Baseline => self.set_baseline(&p),
+            Purpose::SaveAs => {
+                if let Err(e) = self.doc.save_to(p.clone()) {
+                    self.fail(format!("Cannot save {}", p.display()), e.to_string());
+                } else {
+                    self.saved(&p);
                 }
-                DialogResult::Export(kind, p) => {
-                    self.status = match self.write_export(kind, &p) {
-                        Ok(()) => format!("Exported {}", p.display()),
-                        Err(e) => format!("Cannot export {}: {e}", p.display()),
+            }
+            Purpose::Export(kind) => match self.write_export(kind, &p) {
+                Ok(()) => self.status = format!("Exported {}", p.display()),
+                Err(e) => self.fail(format!("Cannot export {}", p.display()), e),
+            },
+            Purpose::RulePack => {
+                let spec = p.display().to_string();
+                self.doc.edit(|m| {
+                    if !m.rule_packs.contains(&spec) {
+                        m.rule_packs = packs_for(m);
+                        m.rule_packs.push(spec);
                     }
-                }
-                DialogResult::RulePack(p) => {
-                    let spec = p.display().to_string();
-                    self.doc.edit(|m| {
-                        if !m.rule_packs.contains(&spec) {
-                            m.rule_packs = packs_for(m);
-                            m.rule_packs.push(spec);
-                        }
-                    });
-                    self.reload_rules();
-                }
+                });
+                self.reload_rules();
             }
         }
     }
@@ -787,6 +825,27 @@ impl ThreatmapApp {
                 None => self.recovery_offer = Some((model, path)),
             }
         }
+        if let Some((what, why)) = self.failure.clone() {
+            let mut ok = false;
+            egui::Modal::new(egui::Id::new("failure")).show(ctx, |ui| {
+                ui.set_max_width(560.0);
+                ui.heading(&what);
+                ui.label(&why);
+                ui.add_space(8.0);
+                let b = ui.button("OK");
+                b.request_focus();
+                ok = b.clicked() || ui.input(|i| i.key_pressed(Key::Escape));
+            });
+            if ok {
+                self.failure = None;
+            }
+        }
+        if self.files.system_dialog_open() {
+            // The system's dialog is another window; this one waits for it.
+            egui::Modal::new(egui::Id::new("system-dialog")).show(ctx, |ui| {
+                ui.label("Choose the file in the file dialog window.");
+            });
+        }
         if self.show_packs {
             let mut open = true;
             egui::Window::new("Rule packs").open(&mut open).show(ctx, |ui| crate::panels::packs_ui(ui, self));
@@ -796,12 +855,7 @@ impl ThreatmapApp {
 
     /// Asks for a rule pack file to add.
     pub fn add_pack_dialog(&mut self) {
-        let tx = self.dialogs.0.clone();
-        std::thread::spawn(move || {
-            if let Some(p) = rfd::FileDialog::new().add_filter("Rule pack", &["toml", "json"]).pick_file() {
-                let _ = tx.send(DialogResult::RulePack(p));
-            }
-        });
+        self.ask_file(Purpose::RulePack);
     }
 
     /// Writes the recovery file every few seconds while there is unsaved work it lacks; an idle
@@ -834,7 +888,7 @@ impl ThreatmapApp {
             let _ = std::fs::create_dir_all(dir);
         }
         if let Err(e) = file::write_atomic(&path, wrapper.to_string().as_bytes()) {
-            self.status = format!("Cannot write the recovery file: {e}");
+            self.fail(format!("Cannot write the recovery file {}", path.display()), e.to_string());
         }
     }
 
@@ -935,8 +989,7 @@ impl ThreatmapApp {
                 new_ids.insert(e.id.clone());
                 m.elements.push(e);
             }
-            let ids: Vec<String> = new_ids.iter().cloned().collect();
-            document::assign_boundaries(m, &ids);
+            document::sync_membership(m);
         });
         self.selection = new_ids;
     }

@@ -5,10 +5,12 @@
 //! - [`canvas`]: painting and direct manipulation of the diagram;
 //! - [`panels`]: palette, inspector, findings table, rule packs;
 //! - [`document`]: the open model, undo/redo, geometry edits;
+//! - [`files`]: file dialogs (the system's, or Threatmap's own where none can be shown);
 //! - [`cli`]: the subcommands.
 
 pub mod canvas;
 pub mod cli;
 pub mod document;
+pub mod files;
 pub mod gui;
 pub mod panels;

@@ -69,18 +69,27 @@ pub fn inspector_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     });
 }
 
+/// Applies what was typed into one field as one undo step for the whole typing (keystrokes into
+/// the same field coalesce until it loses focus).
+fn typed(app: &mut ThreatmapApp, r: &egui::Response, field: &str, f: impl FnOnce(&mut Model)) {
+    if r.changed() {
+        app.doc.edit_field(field, f);
+    }
+    if r.lost_focus() || r.drag_stopped() {
+        app.doc.end_field_edit();
+    }
+}
+
 fn model_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     ui.heading("Threat model");
     let mut name = app.doc.model.name.clone();
-    ui.label("Name");
-    if ui.text_edit_singleline(&mut name).changed() {
-        app.doc.edit(|m| m.name = name);
-    }
+    let l = ui.label("Name");
+    let r = ui.add(egui::TextEdit::singleline(&mut name).desired_width(f32::INFINITY)).labelled_by(l.id);
+    typed(app, &r, "model.name", |m| m.name = name);
     let mut desc = app.doc.model.description.clone();
-    ui.label("Description");
-    if ui.add(egui::TextEdit::multiline(&mut desc).desired_rows(3)).changed() {
-        app.doc.edit(|m| m.description = desc);
-    }
+    let l = ui.label("Description");
+    let r = ui.add(egui::TextEdit::multiline(&mut desc).desired_rows(3).desired_width(f32::INFINITY)).labelled_by(l.id);
+    typed(app, &r, "model.description", |m| m.description = desc);
     let mut ordered = app.doc.model.is_ordered;
     if ui.checkbox(&mut ordered, "Number the dataflows in order").changed() {
         app.doc.edit(|m| m.is_ordered = ordered);
@@ -158,12 +167,16 @@ fn attr_row(
         return;
     }
     ui.label(label).on_hover_text(&doc);
+    // Typing and dragging a value are one undo step per field.
+    let mut typing: Option<egui::Response> = None;
     match ty {
         Ty::Int => {
             let mut n = if let Value::Int(n) = current { n } else { 0 };
-            if ui.add(egui::DragValue::new(&mut n)).on_hover_text(&doc).changed() {
+            let r = ui.add(egui::DragValue::new(&mut n)).on_hover_text(&doc);
+            if r.changed() {
                 change = Some(Some(serde_json::json!(n)));
             }
+            typing = Some(r);
         }
         Ty::Enum(t) => {
             let cur = value_text(&current);
@@ -177,31 +190,43 @@ fn attr_row(
         }
         Ty::Str => {
             let mut s = value_text(&current);
-            if ui.text_edit_singleline(&mut s).on_hover_text(&doc).changed() {
+            let r = ui.text_edit_singleline(&mut s).on_hover_text(&doc);
+            if r.changed() {
                 change = Some(Some(serde_json::Value::String(s)));
             }
+            typing = Some(r);
         }
         Ty::Levels => {
             let mut s = value_text(&current);
-            if ui.text_edit_singleline(&mut s).on_hover_text(&doc).changed() {
+            let r = ui.text_edit_singleline(&mut s).on_hover_text(&doc);
+            if r.changed() {
                 let levels: Vec<u32> = s.split(',').filter_map(|x| x.trim().parse().ok()).collect();
                 change = Some(Some(serde_json::json!(levels)));
             }
+            typing = Some(r);
         }
         Ty::Strs => {
             let mut s = value_text(&current);
-            if ui.text_edit_singleline(&mut s).on_hover_text(&doc).changed() {
+            let r = ui.text_edit_singleline(&mut s).on_hover_text(&doc);
+            if r.changed() {
                 let items: Vec<String> = s.split(',').map(|x| x.trim().to_owned()).filter(|x| !x.is_empty()).collect();
                 change = Some(Some(serde_json::json!(items)));
             }
+            typing = Some(r);
         }
         _ => {
             ui.label(value_text(&current));
         }
     }
     ui.end_row();
-    if let Some(v) = change {
-        app.doc.edit(|m| set_attr(m, id, name, v, control));
+    match (change, typing) {
+        (Some(v), Some(r)) => {
+            let field = format!("{}.{name}@{id}", if control { "controls" } else { "attr" });
+            typed(app, &r, &field, |m| set_attr(m, id, name, v, control));
+        }
+        (Some(v), None) => app.doc.edit(|m| set_attr(m, id, name, v, control)),
+        (None, Some(r)) => typed(app, &r, "", |_| {}),
+        (None, None) => {}
     }
 }
 
@@ -211,23 +236,21 @@ fn element_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
     ui.label(RichText::new(format!("{} · id {}", e.kind.name(), e.id)).weak());
     ui.add_space(4.0);
     let mut name = e.name.clone();
-    ui.label("Name");
-    if ui.text_edit_singleline(&mut name).changed() {
-        app.doc.edit(|m| {
-            if let Some(x) = m.elements.iter_mut().find(|x| x.id == id) {
-                x.name = name;
-            }
-        });
-    }
+    let l = ui.label("Name");
+    let r = ui.add(egui::TextEdit::singleline(&mut name).desired_width(f32::INFINITY)).labelled_by(l.id);
+    typed(app, &r, &format!("name@{id}"), |m| {
+        if let Some(x) = m.elements.iter_mut().find(|x| x.id == id) {
+            x.name = name;
+        }
+    });
     let mut desc = e.description.clone().unwrap_or_default();
-    ui.label("Description");
-    if ui.add(egui::TextEdit::multiline(&mut desc).desired_rows(2).desired_width(f32::INFINITY)).changed() {
-        app.doc.edit(|m| {
-            if let Some(x) = m.elements.iter_mut().find(|x| x.id == id) {
-                x.description = Some(desc).filter(|d| !d.is_empty());
-            }
-        });
-    }
+    let l = ui.label("Description");
+    let r = ui.add(egui::TextEdit::multiline(&mut desc).desired_rows(2).desired_width(f32::INFINITY)).labelled_by(l.id);
+    typed(app, &r, &format!("description@{id}"), |m| {
+        if let Some(x) = m.elements.iter_mut().find(|x| x.id == id) {
+            x.description = Some(desc).filter(|d| !d.is_empty());
+        }
+    });
     let mut in_scope = e.in_scope();
     if ui.checkbox(&mut in_scope, "In scope").changed() {
         app.doc.edit(|m| {
@@ -374,14 +397,13 @@ fn overrides_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
             let mut response = o.response.clone().unwrap_or_default();
             ui.horizontal(|ui| {
                 let l = ui.label("Response");
-                if ui.text_edit_singleline(&mut response).labelled_by(l.id).changed() {
-                    let t = threat.clone();
-                    edit_element(app, &e.id, |x| {
-                        if let Some(o) = x.overrides.get_mut(&t) {
-                            o.response = Some(response).filter(|r| !r.is_empty());
-                        }
-                    });
-                }
+                let r = ui.text_edit_singleline(&mut response).labelled_by(l.id);
+                let (t, id) = (threat.clone(), e.id.clone());
+                typed(app, &r, &format!("override.{threat}@{}", e.id), |m| {
+                    if let Some(o) = m.elements.iter_mut().find(|x| x.id == id).and_then(|x| x.overrides.get_mut(&t)) {
+                        o.response = Some(response).filter(|r| !r.is_empty());
+                    }
+                });
             });
         }
         let key = ui.id().with(("new-override", &e.id));
@@ -423,8 +445,16 @@ fn properties_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
                     }
                     PropValue::Text(t) => {
                         let mut t = t.clone();
-                        if ui.text_edit_singleline(&mut t).changed() {
-                            next = Some(PropValue::Text(t));
+                        let r = ui.text_edit_singleline(&mut t);
+                        if r.changed() {
+                            let (key, id) = (k.clone(), e.id.clone());
+                            typed(app, &r, &format!("property.{k}@{}", e.id), |m| {
+                                if let Some(x) = m.elements.iter_mut().find(|x| x.id == id) {
+                                    x.properties.insert(key, PropValue::Text(t));
+                                }
+                            });
+                        } else if r.lost_focus() {
+                            app.doc.end_field_edit();
                         }
                     }
                 }

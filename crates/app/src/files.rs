@@ -1,0 +1,248 @@
+//! File dialogs. The system's dialog (rfd: the desktop portal, or zenity) runs in a worker
+//! thread where one can be shown; where none can (minimal desktops, tiling window managers,
+//! containers: rfd then returns at once, without a dialog), Threatmap's own dialog
+//! (egui-file-dialog) takes over, and the user is told why. `THREATMAP_FILE_DIALOG=builtin`
+//! (or `system`) chooses one for good.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::cli::ImportFormat;
+
+/// What a file is asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Purpose {
+    /// A model to open.
+    Open,
+    /// A file of another tool to import.
+    Import(ImportFormat),
+    /// Where to save the model imported from this file.
+    ImportTarget(ImportFormat, PathBuf),
+    /// An earlier version of the model to compare with.
+    Baseline,
+    /// Where to save the model.
+    SaveAs,
+    /// Where to write an export.
+    Export(crate::gui::ExportKind),
+    /// A rule pack to add.
+    RulePack,
+}
+
+/// One question for a file dialog.
+#[derive(Debug, Clone)]
+pub struct Ask {
+    /// What the answer is for.
+    pub purpose: Purpose,
+    /// The dialog's title.
+    pub title: String,
+    /// Ask for a file to write (else one to read).
+    pub save: bool,
+    /// The file type offered: its name and extensions.
+    pub filter: (&'static str, &'static [&'static str]),
+    /// The file name proposed when saving.
+    pub file_name: Option<String>,
+    /// The folder to start in.
+    pub directory: Option<PathBuf>,
+}
+
+/// Which dialog answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    /// The system's, until it turns out that none can be shown.
+    System,
+    /// Threatmap's own.
+    Builtin,
+}
+
+/// A system dialog returning sooner than this was never shown (no person cancels that fast).
+const NOT_SHOWN: Duration = Duration::from_millis(400);
+
+/// The answer of a system dialog, from its worker thread.
+#[derive(Debug)]
+struct Answer {
+    ask: Ask,
+    path: Option<PathBuf>,
+    took: Duration,
+}
+
+/// The file dialogs of the app: at most one is open at a time.
+pub struct FileDialogs {
+    backend: Backend,
+    answers: (mpsc::Sender<Answer>, mpsc::Receiver<Answer>),
+    /// A system dialog is open (its thread has not answered yet).
+    system_open: Option<Purpose>,
+    builtin: egui_file_dialog::FileDialog,
+    builtin_ask: Option<Ask>,
+}
+
+impl std::fmt::Debug for FileDialogs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileDialogs").field("backend", &self.backend).field("open", &self.is_open()).finish_non_exhaustive()
+    }
+}
+
+impl Default for FileDialogs {
+    fn default() -> Self {
+        let backend = match std::env::var("THREATMAP_FILE_DIALOG").as_deref() {
+            Ok("builtin") => Backend::Builtin,
+            Ok("system") => Backend::System,
+            _ if system_dialog_possible() => Backend::System,
+            _ => Backend::Builtin,
+        };
+        FileDialogs { backend, answers: mpsc::channel(), system_open: None, builtin: builtin_dialog(None), builtin_ask: None }
+    }
+}
+
+/// False where rfd certainly cannot show a dialog: on Linux and the BSDs it needs a D-Bus
+/// session (for the desktop portal) or zenity.
+fn system_dialog_possible() -> bool {
+    if !cfg!(any(target_os = "linux", target_os = "freebsd", target_os = "openbsd", target_os = "netbsd")) {
+        return true;
+    }
+    let on_path = |exe: &str| {
+        std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(exe).is_file()))
+    };
+    std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() || on_path("zenity")
+}
+
+fn builtin_dialog(ask: Option<&Ask>) -> egui_file_dialog::FileDialog {
+    let mut d = egui_file_dialog::FileDialog::new()
+        .as_modal(true)
+        .default_size([720.0, 460.0])
+        .min_size([420.0, 300.0])
+        .show_devices(false)
+        .show_removable_devices(false);
+    if let Some(ask) = ask {
+        d = d.title(&ask.title).id(egui::Id::new(("threatmap-file-dialog", ask.title.as_str())));
+        let (name, exts) = ask.filter;
+        let exts: Vec<&'static str> = exts.to_vec();
+        if ask.save {
+            if let Some(ext) = exts.first() {
+                d = d.add_save_extension(name, ext).default_save_extension(name);
+            }
+        } else {
+            d = d.add_file_filter_extensions(name, exts).default_file_filter(name);
+        }
+        if let Some(f) = &ask.file_name {
+            d = d.default_file_name(f);
+        }
+        if let Some(dir) = &ask.directory {
+            d = d.initial_directory(dir.clone());
+        }
+    }
+    d
+}
+
+/// What happened in the dialogs this frame.
+#[derive(Debug, Default)]
+pub struct Update {
+    /// A dialog answered: what for, and the file.
+    pub picked: Option<(Purpose, PathBuf)>,
+    /// Something the user should be told.
+    pub notice: Option<String>,
+}
+
+impl FileDialogs {
+    /// Opens a dialog for `ask`, unless one is open already (the request is then ignored).
+    pub fn ask(&mut self, ask: Ask) {
+        if self.is_open() {
+            return;
+        }
+        match self.backend {
+            Backend::Builtin => self.open_builtin(ask),
+            Backend::System => {
+                self.system_open = Some(ask.purpose.clone());
+                let tx = self.answers.0.clone();
+                std::thread::spawn(move || {
+                    let t = Instant::now();
+                    let path = system_dialog(&ask);
+                    let _ = tx.send(Answer { ask, path, took: t.elapsed() });
+                });
+            }
+        }
+    }
+
+    fn open_builtin(&mut self, ask: Ask) {
+        self.builtin = builtin_dialog(Some(&ask));
+        if ask.save {
+            self.builtin.save_file();
+        } else {
+            self.builtin.pick_file();
+        }
+        self.builtin_ask = Some(ask);
+    }
+
+    /// True while a dialog is open: the rest of the window then takes no input.
+    pub fn is_open(&self) -> bool {
+        self.system_open.is_some() || self.builtin_ask.is_some()
+    }
+
+    /// True while the system's dialog (another window) is open.
+    pub fn system_dialog_open(&self) -> bool {
+        self.system_open.is_some()
+    }
+
+    /// Shows the built-in dialog if open and collects the answers of either.
+    pub fn update(&mut self, ctx: &egui::Context) -> Update {
+        let mut out = Update::default();
+        while let Ok(a) = self.answers.1.try_recv() {
+            self.system_open = None;
+            match a.path {
+                Some(p) => out.picked = Some((a.ask.purpose, p)),
+                None if a.took < NOT_SHOWN => {
+                    // No dialog was shown: use ours from now on, starting with this question.
+                    self.backend = Backend::Builtin;
+                    out.notice = Some(
+                        "No system file dialog could be shown (no desktop portal or zenity): using Threatmap's own file dialog".to_owned(),
+                    );
+                    self.open_builtin(a.ask);
+                }
+                None => {}
+            }
+        }
+        if self.builtin_ask.is_some() {
+            self.builtin.update(ctx);
+            match self.builtin.state() {
+                egui_file_dialog::DialogState::Open => {}
+                egui_file_dialog::DialogState::Picked(p) => {
+                    let p = p.clone();
+                    if let Some(ask) = self.builtin_ask.take() {
+                        out.picked = Some((ask.purpose.clone(), with_extension(p, &ask)));
+                    }
+                }
+                _ => self.builtin_ask = None,
+            }
+        }
+        out
+    }
+}
+
+/// A file to save gets the filter's extension if it has none.
+fn with_extension(p: PathBuf, ask: &Ask) -> PathBuf {
+    match ask.filter.1.first() {
+        Some(ext) if ask.save && p.extension().is_none() => p.with_extension(ext),
+        _ => p,
+    }
+}
+
+fn system_dialog(ask: &Ask) -> Option<PathBuf> {
+    let (name, exts) = ask.filter;
+    let mut d = rfd::FileDialog::new().set_title(&ask.title).add_filter(name, exts);
+    if let Some(dir) = ask.directory.as_deref().filter(|d| d.is_dir()) {
+        d = d.set_directory(dir);
+    }
+    if ask.save {
+        if let Some(f) = &ask.file_name {
+            d = d.set_file_name(f);
+        }
+        d.save_file()
+    } else {
+        d.pick_file()
+    }
+}
+
+/// The folder of a file, for starting a dialog next to it.
+pub fn folder_of(p: Option<&Path>) -> Option<PathBuf> {
+    p.and_then(Path::parent).filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf)
+}
