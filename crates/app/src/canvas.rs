@@ -31,6 +31,8 @@ pub struct CanvasState {
     /// The canvas rectangle on screen in the last frame.
     pub screen_rect: Rect,
     geometry: Option<(u64, std::sync::Arc<Geometry>)>,
+    /// Where the last frame drew each badge (screen rectangle, element id).
+    pub badge_hits: Vec<(Rect, String)>,
 }
 
 impl Default for CanvasState {
@@ -43,6 +45,7 @@ impl Default for CanvasState {
             drag: Drag::None,
             screen_rect: Rect::NOTHING,
             geometry: None,
+            badge_hits: Vec::new(),
         }
     }
 }
@@ -84,6 +87,8 @@ enum Hit {
     ConnectHandle(String),
     ResizeHandle(String, usize),
     WaypointHandle(String),
+    /// A finding badge: clicking it shows the element's findings.
+    Badge(String),
 }
 
 impl CanvasState {
@@ -169,7 +174,36 @@ pub fn canvas_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     // Findings for this revision, so badges reflect an edit made this frame.
     app.refresh();
     let geo = geometry(app);
-    paint(ui, app, &geo, &painter, dark);
+    let hits = paint(ui, app, &geo, &painter, dark);
+    if let Some(h) = response.hover_pos()
+        && let Some((_, id)) = hits.iter().rev().find(|(r, _)| r.contains(h))
+    {
+        response.on_hover_text_at_pointer(badge_tooltip(app, id));
+    }
+    app.canvas.badge_hits = hits;
+}
+
+/// What a badge stands for: the element's open findings by severity.
+fn badge_tooltip(app: &ThreatmapApp, id: &str) -> String {
+    let a = app.analysis();
+    let Some(i) = a.prepared.index_of(id) else { return String::new() };
+    let mut by: Vec<(Severity, usize)> = Vec::new();
+    for f in a.open_findings().filter(|f| f.element == i) {
+        let s = a.severity(f);
+        match by.iter_mut().find(|(x, _)| *x == s) {
+            Some((_, n)) => *n += 1,
+            None => by.push((s, 1)),
+        }
+    }
+    by.sort_by(|x, y| y.0.cmp(&x.0));
+    let total: usize = by.iter().map(|(_, n)| n).sum();
+    let parts: Vec<String> = by.iter().map(|(s, n)| format!("{n} {}", s.name())).collect();
+    format!(
+        "{}: {total} open finding{} ({})\nClick to see them in the inspector",
+        a.prepared.element(i).name,
+        if total == 1 { "" } else { "s" },
+        parts.join(", ")
+    )
 }
 
 /// Where things are, for one revision of the model: node rectangles by id, and the sideways
@@ -214,32 +248,19 @@ fn boundary_rects(model: &Model) -> Vec<(String, Rect)> {
         .collect()
 }
 
-/// Sideways offsets of flows that share their two ends, so parallel flows (a request and its
-/// response) are drawn apart: flow id → offset in canvas units.
+/// Sideways offsets of flows that share their two ends (a request and its response), the same
+/// as in exported drawings: flow id → offset in canvas units.
 fn parallel_offsets(model: &Model) -> std::collections::HashMap<String, f32> {
-    let mut groups: std::collections::HashMap<(String, String), Vec<(String, bool)>> = std::collections::HashMap::new();
-    for e in model.elements.iter().filter(|e| e.kind == Kind::Dataflow) {
-        let (Some(s), Some(t)) = (e.source.clone(), e.sink.clone()) else { continue };
-        if s == t {
-            continue;
-        }
-        let flipped = s > t;
-        let key = if flipped { (t, s) } else { (s, t) };
-        groups.entry(key).or_default().push((e.id.clone(), flipped));
-    }
-    let mut out = std::collections::HashMap::new();
-    for (_, list) in groups {
-        let n = list.len();
-        if n < 2 {
-            continue;
-        }
-        for (k, (id, flipped)) in list.into_iter().enumerate() {
-            // Offsets are measured against the pair's canonical direction.
-            let off = (k as f32 - (n - 1) as f32 / 2.0) * 22.0;
-            out.insert(id, if flipped { -off } else { off });
-        }
-    }
-    out
+    let index: std::collections::HashMap<&str, usize> = model.elements.iter().enumerate().map(|(k, e)| (e.id.as_str(), k)).collect();
+    let flows: Vec<(&str, (usize, usize))> = model
+        .elements
+        .iter()
+        .filter(|e| e.kind == Kind::Dataflow)
+        .filter_map(|e| Some((e.id.as_str(), (*index.get(e.source.as_deref()?)?, *index.get(e.sink.as_deref()?)?))))
+        .collect();
+    let ends: Vec<(usize, usize)> = flows.iter().map(|(_, p)| *p).collect();
+    let offsets = threatmap_render::layout::parallel_offsets(&ends);
+    flows.iter().zip(offsets).filter(|(_, o)| *o != 0.0).map(|((id, _), o)| ((*id).to_owned(), o as f32)).collect()
 }
 
 /// A flow's drawn path in canvas units: border of the source, the waypoint if any, border of
@@ -300,6 +321,10 @@ fn hit_test(app: &ThreatmapApp, geo: &Geometry, screen: Pos2) -> Hit {
     let model = &app.doc.model;
     let p = c.canvas_from_screen(screen);
     let tol = 6.0 / c.zoom;
+    // Badges are drawn on top of everything.
+    if let Some((_, id)) = c.badge_hits.iter().rev().find(|(r, _)| r.contains(screen)) {
+        return Hit::Badge(id.clone());
+    }
     // Handles of the selection first.
     for id in &app.selection {
         let Some(e) = model.elements.iter().find(|e| &e.id == id) else { continue };
@@ -444,7 +469,7 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
                 app.doc.checkpoint();
                 Drag::Move { start: p, originals, waypoints, lines }
             }
-            Hit::Flow(id) => {
+            Hit::Flow(id) | Hit::Badge(id) => {
                 app.selection = BTreeSet::from([id]);
                 Drag::None
             }
@@ -570,6 +595,10 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
             | Hit::ConnectHandle(id)
             | Hit::WaypointHandle(id)
             | Hit::ResizeHandle(id, _) => Some(id),
+            Hit::Badge(id) => {
+                app.show_findings_of = Some(id.clone());
+                Some(id)
+            }
             Hit::Empty => None,
         };
         match (id, shift) {
@@ -597,7 +626,53 @@ fn ink(dark: bool) -> Color32 {
     if dark { Color32::from_gray(225) } else { Color32::from_rgb(31, 41, 55) }
 }
 
-fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Painter, dark: bool) {
+/// Smallest text size on screen, in points: below it names would be unreadable, so text keeps
+/// this size when zoomed out (a fitted real model stays legible), down to [`TEXT_HIDDEN_BELOW`].
+const MIN_TEXT: f32 = 9.5;
+/// Below this zoom names are not drawn at all (overview of a large model).
+const TEXT_HIDDEN_BELOW: f32 = 0.2;
+
+/// Lays out a name to fit `max` (wrapped at words; what does not fit ends with "…").
+fn fitted_text(painter: &egui::Painter, text: &str, size: f32, color: Color32, max: Vec2) -> std::sync::Arc<egui::Galley> {
+    let mut job = egui::text::LayoutJob::simple(text.to_owned(), FontId::proportional(size), color, max.x.max(size * 2.0));
+    let row = size * 1.25;
+    job.wrap.max_rows = ((max.y / row).floor() as usize).max(1);
+    job.wrap.overflow_character = Some('…');
+    job.halign = egui::Align::Center;
+    painter.layout_job(job)
+}
+
+/// Draws a galley centred on `c`.
+fn galley_at(painter: &egui::Painter, c: Pos2, galley: std::sync::Arc<egui::Galley>, color: Color32) -> Rect {
+    let pos = c - galley.rect.center().to_vec2();
+    let r = galley.rect.translate(pos.to_vec2());
+    painter.galley(pos, galley, color);
+    r
+}
+
+/// The room for a name inside a node's outline.
+fn text_room(kind: Kind, s: Rect, z: f32) -> Vec2 {
+    let pad = 8.0 * z;
+    match kind {
+        Kind::Process | Kind::Server | Kind::SetOfProcesses => vec2(s.width() * 0.74 - pad, s.height() * 0.74 - pad),
+        Kind::Llm | Kind::Agent => vec2(s.width() - s.height() - pad, s.height() - pad),
+        _ => vec2(s.width() - 2.0 * pad, s.height() - pad),
+    }
+}
+
+/// Where a badge goes: the first of `candidates` (top-left corners) that covers none of
+/// `obstacles`, else the one covering least. Returns its rectangle.
+fn place_badge(candidates: &[Pos2], size: Vec2, obstacles: &[Rect]) -> Rect {
+    let overlap = |r: &Rect| obstacles.iter().map(|o| o.intersect(*r)).filter(|i| i.is_positive()).map(|i| i.area()).sum::<f32>();
+    let rects: Vec<Rect> = candidates.iter().map(|c| Rect::from_min_size(*c, size)).collect();
+    rects.iter().find(|r| overlap(r) == 0.0).copied().unwrap_or_else(|| {
+        rects.iter().copied().min_by(|a, b| overlap(a).total_cmp(&overlap(b))).unwrap_or(Rect::from_min_size(Pos2::ZERO, size))
+    })
+}
+
+/// Paints the model; returns where each badge was drawn (screen rectangles and element ids),
+/// so a click on a badge selects its element.
+fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Painter, dark: bool) -> Vec<(Rect, String)> {
     let c = &app.canvas;
     let model = &app.doc.model;
     let z = c.zoom;
@@ -619,11 +694,16 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
             x += step;
         }
     }
-    let font = |size: f32| FontId::proportional((size * z).max(4.0));
-    // Level of detail: text below 5 px on screen is not drawn, badges shrink to their marker;
-    // what is off screen is not drawn at all.
-    let text_visible = 11.0 * z >= 5.0;
+    // Text keeps a legible size when zoomed out; below TEXT_HIDDEN_BELOW only shapes and
+    // severity dots are drawn. What is off screen is not drawn at all.
+    let text_size = |size: f32| (size * z).max(MIN_TEXT);
+    let text_visible = z >= TEXT_HIDDEN_BELOW;
     let view = c.screen_rect.expand(40.0);
+    let boundary_ink = if dark { Color32::from_rgb(248, 113, 113) } else { Color32::from_rgb(185, 28, 28) };
+    let boundary_line = if dark { Color32::from_rgb(239, 68, 68) } else { Color32::from_rgb(220, 38, 38) };
+    // Badges are placed last, clear of arrowheads, labels and other nodes.
+    let mut obstacles: Vec<Rect> = Vec::new();
+    let mut badges: Vec<(String, Vec<Pos2>, Badge)> = Vec::new();
     // Boundaries, outermost first.
     let mut bs: Vec<(String, Rect, String)> = model
         .elements
@@ -632,20 +712,20 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
         .filter_map(|e| Some((e.id.clone(), rect_of(model, &e.id, e.kind)?, e.name.clone())))
         .collect();
     bs.sort_by(|a, b| b.1.area().total_cmp(&a.1.area()));
-    let red = Color32::from_rgb(220, 38, 38);
     for (id, r, name) in &bs {
         let s = c.screen_rect_of(*r);
         let is_sel = app.selection.contains(id);
         if !view.intersects(s) {
             continue;
         }
-        let stroke = Stroke::new(if is_sel { 2.5 } else { 1.5 }, if is_sel { selected } else { red });
+        let stroke = Stroke::new(if is_sel { 2.5 } else { 1.5 }, if is_sel { selected } else { boundary_line });
         dashed_rect(painter, s, stroke, 8.0 * z);
         if text_visible {
-            painter.text(s.min + vec2(8.0, 6.0) * z, Align2::LEFT_TOP, name, font(12.0), Color32::from_rgb(185, 28, 28));
+            let g = fitted_text(painter, name, text_size(12.0), boundary_ink, vec2(s.width() - 16.0, text_size(12.0) * 2.6));
+            let w = g.rect.width();
+            let label = galley_at(painter, s.min + vec2(8.0 + w / 2.0, 5.0 + g.rect.height() / 2.0), g, boundary_ink);
             if let Some(b) = app.cache.badges.get(id) {
-                let w = painter.layout_no_wrap(name.clone(), font(12.0), red).size().x;
-                badge(painter, s.min + vec2(14.0 * z + w, 5.0 * z), b, z);
+                badges.push((id.clone(), vec![pos2(label.max.x + 6.0, label.min.y - 1.0)], *b));
             }
         }
         if is_sel {
@@ -668,18 +748,19 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
             continue;
         }
         let is_sel = app.selection.contains(&e.id);
-        let stroke = Stroke::new(if is_sel { 2.5 } else { 1.5 }, if is_sel { selected } else { red });
+        let stroke = Stroke::new(if is_sel { 2.5 } else { 1.5 }, if is_sel { selected } else { boundary_line });
         painter.extend(Shape::dashed_line(&pts, stroke, 7.0, 4.0));
         if text_visible {
             let top = pts.iter().copied().fold(pts[0], |a, b| if b.y < a.y { b } else { a });
-            painter.text(top + vec2(6.0, 4.0) * z, Align2::LEFT_TOP, &e.name, font(12.0), Color32::from_rgb(185, 28, 28));
+            let g = fitted_text(painter, &e.name, text_size(12.0), boundary_ink, vec2(220.0, text_size(12.0) * 2.6));
+            let label = galley_at(painter, top + vec2(6.0 + g.rect.width() / 2.0, 4.0 + g.rect.height() / 2.0), g, boundary_ink);
             if let Some(bd) = app.cache.badges.get(&e.id) {
-                let w = painter.layout_no_wrap(e.name.clone(), font(12.0), red).size().x;
-                badge(painter, top + vec2(12.0 * z + w, 3.0 * z), bd, z);
+                badges.push((e.id.clone(), vec![pos2(label.max.x + 6.0, label.min.y - 1.0)], *bd));
             }
         }
     }
-    // Flows.
+    // Flows: lines and arrowheads now, labels after the nodes (so no node hides them).
+    let mut labels: Vec<(Pos2, std::sync::Arc<egui::Galley>, Option<(String, Badge)>)> = Vec::new();
     for e in model.elements.iter().filter(|e| e.kind == Kind::Dataflow) {
         let Some(path) = flow_path(model, e, geo) else { continue };
         let pts: Vec<Pos2> = path.iter().map(|p| c.screen_from_canvas(*p)).collect();
@@ -697,21 +778,17 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
         let stroke = Stroke::new(if is_sel { 2.5 } else { 1.4 }, color);
         painter.add(Shape::line(pts.clone(), stroke));
         let n = pts.len();
-        arrow_head(painter, pts[n - 2], pts[n - 1], color, z);
+        let head = arrow_head(painter, pts[n - 2], pts[n - 1], color, z);
+        obstacles.push(head);
         if e.response_to.is_some() {
-            // Responses: a second, hollow head at the start marks the pair.
+            // Responses: a small ring at the start marks the pair.
             painter.circle_stroke(pts[0], 3.0 * z.max(0.5), Stroke::new(1.2, color));
         }
         let mid = if n == 3 { pts[1] } else { pts[0].lerp(pts[n - 1], 0.5) };
         if text_visible {
             let label = app.cache.labels.get(&e.id).cloned().unwrap_or_else(|| e.name.clone());
-            let galley = painter.layout(label, font(11.0), ink, 160.0 * z);
-            let label_rect = Rect::from_center_size(mid - vec2(0.0, galley.size().y / 2.0 + 3.0 * z), galley.size() + vec2(6.0, 2.0));
-            painter.rect_filled(label_rect, 3.0, paper.gamma_multiply(0.9));
-            painter.galley(label_rect.min + vec2(3.0, 1.0), galley, ink);
-            if let Some(b) = app.cache.badges.get(&e.id) {
-                badge(painter, label_rect.right_top() + vec2(4.0, 0.0), b, z);
-            }
+            let g = fitted_text(painter, &label, text_size(11.0), ink, vec2(170.0 * z.max(0.7), text_size(11.0) * 3.8));
+            labels.push((mid - vec2(0.0, g.rect.height() / 2.0 + 3.0 * z.max(0.5)), g, app.cache.badges.get(&e.id).map(|b| (e.id.clone(), *b))));
         } else if let Some(b) = app.cache.badges.get(&e.id) {
             marker_dot(painter, mid, b);
         }
@@ -727,6 +804,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
         if !view.intersects(s) {
             continue;
         }
+        obstacles.push(s);
         let is_sel = app.selection.contains(&e.id);
         let fill = if e.in_scope() {
             paper
@@ -742,17 +820,26 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
             painter.rect_stroke(s.expand(4.0), 4.0, Stroke::new(2.0, selected), StrokeKind::Outside);
         }
         if text_visible {
-            let galley = painter.layout(
-                e.name.clone(),
-                font(13.0),
-                if e.in_scope() { ink } else { Color32::GRAY },
-                (s.width() - 16.0 * z).max(20.0),
-            );
-            let tpos = s.center() - galley.size() / 2.0;
-            painter.galley(pos2(tpos.x, tpos.y), galley, ink);
+            let color = if e.in_scope() { ink } else { Color32::GRAY };
+            let room = text_room(e.kind, s, z);
+            // At a legible size the name may need more room than the shape has when zoomed out.
+            let room = vec2(room.x.max(90.0), room.y.max(text_size(13.0) * 2.6));
+            let g = fitted_text(painter, &e.name, text_size(13.0), color, room);
+            galley_at(painter, s.center(), g, color);
             if let Some(b) = app.cache.badges.get(&e.id) {
                 let w = badge_width(b, z);
-                badge(painter, pos2(s.max.x - w + 6.0 * z, s.min.y - 9.0 * z), b, z);
+                let h = badge_height(z);
+                badges.push((
+                    e.id.clone(),
+                    vec![
+                        pos2(s.max.x - w + 6.0 * z, s.min.y - h * 0.55),
+                        pos2(s.min.x - 6.0 * z, s.min.y - h * 0.55),
+                        pos2(s.max.x - w + 6.0 * z, s.max.y - h * 0.45),
+                        pos2(s.min.x - 6.0 * z, s.max.y - h * 0.45),
+                        pos2(s.max.x + 4.0, s.center().y - h - 4.0),
+                    ],
+                    *b,
+                ));
             }
         } else if let Some(b) = app.cache.badges.get(&e.id) {
             marker_dot(painter, s.right_top(), b);
@@ -763,6 +850,35 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
             let h = c.screen_from_canvas(connect_handle(r));
             painter.circle(h, 5.0, Color32::WHITE, Stroke::new(1.5, selected));
         }
+    }
+    // Flow labels on a paper background, above lines and nodes.
+    for (centre, g, badge) in labels {
+        let r = Rect::from_center_size(centre, g.rect.size() + vec2(6.0, 2.0));
+        painter.rect_filled(r, 3.0, paper.gamma_multiply(0.92));
+        galley_at(painter, centre, g, ink);
+        obstacles.push(r);
+        if let Some((id, b)) = badge {
+            let h = badge_height(z);
+            let w = badge_width(&b, z);
+            badges.push((
+                id,
+                vec![
+                    pos2(r.max.x + 4.0, r.center().y - h / 2.0),
+                    pos2(r.min.x - 4.0 - w, r.center().y - h / 2.0),
+                    pos2(r.center().x - w / 2.0, r.min.y - h - 2.0),
+                    pos2(r.center().x - w / 2.0, r.max.y + 2.0),
+                ],
+                b,
+            ));
+        }
+    }
+    // Badges last: never hidden behind a node, never on an arrowhead or a label if avoidable.
+    let mut hits = Vec::new();
+    for (id, candidates, b) in badges {
+        let r = place_badge(&candidates, vec2(badge_width(&b, z), badge_height(z)), &obstacles);
+        badge(painter, r.min, &b, z, dark);
+        obstacles.push(r);
+        hits.push((r, id));
     }
     // Gesture feedback.
     if let Some(p) = ui.input(|i| i.pointer.interact_pos()) {
@@ -793,6 +909,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
             Color32::GRAY,
         );
     }
+    hits
 }
 
 fn dashed_rect(painter: &egui::Painter, r: Rect, stroke: Stroke, radius: f32) {
@@ -813,16 +930,18 @@ fn dashed_rect(painter: &egui::Painter, r: Rect, stroke: Stroke, radius: f32) {
     painter.extend(Shape::dashed_line(&pts, stroke, 7.0, 4.0));
 }
 
-fn arrow_head(painter: &egui::Painter, from: Pos2, to: Pos2, color: Color32, zoom: f32) {
+/// Draws an arrowhead at `to`; returns the area it covers.
+fn arrow_head(painter: &egui::Painter, from: Pos2, to: Pos2, color: Color32, zoom: f32) -> Rect {
     let d = to - from;
     if d.length() < 1e-3 {
-        return;
+        return Rect::from_center_size(to, Vec2::ZERO);
     }
     let dir = d.normalized();
     let size = 9.0 * zoom.clamp(0.5, 2.0);
     let back = to - dir * size;
     let n = vec2(-dir.y, dir.x) * size * 0.45;
     painter.add(Shape::convex_polygon(vec![to, back + n, back - n], color, Stroke::NONE));
+    Rect::from_points(&[to, back + n, back - n]).expand(2.0)
 }
 
 /// The outline of a node kind, as in the render crate's SVG.
@@ -874,18 +993,28 @@ pub fn hex_color(h: &str) -> Color32 {
     Color32::from_rgb((v >> 16) as u8, (v >> 8) as u8, v as u8)
 }
 
-fn badge_width(b: &Badge, zoom: f32) -> f32 {
-    (16.0 + 4.0 + 8.0 + 7.0 * b.count.to_string().len() as f32) * zoom.clamp(0.6, 1.5)
+/// The scale of badges at a zoom: they stay readable when zoomed out.
+fn badge_scale(zoom: f32) -> f32 {
+    zoom.clamp(0.8, 1.5)
 }
 
-/// A finding badge: the severity marker (shape and letter) and the open-finding count.
-pub fn badge(painter: &egui::Painter, at: Pos2, b: &Badge, zoom: f32) {
-    let s = zoom.clamp(0.6, 1.5);
+fn badge_width(b: &Badge, zoom: f32) -> f32 {
+    (16.0 + 3.0 + 8.0 + 7.0 * b.count.to_string().len() as f32) * badge_scale(zoom)
+}
+
+fn badge_height(zoom: f32) -> f32 {
+    16.0 * badge_scale(zoom)
+}
+
+/// A finding badge: the severity marker (shape and letter) and the open-finding count. On a
+/// dark canvas the marker gets a light outline so dark reds stay visible.
+pub fn badge(painter: &egui::Painter, at: Pos2, b: &Badge, zoom: f32, dark: bool) {
+    let s = badge_scale(zoom);
     let (fill, fg, letter) = severity_style(b.worst);
     let (fill, fg) = (hex_color(fill), hex_color(fg));
     let r = 8.0 * s;
     let c = at + vec2(r, r);
-    let outline = Stroke::new(0.8, Color32::from_rgb(17, 24, 39));
+    let outline = if dark { Stroke::new(1.4, Color32::from_gray(235)) } else { Stroke::new(0.8, Color32::from_rgb(17, 24, 39)) };
     let poly = |pts: &[(f32, f32)]| pts.iter().map(|(x, y)| c + vec2(*x, *y) * r).collect::<Vec<Pos2>>();
     match b.worst {
         Severity::VeryHigh => {

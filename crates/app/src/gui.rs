@@ -34,6 +34,9 @@ pub struct FindingsCache {
     pub findings: Vec<Finding>,
     /// Findings excluded by assumptions.
     pub excluded: Vec<Finding>,
+    /// How many findings still need work (open, needs investigation, in progress): what the
+    /// badges, `threatmap check` and the report count.
+    pub open: usize,
     /// Badge per element id.
     pub badges: HashMap<String, Badge>,
     /// Model check problems and rule diagnostics.
@@ -109,6 +112,10 @@ pub struct ThreatmapApp {
     pub clipboard: Option<String>,
     /// Show the rule packs window.
     pub show_packs: bool,
+    /// Scroll the inspector to the findings of this element (a badge was clicked).
+    pub show_findings_of: Option<String>,
+    /// Open this finding (by key) in the inspector (a table row was clicked).
+    pub focus_finding: Option<String>,
     /// The model findings are compared with ("new since baseline").
     pub baseline: Option<Baseline>,
     /// Set when the app may close (the user answered the prompt).
@@ -174,6 +181,8 @@ impl ThreatmapApp {
             recent: Vec::new(),
             clipboard: None,
             show_packs: false,
+            show_findings_of: None,
+            focus_finding: None,
             baseline: None,
             allow_close: false,
             files: FileDialogs::default(),
@@ -209,8 +218,10 @@ impl ThreatmapApp {
             .filter(|&i| a.prepared.element(i).kind == Kind::Dataflow)
             .map(|i| (a.prepared.element(i).id.clone(), threatmap_render::dfd::display_name(&a, i)))
             .collect();
+        let open = a.open_findings().count();
         self.cache = FindingsCache {
             labels,
+            open,
             revision: Some(self.doc.revision()),
             findings: a.findings,
             excluded: a.excluded,
@@ -239,6 +250,9 @@ impl ThreatmapApp {
     /// One frame of the whole UI.
     pub fn ui(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
+        if self.dark_applied.is_none() {
+            install_fonts(&ctx);
+        }
         if self.dark_applied != Some(self.dark) {
             ctx.set_visuals(if self.dark { egui::Visuals::dark() } else { egui::Visuals::light() });
             self.dark_applied = Some(self.dark);
@@ -299,12 +313,14 @@ impl ThreatmapApp {
 
     fn status_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
-            let open = self.cache.findings.len();
+            let c = &self.cache;
+            let decided = c.findings.len() - c.open;
             ui.label(format!(
-                "{} elements · {} open findings · {} not applicable",
+                "{} elements · {} open findings · {} decided · {} not applicable",
                 self.doc.model.elements.len(),
-                open,
-                self.cache.excluded.len()
+                c.open,
+                decided,
+                c.excluded.len()
             ));
             ui.separator();
             ui.label(format!("rules {:.1} ms", self.cache.took.as_secs_f64() * 1e3));
@@ -1019,6 +1035,17 @@ pub struct Persisted {
     pub grid: bool,
     /// The file open at exit.
     pub last: Option<PathBuf>,
+}
+
+/// Adds the bundled DejaVu Sans after egui's own fonts, so arrows, symbols and the scripts
+/// egui's fonts lack are drawn (as in exported diagrams) instead of empty boxes.
+fn install_fonts(ctx: &egui::Context) {
+    let mut fonts = egui::FontDefinitions::default();
+    fonts.font_data.insert("dejavu".to_owned(), std::sync::Arc::new(egui::FontData::from_static(threatmap_render::font::regular_bytes())));
+    for family in [egui::FontFamily::Proportional, egui::FontFamily::Monospace] {
+        fonts.families.entry(family).or_default().push("dejavu".to_owned());
+    }
+    ctx.set_fonts(fonts);
 }
 
 fn problem_text(p: &Problem) -> String {

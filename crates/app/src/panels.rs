@@ -285,6 +285,13 @@ fn element_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
             }
         });
     }
+    // The search belongs to the element it was typed for: another element starts with all its
+    // attributes shown.
+    let searched_for = ui.id().with("property-search-for");
+    if ui.data(|d| d.get_temp::<String>(searched_for)).as_deref() != Some(id) {
+        app.property_search.clear();
+        ui.data_mut(|d| d.insert_temp(searched_for, id.to_owned()));
+    }
     ui.horizontal(|ui| {
         let label = ui.label("Search");
         ui.add(egui::TextEdit::singleline(&mut app.property_search).hint_text("attributes and controls")).labelled_by(label.id);
@@ -563,6 +570,23 @@ fn severity_color(s: Severity) -> Color32 {
     crate::canvas::hex_color(threatmap_render::dfd::severity_style(s).0)
 }
 
+/// A severity's colour for text on the panel background: the marker colours are too dark on a
+/// dark background (very high #7f1d1d is 1.7:1 there), so dark mode uses light tints of them
+/// (at least 4.5:1).
+pub fn severity_text_color(s: Severity, dark: bool) -> Color32 {
+    if !dark {
+        return severity_color(s);
+    }
+    match s {
+        Severity::VeryHigh => Color32::from_rgb(252, 165, 165),
+        Severity::High => Color32::from_rgb(248, 113, 113),
+        Severity::Medium => Color32::from_rgb(252, 211, 77),
+        Severity::Low => Color32::from_rgb(134, 239, 172),
+        Severity::VeryLow => Color32::from_rgb(190, 242, 100),
+        Severity::Info => Color32::from_rgb(209, 213, 219),
+    }
+}
+
 /// The findings of one element, expandable to their text and why they fired.
 fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
     app.refresh();
@@ -574,7 +598,12 @@ fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
     // Triage edits are collected while the analysis borrows the model, then applied.
     let mut edits: Vec<(String, threatmap_core::lifecycle::Decision)> = Vec::new();
     mine.sort_by(|x, y| a.severity(y).cmp(&a.severity(x)).then(a.rule(x).id.cmp(&a.rule(y).id)));
-    ui.heading(format!("Findings ({})", mine.len()));
+    let heading = ui.heading(format!("Findings ({})", mine.len()));
+    if app.show_findings_of.as_deref() == Some(id) {
+        app.show_findings_of = None;
+        heading.scroll_to_me(Some(egui::Align::TOP));
+    }
+    let focus = app.focus_finding.take();
     if mine.is_empty() {
         ui.label("No open findings on this element.");
     }
@@ -586,9 +615,10 @@ fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
         let short = if full.chars().count() > 52 { format!("{}…", full.chars().take(51).collect::<String>()) } else { full.clone() };
         let status = app.doc.model.decisions.get(&v.key).map(|d| d.status).unwrap_or_default();
         let short = if status == threatmap_core::lifecycle::Status::Open { short } else { format!("{short} ({})", status.label()) };
-        let color = if status.is_open() { severity_color(v.severity) } else { ui.visuals().weak_text_color() };
+        let color = if status.is_open() { severity_text_color(v.severity, ui.visuals().dark_mode) } else { ui.visuals().weak_text_color() };
         let head = RichText::new(short).color(color);
-        egui::CollapsingHeader::new(head).id_salt(("finding", &v.key)).show(ui, |ui| {
+        let focused = focus.as_deref() == Some(v.key.as_str());
+        let header = egui::CollapsingHeader::new(head).id_salt(("finding", &v.key)).open(focused.then_some(true)).show(ui, |ui| {
             ui.label(RichText::new(&v.title).strong());
             ui.label(format!("Severity: {}", v.severity.name()));
             let key = v.key.clone();
@@ -626,6 +656,9 @@ fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
                 }
             }
         });
+        if focused {
+            header.header_response.scroll_to_me(Some(egui::Align::TOP));
+        }
     }
     drop(a);
     for (key, d) in edits {
@@ -742,8 +775,16 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         ui.data(|d| d.get_temp(id)).unwrap_or_default();
     let baseline = app.baseline.clone();
     let is_new = |key: &str| baseline.as_ref().is_some_and(|b| !b.keys.contains(key));
+    // The tab counts the rows the table shows (with its filters), as of the last change.
+    let shown_id = ui.id().with("shown");
+    let shown_count: Option<(usize, usize)> = ui.data(|d| d.get_temp(shown_id));
     ui.horizontal(|ui| {
-        ui.selectable_value(&mut tab, 0, format!("Findings ({})", app.cache.findings.len()));
+        let label = match shown_count {
+            Some((shown, all)) if shown != all => format!("Findings ({shown} of {all})"),
+            Some((shown, _)) => format!("Findings ({shown})"),
+            None => "Findings".to_owned(),
+        };
+        ui.selectable_value(&mut tab, 0, label);
         ui.selectable_value(&mut tab, 1, format!("Messages ({})", app.cache.messages.len()));
         if tab == 0 {
             ui.separator();
@@ -841,7 +882,17 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         }
     };
     let shown: Vec<&Row> = order.iter().map(|&k| &rows[k]).collect();
-    let widths = [90.0, 110.0, 480.0, 260.0];
+    if shown_count != Some((shown.len(), rows.len())) {
+        ui.data_mut(|d| d.insert_temp(shown_id, (shown.len(), rows.len())));
+        ui.ctx().request_repaint();
+    }
+    // Columns share the width: severity and id keep a readable minimum, the title takes the rest.
+    let avail = ui.available_width() - 24.0;
+    let sev_w = 110.0;
+    let id_w = (avail * 0.12).clamp(70.0, 130.0);
+    let elem_w = (avail * 0.28).clamp(120.0, 320.0);
+    let title_w = (avail - sev_w - id_w - elem_w).max(120.0);
+    let widths = [sev_w, id_w, title_w, elem_w];
     // A left-aligned cell of fixed width.
     fn cell<R>(ui: &mut egui::Ui, w: f32, h: f32, add: impl FnOnce(&mut egui::Ui) -> R) -> R {
         ui.allocate_ui_with_layout(egui::vec2(w, h), egui::Layout::left_to_right(egui::Align::Center), |ui| {
@@ -864,28 +915,45 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     });
     let selected: BTreeSet<String> = app.selection.clone();
     let row_h = 20.0;
+    let dark = ui.visuals().dark_mode;
+    let focused = app.focus_finding.clone();
     egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, row_h, shown.len(), |ui, range| {
         for r in &shown[range] {
-            ui.horizontal(|ui| {
-                let is_sel = selected.contains(&r.element_id);
+            // The whole row is one button: a click selects the element and opens the finding.
+            let row = ui.horizontal(|ui| {
                 let (_, _, letter) = threatmap_render::dfd::severity_style(r.severity);
                 cell(ui, widths[0], row_h, |ui| {
-                    ui.label(RichText::new(format!("{letter} · {}", r.severity.name())).color(severity_color(r.severity)))
+                    ui.add(
+                        egui::Label::new(RichText::new(format!("{letter} · {}", r.severity.name())).color(severity_text_color(r.severity, dark)))
+                            .selectable(false),
+                    )
                 });
-                cell(ui, widths[1], row_h, |ui| ui.label(&r.id));
-                let title = cell(ui, widths[2], row_h, |ui| {
+                cell(ui, widths[1], row_h, |ui| ui.add(egui::Label::new(&r.id).truncate().selectable(false)).on_hover_text(&r.id));
+                cell(ui, widths[2], row_h, |ui| {
                     if is_new(&r.key) {
                         ui.label(RichText::new("NEW").small().strong().color(Color32::from_rgb(37, 99, 235)))
                             .on_hover_text("Not in the baseline");
                     }
                     let text = if r.open { RichText::new(&r.title) } else { RichText::new(format!("{} ({})", r.title, r.status)).weak() };
-                    ui.add(egui::Button::selectable(is_sel, text).truncate())
+                    ui.add(egui::Label::new(text).truncate().selectable(false));
                 });
-                cell(ui, widths[3], row_h, |ui| ui.add(egui::Label::new(format!("{} ({})", r.element, r.kind)).truncate()));
-                if title.clicked() {
-                    app.selection = BTreeSet::from([r.element_id.clone()]);
-                }
+                cell(ui, widths[3], row_h, |ui| {
+                    ui.add(egui::Label::new(format!("{} ({})", r.element, r.kind)).truncate().selectable(false))
+                });
             });
+            let rect = row.response.rect.expand2(egui::vec2(2.0, 1.0));
+            let resp = ui.interact(rect, ui.id().with(("row", &r.key)), egui::Sense::click());
+            let is_sel = selected.contains(&r.element_id) && focused.as_deref().is_none_or(|k| k == r.key);
+            let visuals = ui.style().interact_selectable(&resp, is_sel);
+            if is_sel || resp.hovered() || resp.has_focus() {
+                ui.painter().rect(rect, 2.0, visuals.weak_bg_fill.gamma_multiply(0.5), visuals.bg_stroke, egui::StrokeKind::Inside);
+            }
+            let resp = resp.on_hover_text(format!("{}: {}", r.id, r.title));
+            resp.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Button, true, format!("{} {} {} on {}", r.severity.name(), r.id, r.title, r.element)));
+            if resp.clicked() {
+                app.selection = BTreeSet::from([r.element_id.clone()]);
+                app.focus_finding = Some(r.key.clone());
+            }
         }
     });
     ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab, status, only_new)));

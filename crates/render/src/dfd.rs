@@ -348,7 +348,12 @@ impl Diagram {
                 .iter()
                 .filter_map(|b| Some(placed(b.element)?.line_points()?.into_iter().map(|(x, y)| Point { x, y }).collect()))
                 .collect();
-            layout::positioned(&graph, &centers, &rects, &lines)
+            let waypoints: Vec<Option<Point>> = scene
+                .edges
+                .iter()
+                .map(|e| placed(e.element).filter(|pl| pl.line.is_empty()).map(|pl| Point { x: pl.x, y: pl.y }))
+                .collect();
+            layout::positioned(&graph, &centers, &rects, &lines, &waypoints)
         } else {
             layout::layered(&graph)
         };

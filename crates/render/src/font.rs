@@ -16,6 +16,12 @@ static REGULAR: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 static BOLD: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans-Bold.ttf");
 static OBLIQUE: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans-Oblique.ttf");
 
+/// The bundled DejaVu Sans (regular), for user interfaces that want the same glyphs (arrows,
+/// symbols, most scripts) as the drawings.
+pub fn regular_bytes() -> &'static [u8] {
+    REGULAR
+}
+
 /// Font weight/style used for measuring.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Face {

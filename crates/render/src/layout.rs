@@ -629,7 +629,53 @@ pub fn layered(g: &Graph) -> Layout {
 /// A layout that keeps positions the user drew: node centres as given, clusters as given or
 /// around their members, straight edges between node borders with the label at the middle,
 /// line boundaries where they were drawn.
-pub fn positioned(g: &Graph, centers: &[Point], cluster_rects: &[Option<Rect>], lines: &[Vec<Point>]) -> Layout {
+/// Distance between flows that share both ends, in drawing units.
+pub const PARALLEL_GAP: f64 = 22.0;
+
+/// Sideways offsets of edges that share both ends (a request and its response, or several
+/// flows between two nodes), so they are drawn apart: for each `(from, to)`, its offset along
+/// the normal of its direction (0 for an edge alone between its ends, and for self-loops). The
+/// canvas and the exported drawings use the same offsets.
+pub fn parallel_offsets(ends: &[(usize, usize)]) -> Vec<f64> {
+    let mut groups: std::collections::BTreeMap<(usize, usize), Vec<usize>> = std::collections::BTreeMap::new();
+    for (k, &(a, b)) in ends.iter().enumerate() {
+        if a != b {
+            groups.entry((a.min(b), a.max(b))).or_default().push(k);
+        }
+    }
+    let mut out = vec![0.0; ends.len()];
+    for list in groups.values() {
+        let n = list.len();
+        if n < 2 {
+            continue;
+        }
+        for (j, &k) in list.iter().enumerate() {
+            // Measured against the pair's canonical direction, so opposite flows part ways.
+            let off = (j as f64 - (n - 1) as f64 / 2.0) * PARALLEL_GAP;
+            out[k] = if ends[k].0 > ends[k].1 { -off } else { off };
+        }
+    }
+    out
+}
+
+/// The bend point of an edge from `a` to `b` drawn `offset` to the side of the straight line.
+pub fn offset_midpoint(a: Point, b: Point, offset: f64) -> Option<Point> {
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    let len = (dx * dx + dy * dy).sqrt();
+    (offset != 0.0 && len > 1e-3).then(|| Point { x: (a.x + b.x) / 2.0 - dy / len * offset, y: (a.y + b.y) / 2.0 + dx / len * offset })
+}
+
+/// A layout of nodes and boxes placed by the user: `centers` of the nodes, the boxes where
+/// given (else around their members), line boundaries as drawn, and each edge's waypoint where
+/// the user bent it (`waypoints[k]` for `g.edges[k]`); edges without one between nodes joined
+/// by several edges are drawn apart ([`parallel_offsets`]).
+pub fn positioned(
+    g: &Graph,
+    centers: &[Point],
+    cluster_rects: &[Option<Rect>],
+    lines: &[Vec<Point>],
+    waypoints: &[Option<Point>],
+) -> Layout {
     let tree = ClusterTree::new(&g.clusters);
     let nodes: Vec<Point> = (0..g.nodes.len()).map(|i| centers.get(i).copied().unwrap_or_default()).collect();
     let mut clusters = vec![Rect::default(); g.clusters.len()];
@@ -668,21 +714,28 @@ pub fn positioned(g: &Graph, centers: &[Point], cluster_rects: &[Option<Rect>], 
         };
     }
     let cluster_labels = clusters.iter().map(|r| Point { x: r.x + PAD / 2.0, y: r.y + 4.0 }).collect();
+    let offsets = parallel_offsets(&g.edges.iter().map(|e| (e.from, e.to)).collect::<Vec<_>>());
     let edges = g
         .edges
         .iter()
-        .map(|e| {
+        .enumerate()
+        .map(|(k, e)| {
             let (Some(&a), Some(&b)) = (nodes.get(e.from), nodes.get(e.to)) else {
                 return Route { points: Vec::new(), style: RouteStyle::Polyline, label: None };
             };
             if e.from == e.to {
                 return self_loop(a, g.nodes[e.from].size, e.label);
             }
-            let p = clip(a, b, g.nodes[e.from].size);
-            let q = clip(b, a, g.nodes[e.to].size);
-            let mid = Point { x: (p.x + q.x) / 2.0, y: (p.y + q.y) / 2.0 };
+            let bend = waypoints.get(k).copied().flatten().or_else(|| offset_midpoint(a, b, offsets[k]));
+            let (points, mid) = match bend {
+                Some(w) => (vec![clip(a, w, g.nodes[e.from].size), w, clip(b, w, g.nodes[e.to].size)], w),
+                None => {
+                    let (p, q) = (clip(a, b, g.nodes[e.from].size), clip(b, a, g.nodes[e.to].size));
+                    (vec![p, q], Point { x: (p.x + q.x) / 2.0, y: (p.y + q.y) / 2.0 })
+                }
+            };
             let label = e.label.map(|s| Point { x: mid.x, y: mid.y - s.h / 2.0 - 2.0 });
-            Route { points: vec![p, q], style: RouteStyle::Polyline, label }
+            Route { points, style: RouteStyle::Polyline, label }
         })
         .collect();
     let mut max = Point::default();
