@@ -46,6 +46,16 @@ fn drag(h: &mut Harness<'_, ThreatmapApp>, from: Pos2, to: Pos2) {
     h.run_steps(3);
 }
 
+/// Presses and releases the primary button at `p`.
+fn click_at(h: &mut Harness<'_, ThreatmapApp>, p: Pos2) {
+    h.hover_at(p);
+    h.step();
+    h.drag_at(p);
+    h.step();
+    h.drop_at(p);
+    h.run_steps(2);
+}
+
 fn rect(h: &Harness<'_, ThreatmapApp>, id: &str) -> egui::Rect {
     let m = &h.state().doc.model;
     let kind = m.elements.iter().find(|e| e.id == id).unwrap().kind;
@@ -470,4 +480,158 @@ fn file_import_converts_and_opens_another_tools_model() {
     h.state_mut().import(threatmap_app::cli::ImportFormat::Tm7, &bad, &dir.path().join("bad.threatmap.json"));
     assert!(h.state().status.contains("declares a DTD"), "{}", h.state().status);
     assert_eq!(h.state().doc.model.name, "Shop");
+}
+
+/// The ids of the nodes the canvas would draw now (its geometry for the current document).
+fn drawn_nodes(h: &mut Harness<'_, ThreatmapApp>) -> Vec<String> {
+    // A frame paints the canvas; the badges it placed name what was drawn.
+    h.run_steps(1);
+    let app = h.state();
+    let mut ids: Vec<String> = app.canvas.badge_hits.iter().map(|(_, id)| id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+#[test]
+fn the_first_frame_after_open_or_new_shows_the_new_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let iot = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/examples/iot-board.threatmap.json");
+    let mut h = harness(example());
+    h.state_mut().show_table = true;
+    h.run_steps(2);
+    assert!(drawn_nodes(&mut h).contains(&"web".to_owned()));
+    // Open: every badge drawn belongs to the new model, and the table lists its findings only.
+    h.state_mut().open(&iot);
+    h.run_steps(1);
+    let ids: std::collections::BTreeSet<String> = h.state().doc.model.elements.iter().map(|e| e.id.clone()).collect();
+    let drawn = drawn_nodes(&mut h);
+    assert!(!drawn.is_empty() && drawn.iter().all(|d| ids.contains(d)), "badges of another model drawn: {drawn:?}");
+    assert!(h.query_all_by_label("Web Server (Server)").count() == 0, "the previous model's rows are listed");
+    assert!(h.state().status.contains("iot-board"), "{}", h.state().status);
+    // New: nothing drawn, nothing listed, and the status says so.
+    h.state_mut().request(threatmap_app::gui::Pending::New);
+    assert!(h.state().prompt.is_none(), "nothing unsaved");
+    h.run_steps(1);
+    assert!(drawn_nodes(&mut h).is_empty());
+    assert!(h.state().status.starts_with("New model"), "{}", h.state().status);
+    let _ = dir;
+}
+
+#[test]
+fn typing_a_new_name_is_one_undo_step() {
+    let mut h = harness(example());
+    h.state_mut().selection = std::collections::BTreeSet::from(["web".to_owned()]);
+    h.run_steps(3);
+    let field = h.get_by_label("Name");
+    field.click();
+    h.run_steps(2);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.run_steps(1);
+    for c in "Orders API".chars() {
+        h.event(egui::Event::Text(c.to_string()));
+        h.run_steps(1);
+    }
+    assert_eq!(element(&h, "web").name, "Orders API");
+    // Leave the field, then undo once: the whole rename goes.
+    h.key_press(Key::Escape);
+    h.run_steps(2);
+    h.state_mut().doc.end_field_edit();
+    assert!(h.state_mut().doc.undo());
+    assert_eq!(element(&h, "web").name, "Web Server", "one undo restores the name typed over");
+}
+
+#[test]
+fn counts_agree_with_the_cli_and_the_table_counts_what_it_shows() {
+    let mut m = example();
+    // Two decisions: one mitigated (no longer open), one in progress (still open).
+    let rules = threatmap_app::gui::rules_for(&m, None);
+    let keys: Vec<String> = {
+        let a = threatmap_core::engine::analyze(&m, &rules, &Default::default());
+        a.findings.iter().take(2).map(|f| a.key(f)).collect()
+    };
+    for (k, st) in keys.iter().zip([threatmap_core::lifecycle::Status::Mitigated, threatmap_core::lifecycle::Status::InProgress]) {
+        m.decisions.entry(k.clone()).or_default().set_status(st, "t", "");
+    }
+    let expected_open = {
+        let a = threatmap_core::engine::analyze(&m, &rules, &Default::default());
+        a.open_findings().count()
+    };
+    let mut h = harness(m);
+    h.state_mut().show_table = true;
+    h.run_steps(3);
+    let app = h.state();
+    assert_eq!(app.cache.open, expected_open);
+    let badge_total: usize = app.cache.badges.values().map(|b| b.count).sum();
+    assert_eq!(badge_total, expected_open, "badges count open findings");
+    let status = format!("{} open findings", expected_open);
+    assert!(h.query_by_label_contains(&status).is_some(), "status bar: {status}");
+    // The default "Needs work" filter shows the open ones, and the tab says how many of all.
+    let all = h.state().cache.findings.len() + h.state().cache.excluded.len();
+    assert!(h.query_by_label(&format!("Findings ({expected_open} of {all})")).is_some(), "tab label with the filter");
+}
+
+#[test]
+fn a_table_row_opens_its_finding_and_a_badge_shows_its_element() {
+    let mut h = harness(example());
+    h.state_mut().show_table = true;
+    h.run_steps(3);
+    // The row's element column (not its title) is enough.
+    let cell = h.get_all_by_label("Comment cleaner (Lambda)").next().unwrap().rect().center();
+    click_at(&mut h, cell);
+    h.run_steps(3);
+    assert_eq!(h.state().selection, std::collections::BTreeSet::from(["cleaner".to_owned()]));
+    assert!(h.query_by_label("Justification").is_some(), "the finding is opened in the inspector");
+    // A badge: a click selects its element (it used to clear the selection).
+    h.state_mut().selection.clear();
+    h.run_steps(2);
+    let (r, id) = h.state().canvas.badge_hits.iter().find(|(_, id)| id == "web").cloned().expect("the web server's badge");
+    click_at(&mut h, r.center());
+    h.run_steps(3);
+    assert_eq!(h.state().selection, std::collections::BTreeSet::from([id]));
+}
+
+#[test]
+fn the_attribute_search_belongs_to_one_element_and_arrows_have_a_glyph() {
+    let mut h = harness(example());
+    h.state_mut().selection = std::collections::BTreeSet::from(["web".to_owned()]);
+    h.run_steps(3);
+    h.state_mut().property_search = "sanitizes".to_owned();
+    h.run_steps(2);
+    assert!(h.query_by_label("sanitizesInput").is_some());
+    assert!(h.query_by_label("protocol").is_none(), "filtered");
+    h.state_mut().selection = std::collections::BTreeSet::from(["db".to_owned()]);
+    h.run_steps(3);
+    assert!(h.state().property_search.is_empty(), "another element starts unfiltered");
+    // The triage history's arrow (and the sort marker) come from a font that has them.
+    let ctx = h.ctx.clone();
+    let has = |c: char| ctx.fonts_mut(|f| f.has_glyph(&egui::FontId::proportional(12.0), c));
+    for c in ['→', '…'] {
+        assert!(has(c), "no glyph for {c}");
+    }
+}
+
+#[test]
+fn a_boundary_dropped_over_nodes_takes_them_in() {
+    let mut h = harness(Model::new("empty"));
+    h.state_mut().canvas.zoom = 1.0;
+    h.state_mut().canvas.pan = vec2(0.0, 0.0);
+    h.run_steps(2);
+    for (label, p) in [("Server", pos2(400.0, 250.0)), ("Datastore", pos2(400.0, 360.0)), ("Actor", pos2(100.0, 250.0))] {
+        let from = h.get_by_label(label).rect().center();
+        let to = screen(&h, p);
+        drag(&mut h, from, to);
+    }
+    let from = h.get_by_label("Boundary").rect().center();
+    let to = screen(&h, pos2(400.0, 300.0));
+    drag(&mut h, from, to);
+    let m = &h.state().doc.model;
+    let b = m.elements.iter().find(|e| e.kind == Kind::Boundary).unwrap().id.clone();
+    let of = |k: Kind| m.elements.iter().find(|e| e.kind == k).unwrap().in_boundary.clone();
+    assert_eq!(of(Kind::Server).as_deref(), Some(b.as_str()));
+    assert_eq!(of(Kind::Datastore).as_deref(), Some(b.as_str()));
+    assert_eq!(of(Kind::Actor), None);
+    // Undo the drop: membership goes with it.
+    assert!(h.state_mut().doc.undo());
+    assert!(h.state().doc.model.elements.iter().all(|e| e.in_boundary.is_none()));
 }

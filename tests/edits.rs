@@ -4,7 +4,9 @@
 //!   everything gives back the model the sequence started from;
 //! - save then load gives back the same model;
 //! - triage decisions survive any sequence of renames and moves: none is lost or changed, and a
-//!   finding that still exists keeps its decision.
+//!   finding that still exists keeps its decision;
+//! - the drawing and the model agree after every edit and every undo: each node belongs to the
+//!   smallest boundary around its centre, each boundary to the smallest larger one around it.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod common;
@@ -92,25 +94,12 @@ fn apply(m: &mut Model, e: &Edit, rules: &RuleSet) {
         }
         Edit::Move { which, dx, dy } => {
             let Some(id) = pick(m, *which, placed) else { return };
-            let kind = m.elements.iter().find(|e| e.id == id).unwrap().kind;
-            let mut moved = vec![id.clone()];
-            if kind == Kind::Boundary {
-                moved.extend(document::descendants(m, &id));
-            }
-            for x in &moved {
-                let k = m.elements.iter().find(|e| &e.id == x).unwrap().kind;
-                if let Some(r) = document::rect_of(m, x, k) {
-                    document::set_rect(m, x, r.translate(vec2(f32::from(*dx), f32::from(*dy))));
-                }
-            }
-            document::assign_boundaries(m, &moved);
+            document::move_by(m, &BTreeSet::from([id]), vec2(f32::from(*dx), f32::from(*dy)));
         }
         Edit::Resize { which, w, h } => {
             let Some(id) = pick(m, *which, |e| e.kind == Kind::Boundary) else { return };
             let Some(r) = document::rect_of(m, &id, Kind::Boundary) else { return };
-            document::set_rect(m, &id, Rect::from_min_size(r.min, vec2(f32::from(*w), f32::from(*h))));
-            let all: Vec<String> = m.elements.iter().filter(|e| placed(e)).map(|e| e.id.clone()).collect();
-            document::assign_boundaries(m, &all);
+            document::resize(m, &id, Rect::from_min_size(r.min, vec2(f32::from(*w), f32::from(*h))));
         }
         Edit::Rename { which, name } => {
             if let Some(id) = pick(m, *which, |_| true) {
@@ -166,6 +155,40 @@ fn apply(m: &mut Model, e: &Edit, rules: &RuleSet) {
     }
 }
 
+/// Checks that membership is what the drawing shows, computed here independently of the app:
+/// a node is in the smallest box containing its centre; a boundary in the smallest box that
+/// contains all of it and is larger (equal areas: the larger id).
+fn drawing_agrees(m: &Model) -> Result<(), String> {
+    let boxes: Vec<(&str, Rect)> = m
+        .elements
+        .iter()
+        .filter(|e| e.kind == Kind::Boundary && m.layout.get(&e.id).is_some_and(|p| p.line.is_empty()))
+        .filter_map(|e| Some((e.id.as_str(), document::rect_of(m, &e.id, e.kind)?)))
+        .collect();
+    for e in m.elements.iter().filter(|e| e.kind.is_node() || e.kind == Kind::Boundary) {
+        let Some(r) = document::rect_of(m, &e.id, e.kind) else { continue };
+        if m.layout.get(&e.id).is_some_and(|p| !p.line.is_empty()) {
+            continue;
+        }
+        let mut best: Option<(&str, Rect)> = None;
+        for &(b, br) in &boxes {
+            let fits = if e.kind == Kind::Boundary {
+                b != e.id && br.contains_rect(r) && (br.area() > r.area() || (br.area() == r.area() && b > e.id.as_str()))
+            } else {
+                br.contains(r.center())
+            };
+            if fits && best.is_none_or(|(x, xr)| br.area() < xr.area() || (br.area() == xr.area() && b < x)) {
+                best = Some((b, br));
+            }
+        }
+        let want = best.map(|(b, _)| b);
+        if e.in_boundary.as_deref() != want {
+            return Err(format!("{} ({:?}) is drawn in {want:?} but belongs to {:?}", e.id, e.kind, e.in_boundary));
+        }
+    }
+    Ok(())
+}
+
 fn start() -> Model {
     file::load(&common::root().join("assets/examples/web-app.threatmap.json")).unwrap()
 }
@@ -179,10 +202,12 @@ proptest! {
         let initial = start();
         let mut doc = Document::new(initial.clone(), None);
         let mut history = vec![initial.clone()];
+        prop_assert_eq!(drawing_agrees(&doc.model), Ok(()), "the example");
         for e in &edits {
             let before = doc.model.clone();
             doc.edit(|m| apply(m, e, &rules));
             let after = doc.model.clone();
+            prop_assert_eq!(drawing_agrees(&after), Ok(()), "after {:?}", e);
             if after != before {
                 prop_assert!(doc.undo(), "{e:?}: nothing to undo");
                 prop_assert_eq!(&doc.model, &before, "undo of {:?}", e);

@@ -260,6 +260,9 @@ pub fn auto_layout(model: &mut Model, all: bool) -> bool {
             set_rect(model, &id, r);
         }
     }
+    // The layout draws each boundary around its members; where stored positions mixed with new
+    // ones put something elsewhere, the drawing decides.
+    sync_membership(model);
     true
 }
 

@@ -1066,16 +1066,25 @@ fn read_recovery(path: &Path) -> Option<(Model, Option<PathBuf>)> {
     Some((model, p))
 }
 
-/// The eframe wrapper: persistence and the frame loop.
-struct EframeApp(ThreatmapApp);
+/// The eframe wrapper: persistence and the frame loop. With `THREATMAP_TRACE_FRAMES=1` every
+/// frame is counted on standard error, so a test can tell that an idle window paints nothing.
+struct EframeApp {
+    app: ThreatmapApp,
+    trace_frames: bool,
+    frames: u64,
+}
 
 impl eframe::App for EframeApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        self.0.ui(ui);
+        self.app.ui(ui);
+        if self.trace_frames {
+            self.frames += 1;
+            eprintln!("threatmap: frame {}", self.frames);
+        }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, "threatmap", &self.0.persisted());
+        eframe::set_value(storage, "threatmap", &self.app.persisted());
     }
 }
 
@@ -1102,7 +1111,8 @@ pub fn run(file: Option<PathBuf>) -> anyhow::Result<()> {
             app.recent = persisted.recent;
             app.dark = persisted.dark;
             app.canvas.grid = persisted.grid;
-            Ok(Box::new(EframeApp(app)))
+            let trace_frames = std::env::var_os("THREATMAP_TRACE_FRAMES").is_some_and(|v| v == "1");
+            Ok(Box::new(EframeApp { app, trace_frames, frames: 0 }))
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))

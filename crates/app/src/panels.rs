@@ -920,6 +920,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, row_h, shown.len(), |ui, range| {
         for r in &shown[range] {
             // The whole row is one button: a click selects the element and opens the finding.
+            let background = ui.painter().add(egui::Shape::Noop);
             let row = ui.horizontal(|ui| {
                 let (_, _, letter) = threatmap_render::dfd::severity_style(r.severity);
                 cell(ui, widths[0], row_h, |ui| {
@@ -946,7 +947,8 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             let is_sel = selected.contains(&r.element_id) && focused.as_deref().is_none_or(|k| k == r.key);
             let visuals = ui.style().interact_selectable(&resp, is_sel);
             if is_sel || resp.hovered() || resp.has_focus() {
-                ui.painter().rect(rect, 2.0, visuals.weak_bg_fill.gamma_multiply(0.5), visuals.bg_stroke, egui::StrokeKind::Inside);
+                let stroke = if resp.has_focus() { ui.visuals().selection.stroke } else { visuals.bg_stroke };
+                ui.painter().set(background, egui::epaint::RectShape::new(rect, 2.0, visuals.weak_bg_fill, stroke, egui::StrokeKind::Inside));
             }
             let resp = resp.on_hover_text(format!("{}: {}", r.id, r.title));
             resp.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Button, true, format!("{} {} {} on {}", r.severity.name(), r.id, r.title, r.element)));

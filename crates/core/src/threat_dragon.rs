@@ -101,7 +101,9 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
                 continue;
             }
             let data = cell.get("data").cloned().unwrap_or(Value::Null);
-            let name = str_of(&data, "name").replace(['\n', '\r'], " ").trim().to_owned();
+            // Names keep the line breaks the user typed (Threat Dragon draws them); other tools
+            // and the drawings wrap them there.
+            let name = str_of(&data, "name").replace("\r\n", "\n").replace('\r', "\n").trim().to_owned();
             let shape = str_of(cell, "shape");
             let kind = match shape {
                 "actor" => Kind::Actor,
