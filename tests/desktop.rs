@@ -83,9 +83,8 @@ impl Desktop {
         let mut line = String::new();
         BufReader::new(xvfb.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let display = format!(":{}", line.trim());
-        let wm = window_manager.then(|| {
-            Killed(Command::new("openbox").env("DISPLAY", &display).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap())
-        });
+        let wm = window_manager
+            .then(|| Killed(Command::new("openbox").env("DISPLAY", &display).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()));
         Desktop { display, _wm: wm, _xvfb: xvfb }
     }
 
@@ -193,7 +192,8 @@ impl<'d> App<'d> {
     fn settle(&self) {
         let mut last = self.frames.load(Ordering::Relaxed);
         let mut calm = 0;
-        let until = Instant::now() + Duration::from_secs(30);
+        // A few seconds at most: the built-in file dialog repaints while it lists a folder.
+        let until = Instant::now() + Duration::from_secs(6);
         while calm < 2 && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(300));
             let now = self.frames.load(Ordering::Relaxed);
@@ -270,7 +270,7 @@ impl<'d> App<'d> {
     }
 
     /// The words tesseract reads in `area` of a screenshot (scaled up three times first; read as a
-/// column of text, which suits panels, tables and the status bar).
+    /// column of text, which suits panels, tables and the status bar).
     fn words(&self, shot: &Path, area: Area) -> Vec<Word> {
         self.words_as(shot, area, "4")
     }
@@ -586,7 +586,10 @@ fn a_first_hour_in_the_app() {
     let drawn: String = app.sparse_words(&shot, c).iter().map(|w| w.text.to_lowercase() + " ").collect();
     let names = ["board", "telemetry upload", "store telemetry", "pairing request", "cloud server", "verify read-back", "generic process"];
     let legible: Vec<&str> = names.iter().copied().filter(|n| drawn.contains(n)).collect();
-    assert!(legible.len() >= 4, "the opened model's nodes and flows are not drawn legibly (fitted to the window): read {legible:?} in {drawn}");
+    assert!(
+        legible.len() >= 4,
+        "the opened model's nodes and flows are not drawn legibly (fitted to the window): read {legible:?} in {drawn}"
+    );
     let table = app.read(&shot, app.table());
     assert!(table.contains("Telemetry"), "the opened model's findings are not listed:\n{table}");
     let status = app.read(&shot, app.status_bar());

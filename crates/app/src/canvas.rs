@@ -788,7 +788,11 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
         if text_visible {
             let label = app.cache.labels.get(&e.id).cloned().unwrap_or_else(|| e.name.clone());
             let g = fitted_text(painter, &label, text_size(11.0), ink, vec2(170.0 * z.max(0.7), text_size(11.0) * 3.8));
-            labels.push((mid - vec2(0.0, g.rect.height() / 2.0 + 3.0 * z.max(0.5)), g, app.cache.badges.get(&e.id).map(|b| (e.id.clone(), *b))));
+            labels.push((
+                mid - vec2(0.0, g.rect.height() / 2.0 + 3.0 * z.max(0.5)),
+                g,
+                app.cache.badges.get(&e.id).map(|b| (e.id.clone(), *b)),
+            ));
         } else if let Some(b) = app.cache.badges.get(&e.id) {
             marker_dot(painter, mid, b);
         }

@@ -334,7 +334,9 @@ pub fn moving_with(model: &Model, ids: &BTreeSet<String>) -> BTreeSet<String> {
     for id in ids {
         let Some(e) = model.elements.iter().find(|e| &e.id == id) else { continue };
         if e.kind == Kind::Boundary {
-            out.extend(descendants(model, id).into_iter().filter(|d| model.elements.iter().any(|x| &x.id == d && x.kind != Kind::Dataflow)));
+            out.extend(
+                descendants(model, id).into_iter().filter(|d| model.elements.iter().any(|x| &x.id == d && x.kind != Kind::Dataflow)),
+            );
         }
         if e.kind != Kind::Dataflow {
             out.insert(id.clone());

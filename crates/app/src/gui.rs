@@ -273,7 +273,7 @@ impl ThreatmapApp {
             .resizable(true)
             .default_size((width * 0.26).clamp(240.0, 380.0))
             .min_size(220.0)
-            .max_size((width * 0.45).max(240.0))
+            .max_size((width * 0.32).max(220.0))
             .show(ui, |ui| crate::panels::inspector_ui(ui, self));
         if self.show_table {
             egui::Panel::bottom("findings").resizable(true).default_size(220.0).show(ui, |ui| crate::panels::findings_table_ui(ui, self));

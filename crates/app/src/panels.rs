@@ -778,7 +778,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     // The tab counts the rows the table shows (with its filters), as of the last change.
     let shown_id = ui.id().with("shown");
     let shown_count: Option<(usize, usize)> = ui.data(|d| d.get_temp(shown_id));
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let label = match shown_count {
             Some((shown, all)) if shown != all => format!("Findings ({shown} of {all})"),
             Some((shown, _)) => format!("Findings ({shown})"),
@@ -886,12 +886,15 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         ui.data_mut(|d| d.insert_temp(shown_id, (shown.len(), rows.len())));
         ui.ctx().request_repaint();
     }
-    // Columns share the width: severity and id keep a readable minimum, the title takes the rest.
-    let avail = ui.available_width() - 24.0;
-    let sev_w = 110.0;
-    let id_w = (avail * 0.12).clamp(70.0, 130.0);
-    let elem_w = (avail * 0.28).clamp(120.0, 320.0);
-    let title_w = (avail - sev_w - id_w - elem_w).max(120.0);
+    // Columns share the width: severity and id keep a readable minimum, the title takes the rest;
+    // in a narrow window the severity shows its letter only.
+    let gaps = 3.0 * ui.spacing().item_spacing.x + ui.spacing().scroll.bar_width + 8.0;
+    let avail = ui.available_width() - gaps;
+    let narrow = avail < 720.0;
+    let sev_w = if narrow { 44.0 } else { 110.0 };
+    let id_w = (avail * 0.14).clamp(64.0, 130.0);
+    let elem_w = (avail * 0.28).clamp(100.0, 320.0);
+    let title_w = (avail - sev_w - id_w - elem_w).max(100.0);
     let widths = [sev_w, id_w, title_w, elem_w];
     // A left-aligned cell of fixed width.
     fn cell<R>(ui: &mut egui::Ui, w: f32, h: f32, add: impl FnOnce(&mut egui::Ui) -> R) -> R {
@@ -907,6 +910,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             .into_iter()
             .enumerate()
         {
+            let label = if narrow && by == SortBy::Severity { "Sev." } else { label };
             let text = if sort == by { format!("{label} ⬇") } else { label.to_owned() };
             if cell(ui, widths[k], 18.0, |ui| ui.add(egui::Button::new(RichText::new(text).strong()).frame(false))).clicked() {
                 sort = by;
@@ -924,10 +928,9 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             let row = ui.horizontal(|ui| {
                 let (_, _, letter) = threatmap_render::dfd::severity_style(r.severity);
                 cell(ui, widths[0], row_h, |ui| {
-                    ui.add(
-                        egui::Label::new(RichText::new(format!("{letter} · {}", r.severity.name())).color(severity_text_color(r.severity, dark)))
-                            .selectable(false),
-                    )
+                    let text = if narrow { letter.to_owned() } else { format!("{letter} · {}", r.severity.name()) };
+                    ui.add(egui::Label::new(RichText::new(text).color(severity_text_color(r.severity, dark))).selectable(false))
+                        .on_hover_text(r.severity.name())
                 });
                 cell(ui, widths[1], row_h, |ui| ui.add(egui::Label::new(&r.id).truncate().selectable(false)).on_hover_text(&r.id));
                 cell(ui, widths[2], row_h, |ui| {
@@ -948,10 +951,17 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             let visuals = ui.style().interact_selectable(&resp, is_sel);
             if is_sel || resp.hovered() || resp.has_focus() {
                 let stroke = if resp.has_focus() { ui.visuals().selection.stroke } else { visuals.bg_stroke };
-                ui.painter().set(background, egui::epaint::RectShape::new(rect, 2.0, visuals.weak_bg_fill, stroke, egui::StrokeKind::Inside));
+                ui.painter()
+                    .set(background, egui::epaint::RectShape::new(rect, 2.0, visuals.weak_bg_fill, stroke, egui::StrokeKind::Inside));
             }
             let resp = resp.on_hover_text(format!("{}: {}", r.id, r.title));
-            resp.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Button, true, format!("{} {} {} on {}", r.severity.name(), r.id, r.title, r.element)));
+            resp.widget_info(|| {
+                egui::WidgetInfo::labeled(
+                    egui::WidgetType::Button,
+                    true,
+                    format!("{} {} {} on {}", r.severity.name(), r.id, r.title, r.element),
+                )
+            });
             if resp.clicked() {
                 app.selection = BTreeSet::from([r.element_id.clone()]);
                 app.focus_finding = Some(r.key.clone());
