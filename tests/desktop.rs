@@ -613,14 +613,6 @@ fn a_first_hour_in_the_app() {
     let whole = Area { x: 0, y: 0, w, h };
     app.wait_for_text(whole, "Cannot export", "the error window");
     app.key("Return");
-
-    // A small window: the table keeps its Element column on screen.
-    app.desktop.xdotool(&["windowsize", &app.wid, "1024", "700"]);
-    app.settle();
-    wait_for(20, "the window at 1024×700", || (app.size() == (1024, 700)).then_some(()));
-    let shot = app.shot("small-window");
-    let table = app.read(&shot, app.table());
-    assert!(table.contains("Element"), "the findings table's Element column is cut at 1024×700:\n{table}");
 }
 
 #[test]

@@ -268,12 +268,11 @@ impl ThreatmapApp {
         egui::Panel::top("menu").show(ui, |ui| self.menu_ui(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
         egui::Panel::left("palette").resizable(false).exact_size(150.0).show(ui, crate::panels::palette_ui);
-        // The inspector gives way in small windows, so the canvas and the table keep room.
+        // The inspector gives way in small windows, so the canvas and the table keep room (its
+        // width follows the window's; egui lets a resizable panel's content push it wider).
         egui::Panel::right("inspector")
-            .resizable(true)
-            .default_size((width * 0.26).clamp(240.0, 380.0))
-            .min_size(220.0)
-            .max_size((width * 0.32).max(220.0))
+            .resizable(false)
+            .exact_size((width * 0.27).clamp(240.0, 400.0))
             .show(ui, |ui| crate::panels::inspector_ui(ui, self));
         if self.show_table {
             egui::Panel::bottom("findings").resizable(true).default_size(220.0).show(ui, |ui| crate::panels::findings_table_ui(ui, self));
