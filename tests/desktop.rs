@@ -63,7 +63,9 @@ fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 }
 
 /// An X server of our own (it tells its display number on the given descriptor), with a
-/// window manager if asked.
+/// window manager if asked. `-noreset`: without it the server resets when its last client
+/// leaves (the app killed with no window manager running), and the next app to connect in
+/// that moment is refused.
 struct Desktop {
     display: String,
     _wm: Option<Killed>,
@@ -74,7 +76,7 @@ impl Desktop {
     fn start(window_manager: bool) -> Desktop {
         let mut xvfb = Killed(
             Command::new("Xvfb")
-                .args(["-displayfd", "1", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"])
+                .args(["-displayfd", "1", "-noreset", "-screen", "0", "1600x1000x24", "-nolisten", "tcp"])
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null())
                 .spawn()
@@ -82,6 +84,7 @@ impl Desktop {
         );
         let mut line = String::new();
         BufReader::new(xvfb.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        assert!(!line.trim().is_empty(), "Xvfb did not start (no display number)");
         let display = format!(":{}", line.trim());
         let wm = window_manager
             .then(|| Killed(Command::new("openbox").env("DISPLAY", &display).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()));
