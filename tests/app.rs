@@ -482,6 +482,34 @@ fn file_import_converts_and_opens_another_tools_model() {
     assert_eq!(h.state().doc.model.name, "Shop");
 }
 
+#[test]
+fn opening_another_tools_model_imports_it_and_a_file_that_is_no_model_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let td = dir.path().join("td.json");
+    std::fs::write(&td, r#"{"version": "2.3.0", "summary": {"title": "Shop"}, "detail": {"diagrams": []}}"#).unwrap();
+    let mut h = harness(example());
+    let before = h.state().doc.model.clone();
+    h.state_mut().open(&td);
+    h.run_steps(2);
+    let app = h.state();
+    assert!(app.status.contains("Threat Dragon v2 model"), "{}", app.status);
+    assert_eq!(
+        app.files.asking(),
+        Some(&threatmap_app::files::Purpose::ImportTarget(threatmap_app::cli::ImportFormat::ThreatDragon, td.clone())),
+        "the app asks where the imported model goes"
+    );
+    assert_eq!(app.doc.model, before, "the open model is left alone until the import is done");
+
+    let bom = dir.path().join("bom.json");
+    std::fs::write(&bom, r#"{"bomFormat": "CycloneDX", "specVersion": "1.5", "components": []}"#).unwrap();
+    let mut h = harness(example());
+    h.state_mut().open(&bom);
+    h.run_steps(2);
+    let (what, why) = h.state().failure.clone().expect("the failure is shown");
+    assert!(what.contains("bom.json") && why.contains("CycloneDX bill of materials"), "{what}: {why}");
+    assert_eq!(h.state().doc.model, before);
+}
+
 /// The ids of the nodes the canvas would draw now (its geometry for the current document).
 fn drawn_nodes(h: &mut Harness<'_, ThreatmapApp>) -> Vec<String> {
     // A frame paints the canvas; the badges it placed name what was drawn.

@@ -550,3 +550,65 @@ fn triage_decisions_survive_edits_and_orphans_are_reported() {
     fails(&["triage", m, "GEN-INJ-02@web", "--status", "mitigated", "--due", "next week"], &["YYYY-MM-DD"]);
     fails(&["triage", m, "GEN-INJ-02@web", "--status", "done-ish"], &["unknown status"]);
 }
+
+/// A file that is not a model never passes a gate: every model command refuses it (exit 2),
+/// saying what the file looks like and which command reads it. An empty model fails `check`
+/// unless `--allow-empty` is given.
+#[test]
+fn files_that_are_not_models_are_refused_by_every_model_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cases: Vec<(String, Vec<&str>)> = vec![
+        (write(dir.path(), "empty.json", "{}"), vec!["none of the keys of a threat model", "`threatmap` version key"]),
+        (
+            write(dir.path(), "bom.json", r#"{"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [{"name": "x"}]}"#),
+            vec!["CycloneDX bill of materials"],
+        ),
+        (write(dir.path(), "list.json", "[]"), vec!["not an object"]),
+        (
+            write(dir.path(), "td.json", r#"{"version": "2.3.0", "summary": {"title": "T"}, "detail": {"diagrams": []}}"#),
+            vec!["Threat Dragon v2 model", "`threatmap import threat-dragon"],
+        ),
+        (
+            write(dir.path(), "m.otm.json", r#"{"otmVersion": "0.2.0", "project": {"name": "p", "id": "p"}}"#),
+            vec!["Open Threat Model", "`threatmap import otm"],
+        ),
+        (write(dir.path(), "tm.py", "from pytm import TM\ntm = TM(\"x\")\ntm.process()\n"), vec!["pytm model script", "--json"]),
+    ];
+    if let Some(shared) = shared("compat/threat-dragon/v2-threat-model.json") {
+        let c = shared.join("compat");
+        for (f, needle) in [
+            ("threat-dragon/v2-threat-model.json", "Threat Dragon v2"),
+            ("threat-dragon/v1-demo-threat-model.json", "Threat Dragon v1"),
+            ("otm/example-open-threat-model.json", "Open Threat Model"),
+            ("tm-bom/hashicorp-vault-threat-model.json", "TM-BOM"),
+            ("tmt/sample_core_kb.tm7", "`threatmap import tm7"),
+        ] {
+            cases.push((c.join(f).display().to_string(), vec![needle]));
+        }
+    }
+    for (file, needles) in &cases {
+        for cmd in
+            [&["check", file, "--fail-on", "low"][..], &["validate", file], &["findings", file], &["export", file, "--format", "sarif"]]
+        {
+            let err = fails(cmd, needles);
+            assert!(err.contains(file.as_str()), "the message names the file: {err}");
+        }
+        let out = dir.path().join("out.threatmap.json").display().to_string();
+        fails(&["import", "pytm", file, "-o", &out], &["not pytm JSON"]);
+        assert!(!std::path::Path::new(&out).exists(), "nothing is written for a refused file");
+    }
+    // The wrong importer names the right one.
+    let td = &cases[3].0;
+    let out = dir.path().join("td.threatmap.json").display().to_string();
+    fails(&["import", "otm", td, "-o", &out], &["Threat Dragon v2 model, not an OTM file", "import threat-dragon"]);
+
+    // An empty model is a model, but a gate on it checks nothing.
+    for empty in [
+        write(dir.path(), "empty.threatmap.json", r#"{"threatmap": 1, "name": "Nothing yet", "elements": []}"#),
+        write(dir.path(), "empty-pytm.json", r#"{"name": "Nothing yet", "elements": [], "flows": [], "boundaries": []}"#),
+    ] {
+        fails(&["check", &empty, "--fail-on", "low"], &["no elements", "nothing was checked", "--allow-empty"]);
+        assert!(ok(&["check", &empty, "--fail-on", "low", "--allow-empty"]).contains("check passed"));
+        ok(&["validate", &empty]);
+    }
+}

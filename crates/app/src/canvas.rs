@@ -195,7 +195,7 @@ fn badge_tooltip(app: &ThreatmapApp, id: &str) -> String {
             None => by.push((s, 1)),
         }
     }
-    by.sort_by(|x, y| y.0.cmp(&x.0));
+    by.sort_by_key(|x| std::cmp::Reverse(x.0));
     let total: usize = by.iter().map(|(_, n)| n).sum();
     let parts: Vec<String> = by.iter().map(|(s, n)| format!("{n} {}", s.name())).collect();
     format!(
@@ -670,6 +670,9 @@ fn place_badge(candidates: &[Pos2], size: Vec2, obstacles: &[Rect]) -> Rect {
     })
 }
 
+/// A flow's label, drawn after the nodes: where, the text, and the flow's badge.
+type FlowLabel = (Pos2, std::sync::Arc<egui::Galley>, Option<(String, Badge)>);
+
 /// Paints the model; returns where each badge was drawn (screen rectangles and element ids),
 /// so a click on a badge selects its element.
 fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Painter, dark: bool) -> Vec<(Rect, String)> {
@@ -760,7 +763,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
         }
     }
     // Flows: lines and arrowheads now, labels after the nodes (so no node hides them).
-    let mut labels: Vec<(Pos2, std::sync::Arc<egui::Galley>, Option<(String, Badge)>)> = Vec::new();
+    let mut labels: Vec<FlowLabel> = Vec::new();
     for e in model.elements.iter().filter(|e| e.kind == Kind::Dataflow) {
         let Some(path) = flow_path(model, e, geo) else { continue };
         let pts: Vec<Pos2> = path.iter().map(|p| c.screen_from_canvas(*p)).collect();

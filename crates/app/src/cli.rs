@@ -14,6 +14,7 @@ use threatmap_core::file::{self, Level};
 use threatmap_core::lifecycle::{self, Status};
 use threatmap_core::model::{Controls, DataItem, Element, FIXED_ATTRIBUTES, Model};
 use threatmap_core::rules::{BUILTIN_PACKS, RuleSet, Severity, packs_for};
+use threatmap_core::shape::{self, ImportKind, Shape};
 use threatmap_core::{diff, otm, pytm, threat_dragon, tmt};
 use threatmap_render::dfd::{DfdOptions, Diagram};
 use threatmap_render::{export, pytm_text, report, seq, sqldump, svg, template};
@@ -112,6 +113,9 @@ enum Command {
         /// Lowest severity that fails the check: info, very-low, low, medium, high, very-high.
         #[arg(long, value_parser = parse_severity)]
         fail_on: Severity,
+        /// Pass a model with no elements (without it, an empty model fails: nothing was checked).
+        #[arg(long)]
+        allow_empty: bool,
         #[command(flatten)]
         rules: RuleArgs,
         #[command(flatten)]
@@ -348,6 +352,28 @@ pub enum ImportFormat {
     Otm,
 }
 
+impl ImportFormat {
+    /// The importer, as core names it.
+    pub fn kind(self) -> ImportKind {
+        match self {
+            ImportFormat::Pytm => ImportKind::Pytm,
+            ImportFormat::Tm7 => ImportKind::Tm7,
+            ImportFormat::ThreatDragon => ImportKind::ThreatDragon,
+            ImportFormat::Otm => ImportKind::Otm,
+        }
+    }
+
+    /// The importer for a file of this shape, if any.
+    pub fn for_shape(shape: Shape) -> Option<ImportFormat> {
+        Some(match shape.importer()? {
+            ImportKind::Pytm => ImportFormat::Pytm,
+            ImportKind::Tm7 => ImportFormat::Tm7,
+            ImportKind::ThreatDragon => ImportFormat::ThreatDragon,
+            ImportKind::Otm => ImportFormat::Otm,
+        })
+    }
+}
+
 /// A `--status` filter value: a decision status, or `excluded` (excluded by an assumption).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum StatusFilter {
@@ -487,8 +513,14 @@ fn run(command: Command) -> Result<ExitCode> {
                 write_file(&output, |w| pytm::write_json(&analysis, w))?;
             }
         }
-        Command::Check { model, fail_on, rules, exclude } => {
+        Command::Check { model, fail_on, allow_empty, rules, exclude } => {
             let (m, base) = load_model(&model)?;
+            if m.elements.is_empty() && !allow_empty {
+                return Err(bad(format!(
+                    "{}: the model has no elements, so nothing was checked (`--allow-empty` passes an empty model)",
+                    model.display()
+                )));
+            }
             let rules = load_rules(&rules, Some((&m, &base)))?;
             let analysis = analyze(&m, &rules, &options(&exclude));
             warn_orphans(&analysis, &model);
@@ -653,6 +685,26 @@ pub struct Imported {
 /// `output`. Shared by the CLI and the app's File → Import.
 pub fn import(format: ImportFormat, text: &str, file: &Path, output: &Path) -> Result<Imported> {
     let name = file.display().to_string();
+    let found = shape::sniff(text);
+    // pytm JSON has no structure of its own to check, so anything else is refused here; the
+    // other importers check their format's structure and say precisely what is wrong with it,
+    // once the file is not recognisably something else.
+    let refused =
+        found.importer() != Some(format.kind()) && (found.is_known() || (format == ImportFormat::Pytm && found != Shape::BrokenJson));
+    if refused {
+        let wanted = match format {
+            ImportFormat::Pytm => "pytm JSON",
+            ImportFormat::Tm7 => "a .tm7 file",
+            ImportFormat::ThreatDragon => "a Threat Dragon model",
+            ImportFormat::Otm => "an OTM file",
+        };
+        let hint = match found.importer() {
+            Some(kind) => format!(": `threatmap import {} {name} -o MODEL.threatmap.json` reads it", kind.command_name()),
+            None if found == Shape::Native => ": open it or use it as it is".to_owned(),
+            None => String::new(),
+        };
+        return Err(bad(format!("{name}: this is {}, not {wanted}{hint}", found.describe())));
+    }
     let stem = model_stem(output);
     let (pack_name, converted) = match format {
         ImportFormat::Pytm => {

@@ -176,6 +176,11 @@ impl FileDialogs {
         self.system_open.is_some() || self.builtin_ask.is_some()
     }
 
+    /// What the open dialog asks for, if one is open.
+    pub fn asking(&self) -> Option<&Purpose> {
+        self.system_open.as_ref().or(self.builtin_ask.as_ref().map(|a| &a.purpose))
+    }
+
     /// True while the system's dialog (another window) is open.
     pub fn system_dialog_open(&self) -> bool {
         self.system_open.is_some()

@@ -574,8 +574,18 @@ impl ThreatmapApp {
         self.cache.revision = None;
     }
 
-    /// Opens a model file (native or pytm JSON).
+    /// Opens a model file (native or pytm JSON). Another tool's model (TMT, Threat Dragon, OTM)
+    /// is imported instead: the user chooses where its native model goes.
     pub fn open(&mut self, path: &Path) {
+        let limit = threatmap_core::tmt::MAX_TM7_BYTES.max(file::MAX_FILE_BYTES);
+        if let Ok(text) = file::read_text(path, limit) {
+            let found = threatmap_core::shape::sniff(&text);
+            if let Some(format) = ImportFormat::for_shape(found).filter(|_| !found.is_model()) {
+                self.status = format!("{} is {}: choose where to save it as a Threatmap model", path.display(), found.describe());
+                self.ask_file(Purpose::ImportTarget(format, path.to_path_buf()));
+                return;
+            }
+        }
         match file::load_any(path) {
             Ok(loaded) => {
                 let native = loaded.native;
@@ -659,7 +669,10 @@ impl ThreatmapApp {
         let here = folder_of(self.doc.path.as_deref()).or_else(|| std::env::current_dir().ok());
         const MODEL: (&str, &[&str]) = ("Threat model (.json)", &["json"]);
         let (title, save, filter, file_name, directory) = match &purpose {
-            Purpose::Open => ("Open a threat model".to_owned(), false, MODEL, None, here),
+            Purpose::Open => {
+                let any = ("Threat model (.json, .tm7)", &["json", "tm7"][..]);
+                ("Open a threat model".to_owned(), false, any, None, here)
+            }
             Purpose::Baseline => ("Compare with an earlier version of the model".to_owned(), false, MODEL, None, here),
             Purpose::RulePack => {
                 ("Add a rule pack".to_owned(), false, ("Rule pack (.toml, threats.json)", &["toml", "json"][..]), None, here)

@@ -172,8 +172,10 @@ pub struct Loaded {
     pub native: bool,
 }
 
-/// Loads a model file of any format Threatmap reads: a native model (it has a `threatmap`
-/// version key), else pytm JSON (its `--json` output or `load()` input).
+/// Loads a model file that Threatmap reads directly: a native model (it has a `threatmap`
+/// version key) or pytm JSON (its `--json` output or `load()` input). Any other file (another
+/// tool's model, a bill of materials, an empty object) is refused with what it looks like and
+/// the command that reads it: it is never read as an empty model.
 pub fn load_any(path: &Path) -> Result<Loaded, ModelError> {
     let file = path.display().to_string();
     let text = read_text(path, MAX_FILE_BYTES).map_err(|p| ModelError::single(&file, p))?;
@@ -182,18 +184,16 @@ pub fn load_any(path: &Path) -> Result<Loaded, ModelError> {
 
 /// [`load_any`] on text; `file` names it in messages.
 pub fn parse_any(text: &str, file: &str) -> Result<Loaded, ModelError> {
-    /// Reads only the top-level keys, allocating nothing for the rest of the document.
-    #[derive(serde::Deserialize)]
-    struct Probe {
-        threatmap: Option<serde::de::IgnoredAny>,
+    match crate::shape::sniff(text) {
+        // Broken JSON: the native parser says where it breaks.
+        crate::shape::Shape::Native | crate::shape::Shape::BrokenJson => parse_checked(text, file),
+        crate::shape::Shape::Pytm => {
+            let imported = crate::pytm::import(text, file)?;
+            let warnings = imported.warnings.into_iter().map(|w| Problem::warning(None, w)).collect();
+            Ok(Loaded { model: imported.model, warnings, native: false })
+        }
+        other => Err(ModelError::single(file, Problem::error(None, other.refusal(file)))),
     }
-    let native = serde_json::from_str::<Probe>(text).map_or(true, |p| p.threatmap.is_some());
-    if native {
-        return parse_checked(text, file);
-    }
-    let imported = crate::pytm::import(text, file)?;
-    let warnings = imported.warnings.into_iter().map(|w| Problem::warning(None, w)).collect();
-    Ok(Loaded { model: imported.model, warnings, native: false })
 }
 
 /// Reads a whole text file as UTF-8, refusing files larger than `limit` bytes. The error names

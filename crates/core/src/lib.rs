@@ -15,6 +15,7 @@ pub mod model;
 pub mod otm;
 pub mod pytm;
 pub mod rules;
+pub mod shape;
 pub mod synth;
 pub mod threat_dragon;
 pub mod tmt;
