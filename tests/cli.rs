@@ -612,3 +612,63 @@ fn files_that_are_not_models_are_refused_by_every_model_command() {
         ok(&["validate", &empty]);
     }
 }
+
+/// pytm accepts several flows, nodes and data items of one name (its duplicate check is off by
+/// default); real models do this. Each is imported with an id of its own, stable when other
+/// flows come and go, and findings keep pytm's targets (the names).
+#[test]
+fn pytm_models_with_repeated_names_import_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = r#"{
+      "name": "Cluster",
+      "boundaries": [{"name": "Cluster"}],
+      "data": [{"name": "Status"}, {"name": "Status", "isPII": true}],
+      "elements": [
+        {"__class__": "Process", "name": "kubelet", "inBoundary": "Cluster"},
+        {"__class__": "Process", "name": "scheduler", "inBoundary": "Cluster"},
+        {"__class__": "Server", "name": "kube-apiserver", "inBoundary": "Cluster"},
+        {"__class__": "Server", "name": "webserver"},
+        {"__class__": "Server", "name": "webserver"}
+      ],
+      "flows": [
+        {"name": "HTTP watch for resources on kube-apiserver", "source": "kubelet", "sink": "kube-apiserver"},
+        {"name": "HTTP watch for resources on kube-apiserver", "source": "scheduler", "sink": "kube-apiserver"},
+        {"name": "retrieve webserver status", "source": "kubelet", "sink": "webserver", "data": ["Status"]},
+        {"name": "retrieve webserver status", "source": "scheduler", "sink": "webserver"}
+      ]
+    }"#;
+    let input = write(dir.path(), "cluster.json", model);
+    let out = dir.path().join("cluster.threatmap.json");
+    let o = run(&["import", "pytm", &input, "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("5 elements, 4 dataflows, 1 boundaries, 2 data items"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("2 elements are named \"webserver\""), "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let ids: Vec<&str> = m["elements"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    let unique: std::collections::BTreeSet<&&str> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "every element has its own id: {ids:?}");
+    for id in
+        ["kubelet-to-kube-apiserver-http-watch", "scheduler-to-kube-apiserver-http-watch", "kubelet-to-webserver-retrieve-webserver-status"]
+    {
+        assert!(ids.iter().any(|i| i.starts_with(id)), "{id} in {ids:?}");
+    }
+    assert!(ids.contains(&"webserver") && ids.contains(&"webserver-2"), "{ids:?}");
+    // Every flow gets its own findings, targeted by name as pytm does.
+    let tsv = ok(&["findings", &input, "--format", "tsv"]);
+    let on = |flow: &str| tsv.lines().filter(|l| l.contains(flow)).count();
+    let watch = on("HTTP watch for resources on kube-apiserver");
+    let single = ok(&[
+        "findings",
+        &write(
+            dir.path(),
+            "one.json",
+            &model
+                .replace(r#"{"name": "HTTP watch for resources on kube-apiserver", "source": "scheduler", "sink": "kube-apiserver"},"#, ""),
+        ),
+        "--format",
+        "tsv",
+    ]);
+    let one = single.lines().filter(|l| l.contains("HTTP watch for resources on kube-apiserver")).count();
+    assert!(one > 0 && watch == 2 * one, "both flows of the name have findings: {watch} vs {one}");
+    assert_eq!(ok(&["findings", out.to_str().unwrap(), "--format", "tsv"]), tsv, "the import finds what the pytm JSON finds");
+}

@@ -233,8 +233,17 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
     let mut data_ids: HashMap<String, String> = HashMap::new();
     for (i, o) in arr("data")?.into_iter().enumerate() {
         let dname = name_of(o, "data", i)?;
-        // The NUL keeps data names apart from element names; the id reads `data-<name>`.
-        let id = imp.id_for(&format!("data\u{0}{dname}"));
+        // The NUL keeps data names apart from element names; the id reads `data-<name>`. A
+        // repeated name gets an id of its own; references by name go to the first.
+        let key = format!("data\u{0}{dname}");
+        let id = if data_ids.contains_key(&dname) {
+            let id = crate::model::unique_id(&key, |id| imp.taken.contains(id));
+            imp.taken.insert(id.clone());
+            imp.warnings.push(format!("several data items are named {dname:?}; each is kept, and flows naming it carry the first"));
+            id
+        } else {
+            imp.id_for(&key)
+        };
         let mut item = DataItem { id: id.clone(), name: dname.clone(), ..DataItem::default() };
         for (key, val) in o {
             if matches!(key.as_str(), "name" | "carriedBy" | "processedBy" | "__class__") || val.is_null() {
@@ -283,25 +292,61 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
         nodes.extend(arr("assets")?);
     }
     let flows = arr("flows")?;
+    // pytm lets several elements share a name (its duplicate check is off by default and only
+    // compares flows with equal ends and attributes). Each gets an id of its own: a repeated
+    // node or boundary name gets a numbered id (`web-2`), and a repeated flow name an id made
+    // with its ends (`web-to-db-retrieve-status`), which stays put when other flows come and go.
+    // References by name (source, sink, inBoundary) go to the first of the name, as in pytm's
+    // JSON, where they are names.
     let mut names_seen: HashMap<String, usize> = HashMap::new();
     for (what, list) in [("boundaries", &boundaries), ("elements", &nodes), ("flows", &flows)] {
         for (i, o) in list.iter().enumerate() {
-            let n = name_of(o, what, i)?;
-            *names_seen.entry(n.clone()).or_default() += 1;
-            imp.id_for(&n);
+            *names_seen.entry(name_of(o, what, i)?).or_default() += 1;
         }
     }
-    for (n, count) in &names_seen {
-        if *count > 1 {
-            imp.warnings
-                .push(format!("{count} elements are named {n:?}; pytm refers to elements by name, so references to it go to the first"));
+    let own_id = |imp: &mut Importer, name: &str, qualified: Option<String>| -> String {
+        if names_seen.get(name).copied().unwrap_or(0) <= 1 {
+            return imp.id_for(name);
         }
+        let first = !imp.ids.contains_key(name);
+        let id = crate::model::unique_id(qualified.as_deref().unwrap_or(name), |id| imp.taken.contains(id));
+        imp.taken.insert(id.clone());
+        if first {
+            imp.ids.insert(name.to_owned(), id.clone());
+        }
+        id
+    };
+    let mut boundary_ids = Vec::new();
+    for (i, o) in boundaries.iter().enumerate() {
+        boundary_ids.push(own_id(&mut imp, &name_of(o, "boundaries", i)?, None));
+    }
+    let mut node_ids = Vec::new();
+    for (i, o) in nodes.iter().enumerate() {
+        node_ids.push(own_id(&mut imp, &name_of(o, "elements", i)?, None));
+    }
+    let mut flow_ids_in_order = Vec::new();
+    for (i, o) in flows.iter().enumerate() {
+        let n = name_of(o, "flows", i)?;
+        let end = |k: &str| o.get(k).and_then(Json::as_str).unwrap_or("");
+        flow_ids_in_order.push(own_id(&mut imp, &n, Some(format!("{} to {} {n}", end("source"), end("sink")))));
+    }
+    let node_like = boundaries.iter().chain(&nodes).filter_map(|o| o.get("name").and_then(Json::as_str));
+    let mut node_names_seen: HashMap<&str, usize> = HashMap::new();
+    for n in node_like {
+        *node_names_seen.entry(n).or_default() += 1;
+    }
+    let mut repeated: Vec<(&str, usize)> = node_names_seen.into_iter().filter(|(_, c)| *c > 1).collect();
+    repeated.sort_unstable();
+    for (n, count) in repeated {
+        imp.warnings.push(format!(
+            "{count} elements are named {n:?}; each is kept, but pytm's JSON refers to elements by name, so flows and boundaries naming it go to the first"
+        ));
     }
     let lookup = |imp: &Importer, name: &str| imp.ids.get(name).cloned();
 
     for (i, o) in boundaries.iter().enumerate() {
         let n = name_of(o, "boundaries", i)?;
-        let mut el = Element::new(imp.ids[&n].clone(), Kind::Boundary, n);
+        let mut el = Element::new(boundary_ids[i].clone(), Kind::Boundary, n);
         el.in_boundary = o.get("inBoundary").and_then(Json::as_str).and_then(|b| lookup(&imp, b));
         imp.attrs(o, &mut el);
         model.elements.push(el);
@@ -313,7 +358,7 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
             let hint = closest(class, Kind::ALL.iter().map(|k| k.name())).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
             return Err(err(file, format!("elements[{i}] {n:?}: unknown class `{class}`{hint}")));
         };
-        let mut el = Element::new(imp.ids[&n].clone(), kind, n);
+        let mut el = Element::new(node_ids[i].clone(), kind, n);
         if let Some(b) = o.get("inBoundary").and_then(Json::as_str) {
             el.in_boundary = lookup(&imp, b);
             if el.in_boundary.is_none() {
@@ -336,13 +381,14 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
             Ok(imp.ids[target].clone())
         };
         let (source, sink) = (end("source")?, end("sink")?);
-        let mut el = Element::flow(imp.ids[&n].clone(), n, source, sink);
+        let mut el = Element::flow(flow_ids_in_order[i].clone(), n, source, sink);
         imp.attrs(o, &mut el);
         data_ref(&mut imp, &mut el, o);
         flow_objs.push((el, *o));
     }
     // Response pairing: pytm writes both `response` and `responseTo`; we keep `responseTo`.
-    let flow_ids: HashMap<String, String> = flow_objs.iter().map(|(e, _)| (e.name.clone(), e.id.clone())).collect();
+    // By name, the first flow of a name (responses name their request).
+    let flow_ids: HashMap<String, String> = flow_objs.iter().rev().map(|(e, _)| (e.name.clone(), e.id.clone())).collect();
     let mut response_to: HashMap<String, String> = HashMap::new();
     for (el, o) in &flow_objs {
         if let Some(req) = o.get("responseTo").and_then(Json::as_str).and_then(|r| flow_ids.get(r)) {
