@@ -261,6 +261,28 @@ fn unsaved_work_is_recovered_after_a_crash() {
 }
 
 #[test]
+fn custom_controls_are_shown_and_edited_in_the_inspector() {
+    let mut model = example();
+    let web = model.elements.iter_mut().find(|e| e.id == "web").unwrap();
+    web.controls.custom.insert("isNetworkFlow".to_owned(), threatmap_core::model::PropValue::Bool(true));
+    let mut h = harness(model);
+    h.state_mut().selection = ["web".to_owned()].into();
+    h.run_steps(2);
+    h.get_by_label("Controls").click();
+    h.run_steps(2);
+    h.get_by_label("Custom controls (1)").click();
+    h.run_steps(2);
+    h.get_by_label("isNetworkFlow");
+    // Removing it is one undoable edit.
+    h.get_all_by_label("Remove").last().unwrap().click();
+    h.run_steps(3);
+    assert!(element(&h, "web").controls.custom.is_empty());
+    h.state_mut().doc.undo();
+    h.run_steps(2);
+    assert_eq!(element(&h, "web").controls.custom.len(), 1);
+}
+
+#[test]
 fn overrides_and_custom_properties_are_edited_in_the_inspector() {
     let mut h = harness(example());
     h.state_mut().selection = ["web".to_owned()].into();

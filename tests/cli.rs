@@ -375,7 +375,8 @@ fn import_pytm_load_format() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stdout(&o).contains("3 elements, 2 dataflows, 2 boundaries, 1 data items"), "{}", stdout(&o));
     assert!(
-        stderr(&o).contains("unknown attribute `isEncryptedAtRest`") && stderr(&o).contains("controls.isEncryptedAtRest"),
+        stderr(&o).contains("attribute `isEncryptedAtRest` is not pytm's")
+            && stderr(&o).contains("did you mean `controls.isEncryptedAtRest`"),
         "{}",
         stderr(&o)
     );
@@ -671,4 +672,64 @@ fn pytm_models_with_repeated_names_import_whole() {
     let one = single.lines().filter(|l| l.contains("HTTP watch for resources on kube-apiserver")).count();
     assert!(one > 0 && watch == 2 * one, "both flows of the name have findings: {watch} vs {one}");
     assert_eq!(ok(&["findings", out.to_str().unwrap(), "--format", "tsv"]), tsv, "the import finds what the pytm JSON finds");
+}
+
+/// Teams with their own pytm threat library set controls and attributes pytm does not declare
+/// (pytm accepts any): they are kept, typed, rules read them, and they survive the native file
+/// and pytm's JSON. A near miss of a known name is still called out.
+#[test]
+fn custom_controls_and_attributes_are_kept_and_rules_read_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write(
+        dir.path(),
+        "custom.json",
+        r#"{
+          "name": "Custom",
+          "elements": [
+            {"__class__": "Server", "name": "Gateway", "zoneTier": 2, "team": "edge", "controls": {"isNetworkFlow": true, "sanitizesInpt": true}},
+            {"__class__": "Server", "name": "Backend", "zoneTier": 3}
+          ],
+          "flows": [{"name": "Call", "source": "Gateway", "sink": "Backend", "controls": {"isPlaintext": true}}]
+        }"#,
+    );
+    let library = write(
+        dir.path(),
+        "library.json",
+        r#"[
+          {"SID": "OWN01", "target": ["Dataflow"], "description": "Plaintext on the wire", "details": "", "severity": "High",
+           "condition": "target.controls.isPlaintext is True", "mitigations": "", "example": "", "references": ""},
+          {"SID": "OWN02", "target": ["Server"], "description": "Network-facing tier-2 server", "details": "", "severity": "Medium",
+           "condition": "target.controls.isNetworkFlow is True and target.zoneTier == 2 and target.team == 'edge'",
+           "mitigations": "", "example": "", "references": ""},
+          {"SID": "OWN03", "target": ["Server"], "description": "A typo in a known control", "details": "", "severity": "Low",
+           "condition": "target.controls.sanitizesInpt is True", "mitigations": "", "example": "", "references": ""}
+        ]"#,
+    );
+    let o = run(&["findings", &input, "--rules", &library, "--format", "tsv"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert!(out.lines().any(|l| l.contains("OWN01") && l.contains("call")), "{out}");
+    assert!(out.lines().any(|l| l.contains("OWN02") && l.contains("gateway")), "{out}");
+    assert!(!out.lines().any(|l| l.contains("OWN02") && l.contains("backend")), "{out}");
+    assert!(err.contains("OWN03") && err.contains("did you mean `sanitizesInput`"), "a rule's typo is still reported: {err}");
+    assert!(err.contains("control `sanitizesInpt` is not pytm's") && err.contains("did you mean `sanitizesInput`"), "{err}");
+
+    // Kept in the native model, typed, and read the same from there.
+    let native = dir.path().join("custom.threatmap.json");
+    ok(&["import", "pytm", &input, "-o", native.to_str().unwrap()]);
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&native).unwrap()).unwrap();
+    let gateway = m["elements"].as_array().unwrap().iter().find(|e| e["id"] == "gateway").unwrap();
+    assert_eq!(gateway["controls"]["custom"]["isNetworkFlow"], serde_json::json!(true), "{gateway}");
+    assert_eq!(gateway["properties"]["zoneTier"], serde_json::json!(2), "{gateway}");
+    assert_eq!(gateway["properties"]["team"], serde_json::json!("edge"), "{gateway}");
+    ok(&["fmt", "--check", native.to_str().unwrap()]);
+    assert_eq!(ok(&["findings", native.to_str().unwrap(), "--rules", &library, "--format", "tsv"]), out);
+
+    // pytm's JSON carries the custom controls among pytm's, and reads back the same.
+    let json = dir.path().join("out.json");
+    ok(&["json", native.to_str().unwrap(), "-o", json.to_str().unwrap(), "--rules", &library]);
+    let j: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let flow = j["flows"].as_array().unwrap().iter().find(|f| f["name"] == "Call").unwrap();
+    assert_eq!(flow["controls"]["isPlaintext"], serde_json::json!(true), "{flow}");
+    assert_eq!(ok(&["findings", json.to_str().unwrap(), "--rules", &library, "--format", "tsv"]), out);
 }

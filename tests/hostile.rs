@@ -99,7 +99,7 @@ const CORPUS: &[(&str, i32, &[&str])] = &[
     ("pytm/unknown-class.json", 2, &["elements[0] \"Gandalf\"", "unknown class `Wizard`"]),
     ("pytm/dangling-flow.json", 2, &["flows[0] \"Login\"", "sink \"Ghost\" names no element"]),
     ("pytm/dangling-boundary.json", 2, &["elements[0] \"Web\"", "inBoundary \"Nowhere\" names no boundary"]),
-    ("pytm/duplicate-names.json", 2, &["duplicate id `user`"]),
+    ("pytm/duplicate-names.json", 0, &["2 elements are named \"User\"", "go to the first"]),
     ("pytm/invalid-utf8.json", 2, &[":1:12:", "not valid UTF-8"]),
     ("tm7/billion-laughs.tm7", 2, &[":1:1:", "declares a DTD"]),
     ("tm7/external-entity.tm7", 2, &[":1:1:", "declares a DTD"]),

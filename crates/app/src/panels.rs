@@ -1,7 +1,7 @@
 //! The panels around the canvas: the stencil palette, the inspector (properties and findings
 //! of the selection), the findings table with the messages list, and the rule packs window.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use egui::{Color32, RichText};
 use threatmap_core::attr::{EnumValue, Kind, Ty, Value};
@@ -329,6 +329,8 @@ fn element_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
     });
     if e.kind != Kind::Boundary {
         egui::CollapsingHeader::new("Controls").id_salt("controls").open((!q.is_empty()).then_some(true)).show(ui, |ui| {
+            // The team's own controls first: the declared ones are many.
+            custom_values_ui(ui, app, &e, CustomValues::Controls);
             egui::Grid::new("controls-grid").num_columns(2).striped(true).show(ui, |ui| {
                 for def in Controls::ATTRIBUTES {
                     let doc = def.doc_text();
@@ -342,7 +344,7 @@ fn element_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
         });
     }
     overrides_ui(ui, app, &e);
-    properties_ui(ui, app, &e);
+    custom_values_ui(ui, app, &e, CustomValues::Properties);
     if !e.assumptions.is_empty() {
         egui::CollapsingHeader::new(format!("Assumptions ({})", e.assumptions.len())).id_salt("assumptions").show(ui, |ui| {
             for a in &e.assumptions {
@@ -429,11 +431,45 @@ fn overrides_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
     });
 }
 
-/// Custom properties: free key/value pairs for your own conventions and templates.
-fn properties_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
+/// Which of an element's maps of custom values a [`custom_values_ui`] edits.
+#[derive(Clone, Copy)]
+enum CustomValues {
+    /// Custom properties: free key/value pairs for your own conventions and templates (rules
+    /// read them as `target.NAME` or `target.prop("NAME")`).
+    Properties,
+    /// Controls of your own threat library (rules read them as `target.controls.NAME`).
+    Controls,
+}
+
+impl CustomValues {
+    fn of(self, e: &Element) -> &BTreeMap<String, threatmap_core::model::PropValue> {
+        match self {
+            CustomValues::Properties => &e.properties,
+            CustomValues::Controls => &e.controls.custom,
+        }
+    }
+
+    fn of_mut(self, e: &mut Element) -> &mut BTreeMap<String, threatmap_core::model::PropValue> {
+        match self {
+            CustomValues::Properties => &mut e.properties,
+            CustomValues::Controls => &mut e.controls.custom,
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            CustomValues::Properties => "Custom properties",
+            CustomValues::Controls => "Custom controls",
+        }
+    }
+}
+
+/// Custom properties or controls: named values of the user's own, each yes/no, number or text.
+fn custom_values_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element, which: CustomValues) {
     use threatmap_core::model::PropValue;
-    egui::CollapsingHeader::new(format!("Custom properties ({})", e.properties.len())).id_salt("properties").show(ui, |ui| {
-        for (k, v) in e.properties.clone() {
+    let values = which.of(e);
+    egui::CollapsingHeader::new(format!("{} ({})", which.title(), values.len())).id_salt(which.title()).show(ui, |ui| {
+        for (k, v) in values.clone() {
             ui.horizontal(|ui| {
                 ui.label(RichText::new(&k).strong());
                 let mut next: Option<PropValue> = None;
@@ -455,9 +491,9 @@ fn properties_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
                         let r = ui.text_edit_singleline(&mut t);
                         if r.changed() {
                             let (key, id) = (k.clone(), e.id.clone());
-                            typed(app, &r, &format!("property.{k}@{}", e.id), |m| {
+                            typed(app, &r, &format!("{}.{k}@{}", which.title(), e.id), |m| {
                                 if let Some(x) = m.elements.iter_mut().find(|x| x.id == id) {
-                                    x.properties.insert(key, PropValue::Text(t));
+                                    which.of_mut(x).insert(key, PropValue::Text(t));
                                 }
                             });
                         } else if r.lost_focus() {
@@ -468,29 +504,29 @@ fn properties_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
                 if let Some(n) = next {
                     let key = k.clone();
                     edit_element(app, &e.id, |x| {
-                        x.properties.insert(key, n);
+                        which.of_mut(x).insert(key, n);
                     });
                 }
                 if ui.small_button("Remove").clicked() {
                     let key = k.clone();
                     edit_element(app, &e.id, |x| {
-                        x.properties.remove(&key);
+                        which.of_mut(x).remove(&key);
                     });
                 }
             });
         }
-        let key = ui.id().with(("new-property", &e.id));
+        let key = ui.id().with(("new", which.title(), &e.id));
         let mut new: String = ui.data(|d| d.get_temp(key)).unwrap_or_default();
         ui.horizontal(|ui| {
             ui.add(egui::TextEdit::singleline(&mut new).hint_text("name").desired_width(120.0));
-            let ok = !new.trim().is_empty() && !e.properties.contains_key(new.trim());
+            let ok = !new.trim().is_empty() && !values.contains_key(new.trim());
             for (label, value) in
                 [("+ text", PropValue::Text(String::new())), ("+ yes/no", PropValue::Bool(false)), ("+ number", PropValue::Int(0))]
             {
                 if ui.add_enabled(ok, egui::Button::new(label).small()).clicked() {
                     let k = new.trim().to_owned();
                     edit_element(app, &e.id, |x| {
-                        x.properties.insert(k, value);
+                        which.of_mut(x).insert(k, value);
                     });
                     new.clear();
                 }

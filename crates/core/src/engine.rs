@@ -318,8 +318,8 @@ impl<'m> Prepared<'m> {
         e.controls.get(c, e.kind)
     }
 
-    fn no_attr(field: Field) -> EvalError {
-        let name = match field {
+    fn no_attr(field: &Field) -> EvalError {
+        let name = match *field {
             Field::Fixed(f) => match f {
                 Fixed::Id => "id",
                 Fixed::Kind => "kind",
@@ -337,12 +337,13 @@ impl<'m> Prepared<'m> {
             Field::Elem(a) => Element::def(a).name,
             Field::Control(c) => Controls::def(c).name,
             Field::Data(_) => "data attribute",
+            Field::Custom(_) | Field::CustomControl(_) => "custom attribute",
         };
         EvalError::NoAttribute(name)
     }
 
     /// Reads `field` from a value (the condition language's `.`).
-    pub(crate) fn field<'p>(&'p self, v: &Value<'p>, field: Field) -> Result<Value<'p>, EvalError> {
+    pub(crate) fn field<'p>(&'p self, v: &Value<'p>, field: &Field) -> Result<Value<'p>, EvalError> {
         match (v, field) {
             (Value::Node(n), Field::Fixed(f)) => {
                 let e = self.element(*n);
@@ -365,8 +366,10 @@ impl<'m> Prepared<'m> {
                     _ => return Err(Self::no_attr(field)),
                 })
             }
-            (Value::Node(n), Field::Elem(a)) => self.attr(*n, a),
-            (Value::Controls(n), Field::Control(c)) => Ok(self.control(*n, c)),
+            (Value::Node(n), Field::Elem(a)) => self.attr(*n, *a),
+            (Value::Controls(n), Field::Control(c)) => Ok(self.control(*n, *c)),
+            (Value::Node(n), Field::Custom(name)) => Ok(self.prop(*n, name)),
+            (Value::Controls(n), Field::CustomControl(name)) => Ok(prop_value(self.element(*n).controls.custom.get(&**name))),
             (Value::Data(d), Field::Data(f)) => {
                 let item = &self.model.data[*d as usize];
                 Ok(match f {
@@ -374,7 +377,7 @@ impl<'m> Prepared<'m> {
                     DataField::Name => Value::Str(&item.name),
                     DataField::CarriedBy => Value::Nodes(&self.data[*d as usize].carried_by),
                     DataField::ProcessedBy => Value::Nodes(&self.data[*d as usize].processed_by),
-                    DataField::Attr(a) => self.data_attr(*d, a),
+                    DataField::Attr(a) => self.data_attr(*d, *a),
                 })
             }
             _ => Err(Self::no_attr(field)),
@@ -465,12 +468,7 @@ impl<'m> Prepared<'m> {
 
     /// The custom property `name` of element `n` (`None` when it has none).
     pub(crate) fn prop(&self, n: u32, name: &str) -> Value<'m> {
-        match self.element(n).properties.get(name) {
-            Some(PropValue::Bool(b)) => Value::Bool(*b),
-            Some(PropValue::Int(i)) => Value::Int(*i),
-            Some(PropValue::Text(t)) => Value::Str(t),
-            None => Value::None,
-        }
+        prop_value(self.element(n).properties.get(name))
     }
 
     /// The centre of node `n` in the drawing, when the layout places it.
@@ -752,5 +750,15 @@ impl<'a> Analysis<'a> {
             }
         }
         counts
+    }
+}
+
+/// A custom value as the condition language sees it (`None` when unset).
+pub(crate) fn prop_value(v: Option<&PropValue>) -> Value<'_> {
+    match v {
+        Some(PropValue::Bool(b)) => Value::Bool(*b),
+        Some(PropValue::Int(i)) => Value::Int(*i),
+        Some(PropValue::Text(t)) => Value::Str(t),
+        None => Value::None,
     }
 }

@@ -147,7 +147,7 @@ impl Method {
 }
 
 /// A resolved attribute step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Field {
     /// A fixed or computed element attribute.
     Fixed(Fixed),
@@ -157,6 +157,10 @@ pub(crate) enum Field {
     Control(ControlAttr),
     /// A data item attribute.
     Data(DataField),
+    /// An attribute of the model's own (an element's custom property), by name.
+    Custom(std::sync::Arc<str>),
+    /// A control of the model's own (`controls.custom`), by name.
+    CustomControl(std::sync::Arc<str>),
 }
 
 /// Element attributes outside the generated table.
@@ -611,12 +615,12 @@ impl Parser {
             STy::Known(Ty::Node(kinds)) => resolve_node_field(kinds, name).map_err(|m| (at as usize, m)),
             STy::Known(Ty::Controls) => match Controls::attribute(name) {
                 Some(def) => Ok((Field::Control(def.key), STy::Known(def.ty))),
-                None => {
-                    let hint = crate::file::closest(name, Controls::ATTRIBUTES.iter().map(|a| a.name))
-                        .map(|c| format!("; did you mean `{c}`?"))
-                        .unwrap_or_default();
-                    self.err(at, format!("`{name}` is not a control{hint}"))
-                }
+                // A name close to a known control is a typo; any other is a control of the
+                // team's own library, read from `controls.custom`.
+                None => match crate::file::closest(name, Controls::ATTRIBUTES.iter().map(|a| a.name)) {
+                    Some(c) => self.err(at, format!("`{name}` is not a control; did you mean `{c}`?")),
+                    None => Ok((Field::CustomControl(name.into()), STy::Unknown)),
+                },
             },
             STy::Known(Ty::Data) => {
                 let fixed = match name {
@@ -875,10 +879,13 @@ fn resolve_node_field(kinds: KindSet, name: &str) -> Result<(Field, STy), String
     if Controls::attribute(name).is_some() {
         return Err(format!("`{name}` is a control; write `controls.{name}`"));
     }
-    let names =
-        FIXED_ATTRIBUTES.iter().map(|d| d.name).chain(Element::ATTRIBUTES.iter().filter(|d| d.kinds.intersects(kinds)).map(|d| d.name));
-    let hint = crate::file::closest(name, names).map(|c| format!("; did you mean `{c}`?")).unwrap_or_default();
-    Err(format!("no attribute `{name}` on {}{hint}", kinds_text(kinds)))
+    // A name close to a known attribute is a typo; any other is an attribute of the model's
+    // own (a custom property, as pytm accepts any attribute on an element).
+    let names = FIXED_ATTRIBUTES.iter().map(|d| d.name).chain(Element::ATTRIBUTES.iter().map(|d| d.name));
+    match crate::file::closest(name, names) {
+        Some(c) => Err(format!("no attribute `{name}` on {}; did you mean `{c}`?", kinds_text(kinds))),
+        None => Ok((Field::Custom(name.into()), STy::Unknown)),
+    }
 }
 
 fn not_on_kinds(name: &str, kinds: KindSet, has: KindSet) -> String {
@@ -1088,7 +1095,7 @@ impl<'a: 'p, 'p> Eval<'a, 'p> {
             }
             NodeKind::Attr(recv, field) => {
                 let v = self.eval(recv)?;
-                self.facts.field(&v, *field)
+                self.facts.field(&v, field)
             }
             NodeKind::Quant(all, comp) => {
                 let iter = self.eval(&comp.iter)?;

@@ -447,14 +447,20 @@ attributes! {
             /// Session identifiers are verified on every request.
             "verifySessionIdentifiers" verify_session_identifiers: bool = dflt::f, KindSet::ALL;
         }
-        tail {}
+        tail {
+            /// Controls of a team's own threat library (pytm accepts any attribute on
+            /// `controls`), by name; rules read them as `controls.NAME`, and an element
+            /// without one reads it as `None`.
+            #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+            pub custom: BTreeMap<String, PropValue>,
+        }
     }
 }
 
 impl Controls {
     /// True if no control is set.
     pub fn is_empty(&self) -> bool {
-        self.set_attributes().next().is_none()
+        self.set_attributes().next().is_none() && self.custom.is_empty()
     }
 }
 

@@ -15,7 +15,7 @@ use serde_json::{Map, Value as Json};
 use crate::attr::{Kind, Value};
 use crate::engine::{Analysis, Finding};
 use crate::file::{ModelError, Problem, closest};
-use crate::model::{Assumption, Controls, DataItem, Element, Model, Override};
+use crate::model::{Assumption, Controls, DataItem, Element, Model, Override, PropValue};
 
 /// An imported model and what the import could not carry over.
 #[derive(Debug)]
@@ -102,15 +102,24 @@ impl Importer {
                     }
                 }
                 _ => {
+                    // pytm accepts any attribute (a team's own threat library reads its own):
+                    // it is kept as a custom property, which rules read as `target.NAME`. A
+                    // name close to a known one is probably a typo, and is said so.
                     let hint = if Controls::attribute(key).is_some() {
-                        format!("; did you mean `controls.{key}`?")
+                        Some(format!("controls.{key}"))
                     } else {
-                        closest(key, Element::ATTRIBUTES.iter().filter(|d| d.kinds.contains(el.kind)).map(|d| d.name))
-                            .map(|c| format!("; did you mean `{c}`?"))
-                            .unwrap_or_default()
+                        closest(key, Element::ATTRIBUTES.iter().filter(|d| d.kinds.contains(el.kind)).map(|d| d.name)).map(str::to_owned)
                     };
-                    self.warnings
-                        .push(format!("{} {:?}: unknown attribute `{key}` ignored (pytm accepts it silently){hint}", el.kind, el.name));
+                    let kept = self.custom(el, key, val, "attribute");
+                    if let Some(kept) = kept {
+                        el.properties.insert(key.to_owned(), kept);
+                    }
+                    if let Some(hint) = hint {
+                        self.warnings.push(format!(
+                            "{} {:?}: attribute `{key}` is not pytm's; kept as a custom property (did you mean `{hint}`?)",
+                            el.kind, el.name
+                        ));
+                    }
                 }
             }
         }
@@ -126,7 +135,18 @@ impl Importer {
                             el.controls.clear(def.key);
                         }
                     }
-                    None => self.warnings.push(format!("{} {:?}: unknown control `{key}` ignored", el.kind, el.name)),
+                    None if val.is_null() => {}
+                    None => {
+                        if let Some(kept) = self.custom(el, key, val, "control") {
+                            el.controls.custom.insert(key.to_owned(), kept);
+                        }
+                        if let Some(hint) = closest(key, Controls::ATTRIBUTES.iter().map(|d| d.name)) {
+                            self.warnings.push(format!(
+                                "{} {:?}: control `{key}` is not pytm's; kept as a custom control (did you mean `{hint}`?)",
+                                el.kind, el.name
+                            ));
+                        }
+                    }
                 }
             }
         }
@@ -158,6 +178,23 @@ impl Importer {
                 }
             }
         }
+    }
+}
+
+impl Importer {
+    /// A custom attribute or control's value, typed: a boolean, an integer or text. Other
+    /// numbers are kept as their text, lists and objects as their JSON (with a warning).
+    fn custom(&mut self, el: &Element, key: &str, val: &Json, what: &str) -> Option<PropValue> {
+        Some(match val {
+            Json::Null => return None,
+            Json::Bool(b) => PropValue::Bool(*b),
+            Json::Number(n) => n.as_i64().map_or_else(|| PropValue::Text(n.to_string()), PropValue::Int),
+            Json::String(t) => PropValue::Text(t.clone()),
+            Json::Array(_) | Json::Object(_) => {
+                self.warnings.push(format!("{} {:?}: {what} `{key}` is a list or object; kept as its JSON text", el.kind, el.name));
+                PropValue::Text(val.to_string())
+            }
+        })
     }
 }
 
@@ -779,9 +816,16 @@ impl<'a, 'b> PytmJson<'a, 'b> {
             Kind::Boundary => fields.push(("inBoundary", node(p.boundary_of(i)))),
             _ => {
                 fields.push(("inBoundary", node(p.boundary_of(i))));
-                let flows = |f| p.field(&Value::Node(i), crate::expr::Field::Fixed(f)).unwrap_or(Value::None);
+                let flows = |f| p.field(&Value::Node(i), &crate::expr::Field::Fixed(f)).unwrap_or(Value::None);
                 fields.push(("inputs", Out::Value(flows(crate::expr::Fixed::Inputs))));
                 fields.push(("outputs", Out::Value(flows(crate::expr::Fixed::Outputs))));
+            }
+        }
+        // The element's own attributes, as pytm writes the extra attributes it accepts (unless
+        // one is named like a pytm key).
+        for (name, v) in &e.properties {
+            if name != "__class__" && !fields.iter().any(|(k, _)| k == name) {
+                fields.push((name, Out::Value(crate::engine::prop_value(Some(v)))));
             }
         }
         // pytm writes `__class__` first, then the other keys sorted.
@@ -794,19 +838,30 @@ impl<'a, 'b> PytmJson<'a, 'b> {
             if n > 0 {
                 out.write_all(b",")?;
             }
-            write!(out, "\"{key}\":")?;
+            serde_json::to_writer(&mut *out, key)?;
+            out.write_all(b":")?;
             match value {
                 Out::Value(v) => write_value(out, p, v)?,
                 Out::Names(names) => write_strs(out, names.iter().copied())?,
                 Out::Ids(ids) => write_strs(out, ids.iter().map(u32::to_string))?,
                 Out::Controls(i) => {
+                    // pytm's controls and the model's own, sorted by name together.
+                    let mut controls: Vec<(&str, Value<'_>)> =
+                        self.controls_sorted.iter().map(|def| (def.name, p.control(*i, def.key))).collect();
+                    for (name, v) in &e.controls.custom {
+                        if Controls::attribute(name).is_none() {
+                            controls.push((name, crate::engine::prop_value(Some(v))));
+                        }
+                    }
+                    controls.sort_by(|a, b| a.0.cmp(b.0));
                     out.write_all(b"{")?;
-                    for (n, def) in self.controls_sorted.iter().enumerate() {
+                    for (n, (name, v)) in controls.iter().enumerate() {
                         if n > 0 {
                             out.write_all(b",")?;
                         }
-                        write!(out, "\"{}\":", def.name)?;
-                        write_value(out, p, &p.control(*i, def.key))?;
+                        serde_json::to_writer(&mut *out, name)?;
+                        out.write_all(b":")?;
+                        write_value(out, p, v)?;
                     }
                     out.write_all(b"}")?;
                 }
@@ -818,7 +873,7 @@ impl<'a, 'b> PytmJson<'a, 'b> {
     fn data_object(&self, out: &mut dyn Write, d: u32) -> io::Result<()> {
         let p = &self.a.prepared;
         let item = &p.model().data[d as usize];
-        let field = |f| p.field(&Value::Data(d), crate::expr::Field::Data(f)).unwrap_or(Value::None);
+        let field = |f| p.field(&Value::Data(d), &crate::expr::Field::Data(f)).unwrap_or(Value::None);
         let mut fields: Vec<(&str, Value<'_>)> = DataItem::ATTRIBUTES.iter().map(|def| (def.name, p.data_attr(d, def.key))).collect();
         fields.push(("name", Value::Str(&item.name)));
         fields.push(("carriedBy", field(crate::expr::DataField::CarriedBy)));
