@@ -501,6 +501,60 @@ fn threat_dragon_model_imports_every_element_flow_boundary_and_threat() {
     assert_eq!(rows.len(), 13, "14 threats, one on an out-of-scope store");
 }
 
+/// Threat Dragon 1.x files (JointJS cells, names in the drawing's text) import as Threat Dragon
+/// 2.x opens them: every node, flow, boundary and threat, with its name, position and status.
+#[test]
+fn threat_dragon_v1_model_imports_whole() {
+    let Some(shared) = shared("compat/threat-dragon/v1-demo-threat-model.json") else { return };
+    let src = shared.join("compat/threat-dragon/v1-demo-threat-model.json");
+    let td: Value = serde_json::from_str(&std::fs::read_to_string(&src).unwrap()).unwrap();
+    let cells: Vec<&Value> =
+        td["detail"]["diagrams"].as_array().unwrap().iter().flat_map(|d| d["diagramJson"]["cells"].as_array().unwrap()).collect();
+    let of = |t: &str| cells.iter().filter(|c| c["type"] == t).count();
+    let name_of = |c: &Value| {
+        c.pointer("/attrs/text/text").or_else(|| c.pointer("/labels/0/attrs/text/text")).and_then(Value::as_str).unwrap_or("").to_owned()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("v1.threatmap.json");
+    let said = ok(&["import", "threat-dragon", src.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let nodes = of("tm.Actor") + of("tm.Process") + of("tm.Store");
+    assert!(said.contains(&format!("{nodes} elements, {} dataflows, {} boundaries", of("tm.Flow"), of("tm.Boundary"))), "{said}");
+    let model: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(model["name"], td["summary"]["title"]);
+    let elements = model["elements"].as_array().unwrap();
+    for c in cells.iter().filter(|c| c["type"] != "tm.Boundary") {
+        let id = c["id"].as_str().unwrap();
+        let e = elements.iter().find(|e| e["id"] == id).unwrap_or_else(|| panic!("{id} is imported"));
+        let want = name_of(c);
+        if !want.is_empty() {
+            assert_eq!(e["name"].as_str().unwrap(), want.trim(), "{id}: the name, line breaks kept");
+        }
+        if c["type"] == "tm.Flow" {
+            assert_eq!(e["source"], c["source"]["id"], "{id}");
+            assert_eq!(e["sink"], c["target"]["id"], "{id}");
+        } else {
+            assert_eq!(model["layout"][id]["x"].as_f64(), c["position"]["x"].as_f64(), "{id} keeps its position");
+        }
+    }
+    // Every threat is a rule and a finding with its status (none of these is out of scope).
+    let pack = dir.path().join("v1.threats.toml");
+    let threats: Vec<(&str, &str)> = cells
+        .iter()
+        .flat_map(|c| {
+            c["threats"].as_array().into_iter().flatten().map(move |t| (c["id"].as_str().unwrap(), t["status"].as_str().unwrap()))
+        })
+        .collect();
+    assert_eq!(threats.len(), 14);
+    assert_eq!(std::fs::read_to_string(&pack).unwrap().matches("[[rule]]").count(), threats.len());
+    let tsv = ok(&["findings", out.to_str().unwrap(), "--rules", pack.to_str().unwrap(), "--format", "tsv"]);
+    let mut statuses: Vec<(String, String)> =
+        tsv.lines().skip(1).map(|l| l.split('\t').collect::<Vec<_>>()).map(|r| (r[1].to_owned(), r[7].to_owned())).collect();
+    let mut want: Vec<(String, String)> = threats.iter().map(|(c, s)| ((*c).to_owned(), s.to_lowercase())).collect();
+    statuses.sort();
+    want.sort();
+    assert_eq!(statuses, want);
+}
+
 #[test]
 fn otm_round_trip_keeps_elements_flows_boundaries_and_decisions() {
     let dir = tempfile::tempdir().unwrap();
@@ -713,7 +767,7 @@ fn hostile_imports_fail_clearly_and_quickly() {
         d,
         &["td.json", "`cells` is missing or not a list"],
     );
-    import_fails("threat-dragon", &write(d, "td2.json", r#"{"summary": 5}"#), d, &["td2.json", "not a Threat Dragon v2 model"]);
+    import_fails("threat-dragon", &write(d, "td2.json", r#"{"summary": 5}"#), d, &["td2.json", "not a Threat Dragon model"]);
     import_fails("threat-dragon", &write(d, "td3.json", "{\"summary\": {\n  \"title\": \"x\",\n"), d, &["td3.json:3:", "not valid JSON"]);
     import_fails(
         "otm",

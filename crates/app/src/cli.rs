@@ -344,7 +344,7 @@ pub enum ImportFormat {
     /// Microsoft Threat Modeling Tool `.tm7`; its template is written as a rule pack beside
     /// the model (`NAME.template.toml`).
     Tm7,
-    /// OWASP Threat Dragon v2 JSON; its threats are written as a rule pack beside the model
+    /// OWASP Threat Dragon JSON (1.x files are migrated as Threat Dragon 2.x does); its threats are written as a rule pack beside the model
     /// (`NAME.threats.toml`), their statuses as decisions.
     ThreatDragon,
     /// Open Threat Model (OTM) JSON; threats found by other tools are written as a rule pack
@@ -430,6 +430,9 @@ pub fn main() -> ExitCode {
             if let Some(b) = e.downcast_ref::<BadInput>() {
                 eprintln!("{b}");
                 ExitCode::from(2)
+            } else if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+                // The reader stopped early (`| head`): nothing is wrong.
+                ExitCode::SUCCESS
             } else {
                 eprintln!("error: {e:#}");
                 ExitCode::from(2)
@@ -528,7 +531,7 @@ fn run(command: Command) -> Result<ExitCode> {
             writeln!(out, "{}", summary(&analysis))?;
             for f in &failing {
                 let v = analysis.view(f);
-                writeln!(out, "  {:<9}  {}  {}", v.severity.name(), v.key, v.title)?;
+                writeln!(out, "  {:<9}  {}  {}", v.severity.name(), v.key, one_line(&v.title))?;
             }
             out.flush()?;
             if failing.is_empty() {
@@ -773,6 +776,11 @@ fn load_model(path: &Path) -> Result<(Model, PathBuf)> {
     Ok((loaded.model, path.parent().map(Path::to_path_buf).unwrap_or_default()))
 }
 
+/// Text on one line: runs of whitespace (line breaks a name keeps) become one space.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// "3 elements, 2 dataflows, 1 boundaries, 4 data items".
 fn counts(m: &Model) -> String {
     let count = |k: fn(Kind) -> bool| m.elements.iter().filter(|e| k(e.kind)).count();
@@ -867,7 +875,8 @@ fn print_findings<'a>(out: &mut dyn Write, a: &'a Analysis<'a>, format: Format, 
                         None if status != Status::Open => format!("{} [{}]", v.title, status.label()),
                         None => v.title,
                     };
-                    [v.severity.name().to_owned(), v.threat_id.to_owned(), element, title]
+                    // One line per finding: names keep their line breaks in the model.
+                    [v.severity.name().to_owned(), v.threat_id.to_owned(), one_line(&element), one_line(&title)]
                 })
                 .collect();
             let w: Vec<usize> = (0..3).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();

@@ -48,10 +48,11 @@ pub fn status_of(s: &str) -> Option<(Status, Option<&'static str>)> {
 /// Imports a Threat Dragon v2 model. `file` names it in errors; `pack_file` is the path of the
 /// threats pack relative to the model.
 pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, ModelError> {
-    let doc: Value =
+    let mut doc: Value =
         serde_json::from_str(text).map_err(|e| ModelError::at(file, Some(e.line()), Some(e.column()), format!("not valid JSON: {e}")))?;
+    migrate_v1(&mut doc);
     let diagrams = doc.pointer("/detail/diagrams").and_then(Value::as_array).ok_or_else(|| {
-        ModelError::at(file, None, None, "not a Threat Dragon v2 model: `detail.diagrams` is missing or not a list".to_owned())
+        ModelError::at(file, None, None, "not a Threat Dragon model: `detail.diagrams` is missing or not a list".to_owned())
     })?;
     let summary = doc.get("summary").cloned().unwrap_or(Value::Null);
     let mut warnings = Vec::new();
@@ -391,6 +392,76 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
 }
 
 /// A node cell's rectangle, shifted right by `dx`.
+/// Rewrites a Threat Dragon 1.x model (JointJS cells under `diagramJson.cells`, properties
+/// on the cell, names in the cell's text) in the 2.x shape (X6 cells under `cells`, properties
+/// under `data`), as Threat Dragon 2.x does when it opens one. A 2.x model is left alone.
+fn migrate_v1(doc: &mut Value) {
+    let Some(diagrams) = doc.pointer_mut("/detail/diagrams").and_then(Value::as_array_mut) else { return };
+    for diagram in diagrams {
+        let Some(cells) = diagram.pointer("/diagramJson/cells").and_then(Value::as_array).cloned() else { continue };
+        if diagram.get("cells").is_some() {
+            continue;
+        }
+        let migrated: Vec<Value> = cells.iter().map(migrate_v1_cell).collect();
+        if let Some(d) = diagram.as_object_mut() {
+            d.insert("cells".to_owned(), Value::Array(migrated));
+        }
+    }
+}
+
+/// One JointJS cell in the X6 shape (see [`migrate_v1`]).
+fn migrate_v1_cell(cell: &Value) -> Value {
+    /// The cell's geometry and drawing, which stay on the cell; every other key is data.
+    const GEOMETRY: &[&str] = &[
+        "type", "size", "position", "angle", "id", "z", "attrs", "smooth", "source", "target", "vertices", "labels", "ports", "embeds",
+        "parent",
+    ];
+    let shape = match str_of(cell, "type") {
+        "tm.Actor" => "actor",
+        "tm.Process" => "process",
+        "tm.Store" => "store",
+        "tm.Flow" => "flow",
+        "tm.Boundary" => "trust-boundary-curve",
+        "tm.Text" => "td-text-block",
+        other => other,
+    };
+    let name = cell
+        .pointer("/attrs/text/text")
+        .or_else(|| cell.pointer("/labels/0/attrs/text/text"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let mut data = serde_json::Map::new();
+    data.insert("name".to_owned(), Value::String(name));
+    if let Some(obj) = cell.as_object() {
+        for (k, v) in obj.iter().filter(|(k, _)| !GEOMETRY.contains(&k.as_str())) {
+            data.insert(k.clone(), v.clone());
+        }
+    }
+    // Ends: `{id}` names a cell (X6's `{cell}`); `{x, y}` is a loose point either way.
+    let end = |k: &str| {
+        cell.get(k).map(|v| match v.get("id") {
+            Some(id) => serde_json::json!({ "cell": id }),
+            None => v.clone(),
+        })
+    };
+    let mut out = serde_json::Map::new();
+    out.insert("shape".to_owned(), Value::String(shape.to_owned()));
+    out.insert("id".to_owned(), cell.get("id").cloned().unwrap_or(Value::Null));
+    for k in ["position", "size", "vertices"] {
+        if let Some(v) = cell.get(k) {
+            out.insert(k.to_owned(), v.clone());
+        }
+    }
+    for k in ["source", "target"] {
+        if let Some(v) = end(k) {
+            out.insert(k.to_owned(), v);
+        }
+    }
+    out.insert("data".to_owned(), Value::Object(data));
+    Value::Object(out)
+}
+
 fn rect(cell: &Value, dx: f64) -> Option<[f64; 4]> {
     let pos = cell.get("position")?;
     let size = cell.get("size");
