@@ -166,6 +166,8 @@ fn text_message(v: &Value) {
 fn sarif_export_has_the_2_1_0_structure_and_suppresses_decided_findings() {
     let dir = tempfile::tempdir().unwrap();
     let m = triaged_example(dir.path());
+    let model_text = std::fs::read_to_string(&m).unwrap();
+    let model_lines: Vec<&str> = model_text.lines().collect();
     let tsv = ok(&["findings", &m, "--format", "tsv"]);
     let findings = tsv.lines().count() - 1;
     let log: Value = serde_json::from_str(&ok(&["export", &m, "--format", "sarif"])).unwrap();
@@ -215,6 +217,10 @@ fn sarif_export_has_the_2_1_0_structure_and_suppresses_decided_findings() {
         for l in r["locations"].as_array().unwrap() {
             only_allowed(l, "location");
             assert!(l["physicalLocation"]["artifactLocation"]["uri"].as_str().unwrap().ends_with("web-app.threatmap.json"));
+            // The region is the element's line in the model file (code scanning needs one).
+            let id = l["logicalLocations"][0]["fullyQualifiedName"].as_str().unwrap();
+            let line = l["physicalLocation"]["region"]["startLine"].as_u64().unwrap() as usize;
+            assert_eq!(model_lines.get(line - 1).map(|t| t.trim()), Some(format!("\"id\": \"{id}\",").as_str()), "{id}: line {line}");
             for ll in l["logicalLocations"].as_array().unwrap() {
                 only_allowed(ll, "logicalLocation");
             }
@@ -327,6 +333,19 @@ fn defectdojo_export_uses_only_accepted_keys_and_maps_statuses() {
     assert_eq!((accepted["active"].clone(), accepted["risk_accepted"].clone()), (false.into(), true.into()));
     let open = findings.iter().find(|f| f["active"] == true).unwrap();
     assert_eq!((open["verified"].clone(), open["false_p"].clone()), (false.into(), false.into()));
+
+    // Tags fit DefectDojo's rules (no spaces or commas, at most 255 characters), also for
+    // decisions imported from TMT's free-text fields.
+    let Some(shared) = shared("compat/tmt/simple_line_boundary.tm7") else { return };
+    let tm7 = dir.path().join("slb.threatmap.json");
+    ok(&["import", "tm7", shared.join("compat/tmt/simple_line_boundary.tm7").to_str().unwrap(), "-o", tm7.to_str().unwrap()]);
+    let doc: Value = serde_json::from_str(&ok(&["export", tm7.to_str().unwrap(), "--format", "defectdojo"])).unwrap();
+    let tags: Vec<&str> =
+        doc["findings"].as_array().unwrap().iter().flat_map(|f| f["tags"].as_array().unwrap()).map(|t| t.as_str().unwrap()).collect();
+    assert!(tags.len() > 24, "{} tags", tags.len());
+    for t in tags {
+        assert!(!t.is_empty() && t.chars().count() <= 255 && !t.contains([' ', ',', '\n', '\t']), "DefectDojo refuses the tag {t:?}");
+    }
 }
 
 #[test]

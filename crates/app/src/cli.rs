@@ -633,7 +633,10 @@ fn run(command: Command) -> Result<ExitCode> {
             let analysis = analyze(&m, &rules, &options(&exclude));
             warn_orphans(&analysis, &model);
             let text = match format {
-                ExportFormat::Sarif => export::sarif(&analysis, &sarif_uri(&model)),
+                ExportFormat::Sarif => {
+                    let text = file::read_text(&model, file::MAX_FILE_BYTES).unwrap_or_default();
+                    export::sarif(&analysis, &sarif_uri(&model), &file::element_lines(&text, &m))
+                }
                 ExportFormat::Defectdojo => export::defectdojo(&analysis),
                 ExportFormat::Csv => export::csv(&analysis)?,
                 ExportFormat::Json => export::findings_json(&analysis, &export::all_findings(&analysis)),

@@ -196,6 +196,30 @@ pub fn parse_any(text: &str, file: &str) -> Result<Loaded, ModelError> {
     }
 }
 
+/// The line (1-based) where each element is written in a model file's text: its `"id"` line in
+/// a native model (one key per line, as saved), else the line of its `"name"` (pytm JSON). An
+/// element not found on a line of its own is left out.
+pub fn element_lines(text: &str, model: &Model) -> HashMap<String, usize> {
+    let mut by_key: HashMap<String, &str> = HashMap::new();
+    let native = crate::shape::sniff(text) == crate::shape::Shape::Native;
+    for e in &model.elements {
+        let key = if native { &e.id } else { &e.name };
+        if let Ok(quoted) = serde_json::to_string(key) {
+            by_key.entry(quoted).or_insert(&e.id);
+        }
+    }
+    let field = if native { "\"id\":" } else { "\"name\":" };
+    let mut lines = HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let Some(rest) = line.trim_start().strip_prefix(field) else { continue };
+        let value = rest.trim().trim_end_matches(',').trim_end();
+        if let Some(id) = by_key.get(value) {
+            lines.entry((*id).to_owned()).or_insert(n + 1);
+        }
+    }
+    lines
+}
+
 /// Reads a whole text file as UTF-8, refusing files larger than `limit` bytes. The error names
 /// no file: callers wrap it in their own error type.
 pub fn read_text(path: &Path, limit: u64) -> Result<String, Problem> {

@@ -75,8 +75,11 @@ fn rules_used<'a>(a: &Analysis<'a>) -> Vec<(u32, &'a Rule)> {
 }
 
 /// The findings as a SARIF 2.1.0 log. `model_uri` is the model file as the consumer should see
-/// it (a path relative to the repository root, for code scanning).
-pub fn sarif(a: &Analysis<'_>, model_uri: &str) -> String {
+/// it (a path relative to the repository root, for code scanning); `lines` says on which line
+/// of it each element is written (see `threatmap_core::file::element_lines`): each result's
+/// region points there (line 1 for an element not found), as code scanning shows no location
+/// without a region.
+pub fn sarif(a: &Analysis<'_>, model_uri: &str, lines: &std::collections::HashMap<String, usize>) -> String {
     let used = rules_used(a);
     let rule_index = |rule: u32| used.iter().position(|(i, _)| *i == rule).unwrap_or(0);
     let rules: Vec<Value> = used
@@ -114,7 +117,10 @@ pub fn sarif(a: &Analysis<'_>, model_uri: &str) -> String {
                 "level": sarif_level(v.severity),
                 "message": { "text": format!("{} ({} `{}`)", v.title, v.element_kind.label(), v.element_name) },
                 "locations": [{
-                    "physicalLocation": { "artifactLocation": { "uri": model_uri } },
+                    "physicalLocation": {
+                        "artifactLocation": { "uri": model_uri },
+                        "region": { "startLine": lines.get(v.element_id).copied().unwrap_or(1) },
+                    },
                     "logicalLocations": [{
                         "name": v.element_name,
                         "fullyQualifiedName": v.element_id,
@@ -207,6 +213,13 @@ fn suppression(a: &Analysis<'_>, f: &Finding) -> Option<Value> {
     Some(s)
 }
 
+/// A tag as DefectDojo accepts one: no spaces or commas (runs of them become one `-`), at
+/// most 255 characters.
+pub fn defectdojo_tag(tag: &str) -> String {
+    let joined = tag.split(|c: char| c.is_whitespace() || c == ',').filter(|w| !w.is_empty()).collect::<Vec<_>>().join("-");
+    joined.chars().take(255).collect()
+}
+
 /// The findings as DefectDojo "Generic Findings Import" JSON (scan type "Generic Findings
 /// Import"). Only keys DefectDojo's parser accepts are written.
 pub fn defectdojo(a: &Analysis<'_>) -> String {
@@ -252,9 +265,13 @@ pub fn defectdojo(a: &Analysis<'_>) -> String {
             item.insert("is_mitigated".to_owned(), json!(status == Status::Mitigated));
             item.insert("out_of_scope".to_owned(), json!(status == Status::Transferred));
             let mut tags: Vec<String> = vec![format!("threatmap:{}", status.key())];
-            tags.extend(v.stride.iter().map(|s| s.to_lowercase().replace(' ', "-")));
+            tags.extend(v.stride.iter().map(|s| defectdojo_tag(&s.to_lowercase())));
             if let Some(d) = d {
-                tags.extend(d.tags.iter().cloned());
+                for t in d.tags.iter().map(|t| defectdojo_tag(t)) {
+                    if !t.is_empty() && !tags.contains(&t) {
+                        tags.push(t);
+                    }
+                }
                 if !d.justification.is_empty() {
                     item.insert("severity_justification".to_owned(), json!(format!("{}: {}", status.label(), d.justification)));
                 }
@@ -361,6 +378,16 @@ fn pretty(v: &Value) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn defectdojo_tags_have_no_spaces_or_commas_and_fit_255_characters() {
+        assert_eq!(super::defectdojo_tag("Information Disclosure"), "Information-Disclosure");
+        assert_eq!(super::defectdojo_tag(" a,  b ,c\n d "), "a-b-c-d");
+        let long = "Räumlich getrennte Systeme, ".repeat(30);
+        let t = super::defectdojo_tag(&long);
+        assert_eq!(t.chars().count(), 255);
+        assert!(!t.contains([' ', ',']));
+    }
+
     use super::*;
 
     #[test]
