@@ -380,10 +380,10 @@ fn pretty(v: &Value) -> String {
 mod tests {
     #[test]
     fn defectdojo_tags_have_no_spaces_or_commas_and_fit_255_characters() {
-        assert_eq!(super::defectdojo_tag("Information Disclosure"), "Information-Disclosure");
-        assert_eq!(super::defectdojo_tag(" a,  b ,c\n d "), "a-b-c-d");
+        assert_eq!(defectdojo_tag("Information Disclosure"), "Information-Disclosure");
+        assert_eq!(defectdojo_tag(" a,  b ,c\n d "), "a-b-c-d");
         let long = "Räumlich getrennte Systeme, ".repeat(30);
-        let t = super::defectdojo_tag(&long);
+        let t = defectdojo_tag(&long);
         assert_eq!(t.chars().count(), 255);
         assert!(!t.contains([' ', ',']));
     }
