@@ -416,6 +416,9 @@ fn tmt_files_import_and_their_own_templates_give_exactly_the_stored_threats() {
         assert!(said.contains(&format!("{stem}.template.toml")), "{said}");
         let model: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
         assert_eq!(model["rulePacks"], serde_json::json!([format!("{stem}.template.toml")]));
+        let pack = std::fs::read_to_string(dir.path().join(format!("{stem}.template.toml"))).unwrap();
+        let folder = tm7.parent().unwrap().to_string_lossy().into_owned();
+        assert!(!pack.contains(&folder), "the pack names the .tm7 without the converting machine's path");
 
         // Every stencil and line of every diagram is an element, placed where TMT drew it.
         let xml = std::fs::read_to_string(&tm7).unwrap();

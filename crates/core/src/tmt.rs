@@ -616,6 +616,9 @@ fn pack_toml(kb: &Kb, file: &str, warnings: &mut Vec<String>) -> String {
             references: Vec::new(),
         });
     }
+    // The file's name only: a pack committed to a repository must not carry the path of the
+    // machine that converted it.
+    let file = std::path::Path::new(file).file_name().map_or_else(|| file.to_owned(), |n| n.to_string_lossy().into_owned());
     let out = GeneratedPack {
         pack: GeneratedHead {
             name: crate::model::slug(&kb.name),
@@ -639,13 +642,15 @@ fn placeholders(text: &str) -> String {
     while let Some(i) = rest.find(['{', '}']) {
         out.push_str(&rest[..i]);
         let tail = &rest[i..];
-        let mapped = [("{source.Name}", "{source.name}"), ("{target.Name}", "{sink.name}"), ("{flow.Name}", "{target.name}")]
+        // TMT reads its placeholders in any case (`{source.name}` as `{source.Name}`).
+        let inner = tail.strip_prefix('{').and_then(|t| t.split_once('}')).map(|(w, _)| w.to_ascii_lowercase());
+        let mapped = [("source.name", "{source.name}"), ("target.name", "{sink.name}"), ("flow.name", "{target.name}")]
             .into_iter()
-            .find(|(from, _)| tail.starts_with(from));
+            .find(|(from, _)| inner.as_deref() == Some(*from));
         match mapped {
             Some((from, to)) => {
                 out.push_str(to);
-                rest = &tail[from.len()..];
+                rest = &tail[from.len() + 2..];
             }
             None => {
                 out.push_str(if tail.starts_with('{') { "{{" } else { "}}" });
@@ -856,8 +861,8 @@ mod tests {
     #[test]
     fn placeholders_and_braces() {
         assert_eq!(
-            placeholders("Spoofing {source.Name} to {target.Name} over {flow.Name} {x}"),
-            "Spoofing {source.name} to {sink.name} over {target.name} {{x}}"
+            placeholders("Spoofing {source.Name} to {target.name} over {FLOW.NAME} {x} {source.Name"),
+            "Spoofing {source.name} to {sink.name} over {target.name} {{x}} {{source.Name"
         );
     }
 }
