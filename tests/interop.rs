@@ -844,3 +844,37 @@ fn unknown_enum_values_are_imported_with_a_warning() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("state `SCHRODINGER` read as open"), "{}", stderr(&o));
 }
+
+/// OTM positions may be absolute or relative to the parent trust zone (tools write both): the
+/// reading that puts the components inside their zones is used, and the import says so.
+#[test]
+fn otm_positions_relative_to_their_zone_are_read_as_such() {
+    let otm = |cx: f64, cy: f64| {
+        serde_json::json!({
+            "otmVersion": "0.2.0", "project": {"name": "Zones", "id": "zones"},
+            "trustZones": [{"id": "dmz", "name": "DMZ", "risk": {"trustRating": 40},
+                "representations": [{"representation": "d", "id": "dmz-r", "position": {"x": 500, "y": 300}, "size": {"width": 400, "height": 300}}]}],
+            "components": [
+                {"id": "api", "name": "API", "type": "web-service", "parent": {"trustZone": "dmz"},
+                 "representations": [{"representation": "d", "id": "api-r", "position": {"x": cx, "y": cy}, "size": {"width": 100, "height": 60}}]},
+                {"id": "db", "name": "Orders", "type": "postgresql", "parent": {"trustZone": "dmz"},
+                 "representations": [{"representation": "d", "id": "db-r", "position": {"x": cx + 150.0, "y": cy}, "size": {"width": 100, "height": 60}}]}
+            ],
+            "dataflows": [{"id": "f", "name": "Store", "source": "api", "destination": "db"}]
+        })
+        .to_string()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    for (name, (x, y), relative) in [("relative", (50.0, 50.0), true), ("absolute", (550.0, 350.0), false)] {
+        let src = dir.path().join(format!("{name}.otm.json"));
+        std::fs::write(&src, otm(x, y)).unwrap();
+        let out = dir.path().join(format!("{name}.threatmap.json"));
+        let o = run(&["import", "otm", src.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert_eq!(stderr(&o).contains("read as relative to their parent trust zone"), relative, "{name}: {}", stderr(&o));
+        let m: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        assert_eq!((m["layout"]["api"]["x"].as_f64(), m["layout"]["api"]["y"].as_f64()), (Some(550.0), Some(350.0)), "{name}");
+        assert_eq!(m["layout"]["db"]["x"].as_f64(), Some(700.0), "{name}");
+        assert_eq!(m["layout"]["dmz"]["x"].as_f64(), Some(500.0), "{name}: the zone stays where it is");
+    }
+}

@@ -427,8 +427,71 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
         }
         pack = GeneratedPack::recorded_threats(&mut model, pack_file, "otm-threats", &format!("the OTM file {file}"), rules);
     }
+    if foreign {
+        read_relative_positions(&mut model, &mut warnings);
+    }
     ModelError::check_converted(file, &model)?;
     Ok(Converted { model, pack, warnings })
+}
+
+/// OTM does not say whether a position is absolute or relative to the parent trust zone, and
+/// tools write both. Each reading is tried: the one that puts more components inside their
+/// zones wins (absolute on a tie), and the user is told when positions were read as relative.
+fn read_relative_positions(model: &mut Model, warnings: &mut Vec<String>) {
+    use std::collections::HashMap;
+    let parent: HashMap<String, String> = model.elements.iter().filter_map(|e| e.in_boundary.clone().map(|b| (e.id.clone(), b))).collect();
+    // Absolute positions if every position is relative to its parent zone's (itself relative).
+    let mut relative: HashMap<String, (f64, f64)> = HashMap::new();
+    for id in model.layout.keys() {
+        let (mut x, mut y) = (0.0, 0.0);
+        let mut at = Some(id.clone());
+        let mut hops = 0;
+        while let Some(cur) = at {
+            if let Some(p) = model.layout.get(&cur) {
+                x += p.x;
+                y += p.y;
+            }
+            at = parent.get(&cur).cloned();
+            hops += 1;
+            if hops > 64 {
+                break; // a cycle: check_converted reports it
+            }
+        }
+        relative.insert(id.clone(), (x, y));
+    }
+    let inside = |pos: &dyn Fn(&str) -> Option<(f64, f64)>| {
+        model
+            .elements
+            .iter()
+            .filter(|e| e.kind.is_node())
+            .filter(|e| {
+                let (Some(zone), Some(p)) = (e.in_boundary.as_deref(), model.layout.get(&e.id)) else { return false };
+                let (Some(zp), Some((x, y)), Some((zx, zy))) = (model.layout.get(zone), pos(&e.id), pos(zone)) else { return false };
+                let (cx, cy) = (x + p.width.unwrap_or(0.0) / 2.0, y + p.height.unwrap_or(0.0) / 2.0);
+                let (zw, zh) = (zp.width.unwrap_or(0.0), zp.height.unwrap_or(0.0));
+                cx >= zx && cx <= zx + zw && cy >= zy && cy <= zy + zh
+            })
+            .count()
+    };
+    let placed_in_zones =
+        model.elements.iter().filter(|e| e.kind.is_node() && e.in_boundary.is_some() && model.layout.contains_key(&e.id)).count();
+    let absolute = inside(&|id| model.layout.get(id).map(|p| (p.x, p.y)));
+    let relative_inside = inside(&|id| relative.get(id).copied());
+    if relative_inside > absolute {
+        for (id, (x, y)) in &relative {
+            if let Some(p) = model.layout.get_mut(id) {
+                p.x = *x;
+                p.y = *y;
+            }
+        }
+        warnings.push(format!(
+            "positions read as relative to their parent trust zone: so {relative_inside} of {placed_in_zones} components fall inside their zones (read as absolute, {absolute} would)"
+        ));
+    } else if placed_in_zones > absolute {
+        warnings.push(format!(
+            "positions read as absolute: {absolute} of {placed_in_zones} components fall inside their zones ({relative_inside} if read as relative to them)"
+        ));
+    }
 }
 
 #[cfg(test)]
