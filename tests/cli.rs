@@ -714,6 +714,11 @@ fn custom_controls_and_attributes_are_kept_and_rules_read_them() {
     assert!(err.contains("OWN03") && err.contains("did you mean `sanitizesInput`"), "a rule's typo is still reported: {err}");
     assert!(err.contains("control `sanitizesInpt` is not pytm's") && err.contains("did you mean `sanitizesInput`"), "{err}");
 
+    // `--strict` refuses an import with anything to warn about, and writes nothing.
+    let strict = dir.path().join("strict.threatmap.json");
+    fails(&["import", "pytm", &input, "-o", strict.to_str().unwrap(), "--strict"], &["not imported (--strict)", "sanitizesInpt"]);
+    assert!(!strict.exists());
+
     // Kept in the native model, typed, and read the same from there.
     let native = dir.path().join("custom.threatmap.json");
     ok(&["import", "pytm", &input, "-o", native.to_str().unwrap()]);

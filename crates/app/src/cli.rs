@@ -131,6 +131,10 @@ enum Command {
         /// The native model to write.
         #[arg(short, long)]
         output: PathBuf,
+        /// Refuse the import (exit 2, nothing written) when anything could not be carried over
+        /// or had to be guessed: every warning counts.
+        #[arg(long)]
+        strict: bool,
     },
     /// Rewrite model files in canonical form (fixed key order, sorted maps, two-space indent).
     Fmt {
@@ -542,13 +546,19 @@ fn run(command: Command) -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Import { format, file, output } => {
+        Command::Import { format, file, output, strict } => {
             let name = file.display().to_string();
             let limit = if format == ImportFormat::Tm7 { tmt::MAX_TM7_BYTES } else { file::MAX_FILE_BYTES };
             let text = file::read_text(&file, limit).map_err(|p| bad(p.display_in(&name).to_string()))?;
             let imported = import(format, &text, &file, &output)?;
             for w in &imported.warnings {
                 eprintln!("{name}: warning: {w}");
+            }
+            if strict && !imported.warnings.is_empty() {
+                return Err(bad(format!(
+                    "{name}: not imported (--strict): {} warning(s) above; nothing was written",
+                    imported.warnings.len()
+                )));
             }
             if let Some((pack_path, pack)) = &imported.pack {
                 file::write_atomic(pack_path, pack.as_bytes()).with_context(|| format!("cannot write {}", pack_path.display()))?;
