@@ -685,3 +685,22 @@ fn a_boundary_dropped_over_nodes_takes_them_in() {
     assert!(h.state_mut().doc.undo());
     assert!(h.state().doc.model.elements.iter().all(|e| e.in_boundary.is_none()));
 }
+
+/// In a small window the findings table stays in its slot: its toolbar wraps to two rows and
+/// no part of it runs under the inspector.
+#[test]
+fn a_small_window_keeps_the_findings_table_clear_of_the_inspector() {
+    let mut h = Harness::builder()
+        .with_size(vec2(1024.0, 700.0))
+        .build_ui_state(|ui, app: &mut ThreatmapApp| app.ui(ui), ThreatmapApp::new(example(), None, None));
+    h.run_steps(4);
+    let inspector_left = h.get_by_label("Threat model").rect().left();
+    let mut rects = vec![("the Element column".to_owned(), h.get_by_label("Element").rect())];
+    for combo in h.get_all_by_role(egui::accesskit::Role::ComboBox) {
+        rects.push((format!("the {:?} filter", combo.value()), combo.rect()));
+    }
+    assert!(rects.len() >= 3, "{rects:?}");
+    for (what, r) in rects {
+        assert!(r.right() < inspector_left, "{what} ends at {} but the inspector starts at {inspector_left}", r.right());
+    }
+}

@@ -814,6 +814,9 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     // The tab counts the rows the table shows (with its filters), as of the last change.
     let shown_id = ui.id().with("shown");
     let shown_count: Option<(usize, usize)> = ui.data(|d| d.get_temp(shown_id));
+    // The toolbar takes two rows in a narrow panel: egui's wrapping does not move a combo box
+    // to the next row, which then pushes the panel under the inspector.
+    let two_rows = ui.available_width() < 760.0;
     ui.horizontal_wrapped(|ui| {
         let label = match shown_count {
             Some((shown, all)) if shown != all => format!("Findings ({shown} of {all})"),
@@ -824,7 +827,11 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         ui.selectable_value(&mut tab, 1, format!("Messages ({})", app.cache.messages.len()));
         if tab == 0 {
             ui.separator();
-            ui.add(egui::TextEdit::singleline(&mut app.filter).hint_text("Filter: id, title, element, kind").desired_width(220.0));
+            let filter_w = (ui.available_width() - 12.0).clamp(120.0, 220.0);
+            ui.add(egui::TextEdit::singleline(&mut app.filter).hint_text("Filter: id, title, element, kind").desired_width(filter_w));
+            if two_rows {
+                ui.end_row();
+            }
             egui::ComboBox::from_id_salt("min-sev").selected_text(format!("≥ {}", Severity::ALL[min_sev].name())).show_ui(ui, |ui| {
                 for (k, s) in Severity::ALL.iter().enumerate() {
                     ui.selectable_value(&mut min_sev, k, s.name());
