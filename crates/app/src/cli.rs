@@ -535,7 +535,7 @@ fn run(command: Command) -> Result<ExitCode> {
             writeln!(out, "{}", summary(&analysis))?;
             for f in &failing {
                 let v = analysis.view(f);
-                writeln!(out, "  {:<9}  {}  {}", v.severity.name(), v.key, one_line(&v.title))?;
+                writeln!(out, "  {:<9}  {}  {}", v.severity.name(), v.key, threatmap_core::model::one_line(&v.title))?;
             }
             out.flush()?;
             if failing.is_empty() {
@@ -789,11 +789,6 @@ fn load_model(path: &Path) -> Result<(Model, PathBuf)> {
     Ok((loaded.model, path.parent().map(Path::to_path_buf).unwrap_or_default()))
 }
 
-/// Text on one line: runs of whitespace (line breaks a name keeps) become one space.
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 /// "3 elements, 2 dataflows, 1 boundaries, 4 data items".
 fn counts(m: &Model) -> String {
     let count = |k: fn(Kind) -> bool| m.elements.iter().filter(|e| k(e.kind)).count();
@@ -889,7 +884,12 @@ fn print_findings<'a>(out: &mut dyn Write, a: &'a Analysis<'a>, format: Format, 
                         None => v.title,
                     };
                     // One line per finding: names keep their line breaks in the model.
-                    [v.severity.name().to_owned(), v.threat_id.to_owned(), one_line(&element), one_line(&title)]
+                    [
+                        v.severity.name().to_owned(),
+                        v.threat_id.to_owned(),
+                        threatmap_core::model::one_line(&element),
+                        threatmap_core::model::one_line(&title),
+                    ]
                 })
                 .collect();
             let w: Vec<usize> = (0..3).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();

@@ -577,16 +577,20 @@ impl ThreatmapApp {
     /// Opens a model file (native or pytm JSON). Another tool's model (TMT, Threat Dragon, OTM)
     /// is imported instead: the user chooses where its native model goes.
     pub fn open(&mut self, path: &Path) {
+        let name = path.display().to_string();
+        // Read once: the shape decides between opening and importing.
         let limit = threatmap_core::tmt::MAX_TM7_BYTES.max(file::MAX_FILE_BYTES);
-        if let Ok(text) = file::read_text(path, limit) {
-            let found = threatmap_core::shape::sniff(&text);
-            if let Some(format) = ImportFormat::for_shape(found).filter(|_| !found.is_model()) {
-                self.status = format!("{} is {}: choose where to save it as a Threatmap model", path.display(), found.describe());
-                self.ask_file(Purpose::ImportTarget(format, path.to_path_buf()));
-                return;
-            }
+        let text = match file::read_text(path, limit) {
+            Ok(text) => text,
+            Err(p) => return self.fail(format!("Cannot open {name}"), p.display_in(&name).to_string()),
+        };
+        let found = threatmap_core::shape::sniff(&text);
+        if let Some(format) = ImportFormat::for_shape(found).filter(|_| !found.is_model()) {
+            self.status = format!("{name} is {}: choose where to save it as a Threatmap model", found.describe());
+            self.ask_file(Purpose::ImportTarget(format, path.to_path_buf()));
+            return;
         }
-        match file::load_any(path) {
+        match file::parse_any(&text, &name) {
             Ok(loaded) => {
                 let native = loaded.native;
                 self.replace(loaded.model, native.then(|| path.to_path_buf()));

@@ -880,9 +880,10 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                         severity: a.severity(f),
                         key: a.key(f),
                         id: a.rule(f).id.clone(),
-                        title: a.rule(f).title_for(&a.prepared, f.element),
+                        // Rows are one line: names keep their line breaks for the canvas.
+                        title: threatmap_core::model::one_line(&a.rule(f).title_for(&a.prepared, f.element)),
                         element_id: e.id.clone(),
-                        element: e.name.clone(),
+                        element: threatmap_core::model::one_line(&e.name),
                         kind: e.kind.name(),
                     }
                 })

@@ -694,6 +694,12 @@ pub fn unique_id(name: &str, taken: impl Fn(&str) -> bool) -> String {
     (2..).map(|n| format!("{base}-{n}")).find(|id| !taken(id)).unwrap_or(base)
 }
 
+/// Text on one line, for tables and lists: runs of whitespace (the line breaks a name keeps
+/// for diagrams) become one space.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Turns a name into an id: lower case ASCII letters and digits joined by single dashes.
 pub fn slug(name: &str) -> String {
     let mut out = String::new();
