@@ -530,6 +530,25 @@ fn opening_another_tools_model_imports_it_and_a_file_that_is_no_model_is_refused
     let (what, why) = h.state().failure.clone().expect("the failure is shown");
     assert!(what.contains("bom.json") && why.contains("CycloneDX bill of materials"), "{what}: {why}");
     assert_eq!(h.state().doc.model, before);
+
+    // A pytm script opens directly (read, never run), as an unsaved model; one that would
+    // need running is refused at its line.
+    let script = dir.path().join("tm.py");
+    std::fs::write(&script, "from pytm import TM, Actor, Server, Dataflow\ntm = TM(\"Shop\")\nu = Actor(\"User\")\nw = Server(\"Web\")\nDataflow(u, w, \"Order\")\n").unwrap();
+    let mut h = harness(example());
+    h.state_mut().open(&script);
+    h.run_steps(2);
+    let app = h.state();
+    assert_eq!(app.doc.model.name, "Shop");
+    assert_eq!(app.doc.model.elements.len(), 3);
+    assert!(app.doc.path.is_none(), "Save asks where the native model goes");
+    assert!(app.status.contains("Imported"), "{}", app.status);
+    std::fs::write(&script, "from pytm import TM, Server\ntm = TM(\"x\")\nwhile True:\n    Server(\"a\")\n").unwrap();
+    h.state_mut().open(&script);
+    h.run_steps(2);
+    let (what, why) = h.state().failure.clone().expect("the failure is shown");
+    assert!(what.contains("tm.py") && why.contains(":3:1") && why.contains("`while` loop"), "{what}: {why}");
+    assert_eq!(h.state().doc.model.name, "Shop", "the open model is kept");
 }
 
 /// The ids of the nodes the canvas would draw now (its geometry for the current document).

@@ -573,7 +573,6 @@ fn files_that_are_not_models_are_refused_by_every_model_command() {
             write(dir.path(), "m.otm.json", r#"{"otmVersion": "0.2.0", "project": {"name": "p", "id": "p"}}"#),
             vec!["Open Threat Model", "`threatmap import otm"],
         ),
-        (write(dir.path(), "tm.py", "from pytm import TM\ntm = TM(\"x\")\ntm.process()\n"), vec!["pytm model script", "--json"]),
     ];
     if let Some(shared) = shared("compat/threat-dragon/v2-threat-model.json") {
         let c = shared.join("compat");
@@ -607,10 +606,41 @@ fn files_that_are_not_models_are_refused_by_every_model_command() {
     for empty in [
         write(dir.path(), "empty.threatmap.json", r#"{"threatmap": 1, "name": "Nothing yet", "elements": []}"#),
         write(dir.path(), "empty-pytm.json", r#"{"name": "Nothing yet", "elements": [], "flows": [], "boundaries": []}"#),
+        write(dir.path(), "empty.py", "from pytm import TM\ntm = TM(\"Nothing yet\")\ntm.process()\n"),
     ] {
         fails(&["check", &empty, "--fail-on", "low"], &["no elements", "nothing was checked", "--allow-empty"]);
         assert!(ok(&["check", &empty, "--fail-on", "low", "--allow-empty"]).contains("check passed"));
         ok(&["validate", &empty]);
+    }
+}
+
+/// A pytm script is read directly, never run: every model command takes it, `import pytm`
+/// converts it, and a construct that would need running is refused with its line and column.
+#[test]
+fn pytm_scripts_are_read_without_python() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = write(
+        dir.path(),
+        "tm.py",
+        "#!/usr/bin/env python3\nfrom pytm import TM, Actor, Server, Dataflow, Boundary\n\ntm = TM(\"Shop\")\n\
+         internet = Boundary(\"Internet\")\nuser = Actor(\"User\", inBoundary=internet)\nweb = Server(\"Web\")\n\
+         web.controls.sanitizesInput = False\nDataflow(user, web, \"Order\", protocol=\"HTTP\")\n\n\
+         if __name__ == \"__main__\":\n    tm.process()\n",
+    );
+    let validated = ok(&["validate", &script]);
+    assert!(validated.contains("2 elements, 1 dataflows, 1 boundaries"), "{validated}");
+    let findings = ok(&["findings", &script]);
+    assert!(findings.contains("Order"), "{findings}");
+    let gate = run(&["check", &script, "--fail-on", "low"]);
+    assert_eq!(gate.status.code(), Some(1), "the gate fails on the script's findings: {}", stdout(&gate));
+    let out = dir.path().join("shop.threatmap.json").display().to_string();
+    ok(&["import", "pytm", &script, "-o", &out]);
+    assert!(ok(&["validate", &out]).contains("2 elements, 1 dataflows, 1 boundaries"));
+    fails(&["import", "tm7", &script, "-o", &out], &["pytm model script", "import pytm"]);
+
+    let looped = write(dir.path(), "loop.py", "from pytm import TM, Server\ntm = TM(\"x\")\nfor n in [\"a\", \"b\"]:\n    Server(n)\n");
+    for cmd in [&["validate", &looped][..], &["import", "pytm", &looped, "-o", &out]] {
+        fails(cmd, &["loop.py:3:1", "`for` loop is not read", "without running it"]);
     }
 }
 

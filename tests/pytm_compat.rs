@@ -8,7 +8,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use threatmap_core::attr::Kind;
 use threatmap_core::engine::{Options, analyze};
+use threatmap_core::model::{Element, Model};
 use threatmap_core::pytm;
 use threatmap_core::rules::RuleSet;
 
@@ -42,12 +44,16 @@ fn read_tsv(path: &Path) -> (Pairs, Pairs) {
 fn run(model_dir: &Path, threats: &Path, exclude: &[&str]) -> (Pairs, Pairs) {
     let text = std::fs::read_to_string(model_dir.join("out.json")).unwrap();
     let imported = pytm::import(&text, "out.json").unwrap_or_else(|e| panic!("{e}"));
+    run_model(&imported.model, threats, exclude)
+}
+
+fn run_model(model: &Model, threats: &Path, exclude: &[&str]) -> (Pairs, Pairs) {
     let mut rules = RuleSet::new();
     rules.add_file(threats).unwrap();
     assert!(rules.diagnostics.is_empty(), "{:?}", rules.diagnostics);
     assert_eq!(rules.rules.len(), 113, "all active pytm threats load");
     let options = Options { exclude: exclude.iter().map(|s| (*s).to_owned()).collect() };
-    let analysis = analyze(&imported.model, &rules, &options);
+    let analysis = analyze(model, &rules, &options);
     let pairs = |list: &[threatmap_core::engine::Finding]| {
         let mut out = Pairs::new();
         for f in list {
@@ -138,4 +144,76 @@ fn json_output_matches_pytm_out_json() {
     }
     assert_eq!(ours["findings"].as_array().unwrap().len(), theirs["findings"].as_array().unwrap().len());
     eprintln!("pytm json: {compared} values identical");
+}
+
+/// A pytm script read directly (never run) gives the model its `--json` output gives, except
+/// for what pytm 1.4.0 loses before writing that JSON: flows' protocol and ports (which it
+/// overwrites with their endpoints', where Threatmap keeps what the script says), attributes
+/// that are not pytm's (which its JSON leaves out), and what it derives (flow order and levels,
+/// which Threatmap derives too). With the flow values reset as pytm 1.4.0 resets them, the
+/// findings are pytm's exactly.
+#[test]
+fn pytm_scripts_read_directly_import_as_their_json_output() {
+    let Some(shared) = shared() else { return };
+    let threats = shared.join("compat/pytm/threats.json");
+    let overwritten = ["protocol", "dstPort", "srcPort"];
+    let mut models = 0;
+    for entry in std::fs::read_dir(shared.join("compat/pytm/models")).unwrap() {
+        let dir = entry.unwrap().path();
+        let (Ok(script), Ok(json)) = (std::fs::read_to_string(dir.join("model.py")), std::fs::read_to_string(dir.join("out.json"))) else {
+            continue;
+        };
+        models += 1;
+        let from_script = pytm::import(&script, "model.py").unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let from_json = pytm::import(&json, "out.json").unwrap();
+        let (s, j) = (serde_json::to_value(&from_script.model).unwrap(), serde_json::to_value(&from_json.model).unwrap());
+        for key in s.as_object().unwrap().keys().filter(|k| *k != "elements") {
+            assert_eq!(s[key], j[key], "{}: model `{key}`", dir.display());
+        }
+        let (se, je) = (s["elements"].as_array().unwrap(), j["elements"].as_array().unwrap());
+        let ids = |v: &[serde_json::Value]| v.iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+        assert_eq!(ids(se), ids(je), "{}: the same elements, in the same order", dir.display());
+        let mut kept = 0;
+        for (a, b) in se.iter().zip(je) {
+            let flow = a["kind"] == "Dataflow";
+            let keys: std::collections::BTreeSet<&String> = a.as_object().unwrap().keys().chain(b.as_object().unwrap().keys()).collect();
+            for key in keys {
+                if a[key] == b[key] {
+                    continue;
+                }
+                let lost_by_pytm =
+                    (flow && overwritten.contains(&key.as_str()) && b[key].is_null()) || (key == "properties" && b[key].is_null());
+                let derived = flow && (key == "order" || key == "levels") && a[key].is_null();
+                assert!(
+                    lost_by_pytm || derived,
+                    "{} {}: `{key}` is {} from the script, {} from the JSON",
+                    dir.display(),
+                    a["id"],
+                    a[key],
+                    b[key]
+                );
+                kept += usize::from(lost_by_pytm);
+            }
+        }
+        if dir.ends_with("tm") {
+            assert!(kept >= 11, "tm.py's flow protocols and ports are kept ({kept} values)");
+            let flow = from_script.model.elements.iter().find(|e| e.name == "User enters comments (*)").unwrap();
+            assert_eq!(serde_json::to_value(flow).unwrap()["protocol"], "HTTP");
+        }
+        // pytm 1.4.0's findings come from the flows as it resets them.
+        let mut as_pytm = from_script.model.clone();
+        for el in as_pytm.elements.iter_mut().filter(|e| e.kind == Kind::Dataflow) {
+            for name in overwritten {
+                el.clear(Element::attribute(name).unwrap().key);
+            }
+        }
+        for (tsv, exclude) in [("findings.tsv", &[][..]), ("findings_exclude_INP03_DE01.tsv", &["INP03", "DE01"][..])] {
+            let (want_found, want_excluded) = read_tsv(&dir.join(tsv));
+            let (found, excluded) = run_model(&as_pytm, &threats, exclude);
+            let mut problems = diff("finding", &found, &want_found);
+            problems.extend(diff("excluded", &excluded, &want_excluded));
+            assert!(problems.is_empty(), "{} (script) {tsv}:\n{}", dir.display(), problems.join("\n"));
+        }
+    }
+    assert!(models >= 2, "expected the pytm golden models with their scripts");
 }

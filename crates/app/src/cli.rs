@@ -25,7 +25,7 @@ use threatmap_render::{export, pytm_text, report, seq, sqldump, svg, template};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Without a subcommand: the model to open in the desktop app (native or pytm JSON). With
+    /// Without a subcommand: the model to open in the desktop app (native, pytm JSON or a pytm script). With
     /// neither, the app opens the last file or the bundled example.
     file: Option<PathBuf>,
 }
@@ -43,12 +43,12 @@ enum Command {
     ListElements,
     /// Check a model file: syntax, references, boundary cycles, duplicate ids, attributes.
     Validate {
-        /// Model file (`*.threatmap.json`, or pytm JSON).
+        /// Model file (`*.threatmap.json`, pytm JSON or a pytm script).
         model: PathBuf,
     },
     /// Run the rules over a model and print the findings.
     Findings {
-        /// Model file (`*.threatmap.json`, or pytm JSON).
+        /// Model file (`*.threatmap.json`, pytm JSON or a pytm script).
         model: PathBuf,
         #[command(flatten)]
         rules: RuleArgs,
@@ -96,7 +96,7 @@ enum Command {
     },
     /// Write the model and its findings as pytm's `--json` output.
     Json {
-        /// Model file (`*.threatmap.json`, or pytm JSON).
+        /// Model file (`*.threatmap.json`, pytm JSON or a pytm script).
         model: PathBuf,
         /// Output file (`-` for standard output).
         #[arg(short, long)]
@@ -108,7 +108,7 @@ enum Command {
     },
     /// Fail (exit 1) when a finding at or above a severity is open: for CI.
     Check {
-        /// Model file (`*.threatmap.json`, or pytm JSON).
+        /// Model file (`*.threatmap.json`, pytm JSON or a pytm script).
         model: PathBuf,
         /// Lowest severity that fails the check: info, very-low, low, medium, high, very-high.
         #[arg(long, value_parser = parse_severity)]
@@ -147,7 +147,7 @@ enum Command {
     },
     /// Draw the data-flow diagram: SVG, PNG, or pytm-style Graphviz DOT.
     Dfd {
-        /// Model file (`*.threatmap.json`, or pytm JSON).
+        /// Model file (`*.threatmap.json`, pytm JSON or a pytm script).
         model: PathBuf,
         /// Output format.
         #[arg(long, value_enum, default_value_t = DfdFormat::Svg)]
@@ -173,7 +173,7 @@ enum Command {
     },
     /// Draw the sequence diagram of the dataflows: SVG, PNG, or pytm-style PlantUML.
     Seq {
-        /// Model file (`*.threatmap.json`, or pytm JSON).
+        /// Model file (`*.threatmap.json`, pytm JSON or a pytm script).
         model: PathBuf,
         /// Output format.
         #[arg(long, value_enum, default_value_t = SeqFormat::Svg)]
@@ -187,7 +187,7 @@ enum Command {
     },
     /// Write the threat model report: self-contained HTML, or a pytm template's Markdown.
     Report {
-        /// Model file (`*.threatmap.json`, or pytm JSON).
+        /// Model file (`*.threatmap.json`, pytm JSON or a pytm script).
         model: PathBuf,
         /// A pytm report template (Markdown with `{tm.name}`, `:repeat:`, `:call:` ...).
         #[arg(long, value_name = "T.md")]
@@ -205,7 +205,7 @@ enum Command {
     },
     /// Write the model, rules and findings to an SQLite database (replaced if it exists).
     Sqldump {
-        /// Model file (`*.threatmap.json`, or pytm JSON).
+        /// Model file (`*.threatmap.json`, pytm JSON or a pytm script).
         model: PathBuf,
         /// The database file to write.
         output: PathBuf,
@@ -217,7 +217,7 @@ enum Command {
     /// Hand findings and decisions to other tools: SARIF 2.1.0, DefectDojo's Generic Findings
     /// Import, CSV, JSON; or the model itself as Open Threat Model (OTM) JSON.
     Export {
-        /// Model file (`*.threatmap.json`, or pytm JSON).
+        /// Model file (`*.threatmap.json`, pytm JSON or a pytm script).
         model: PathBuf,
         /// What to write.
         #[arg(long, value_enum)]
@@ -233,7 +233,7 @@ enum Command {
     /// What changed between two versions of a model: elements and flows added, removed,
     /// renamed, changed or moved; findings new, gone or with a changed severity; decisions.
     Diff {
-        /// The earlier version (`*.threatmap.json`, or pytm JSON).
+        /// The earlier version (`*.threatmap.json`, pytm JSON or a pytm script).
         old: PathBuf,
         /// The later version.
         new: PathBuf,
@@ -343,7 +343,7 @@ enum Format {
 /// The formats `threatmap import` reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ImportFormat {
-    /// pytm's `--json` output or its `load()` JSON input.
+    /// pytm: a model script (`tm.py`, read without running it), its `--json` output or its `load()` JSON input.
     Pytm,
     /// Microsoft Threat Modeling Tool `.tm7`; its template is written as a rule pack beside
     /// the model (`NAME.template.toml`).
@@ -709,7 +709,7 @@ pub fn import(format: ImportFormat, text: &str, file: &Path, output: &Path) -> R
         found.importer() != Some(format.kind()) && (found.is_known() || (format == ImportFormat::Pytm && found != Shape::BrokenJson));
     if refused {
         let wanted = match format {
-            ImportFormat::Pytm => "pytm JSON",
+            ImportFormat::Pytm => "pytm JSON or a pytm script",
             ImportFormat::Tm7 => "a .tm7 file",
             ImportFormat::ThreatDragon => "a Threat Dragon model",
             ImportFormat::Otm => "an OTM file",
@@ -779,7 +779,7 @@ fn options(exclude: &ExcludeArg) -> Options {
     Options { exclude: exclude.exclude.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect() }
 }
 
-/// Loads a model of any format `threatmap` reads (native, or pytm JSON), printing its warnings.
+/// Loads a model of any format `threatmap` reads (native, pytm JSON or a pytm script), printing its warnings.
 fn load_model(path: &Path) -> Result<(Model, PathBuf)> {
     let loaded = file::load_any(path).map_err(|e| bad(e.to_string()))?;
     let name = path.display().to_string();

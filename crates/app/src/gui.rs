@@ -359,7 +359,7 @@ impl ThreatmapApp {
                     self.save_as();
                 }
                 ui.menu_button("Import", |ui| {
-                    if ui.button("pytm JSON…").clicked() {
+                    if ui.button("pytm (JSON or tm.py)…").clicked() {
                         self.request(Pending::Open(None));
                     }
                     for (label, format) in [
@@ -574,7 +574,7 @@ impl ThreatmapApp {
         self.cache.revision = None;
     }
 
-    /// Opens a model file (native or pytm JSON). Another tool's model (TMT, Threat Dragon, OTM)
+    /// Opens a model file (native, pytm JSON or a pytm script). Another tool's model (TMT, Threat Dragon, OTM)
     /// is imported instead: the user chooses where its native model goes.
     pub fn open(&mut self, path: &Path) {
         let name = path.display().to_string();
@@ -674,7 +674,7 @@ impl ThreatmapApp {
         const MODEL: (&str, &[&str]) = ("Threat model (.json)", &["json"]);
         let (title, save, filter, file_name, directory) = match &purpose {
             Purpose::Open => {
-                let any = ("Threat model (.json, .tm7)", &["json", "tm7"][..]);
+                let any = ("Threat model (.json, .tm7, pytm .py)", &["json", "tm7", "py"][..]);
                 ("Open a threat model".to_owned(), false, any, None, here)
             }
             Purpose::Baseline => ("Compare with an earlier version of the model".to_owned(), false, MODEL, None, here),

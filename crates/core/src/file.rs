@@ -187,7 +187,7 @@ pub fn parse_any(text: &str, file: &str) -> Result<Loaded, ModelError> {
     match crate::shape::sniff(text) {
         // Broken JSON: the native parser says where it breaks.
         crate::shape::Shape::Native | crate::shape::Shape::BrokenJson => parse_checked(text, file),
-        crate::shape::Shape::Pytm => {
+        crate::shape::Shape::Pytm | crate::shape::Shape::PytmScript => {
             let imported = crate::pytm::import(text, file)?;
             let warnings = imported.warnings.into_iter().map(|w| Problem::warning(None, w)).collect();
             Ok(Loaded { model: imported.model, warnings, native: false })

@@ -14,6 +14,7 @@ pub mod lifecycle;
 pub mod model;
 pub mod otm;
 pub mod pytm;
+pub mod pytm_script;
 pub mod rules;
 pub mod shape;
 pub mod synth;

@@ -45,7 +45,12 @@ const STRUCTURAL: &[&str] = &[
     "controls",
     "overrides",
     "assumptions",
+    REF,
 ];
+
+/// A key the pytm script reader adds where several elements share a name: the object's own
+/// number, which references then give instead of the name (pytm's JSON has only names).
+pub(crate) const REF: &str = "__ref__";
 
 fn err(file: &str, message: String) -> ModelError {
     ModelError {
@@ -73,6 +78,8 @@ struct Importer {
     warnings: Vec<String>,
     ids: HashMap<String, String>,
     taken: HashSet<String>,
+    /// Ids by [`REF`] number.
+    refs: HashMap<u64, String>,
 }
 
 impl Importer {
@@ -198,6 +205,39 @@ impl Importer {
     }
 }
 
+/// A reference to another element: its name, as in pytm's JSON, or its number where the
+/// script reader found its name repeated (`{"__ref__": 7, "name": "web"}`).
+#[derive(Debug, Clone, Copy)]
+enum Ref<'a> {
+    Name(&'a str),
+    Number(u64, &'a str),
+}
+
+impl<'a> Ref<'a> {
+    fn name(self) -> &'a str {
+        match self {
+            Ref::Name(n) | Ref::Number(_, n) => n,
+        }
+    }
+}
+
+fn reference(v: Option<&Json>) -> Option<Ref<'_>> {
+    match v? {
+        Json::String(s) => Some(Ref::Name(s)),
+        Json::Object(o) => Some(Ref::Number(o.get(REF)?.as_u64()?, o.get("name").and_then(Json::as_str).unwrap_or(""))),
+        _ => None,
+    }
+}
+
+impl Importer {
+    fn resolve(&self, r: Ref<'_>) -> Option<String> {
+        match r {
+            Ref::Name(n) => self.ids.get(n).cloned(),
+            Ref::Number(k, _) => self.refs.get(&k).cloned(),
+        }
+    }
+}
+
 fn assumption(v: &Json) -> Option<Assumption> {
     match v {
         Json::String(s) => Some(Assumption { name: s.clone(), ..Assumption::default() }),
@@ -228,14 +268,23 @@ fn parse_py_set(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// Imports pytm JSON: the `--json` output (its findings are only used to recover overrides
-/// and assumption exclusions) or the `load()` input format.
+/// Imports a pytm model: a model script (read, never run: see [`crate::pytm_script`]), or pytm
+/// JSON, either the `--json` output (its findings are only used to recover overrides and
+/// assumption exclusions) or the `load()` input format.
 pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
+    if crate::shape::sniff(text) == crate::shape::Shape::PytmScript {
+        return crate::pytm_script::import(text, file);
+    }
     let root: Json = crate::file::parse_json_with_hints::<Json>(text, file)?;
     let Json::Object(root) = root else {
         return Err(err(file, "a pytm model is a JSON object".to_owned()));
     };
-    let mut imp = Importer { warnings: Vec::new(), ids: HashMap::new(), taken: HashSet::new() };
+    import_root(&root, file, Vec::new())
+}
+
+/// Imports pytm JSON already parsed, adding to `warnings`.
+pub(crate) fn import_root(root: &Map<String, Json>, file: &str, warnings: Vec<String>) -> Result<Imported, ModelError> {
+    let mut imp = Importer { warnings, ids: HashMap::new(), taken: HashSet::new(), refs: HashMap::new() };
     let name = root.get("name").and_then(Json::as_str).unwrap_or("Imported pytm model");
     let mut model = Model::new(name);
     let bool_of = |k: &str| root.get(k).and_then(Json::as_bool).unwrap_or(false);
@@ -353,21 +402,35 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
         }
         id
     };
+    // The script reader numbers the objects whose names repeat, so that references to them
+    // keep their identity.
+    let ref_of = |o: &Map<String, Json>| o.get(REF).and_then(Json::as_u64);
     let mut boundary_ids = Vec::new();
     for (i, o) in boundaries.iter().enumerate() {
         boundary_ids.push(own_id(&mut imp, &name_of(o, "boundaries", i)?, None));
+        if let Some(r) = ref_of(o) {
+            imp.refs.insert(r, boundary_ids[i].clone());
+        }
     }
     let mut node_ids = Vec::new();
+    let mut node_refs = HashSet::new();
     for (i, o) in nodes.iter().enumerate() {
         node_ids.push(own_id(&mut imp, &name_of(o, "elements", i)?, None));
+        if let Some(r) = ref_of(o) {
+            imp.refs.insert(r, node_ids[i].clone());
+            node_refs.insert(r);
+        }
     }
     let mut flow_ids_in_order = Vec::new();
     for (i, o) in flows.iter().enumerate() {
         let n = name_of(o, "flows", i)?;
-        let end = |k: &str| o.get(k).and_then(Json::as_str).unwrap_or("");
+        let end = |k: &str| reference(o.get(k)).map_or("", |r| r.name());
         flow_ids_in_order.push(own_id(&mut imp, &n, Some(format!("{} to {} {n}", end("source"), end("sink")))));
+        if let Some(r) = ref_of(o) {
+            imp.refs.insert(r, flow_ids_in_order[i].clone());
+        }
     }
-    let node_like = boundaries.iter().chain(&nodes).filter_map(|o| o.get("name").and_then(Json::as_str));
+    let node_like = boundaries.iter().chain(&nodes).filter(|o| ref_of(o).is_none()).filter_map(|o| o.get("name").and_then(Json::as_str));
     let mut node_names_seen: HashMap<&str, usize> = HashMap::new();
     for n in node_like {
         *node_names_seen.entry(n).or_default() += 1;
@@ -379,12 +442,11 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
             "{count} elements are named {n:?}; each is kept, but pytm's JSON refers to elements by name, so flows and boundaries naming it go to the first"
         ));
     }
-    let lookup = |imp: &Importer, name: &str| imp.ids.get(name).cloned();
 
     for (i, o) in boundaries.iter().enumerate() {
         let n = name_of(o, "boundaries", i)?;
         let mut el = Element::new(boundary_ids[i].clone(), Kind::Boundary, n);
-        el.in_boundary = o.get("inBoundary").and_then(Json::as_str).and_then(|b| lookup(&imp, b));
+        el.in_boundary = reference(o.get("inBoundary")).and_then(|b| imp.resolve(b));
         imp.attrs(o, &mut el);
         model.elements.push(el);
     }
@@ -396,10 +458,10 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
             return Err(err(file, format!("elements[{i}] {n:?}: unknown class `{class}`{hint}")));
         };
         let mut el = Element::new(node_ids[i].clone(), kind, n);
-        if let Some(b) = o.get("inBoundary").and_then(Json::as_str) {
-            el.in_boundary = lookup(&imp, b);
+        if let Some(b) = reference(o.get("inBoundary")) {
+            el.in_boundary = imp.resolve(b);
             if el.in_boundary.is_none() {
-                return Err(err(file, format!("elements[{i}] {:?}: inBoundary {b:?} names no boundary", el.name)));
+                return Err(err(file, format!("elements[{i}] {:?}: inBoundary {:?} names no boundary", el.name, b.name())));
             }
         }
         imp.attrs(o, &mut el);
@@ -411,11 +473,15 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
     for (i, o) in flows.iter().enumerate() {
         let n = name_of(o, "flows", i)?;
         let end = |k: &str| -> Result<String, ModelError> {
-            let target = o.get(k).and_then(Json::as_str).ok_or_else(|| err(file, format!("flows[{i}] {n:?} has no {k}")))?;
-            if !node_names.contains(target) {
-                return Err(err(file, format!("flows[{i}] {n:?}: {k} {target:?} names no element")));
+            let target = reference(o.get(k)).ok_or_else(|| err(file, format!("flows[{i}] {n:?} has no {k}")))?;
+            let is_node = match target {
+                Ref::Name(t) => node_names.contains(t),
+                Ref::Number(r, _) => node_refs.contains(&r),
+            };
+            match imp.resolve(target) {
+                Some(id) if is_node => Ok(id),
+                _ => Err(err(file, format!("flows[{i}] {n:?}: {k} {:?} names no element", target.name()))),
             }
-            Ok(imp.ids[target].clone())
         };
         let (source, sink) = (end("source")?, end("sink")?);
         let mut el = Element::flow(flow_ids_in_order[i].clone(), n, source, sink);
@@ -426,13 +492,17 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
     // Response pairing: pytm writes both `response` and `responseTo`; we keep `responseTo`.
     // By name, the first flow of a name (responses name their request).
     let flow_ids: HashMap<String, String> = flow_objs.iter().rev().map(|(e, _)| (e.name.clone(), e.id.clone())).collect();
+    let flow_of = |imp: &Importer, v: Option<&Json>| match reference(v)? {
+        Ref::Name(n) => flow_ids.get(n).cloned(),
+        r @ Ref::Number(..) => imp.resolve(r),
+    };
     let mut response_to: HashMap<String, String> = HashMap::new();
     for (el, o) in &flow_objs {
-        if let Some(req) = o.get("responseTo").and_then(Json::as_str).and_then(|r| flow_ids.get(r)) {
-            response_to.insert(el.id.clone(), req.clone());
+        if let Some(req) = flow_of(&imp, o.get("responseTo")) {
+            response_to.insert(el.id.clone(), req);
         }
-        if let Some(resp) = o.get("response").and_then(Json::as_str).and_then(|r| flow_ids.get(r)) {
-            response_to.entry(resp.clone()).or_insert_with(|| el.id.clone());
+        if let Some(resp) = flow_of(&imp, o.get("response")) {
+            response_to.entry(resp).or_insert_with(|| el.id.clone());
         }
     }
     for (mut el, _) in flow_objs {
@@ -450,7 +520,7 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
             el.data.retain(|d| !src.contains(d));
         }
     }
-    recover_from_findings(&root, &mut model, &mut imp);
+    recover_from_findings(root, &mut model, &mut imp);
     let warnings = imp.warnings;
     let problems: Vec<Problem> = crate::file::check(&model).into_iter().filter(|p| p.level == crate::file::Level::Error).collect();
     if !problems.is_empty() {

@@ -98,7 +98,7 @@ impl Shape {
     /// The importer that reads this shape, if there is one.
     pub fn importer(self) -> Option<ImportKind> {
         match self {
-            Shape::Pytm => Some(ImportKind::Pytm),
+            Shape::Pytm | Shape::PytmScript => Some(ImportKind::Pytm),
             Shape::ThreatDragonV1 | Shape::ThreatDragonV2 => Some(ImportKind::ThreatDragon),
             Shape::Otm => Some(ImportKind::Otm),
             Shape::Tm7 => Some(ImportKind::Tm7),
@@ -112,18 +112,15 @@ impl Shape {
         !matches!(self, Shape::UnknownObject | Shape::NotAnObject | Shape::OtherXml | Shape::Other | Shape::BrokenJson)
     }
 
-    /// True for the shapes a model command reads directly (native and pytm JSON).
+    /// True for the shapes a model command reads directly (native, pytm JSON and pytm scripts).
     pub fn is_model(self) -> bool {
-        matches!(self, Shape::Native | Shape::Pytm)
+        matches!(self, Shape::Native | Shape::Pytm | Shape::PytmScript)
     }
 
     /// Why `file` (of this shape) cannot be read as a model, and what would read it.
     pub fn refusal(self, file: &str) -> String {
         let mut text = format!("this is {}", self.describe());
         match self.importer() {
-            _ if self == Shape::PytmScript => {
-                text.push_str(&format!(": run it with pytm (`python3 {file} --json out.json`) and open or import `out.json`"))
-            }
             Some(kind) if !self.is_model() => {
                 text.push_str(&format!(": `threatmap import {} {file} -o MODEL.threatmap.json` converts it", kind.command_name()))
             }
