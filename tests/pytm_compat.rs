@@ -217,3 +217,98 @@ fn pytm_scripts_read_directly_import_as_their_json_output() {
     }
     assert!(models >= 2, "expected the pytm golden models with their scripts");
 }
+
+/// A Python that has pytm (`$THREATMAP_PYTM_PYTHON`, else `python3` if it imports pytm).
+fn pytm_python() -> Option<PathBuf> {
+    let candidates = std::env::var_os("THREATMAP_PYTM_PYTHON").map(PathBuf::from).into_iter().chain([PathBuf::from("python3")]);
+    for python in candidates {
+        let has_pytm = std::process::Command::new(&python)
+            .args(["-c", "import pytm"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if has_pytm {
+            return Some(python);
+        }
+    }
+    assert!(std::env::var_os("THREATMAP_REQUIRE_PYTM").is_none(), "THREATMAP_REQUIRE_PYTM is set but no Python with pytm was found");
+    eprintln!("SKIPPED: running exported scripts in pytm (no Python with pytm; set THREATMAP_PYTM_PYTHON)");
+    None
+}
+
+/// The model as pytm 1.4.0 sees it: it overwrites a flow's protocol, ports, levels and some
+/// controls with its endpoints' (Threatmap fills them only where unset), so they are unset here.
+fn as_pytm_1_4(model: &Model) -> Model {
+    use threatmap_core::model::Controls;
+    let mut m = model.clone();
+    for el in m.elements.iter_mut().filter(|e| e.kind == Kind::Dataflow) {
+        for name in ["protocol", "dstPort", "srcPort", "levels"] {
+            el.clear(Element::attribute(name).unwrap().key);
+        }
+        for name in ["isEncrypted", "authenticatesDestination", "checksDestinationRevocation"] {
+            el.controls.clear(Controls::attribute(name).unwrap().key);
+        }
+    }
+    m
+}
+
+/// `export --format pytm` writes a script that Threatmap reads back to the same model, and that
+/// pytm 1.4.0 runs with the findings Threatmap gives the model with pytm's threat library.
+#[test]
+fn exported_pytm_scripts_read_back_and_run_in_pytm_with_the_same_findings() {
+    let Some(shared) = shared() else { return };
+    let threats = shared.join("compat/pytm/threats.json");
+    let python = pytm_python();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut models: Vec<(String, Model)> = Vec::new();
+    for name in ["tm", "test_dfd_model"] {
+        let text = std::fs::read_to_string(shared.join("compat/pytm/models").join(name).join("out.json")).unwrap();
+        models.push((name.to_owned(), pytm::import(&text, "out.json").unwrap().model));
+    }
+    for name in ["web-app", "iot-board"] {
+        let path = root.join(format!("assets/examples/{name}.threatmap.json"));
+        models.push((name.to_owned(), threatmap_core::file::load(&path).unwrap()));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut ran = 0;
+    for (name, model) in &models {
+        let (script, lost) = threatmap_core::pytm_script::write(model);
+        let back = pytm::import(&script, "tm.py").unwrap_or_else(|e| panic!("{name}: {e}\n{script}"));
+        let ours = run_model(model, &threats, &[]);
+        assert_eq!(run_model(&back.model, &threats, &[]), ours, "{name}: the script read back gives the same findings");
+        if name == "tm" || name == "test_dfd_model" {
+            // Ids come from names on both sides: the very same model.
+            assert_eq!(back.model, *model, "{name}: read back whole");
+            assert!(lost.is_empty(), "{name}: {lost:?}");
+        } else {
+            let names = |m: &Model| m.elements.iter().map(|e| (e.kind, e.name.clone())).collect::<Vec<_>>();
+            assert_eq!(names(&back.model), names(model), "{name}");
+            assert_eq!(lost.iter().any(|l| l.contains("layout")), !model.layout.is_empty(), "{name}: {lost:?}");
+        }
+        let Some(python) = &python else { continue };
+        let file = dir.path().join(format!("{name}.py"));
+        std::fs::write(&file, &script).unwrap();
+        let out = dir.path().join(format!("{name}.out.json"));
+        let run = std::process::Command::new(python)
+            .arg(&file)
+            .arg("--json")
+            .arg(&out)
+            .env("PYTHONHASHSEED", "0")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{name}: pytm failed:\n{}", String::from_utf8_lossy(&run.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        let mut theirs = Pairs::new();
+        for f in json["findings"].as_array().unwrap() {
+            *theirs.entry((f["target"].as_str().unwrap().to_owned(), f["threat_id"].as_str().unwrap().to_owned())).or_default() += 1;
+        }
+        let (want, _) = run_model(&as_pytm_1_4(model), &threats, &[]);
+        let problems = diff("finding", &theirs, &want);
+        assert!(problems.is_empty(), "{name}: pytm's findings on the exported script:\n{}", problems.join("\n"));
+        ran += 1;
+    }
+    if python.is_some() {
+        eprintln!("pytm ran {ran} exported scripts with Threatmap's findings");
+    }
+}

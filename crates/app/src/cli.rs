@@ -272,6 +272,8 @@ enum ExportFormat {
     Json,
     /// The model, its threats and decisions as Open Threat Model (OTM 0.2.0) JSON.
     Otm,
+    /// The model as a pytm model script (`tm.py`) that pytm 1.4 runs and Threatmap reads back.
+    Pytm,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -651,6 +653,13 @@ fn run(command: Command) -> Result<ExitCode> {
                 ExportFormat::Csv => export::csv(&analysis)?,
                 ExportFormat::Json => export::findings_json(&analysis, &export::all_findings(&analysis)),
                 ExportFormat::Otm => otm::export(&analysis),
+                ExportFormat::Pytm => {
+                    let (script, lost) = threatmap_core::pytm_script::write(&m);
+                    for l in lost {
+                        eprintln!("{}: warning: {l}", model.display());
+                    }
+                    script
+                }
             };
             emit(&mut out, output.as_deref(), text.as_bytes())?;
         }

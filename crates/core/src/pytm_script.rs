@@ -708,6 +708,322 @@ impl Reader<'_> {
     }
 }
 
+/// Python's keywords and the names a written script binds itself.
+const RESERVED: &[&str] = &[
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del", "elif", "else", "except",
+    "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try",
+    "while", "with", "yield", "match", "case", "type", "tm", "random", "print",
+];
+
+/// A Python string literal. JSON's escapes are all Python's too, and the script is UTF-8.
+fn py_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_owned())
+}
+
+/// A value of the native file as Python: enums as `Classification.SECRET`.
+fn py_value(v: &Json, ty: Option<crate::attr::Ty>) -> String {
+    match (ty, v) {
+        (Some(crate::attr::Ty::Enum(e)), Json::String(m)) => format!("{e}.{m}"),
+        (_, Json::Bool(true)) => "True".to_owned(),
+        (_, Json::Bool(false)) => "False".to_owned(),
+        (_, Json::Number(n)) => n.to_string(),
+        (_, Json::String(s)) => py_str(s),
+        (_, Json::Array(items)) => format!("[{}]", items.iter().map(|x| py_value(x, None)).collect::<Vec<_>>().join(", ")),
+        (_, Json::Null) => "None".to_owned(),
+        (_, Json::Object(_)) => py_str(&v.to_string()),
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !RESERVED.contains(&s)
+}
+
+/// Python variable names for ids, unique and clear of keywords and pytm's names.
+struct Names {
+    taken: std::collections::HashSet<String>,
+}
+
+impl Names {
+    fn name(&mut self, id: &str) -> String {
+        let mut base: String = id.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+        if !base.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+            base.insert(0, '_');
+        }
+        let clashes = |n: &str| RESERVED.contains(&n) || pytm_name(n).is_class();
+        let mut name = base.clone();
+        let mut n = 2;
+        while clashes(&name) || self.taken.contains(&name) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        self.taken.insert(name.clone());
+        name
+    }
+}
+
+impl Val {
+    fn is_class(&self) -> bool {
+        matches!(self, Val::Class(_))
+    }
+}
+
+/// Writes `model` as a pytm model script that pytm 1.4 runs (`python3 tm.py --json out.json`)
+/// and this module reads back. Returns the script and what it cannot carry, one line each:
+/// the layout, triage decisions and rule packs (pytm has none of them), custom values whose
+/// names are not Python names, and the flow values pytm 1.4.0 overwrites with its endpoints'.
+pub fn write(model: &crate::model::Model) -> (String, Vec<String>) {
+    use crate::attr::Kind;
+    use crate::model::{Controls, DataItem, Element};
+    use std::fmt::Write as _;
+
+    let mut out = String::new();
+    let mut lost = Vec::new();
+    let mut names = Names { taken: std::collections::HashSet::new() };
+    let by_id: HashMap<&str, &Element> = model.elements.iter().map(|e| (e.id.as_str(), e)).collect();
+    let var: HashMap<&str, String> = model.elements.iter().map(|e| (e.id.as_str(), names.name(&e.id))).collect();
+    let data_var: HashMap<&str, String> = model.data.iter().map(|d| (d.id.as_str(), names.name(&d.id))).collect();
+
+    let mut classes: std::collections::BTreeSet<&str> = ["TM"].into();
+    let mut enums = std::collections::BTreeSet::new();
+    let mut body = String::new();
+    let mut line = |text: String| {
+        body.push_str(&text);
+        body.push('\n');
+    };
+
+    // The model's settings.
+    line(format!("tm = TM({})", py_str(&model.name)));
+    if !model.description.is_empty() {
+        line(format!("tm.description = {}", py_str(&model.description)));
+    }
+    for (flag, on) in [("isOrdered", model.is_ordered), ("mergeResponses", model.merge_responses), ("ignoreUnused", model.ignore_unused)] {
+        if on {
+            line(format!("tm.{flag} = True"));
+        }
+    }
+    if model.on_duplicates != Action::default() {
+        enums.insert("Action");
+        line(format!("tm.onDuplicates = Action.{}", model.on_duplicates.name()));
+    }
+    let assumption = |a: &crate::model::Assumption, classes: &mut std::collections::BTreeSet<&str>| {
+        classes.insert("Assumption");
+        let mut text = format!("Assumption({}", py_str(&a.name));
+        if !a.description.is_empty() {
+            let _ = write!(text, ", description={}", py_str(&a.description));
+        }
+        if !a.exclude.is_empty() {
+            let _ = write!(text, ", exclude=[{}]", a.exclude.iter().map(|x| py_str(x)).collect::<Vec<_>>().join(", "));
+        }
+        text.push(')');
+        text
+    };
+    if !model.assumptions.is_empty() {
+        let list: Vec<String> = model.assumptions.iter().map(|a| assumption(a, &mut classes)).collect();
+        line(format!("tm.assumptions = [{}]", list.join(", ")));
+    }
+
+    // Data items.
+    if !model.data.is_empty() {
+        line(String::new());
+        classes.insert("Data");
+    }
+    for d in &model.data {
+        let mut args = vec![py_str(&d.name)];
+        if let Ok(Json::Object(fields)) = serde_json::to_value(d) {
+            for (key, v) in fields.iter().filter(|(k, _)| !matches!(k.as_str(), "id" | "name")) {
+                let ty = DataItem::attribute(key).map(|a| a.ty);
+                if let Some(crate::attr::Ty::Enum(e)) = ty {
+                    enums.insert(e);
+                }
+                args.push(format!("{key}={}", py_value(v, ty)));
+            }
+        }
+        line(format!("{} = Data({})", data_var[d.id.as_str()], args.join(", ")));
+    }
+
+    // Boundaries (each after the one it is in), nodes, then flows, in the model's order.
+    let mut order: Vec<&Element> = Vec::new();
+    let mut placed = std::collections::HashSet::new();
+    let boundaries: Vec<&Element> = model.elements.iter().filter(|e| e.kind == Kind::Boundary).collect();
+    while order.len() < boundaries.len() {
+        let before = order.len();
+        for b in &boundaries {
+            let parent_ready = b.in_boundary.as_deref().is_none_or(|p| placed.contains(p) || !by_id.contains_key(p));
+            if !placed.contains(b.id.as_str()) && parent_ready {
+                placed.insert(b.id.as_str());
+                order.push(b);
+            }
+        }
+        if order.len() == before {
+            // A cycle of boundaries (a file error the loader reports): write the rest as they are.
+            order.extend(boundaries.iter().filter(|b| !placed.contains(b.id.as_str())));
+            break;
+        }
+    }
+    order.extend(model.elements.iter().filter(|e| e.kind.is_node()));
+    order.extend(model.elements.iter().filter(|e| e.kind == Kind::Dataflow));
+    let mut defined = std::collections::HashSet::new();
+    let mut later = Vec::new();
+    let mut section = None;
+    for el in order {
+        let v = &var[el.id.as_str()];
+        let group = if el.kind == Kind::Boundary {
+            0
+        } else if el.kind.is_node() {
+            1
+        } else {
+            2
+        };
+        if section != Some(group) {
+            line(String::new());
+            section = Some(group);
+        }
+        classes.insert(el.kind.name());
+        let reference = |id: &Option<String>| id.as_deref().and_then(|i| var.get(i)).cloned();
+        match (el.kind, reference(&el.source), reference(&el.sink)) {
+            (Kind::Dataflow, Some(src), Some(dst)) => line(format!("{v} = Dataflow({src}, {dst}, {})", py_str(&el.name))),
+            _ => line(format!("{v} = {}({})", el.kind.name(), py_str(&el.name))),
+        }
+        defined.insert(el.id.as_str());
+        if let Some(b) = reference(&el.in_boundary) {
+            line(format!("{v}.inBoundary = {b}"));
+        }
+        if let Some(r) = el.response_to.as_deref().and_then(|r| var.get(r)) {
+            let text = format!("{v}.responseTo = {r}");
+            if el.response_to.as_deref().is_some_and(|r| defined.contains(r)) {
+                line(text);
+            } else {
+                later.push(text);
+            }
+        }
+        let Ok(Json::Object(fields)) = serde_json::to_value(el) else { continue };
+        for (key, value) in &fields {
+            match key.as_str() {
+                "id" | "kind" | "name" | "source" | "sink" | "inBoundary" | "responseTo" => {}
+                "data" => {
+                    let items: Vec<&str> = el.data.iter().filter_map(|d| data_var.get(d.as_str())).map(String::as_str).collect();
+                    line(format!("{v}.data = [{}]", items.join(", ")));
+                }
+                "controls" => {
+                    let Json::Object(controls) = value else { continue };
+                    for (c, cv) in controls {
+                        if c == "custom" {
+                            for (name, custom) in cv.as_object().into_iter().flatten() {
+                                if is_identifier(name) {
+                                    line(format!("{v}.controls.{name} = {}", py_value(custom, None)));
+                                } else {
+                                    lost.push(format!(
+                                        "{} {:?}: custom control {name:?} is not a Python name; pytm cannot carry it",
+                                        el.kind, el.name
+                                    ));
+                                }
+                            }
+                        } else {
+                            let ty = Controls::attribute(c).map(|a| a.ty);
+                            line(format!("{v}.controls.{c} = {}", py_value(cv, ty)));
+                        }
+                    }
+                }
+                "overrides" => {
+                    classes.insert("Finding");
+                    let list: Vec<String> = el
+                        .overrides
+                        .iter()
+                        .map(|(tid, o)| {
+                            let mut args = vec![format!("threat_id={}", py_str(tid))];
+                            if let Ok(Json::Object(f)) = serde_json::to_value(o) {
+                                args.extend(f.iter().map(|(k, x)| format!("{k}={}", py_value(x, None))));
+                            }
+                            format!("Finding({})", args.join(", "))
+                        })
+                        .collect();
+                    line(format!("{v}.overrides = [{}]", list.join(", ")));
+                }
+                "assumptions" => {
+                    let list: Vec<String> = el.assumptions.iter().map(|a| assumption(a, &mut classes)).collect();
+                    line(format!("{v}.assumptions = [{}]", list.join(", ")));
+                }
+                "properties" => {
+                    for (name, p) in value.as_object().into_iter().flatten() {
+                        if is_identifier(name)
+                            && Element::attribute(name).is_none()
+                            && !matches!(name.as_str(), "controls" | "data" | "name")
+                        {
+                            line(format!("{v}.{name} = {}", py_value(p, None)));
+                        } else {
+                            lost.push(format!("{} {:?}: property {name:?} is not a Python name; pytm cannot carry it", el.kind, el.name));
+                        }
+                    }
+                }
+                _ => {
+                    let ty = Element::attribute(key).map(|a| a.ty);
+                    if let Some(crate::attr::Ty::Enum(e)) = ty {
+                        enums.insert(e);
+                    }
+                    line(format!("{v}.{key} = {}", py_value(value, ty)));
+                }
+            }
+        }
+    }
+    if !later.is_empty() {
+        line(String::new());
+        later.into_iter().for_each(&mut line);
+    }
+
+    // What pytm 1.4.0 overwrites: a flow's protocol and ports with its endpoints', and some of
+    // its controls with theirs (Threatmap keeps what the model says).
+    for f in model.elements.iter().filter(|e| e.kind == Kind::Dataflow) {
+        let (Some(src), Some(dst)) = (f.source.as_deref().and_then(|s| by_id.get(s)), f.sink.as_deref().and_then(|s| by_id.get(s))) else {
+            continue;
+        };
+        let json = |e: &Element| serde_json::to_value(e).unwrap_or(Json::Null);
+        let (fj, sj, dj) = (json(f), json(src), json(dst));
+        let response = f.response_to.is_some() || fj["isResponse"] == Json::Bool(true);
+        let (from, from_name) = if response { (&sj, &src.name) } else { (&dj, &dst.name) };
+        let mut checks = vec![("protocol", "protocol", from, from_name)];
+        if response {
+            checks.push(("srcPort", "port", &sj, &src.name));
+        } else {
+            checks.push(("dstPort", "port", &dj, &dst.name));
+        }
+        for (key, theirs, node, node_name) in checks {
+            if !fj[key].is_null() && fj[key] != node[theirs] {
+                lost.push(format!(
+                    "Dataflow {:?}: pytm 1.4.0 replaces its {key} ({}) with {node_name:?}'s {theirs} ({}), so pytm's findings can differ",
+                    f.name,
+                    fj[key],
+                    if node[theirs].is_null() { "unset".to_owned() } else { node[theirs].to_string() }
+                ));
+            }
+        }
+    }
+    if !model.layout.is_empty() {
+        lost.push("the diagram layout is not carried: pytm lays its diagrams out with Graphviz".to_owned());
+    }
+    if !model.decisions.is_empty() {
+        lost.push(format!("{} triage decision(s) are not carried: pytm has no finding lifecycle", model.decisions.len()));
+    }
+    if !model.rule_packs.is_empty() {
+        lost.push(format!("the rule packs ({}) are Threatmap's: pytm uses its own threat library", model.rule_packs.join(", ")));
+    }
+
+    let _ = writeln!(out, "#!/usr/bin/env python3");
+    let _ = writeln!(out, "# {} as a pytm model, written by Threatmap.", model.name.replace(['\n', '\r'], " "));
+    let _ = writeln!(out, "# Run it with pytm 1.4 (`python3 tm.py --json out.json`); Threatmap reads it back as it is.");
+    let _ = writeln!(out);
+    let imports: Vec<&str> = classes.into_iter().chain(enums).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let _ = writeln!(out, "from pytm import {}", imports.join(", "));
+    let _ = writeln!(out);
+    out.push_str(&body);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "if __name__ == \"__main__\":");
+    let _ = writeln!(out, "    tm.process()");
+    (out, lost)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
