@@ -121,37 +121,67 @@ pub fn wrap(text: &str, width: f64, size: f64, face: Face) -> Vec<String> {
     lines
 }
 
-/// Python's `textwrap.wrap(text, width)` as pytm uses it for DOT labels: words are split at
-/// whitespace and after hyphens, over-long words are broken, whitespace is collapsed.
+/// Python's `textwrap.wrap(text, width)` as pytm uses it for DOT labels, exactly as CPython's
+/// `TextWrapper` does with its defaults: tabs expand to 8 columns and every whitespace
+/// character becomes a space; the text splits into chunks of whitespace and of words, where a
+/// word also ends after a hyphen that follows two letters (or `a-b-`) and precedes a letter,
+/// and before an em-dash (`--`) between words; chunks fill lines of at most `width`
+/// characters; a chunk longer than a line is broken (after its last hyphen that fits, if
+/// any); whitespace at the start and end of each line but the first start is dropped.
 pub fn textwrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
-    // Chunks (ranges into `chars`): words, split after hyphens between letters, and single
-    // spaces. A range is shortened in place when a long word is broken, so this is linear.
-    let chars: Vec<char> = text.split_whitespace().collect::<Vec<_>>().join(" ").chars().collect();
+    let chars = munge_whitespace(text);
+    let n = chars.len();
+    let ws = |i: usize| chars.get(i).is_some_and(|&c| c == ' ');
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    let letter = |i: usize| chars.get(i).is_some_and(|&c| word(c) && !c.is_numeric());
+    let punct = |i: usize| chars.get(i).is_some_and(|&c| word(c) || "!\"'&.,?".contains(c));
+    let hyphen = |i: usize| chars.get(i) == Some(&'-');
+    // Where the run of hyphens starting at each index ends, for the em-dash look-ahead.
+    let mut run_end = vec![0; n + 1];
+    run_end[n] = n;
+    for i in (0..n).rev() {
+        run_end[i] = if chars[i] == '-' { run_end[i + 1] } else { i };
+    }
+    // `-{2,}` followed by a word character, at `i`.
+    let em_dash_at = |i: usize| run_end[i] >= i + 2 && chars.get(run_end[i]).is_some_and(|&c| word(c));
+
     let mut chunks: Vec<(usize, usize)> = Vec::new();
-    let mut start = 0;
-    for i in 0..chars.len() {
-        let c = chars[i];
-        if c == ' ' {
-            if start < i {
-                chunks.push((start, i));
+    let mut i = 0;
+    while i < n {
+        let end = if ws(i) {
+            (i..n).find(|&j| !ws(j)).unwrap_or(n)
+        } else if i > 0 && punct(i - 1) && em_dash_at(i) {
+            run_end[i]
+        } else {
+            // The shortest run of non-space characters that ends a word.
+            let mut e = i + 1;
+            loop {
+                // A hyphenated word: the hyphen at `e` ends it.
+                let after = e + 1;
+                let hyphenated = hyphen(e)
+                    && !ws(e)
+                    && ((e >= 2 && letter(e - 2) && letter(e - 1)) || (e >= 3 && letter(e - 3) && hyphen(e - 2) && letter(e - 1)))
+                    && letter(after)
+                    && (letter(after + 1) || (hyphen(after + 1) && letter(after + 2)));
+                if hyphenated {
+                    break after;
+                }
+                if e >= n || ws(e) || (punct(e - 1) && em_dash_at(e)) {
+                    break e;
+                }
+                e += 1;
             }
-            chunks.push((i, i + 1));
-            start = i + 1;
-        } else if c == '-' && i > start && chars[i - 1].is_alphanumeric() && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric()) {
-            chunks.push((start, i + 1));
-            start = i + 1;
-        }
+        };
+        chunks.push((i, end));
+        i = end;
     }
-    if start < chars.len() {
-        chunks.push((start, chars.len()));
-    }
-    let is_space = |c: (usize, usize)| c.1 == c.0 + 1 && chars[c.0] == ' ';
+
+    let blank = |c: (usize, usize)| chars[c.0..c.1].iter().all(|c| c.is_whitespace());
     let mut lines: Vec<String> = Vec::new();
     let mut idx = 0;
     while idx < chunks.len() {
-        // Leading whitespace is dropped on every line but the first.
-        if !lines.is_empty() && is_space(chunks[idx]) {
+        if !lines.is_empty() && blank(chunks[idx]) {
             idx += 1;
             continue;
         }
@@ -162,13 +192,20 @@ pub fn textwrap(text: &str, width: usize) -> Vec<String> {
             line.push(chunks[idx]);
             idx += 1;
         }
-        if idx < chunks.len() && chunks[idx].1 - chunks[idx].0 > width && (line.is_empty() || len < width) {
-            let room = width.saturating_sub(len).max(1);
+        if idx < chunks.len() && chunks[idx].1 - chunks[idx].0 > width {
+            let room = width - len;
             let (s0, e0) = chunks[idx];
-            line.push((s0, s0 + room));
-            chunks[idx] = (s0 + room, e0);
+            let mut cut = room;
+            // Break after the last hyphen that fits, if there are non-hyphens before it.
+            if let Some(h) = (1..room.min(e0 - s0)).rev().find(|&k| chars[s0 + k] == '-')
+                && chars[s0..s0 + h].iter().any(|&c| c != '-')
+            {
+                cut = h + 1;
+            }
+            line.push((s0, s0 + cut));
+            chunks[idx] = (s0 + cut, e0);
         }
-        while line.last().is_some_and(|&c| is_space(c)) {
+        if line.last().is_some_and(|&c| blank(c)) {
             line.pop();
         }
         if !line.is_empty() {
@@ -176,6 +213,35 @@ pub fn textwrap(text: &str, width: usize) -> Vec<String> {
         }
     }
     lines
+}
+
+/// `str.expandtabs()` then every whitespace character as a space, as `TextWrapper` prepares
+/// its text.
+fn munge_whitespace(text: &str) -> Vec<char> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut column = 0;
+    for c in text.chars() {
+        match c {
+            '\t' => {
+                let spaces = 8 - column % 8;
+                out.extend(std::iter::repeat_n(' ', spaces));
+                column += spaces;
+            }
+            '\n' | '\r' => {
+                out.push(' ');
+                column = 0;
+            }
+            '\u{b}' | '\u{c}' => {
+                out.push(' ');
+                column += 1;
+            }
+            c => {
+                out.push(c);
+                column += 1;
+            }
+        }
+    }
+    out
 }
 
 /// The font database resvg renders with: the bundled faces only, with every generic family
@@ -203,21 +269,42 @@ mod tests {
 
     #[test]
     fn textwrap_matches_python() {
-        // Values from Python 3's textwrap.wrap(s, 18).
-        assert_eq!(textwrap("Comment Moderation LLM", 18), ["Comment Moderation", "LLM"]);
-        assert_eq!(
-            textwrap("(6) Serverless function periodically cleans DB", 18),
-            ["(6) Serverless", "function", "periodically", "cleans DB"]
-        );
-        assert_eq!(textwrap("Insert query with comments", 18), ["Insert query with", "comments"]);
-        assert_eq!(textwrap("abcdefghijklmnopqrstuvwxyz", 18), ["abcdefghijklmnopqr", "stuvwxyz"]);
-        assert_eq!(textwrap("well-known-long-name server", 18), ["well-known-long-", "name server"]);
-        assert!(textwrap("", 18).is_empty());
-        // Whitespace runs collapse (Python would keep them: names with runs of spaces differ).
-        assert_eq!(textwrap("  spaced   out  ", 18), ["spaced out"]);
-        assert_eq!(textwrap("ab abcdefghijklmnopqrstuvwxyz", 18), ["ab abcdefghijklmno", "pqrstuvwxyz"]);
+        // (text, width, Python 3.11's textwrap.wrap(text, width)).
+        let cases: &[(&str, usize, &[&str])] = &[
+            ("Comment Moderation LLM", 18, &["Comment Moderation", "LLM"][..]),
+            ("(6) Serverless function periodically cleans DB", 18, &["(6) Serverless", "function", "periodically", "cleans DB"][..]),
+            ("Insert query with comments", 18, &["Insert query with", "comments"][..]),
+            ("abcdefghijklmnopqrstuvwxyz", 18, &["abcdefghijklmnopqr", "stuvwxyz"][..]),
+            ("well-known-long-name server", 18, &["well-known-long-", "name server"][..]),
+            ("", 18, &[][..]),
+            ("  spaced   out  ", 18, &["  spaced   out"][..]),
+            ("ab abcdefghijklmnopqrstuvwxyz", 18, &["ab abcdefghijklmno", "pqrstuvwxyz"][..]),
+            ("a-b-c-d-e-f-g-h-i-j-k-l", 10, &["a-b-c-d-e-", "f-g-h-i-j-", "k-l"][..]),
+            ("x-ray e-mail re-enter", 8, &["x-ray", "e-mail", "re-enter"][..]),
+            ("user--admin flow", 10, &["user--", "admin flow"][..]),
+            ("123-456-789 numbers", 8, &["123-456-", "789", "numbers"][..]),
+            ("one\ttab\tand\nnewline", 12, &["one     tab", "and newline"][..]),
+            ("K8s API-server to etcd-3 store", 10, &["K8s API-", "server to", "etcd-3", "store"][..]),
+            ("co-op well-being", 6, &["co-op", "well-", "being"][..]),
+            ("Web\u{a0}Server\u{a0}Farm edge", 10, &["Web\u{a0}Server", "\u{a0}Farm edge"][..]),
+            ("----- dashes -----", 6, &["-----", "dashes", "-----"][..]),
+            ("a--b c--d---e", 4, &["a--b", "c--d", "---e"][..]),
+            ("re-re-re-entrant", 7, &["re-re-", "re-", "entrant"][..]),
+            ("Über-Größe café-Straße", 9, &["Über-", "Größe", "café-", "Straße"][..]),
+            ("x_y-z_w long_name-with_underscores", 10, &["x_y-z_w", "long_name-", "with_under", "scores"][..]),
+            ("Hello, world! --- done.", 8, &["Hello,", "world!", "---", "done."][..]),
+            ("AWS-Lambda-Function-Name-That-Is-Long", 18, &["AWS-Lambda-", "Function-Name-", "That-Is-Long"][..]),
+            ("Private \nEncryption Key", 18, &["Private", "Encryption Key"][..]),
+            ("ab-cd", 3, &["ab-", "cd"][..]),
+            ("-leading hyphen", 5, &["-lead", "ing h", "yphen"][..]),
+        ];
+        for (text, width, python) in cases {
+            assert_eq!(textwrap(text, *width), *python, "{text:?} at {width}");
+        }
         let huge = "y".repeat(1_000_000);
         assert_eq!(textwrap(&huge, 18).len(), 1_000_000 / 18 + 1);
+        let dashes = format!("a{}b", "-".repeat(1_000_000));
+        assert_eq!(textwrap(&dashes, 18).len(), 1_000_002 / 18 + 1);
     }
 
     #[test]
