@@ -723,3 +723,47 @@ fn a_small_window_keeps_the_findings_table_clear_of_the_inspector() {
         assert!(r.right() < inspector_left, "{what} ends at {} but the inspector starts at {inspector_left}", r.right());
     }
 }
+
+/// The inspector never grows wider than its panel: egui would widen the panel under the canvas
+/// and hide its left part (labels, checkboxes, the triage fields). Checked at two window sizes
+/// on a server (attributes and controls), on a finding being triaged, and on a flow.
+#[test]
+fn the_inspector_fits_its_panel() {
+    for (w, hgt) in [(1024.0, 700.0), (1280.0, 800.0)] {
+        for (id, finding) in [("web", Some("GEN-INJ-01@web")), ("post-comment", None), ("cleaner", None)] {
+            let mut model = example();
+            if let Some(key) = finding {
+                let mut d = threatmap_core::lifecycle::Decision::default();
+                d.set_status(threatmap_core::lifecycle::Status::AcceptedRisk, "ana", "");
+                model.decisions.insert(key.to_owned(), d);
+            }
+            let mut h = Harness::builder()
+                .with_size(vec2(w, hgt))
+                .build_ui_state(|ui, app: &mut ThreatmapApp| app.ui(ui), ThreatmapApp::new(model, None, None));
+            h.run_steps(2);
+            h.state_mut().show_table = true;
+            h.state_mut().selection.insert(id.to_owned());
+            h.state_mut().focus_finding = finding.map(str::to_owned);
+            h.run_steps(4);
+            // Between the palette and the inspector, above the findings table, there is only
+            // the painted canvas: any widget there has spilled out of the inspector.
+            let inspector_left = w - (w * 0.27).clamp(240.0, 400.0);
+            let table_top = h.get_by_label("Title").rect().top() - 30.0;
+            if let Some(key) = finding {
+                h.get_by_label("Justification");
+                assert!(h.query_by_label_contains("needs a justification").is_some(), "{key}: the missing justification is said");
+            }
+            let mut spilled = Vec::new();
+            for node in h.query_all(egui_kittest::kittest::by().predicate(|_| true)) {
+                let a = egui_kittest::kittest::NodeT::accesskit_node(&node);
+                let Some(b) = a.bounding_box() else { continue };
+                let (left, right, top, bottom) = (b.x0 as f32, b.x1 as f32, b.y0 as f32, b.y1 as f32);
+                let in_band = left > 151.0 && top > 30.0 && bottom < table_top && right - left < w * 0.5;
+                if in_band && (left < inspector_left - 1.0 || right > w + 1.0) {
+                    spilled.push(format!("{:?} {:?} at {left:.0}..{right:.0}", a.role(), a.label().unwrap_or_default()));
+                }
+            }
+            assert!(spilled.is_empty(), "{w}×{hgt}, {id}: the inspector starts at {inspector_left}, but\n{}", spilled.join("\n"));
+        }
+    }
+}

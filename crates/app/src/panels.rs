@@ -48,7 +48,14 @@ pub fn palette_ui(ui: &mut egui::Ui) {
 /// Properties and findings of the selection.
 pub fn inspector_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-        ui.style_mut().spacing.text_edit_width = 150.0;
+        // Nothing may be wider than the panel: egui would widen the panel under the canvas,
+        // which hides its left part. Text wraps, fields and combos fit the width.
+        let width = ui.available_width();
+        ui.set_max_width(width);
+        let style = ui.style_mut();
+        style.wrap_mode = Some(egui::TextWrapMode::Wrap);
+        style.spacing.text_edit_width = (width * 0.42).clamp(70.0, 150.0);
+        style.spacing.combo_width = style.spacing.text_edit_width;
         let sel: Vec<String> = app.selection.iter().cloned().collect();
         match sel.as_slice() {
             [] => model_ui(ui, app),
@@ -313,7 +320,7 @@ fn element_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
         "properties",
     ];
     egui::CollapsingHeader::new("Attributes").id_salt("attrs").default_open(true).show(ui, |ui| {
-        egui::Grid::new("attr-grid").num_columns(2).striped(true).show(ui, |ui| {
+        egui::Grid::new("attr-grid").num_columns(2).striped(true).max_col_width(ui.available_width() * 0.5).show(ui, |ui| {
             for def in Element::ATTRIBUTES {
                 if !def.kinds.contains(e.kind) || skip.contains(&def.name) {
                     continue;
@@ -331,7 +338,7 @@ fn element_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
         egui::CollapsingHeader::new("Controls").id_salt("controls").open((!q.is_empty()).then_some(true)).show(ui, |ui| {
             // The team's own controls first: the declared ones are many.
             custom_values_ui(ui, app, &e, CustomValues::Controls);
-            egui::Grid::new("controls-grid").num_columns(2).striped(true).show(ui, |ui| {
+            egui::Grid::new("controls-grid").num_columns(2).striped(true).max_col_width(ui.available_width() * 0.5).show(ui, |ui| {
                 for def in Controls::ATTRIBUTES {
                     let doc = def.doc_text();
                     if !matches(def.name, &doc) {
@@ -418,7 +425,11 @@ fn overrides_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
         let key = ui.id().with(("new-override", &e.id));
         let mut new: String = ui.data(|d| d.get_temp(key)).unwrap_or_default();
         ui.horizontal(|ui| {
-            ui.add(egui::TextEdit::singleline(&mut new).hint_text("threat id, e.g. GEN-INJ-01").desired_width(160.0));
+            ui.add(
+                egui::TextEdit::singleline(&mut new)
+                    .hint_text("threat id, e.g. GEN-INJ-01")
+                    .desired_width((ui.available_width() - 110.0).clamp(70.0, 160.0)),
+            );
             if ui.add_enabled(!new.trim().is_empty(), egui::Button::new("Add override")).clicked() {
                 let t = new.trim().to_owned();
                 edit_element(app, &e.id, |x| {
@@ -518,7 +529,7 @@ fn custom_values_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element, whic
         let key = ui.id().with(("new", which.title(), &e.id));
         let mut new: String = ui.data(|d| d.get_temp(key)).unwrap_or_default();
         ui.horizontal(|ui| {
-            ui.add(egui::TextEdit::singleline(&mut new).hint_text("name").desired_width(120.0));
+            ui.add(egui::TextEdit::singleline(&mut new).hint_text("name").desired_width((ui.available_width() * 0.35).clamp(60.0, 120.0)));
             let ok = !new.trim().is_empty() && !values.contains_key(new.trim());
             for (label, value) in
                 [("+ text", PropValue::Text(String::new())), ("+ yes/no", PropValue::Bool(false)), ("+ number", PropValue::Int(0))]
@@ -646,13 +657,14 @@ fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
     for f in mine {
         let v = a.view(f);
         let (_, _, letter) = threatmap_render::dfd::severity_style(v.severity);
-        // Headers stay one short line so the panel keeps its width; the full title is inside.
-        let full = format!("[{letter}] {} — {}", v.threat_id, v.title);
-        let short = if full.chars().count() > 52 { format!("{}…", full.chars().take(51).collect::<String>()) } else { full.clone() };
+        // Headers stay one line cut to the panel's width; the full title is inside.
         let status = app.doc.model.decisions.get(&v.key).map(|d| d.status).unwrap_or_default();
-        let short = if status == threatmap_core::lifecycle::Status::Open { short } else { format!("{short} ({})", status.label()) };
+        let mut full = format!("[{letter}] {} — {}", v.threat_id, v.title);
+        if status != threatmap_core::lifecycle::Status::Open {
+            full = format!("({}) {full}", status.label());
+        }
         let color = if status.is_open() { severity_text_color(v.severity, ui.visuals().dark_mode) } else { ui.visuals().weak_text_color() };
-        let head = RichText::new(short).color(color);
+        let head = truncated(ui, RichText::new(full).color(color), ui.available_width() - ui.spacing().indent - 8.0);
         let focused = focus.as_deref() == Some(v.key.as_str());
         let header = egui::CollapsingHeader::new(head).id_salt(("finding", &v.key)).open(focused.then_some(true)).show(ui, |ui| {
             ui.label(RichText::new(&v.title).strong());
@@ -688,7 +700,7 @@ fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
                 ui.label(RichText::new("Why it fired").strong());
                 for w in why {
                     let obs: Vec<String> = w.observed.iter().map(|o| format!("{} = {}", o.path, o.value)).collect();
-                    ui.label(RichText::new(format!("{}  ({})", w.clause, obs.join("; "))).monospace());
+                    ui.add(egui::Label::new(RichText::new(format!("{}  ({})", w.clause, obs.join("; "))).monospace()).wrap());
                 }
             }
         });
@@ -704,6 +716,15 @@ fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
     }
 }
 
+/// `text` on one line, cut with "…" at `width` (collapsing headers neither wrap nor truncate).
+fn truncated(ui: &egui::Ui, text: RichText, width: f32) -> egui::WidgetText {
+    let job =
+        egui::WidgetText::from(text).into_layout_job(ui.style(), egui::FontSelection::from(egui::TextStyle::Button), egui::Align::Center);
+    let mut job = std::sync::Arc::unwrap_or_clone(job);
+    job.wrap = egui::text::TextWrapping::truncate_at_width(width.max(20.0));
+    egui::WidgetText::from(ui.fonts_mut(|f| f.layout_job(job)))
+}
+
 /// Triage controls of one finding: status, justification, owner, ticket, due date. Text fields
 /// are committed when they lose focus (one undo step per field edit, not per keystroke).
 fn triage_ui(
@@ -713,7 +734,8 @@ fn triage_ui(
     current: &threatmap_core::lifecycle::Decision,
 ) {
     use threatmap_core::lifecycle::{Status, current_user, is_date};
-    egui::Grid::new(("triage", key)).num_columns(2).show(ui, |ui| {
+    let field_width = (ui.available_width() - 90.0).clamp(70.0, 180.0);
+    egui::Grid::new(("triage", key)).num_columns(2).max_col_width(ui.available_width() * 0.45).show(ui, |ui| {
         let label = ui.label("Status");
         let mut pick = None;
         let combo = egui::ComboBox::from_id_salt(("status", key)).selected_text(current.status.label()).show_ui(ui, |ui| {
@@ -740,7 +762,7 @@ fn triage_ui(
             let id = egui::Id::new(("triage-field", key, field));
             let mut buf: String = ui.data(|d| d.get_temp(id)).unwrap_or_else(|| value.clone());
             let l = ui.label(label);
-            let r = ui.add(egui::TextEdit::singleline(&mut buf).desired_width(180.0)).labelled_by(l.id);
+            let r = ui.add(egui::TextEdit::singleline(&mut buf).desired_width(field_width)).labelled_by(l.id);
             ui.end_row();
             if r.has_focus() || r.changed() {
                 ui.data_mut(|d| d.insert_temp(id, buf.clone()));
@@ -762,6 +784,12 @@ fn triage_ui(
             }
         }
     });
+    if current.missing_justification() {
+        ui.colored_label(
+            ui.visuals().error_fg_color,
+            format!("{} needs a justification: say why, for whoever reviews this later.", current.status.label()),
+        );
+    }
     if let Some(last) = current.history.last() {
         ui.label(
             RichText::new(format!(

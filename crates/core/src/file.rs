@@ -485,6 +485,12 @@ pub fn check(model: &Model) -> Vec<Problem> {
         if let Some(due) = d.due.as_deref().filter(|due| !crate::lifecycle::is_date(due)) {
             out.push(Problem::error(None, format!("decision `{key}`: due date `{due}` is not YYYY-MM-DD")));
         }
+        if d.missing_justification() {
+            out.push(Problem::warning(
+                None,
+                format!("decision `{}`: {} with no justification", clip(key), d.status.label().to_lowercase()),
+            ));
+        }
     }
     out.sort_by_key(|p| p.level);
     out

@@ -132,6 +132,12 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// True for an accepted risk or a "not applicable" with no justification: a reviewer
+    /// cannot tell why the finding was set aside.
+    pub fn missing_justification(&self) -> bool {
+        matches!(self.status, Status::AcceptedRisk | Status::NotApplicable) && self.justification.trim().is_empty()
+    }
+
     /// Moves to `to`, recording the change (also when only the note changes).
     pub fn set_status(&mut self, to: Status, by: &str, note: &str) {
         self.history.push(Change { from: self.status, to, at: now_utc(), by: by.to_owned(), note: note.to_owned() });
@@ -150,12 +156,26 @@ pub fn is_date(s: &str) -> bool {
     time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).is_ok()
 }
 
-/// Who is making a change: `THREATMAP_USER`, else the login name from the environment.
+/// Who is making a change: `THREATMAP_USER`, else the login name from the environment, else
+/// (on Linux, where a service or container may set none) the account of the process's user.
 pub fn current_user() -> String {
     ["THREATMAP_USER", "USER", "USERNAME", "LOGNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
+        .or_else(account_name)
         .unwrap_or_default()
+}
+
+/// The name of the process's user in `/etc/passwd` (Linux).
+fn account_name() -> Option<String> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.to_owned();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)? == uid).then(|| name.to_owned())
+    })
 }
 
 /// The decisions of a model, keyed by finding key.
