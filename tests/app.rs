@@ -767,3 +767,55 @@ fn the_inspector_fits_its_panel() {
         }
     }
 }
+
+/// A stored layout that contradicts the model (a node drawn outside the boundary it is in, as
+/// some tools export) never changes the model: opening lays the diagram out afresh from the
+/// memberships and says so; an import says what it could not carry under Messages.
+#[test]
+fn opening_a_layout_that_contradicts_the_model_keeps_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(example());
+    // The example as the app places it, with the web server then dragged far out of its VPC
+    // in the file.
+    let mut model = h.state().doc.model.clone();
+    let web = model.layout.get_mut("web").map(|p| {
+        p.x = 5000.0;
+        p.y = 5000.0;
+    });
+    assert!(web.is_some(), "the example places the web server");
+    let path = dir.path().join("moved.threatmap.json");
+    threatmap_core::file::save(&model, &path).unwrap();
+    h.state_mut().open(&path);
+    h.run_steps(2);
+    let app = h.state();
+    let memberships = |m: &Model| m.elements.iter().map(|e| (e.id.clone(), e.in_boundary.clone())).collect::<Vec<_>>();
+    assert_eq!(memberships(&app.doc.model), memberships(&model), "no membership changed");
+    let (node, zone) = (rect_of(&app.doc.model, "web", Kind::Server).unwrap(), rect_of(&app.doc.model, "vpc", Kind::Boundary).unwrap());
+    assert!(zone.contains(node.center()), "the web server is drawn inside its boundary: {node:?} in {zone:?}");
+    assert!(app.status.contains("laid out afresh"), "{}", app.status);
+    assert!(app.cache.messages.iter().any(|m| m.contains("laid out afresh")), "{:?}", app.cache.messages);
+    assert!(!app.doc.is_dirty(), "opening leaves nothing unsaved");
+
+    // An OTM file whose positions fit neither reading: imported whole, its warning listed.
+    let otm = dir.path().join("zones.otm.json");
+    std::fs::write(
+        &otm,
+        serde_json::json!({
+            "otmVersion": "0.2.0", "project": {"name": "Zones", "id": "zones"},
+            "trustZones": [{"id": "dmz", "name": "DMZ", "risk": {"trustRating": 40},
+                "representations": [{"representation": "d", "id": "dmz-r", "position": {"x": 500, "y": 300}, "size": {"width": 400, "height": 300}}]}],
+            "components": [{"id": "api", "name": "API", "type": "web-service", "parent": {"trustZone": "dmz"},
+                "representations": [{"representation": "d", "id": "api-r", "position": {"x": 3000, "y": 10}, "size": {"width": 100, "height": 60}}]}],
+            "dataflows": []
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = dir.path().join("zones.threatmap.json");
+    h.state_mut().import(threatmap_app::cli::ImportFormat::Otm, &otm, &out);
+    h.run_steps(2);
+    let app = h.state();
+    assert_eq!(app.doc.model.elements.iter().find(|e| e.id == "api").and_then(|e| e.in_boundary.as_deref()), Some("dmz"));
+    assert!(app.cache.messages.iter().any(|m| m.starts_with("import: positions not kept")), "{:?}", app.cache.messages);
+    assert!(app.status.contains("warning(s): see Messages"), "{}", app.status);
+}

@@ -877,4 +877,16 @@ fn otm_positions_relative_to_their_zone_are_read_as_such() {
         assert_eq!(m["layout"]["db"]["x"].as_f64(), Some(700.0), "{name}");
         assert_eq!(m["layout"]["dmz"]["x"].as_f64(), Some(500.0), "{name}: the zone stays where it is");
     }
+    // Positions that put the components outside their zone either way contradict the model:
+    // they are not kept (the drawing would take the components out of their zone), and the
+    // diagram is laid out from the zones.
+    let src = dir.path().join("neither.otm.json");
+    std::fs::write(&src, otm(2000.0, 40.0)).unwrap();
+    let out = dir.path().join("neither.threatmap.json");
+    let o = run(&["import", "otm", src.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("positions not kept"), "{}", stderr(&o));
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(m["layout"]["api"].is_null() && m["layout"]["dmz"].is_null(), "{}", m["layout"]);
+    assert_eq!(m["elements"].as_array().unwrap().iter().filter(|e| e["inBoundary"] == "dmz").count(), 2, "memberships kept");
 }

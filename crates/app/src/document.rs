@@ -266,6 +266,23 @@ pub fn auto_layout(model: &mut Model, all: bool) -> bool {
     true
 }
 
+/// Places a model being opened: what has no position is laid out. Where the stored positions
+/// contradict the model (a node drawn outside the boundary it is in, as some tools' exports
+/// have it), the drawing would change the model, so everything is laid out afresh from the
+/// memberships instead. Returns true in that case.
+pub fn place_for_opening(model: &mut Model) -> bool {
+    let memberships = |m: &Model| m.elements.iter().map(|e| e.in_boundary.clone()).collect::<Vec<_>>();
+    let wanted = memberships(model);
+    let mut placed = model.clone();
+    auto_layout(&mut placed, false);
+    if memberships(&placed) == wanted && !sync_membership(&mut placed) {
+        *model = placed;
+        return false;
+    }
+    auto_layout(model, true);
+    true
+}
+
 /// The ids of a boundary's members, at any depth.
 pub fn descendants(model: &Model, boundary: &str) -> BTreeSet<String> {
     let mut out: BTreeSet<String> = BTreeSet::new();

@@ -92,6 +92,9 @@ pub struct ThreatmapApp {
     pub canvas: CanvasState,
     /// Selected element ids.
     pub selection: BTreeSet<String>,
+    /// What opening or importing the model said (what an import could not carry, a replaced
+    /// layout): listed under Messages until another model is opened.
+    pub opened_with: Vec<String>,
     /// Findings table filter text.
     pub filter: String,
     /// Search in the properties panel.
@@ -141,11 +144,15 @@ impl std::fmt::Debug for ThreatmapApp {
 }
 
 /// A document for a loaded model; elements without a position are placed by the (deterministic)
-/// auto-layout as part of opening, so opening a model leaves nothing unsaved.
-fn placed_document(mut model: Model, path: Option<PathBuf>) -> Document {
-    document::auto_layout(&mut model, false);
-    Document::new(model, path)
+/// auto-layout as part of opening, so opening a model leaves nothing unsaved. True if the stored
+/// layout contradicted the model and was replaced.
+fn placed_document(mut model: Model, path: Option<PathBuf>) -> (Document, bool) {
+    let relaid = document::place_for_opening(&mut model);
+    (Document::new(model, path), relaid)
 }
+
+/// Said after opening a model whose stored layout was replaced.
+const RELAID: &str = "laid out afresh: its stored positions put elements outside the boundaries they are in";
 
 /// The rules a model asks for: its `rulePacks`, or the default packs.
 pub fn rules_for(model: &Model, base: Option<&Path>) -> RuleSet {
@@ -163,7 +170,7 @@ impl ThreatmapApp {
     /// is kept; `None` disables autosave (tests).
     pub fn new(model: Model, path: Option<PathBuf>, recovery_path: Option<PathBuf>) -> ThreatmapApp {
         let rules = rules_for(&model, path.as_deref().and_then(Path::parent));
-        let doc = placed_document(model, path);
+        let (doc, _) = placed_document(model, path);
         let recovery_offer = recovery_path.as_deref().and_then(read_recovery);
         ThreatmapApp {
             doc,
@@ -171,6 +178,7 @@ impl ThreatmapApp {
             cache: FindingsCache::default(),
             canvas: CanvasState::default(),
             selection: BTreeSet::new(),
+            opened_with: Vec::new(),
             filter: String::new(),
             property_search: String::new(),
             show_table: true,
@@ -214,6 +222,7 @@ impl ThreatmapApp {
         let badges = threatmap_render::dfd::badges(&a).into_iter().map(|(i, b)| (a.prepared.element(i).id.clone(), b)).collect();
         let mut messages: Vec<String> = file::check(&self.doc.model).iter().map(problem_text).collect();
         messages.extend(self.rules.diagnostics.iter().map(|d| format!("rule pack: {d}")));
+        messages.extend(self.opened_with.iter().cloned());
         let labels = (0..self.doc.model.elements.len() as u32)
             .filter(|&i| a.prepared.element(i).kind == Kind::Dataflow)
             .map(|i| (a.prepared.element(i).id.clone(), threatmap_render::dfd::display_name(&a, i)))
@@ -565,13 +574,17 @@ impl ThreatmapApp {
         }
     }
 
-    fn replace(&mut self, model: Model, path: Option<PathBuf>) {
+    /// Shows `model` in place of the current one; true if its stored layout was replaced.
+    fn replace(&mut self, model: Model, path: Option<PathBuf>) -> bool {
         let base = path.as_deref().and_then(Path::parent).map(Path::to_path_buf);
         self.rules = rules_for(&model, base.as_deref());
-        self.doc = placed_document(model, path);
+        let relaid;
+        (self.doc, relaid) = placed_document(model, path);
+        self.opened_with = if relaid { vec![format!("layout: {RELAID}")] } else { Vec::new() };
         self.selection.clear();
         self.canvas.fit_requested = true;
         self.cache.revision = None;
+        relaid
     }
 
     /// Opens a model file (native, pytm JSON or a pytm script). Another tool's model (TMT, Threat Dragon, OTM)
@@ -593,15 +606,19 @@ impl ThreatmapApp {
         match file::parse_any(&text, &name) {
             Ok(loaded) => {
                 let native = loaded.native;
-                self.replace(loaded.model, native.then(|| path.to_path_buf()));
+                let relaid = self.replace(loaded.model, native.then(|| path.to_path_buf()));
                 self.remember(path);
                 self.status = if native {
                     format!("Opened {}", path.display())
                 } else {
                     format!("Imported {} (Save As to keep it as a native model)", path.display())
                 };
+                if relaid {
+                    self.status.push_str(&format!("; {RELAID}"));
+                }
                 if !loaded.warnings.is_empty() {
-                    self.status.push_str(&format!("; {} warning(s)", loaded.warnings.len()));
+                    self.status.push_str(&format!("; {} warning(s): see Messages", loaded.warnings.len()));
+                    self.opened_with.extend(loaded.warnings.iter().map(|w| format!("opening: {}", w.message)));
                 }
             }
             Err(e) => self.fail(format!("Cannot open {}", path.display()), e.to_string()),
@@ -611,7 +628,7 @@ impl ThreatmapApp {
     /// Imports `src` (a TMT, Threat Dragon or OTM file) into a native model saved at `out`,
     /// with the rule pack it brings written beside it, and opens it.
     pub fn import(&mut self, format: ImportFormat, src: &Path, out: &Path) {
-        let result = (|| -> anyhow::Result<usize> {
+        let result = (|| -> anyhow::Result<Vec<String>> {
             let limit = if format == ImportFormat::Tm7 { threatmap_core::tmt::MAX_TM7_BYTES } else { file::MAX_FILE_BYTES };
             let text = file::read_text(src, limit).map_err(|p| anyhow::anyhow!("{}", p.display_in(&src.display().to_string())))?;
             let imported = crate::cli::import(format, &text, src, out)?;
@@ -619,15 +636,20 @@ impl ThreatmapApp {
                 file::write_atomic(path, pack.as_bytes())?;
             }
             file::save(&imported.model, out)?;
-            Ok(imported.warnings.len())
+            Ok(imported.warnings)
         })();
         match result {
             Ok(warnings) => {
                 self.open(out);
-                self.status = format!("Imported {} as {}", src.display(), out.display());
-                if warnings > 0 {
-                    self.status.push_str(&format!("; {warnings} warning(s) (run `threatmap import` to see them)"));
+                if self.doc.path.as_deref() != Some(out) {
+                    return; // opening failed, and said so
                 }
+                self.status = format!("Imported {} as {}", src.display(), out.display());
+                if !warnings.is_empty() {
+                    self.status.push_str(&format!("; {} warning(s): see Messages", warnings.len()));
+                }
+                self.opened_with.extend(warnings.into_iter().map(|w| format!("import: {w}")));
+                self.cache.revision = None;
             }
             Err(e) => self.fail(format!("Cannot import {}", src.display()), format!("{e:#}")),
         }

@@ -477,6 +477,21 @@ fn read_relative_positions(model: &mut Model, warnings: &mut Vec<String>) {
         model.elements.iter().filter(|e| e.kind.is_node() && e.in_boundary.is_some() && model.layout.contains_key(&e.id)).count();
     let absolute = inside(&|id| model.layout.get(id).map(|p| (p.x, p.y)));
     let relative_inside = inside(&|id| relative.get(id).copied());
+    let (reading, kept_inside) =
+        if relative_inside > absolute { ("relative to their parent trust zone", relative_inside) } else { ("absolute", absolute) };
+    if kept_inside < placed_in_zones {
+        // Positions that put components outside their zones contradict the model (the
+        // drawing would move them out): the diagram is laid out afresh from the zones.
+        let placed: Vec<String> =
+            model.elements.iter().filter(|e| e.kind.is_node() || e.kind == Kind::Boundary).map(|e| e.id.clone()).collect();
+        for id in placed {
+            model.layout.remove(&id);
+        }
+        warnings.push(format!(
+            "positions not kept: read as absolute, {absolute} of {placed_in_zones} components fall inside their trust zones, and {relative_inside} read as relative to them; the diagram is laid out from the zones instead"
+        ));
+        return;
+    }
     if relative_inside > absolute {
         for (id, (x, y)) in &relative {
             if let Some(p) = model.layout.get_mut(id) {
@@ -485,11 +500,7 @@ fn read_relative_positions(model: &mut Model, warnings: &mut Vec<String>) {
             }
         }
         warnings.push(format!(
-            "positions read as relative to their parent trust zone: so {relative_inside} of {placed_in_zones} components fall inside their zones (read as absolute, {absolute} would)"
-        ));
-    } else if placed_in_zones > absolute {
-        warnings.push(format!(
-            "positions read as absolute: {absolute} of {placed_in_zones} components fall inside their zones ({relative_inside} if read as relative to them)"
+            "positions read as {reading}: so {relative_inside} of {placed_in_zones} components fall inside their zones (read as absolute, {absolute} would)"
         ));
     }
 }
