@@ -819,3 +819,19 @@ fn opening_a_layout_that_contradicts_the_model_keeps_the_model() {
     assert!(app.cache.messages.iter().any(|m| m.starts_with("import: positions not kept")), "{:?}", app.cache.messages);
     assert!(app.status.contains("warning(s): see Messages"), "{}", app.status);
 }
+
+/// The Findings tab's count follows the model while the Messages tab is shown.
+#[test]
+fn the_findings_tab_count_follows_the_model_behind_the_messages_tab() {
+    let iot = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/examples/iot-board.threatmap.json");
+    let mut h = harness(example());
+    h.state_mut().show_table = true;
+    h.run_steps(2);
+    h.get_by_label_contains("Messages (").click();
+    h.run_steps(2);
+    h.state_mut().open(&iot);
+    h.run_steps(3);
+    let open = h.state().cache.open;
+    let label = egui_kittest::kittest::NodeT::accesskit_node(&h.get_by_label_contains("Findings (")).label().unwrap_or_default();
+    assert!(label.starts_with(&format!("Findings ({open}")), "{label}, with {open} open findings");
+}

@@ -27,6 +27,9 @@ pub struct CanvasState {
     pub grid: bool,
     /// Fit the drawing into the view on the next frame.
     pub fit_requested: bool,
+    /// The next fit is the one of opening a model: it keeps names legible (at least
+    /// [`OPENING_ZOOM`]), showing the start of a drawing too large to fit.
+    pub fit_for_opening: bool,
     drag: Drag,
     /// The canvas rectangle on screen in the last frame.
     pub screen_rect: Rect,
@@ -42,6 +45,7 @@ impl Default for CanvasState {
             zoom: 1.0,
             grid: true,
             fit_requested: true,
+            fit_for_opening: true,
             drag: Drag::None,
             screen_rect: Rect::NOTHING,
             geometry: None,
@@ -123,7 +127,7 @@ impl CanvasState {
         self.pan += screen - after;
     }
 
-    fn fit(&mut self, model: &Model) {
+    fn fit(&mut self, model: &Model, min_zoom: f32) {
         let mut bb = Rect::NOTHING;
         for e in &model.elements {
             if let Some(r) = rect_of(model, &e.id, e.kind).filter(|_| e.kind != Kind::Dataflow) {
@@ -137,9 +141,11 @@ impl CanvasState {
         }
         let margin = 40.0;
         let avail = self.screen_rect.size() - vec2(2.0 * margin, 2.0 * margin);
-        self.zoom = (avail.x / bb.width()).min(avail.y / bb.height()).clamp(0.1, 1.5);
+        self.zoom = (avail.x / bb.width()).min(avail.y / bb.height()).clamp(min_zoom, 1.5);
         let used = bb.size() * self.zoom;
-        self.pan = vec2(margin, margin) + (avail - used) / 2.0 - bb.min.to_vec2() * self.zoom;
+        // Centred where it fits; where it does not, its start (left, top) is shown.
+        let offset = vec2(((avail.x - used.x) / 2.0).max(0.0), ((avail.y - used.y) / 2.0).max(0.0));
+        self.pan = vec2(margin, margin) + offset - bb.min.to_vec2() * self.zoom;
     }
 
     fn snap(&self, p: Pos2) -> Pos2 {
@@ -153,8 +159,9 @@ pub fn canvas_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     app.canvas.screen_rect = rect;
     if app.canvas.fit_requested {
         app.canvas.fit_requested = false;
+        let min_zoom = if std::mem::take(&mut app.canvas.fit_for_opening) { OPENING_ZOOM } else { 0.1 };
         let model = &app.doc.model;
-        app.canvas.fit(model);
+        app.canvas.fit(model, min_zoom);
     }
     let painter = ui.painter_at(rect);
     let dark = ui.visuals().dark_mode;
@@ -629,6 +636,9 @@ fn ink(dark: bool) -> Color32 {
 /// Smallest text size on screen, in points: below it names would be unreadable, so text keeps
 /// this size when zoomed out (a fitted real model stays legible), down to [`TEXT_HIDDEN_BELOW`].
 const MIN_TEXT: f32 = 9.5;
+/// The least zoom a model opens at: names stay legible inside their shapes; a larger drawing
+/// opens on its start (Fit, Ctrl+0, shows all of it).
+pub const OPENING_ZOOM: f32 = 0.6;
 /// Below this zoom names are not drawn at all (overview of a large model).
 const TEXT_HIDDEN_BELOW: f32 = 0.2;
 
@@ -743,7 +753,9 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
             }
         }
     }
-    // Line boundaries.
+    // Line boundaries. Each label goes by the line's highest point not already taken by
+    // another line's label (Threat Dragon models often start several lines near one spot).
+    let mut line_labels: Vec<Rect> = Vec::new();
     for e in model.elements.iter().filter(|e| e.kind == Kind::Boundary) {
         let Some(points) = document::line_of(model, &e.id) else { continue };
         let pts: Vec<Pos2> = points.iter().map(|q| c.screen_from_canvas(*q)).collect();
@@ -754,9 +766,14 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
         let stroke = Stroke::new(if is_sel { 2.5 } else { 1.5 }, if is_sel { selected } else { boundary_line });
         painter.extend(Shape::dashed_line(&pts, stroke, 7.0, 4.0));
         if text_visible {
-            let top = pts.iter().copied().fold(pts[0], |a, b| if b.y < a.y { b } else { a });
             let g = fitted_text(painter, &e.name, text_size(12.0), boundary_ink, vec2(220.0, text_size(12.0) * 2.6));
-            let label = galley_at(painter, top + vec2(6.0 + g.rect.width() / 2.0, 4.0 + g.rect.height() / 2.0), g, boundary_ink);
+            let mut spots: Vec<Pos2> = pts.clone();
+            spots.sort_by(|a, b| a.y.total_cmp(&b.y));
+            let at = |p: Pos2| Rect::from_min_size(p + vec2(6.0, 4.0), g.rect.size());
+            let free = spots.iter().copied().find(|p| !line_labels.iter().any(|r| r.expand(2.0).intersects(at(*p))));
+            let spot = at(free.unwrap_or(spots[0]));
+            line_labels.push(spot);
+            let label = galley_at(painter, spot.center(), g, boundary_ink);
             if let Some(bd) = app.cache.badges.get(&e.id) {
                 badges.push((e.id.clone(), vec![pos2(label.max.x + 6.0, label.min.y - 1.0)], *bd));
             }
@@ -829,8 +846,9 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
         if text_visible {
             let color = if e.in_scope() { ink } else { Color32::GRAY };
             let room = text_room(e.kind, s, z);
-            // At a legible size the name may need more room than the shape has when zoomed out.
-            let room = vec2(room.x.max(90.0), room.y.max(text_size(13.0) * 2.6));
+            // Names stay inside their shapes (wrapped, then cut with "…"), so neighbours'
+            // names never run into each other; at least one line shows.
+            let room = vec2(room.x, room.y.max(text_size(13.0) * 1.3));
             let g = fitted_text(painter, &e.name, text_size(13.0), color, room);
             galley_at(painter, s.center(), g, color);
             if let Some(b) = app.cache.badges.get(&e.id) {

@@ -74,6 +74,8 @@ pub struct FileDialogs {
     system_open: Option<Purpose>,
     builtin: egui_file_dialog::FileDialog,
     builtin_ask: Option<Ask>,
+    /// The app is in dark mode (as of the last frame).
+    dark: bool,
 }
 
 impl std::fmt::Debug for FileDialogs {
@@ -90,7 +92,14 @@ impl Default for FileDialogs {
             _ if system_dialog_possible() => Backend::System,
             _ => Backend::Builtin,
         };
-        FileDialogs { backend, answers: mpsc::channel(), system_open: None, builtin: builtin_dialog(None), builtin_ask: None }
+        FileDialogs {
+            backend,
+            answers: mpsc::channel(),
+            system_open: None,
+            builtin: builtin_dialog(None, false),
+            builtin_ask: None,
+            dark: false,
+        }
     }
 }
 
@@ -104,11 +113,16 @@ fn system_dialog_possible() -> bool {
     std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() || on_path("zenity")
 }
 
-fn builtin_dialog(ask: Option<&Ask>) -> egui_file_dialog::FileDialog {
+fn builtin_dialog(ask: Option<&Ask>, dark: bool) -> egui_file_dialog::FileDialog {
     let mut d = egui_file_dialog::FileDialog::new()
         .as_modal(true)
-        .default_size([720.0, 460.0])
+        // Centred and smaller than the smallest window, so its buttons are always on screen.
+        .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+        .default_size([680.0, 420.0])
         .min_size([420.0, 300.0])
+        // egui-file-dialog paints its search field black whatever the theme, so in light mode
+        // typed text would not show: there the folder is searched by its path bar only.
+        .show_search(dark)
         .show_devices(false)
         .show_removable_devices(false);
     if let Some(ask) = ask {
@@ -162,7 +176,7 @@ impl FileDialogs {
     }
 
     fn open_builtin(&mut self, ask: Ask) {
-        self.builtin = builtin_dialog(Some(&ask));
+        self.builtin = builtin_dialog(Some(&ask), self.dark);
         if ask.save {
             self.builtin.save_file();
         } else {
@@ -188,6 +202,7 @@ impl FileDialogs {
 
     /// Shows the built-in dialog if open and collects the answers of either.
     pub fn update(&mut self, ctx: &egui::Context) -> Update {
+        self.dark = ctx.global_style().visuals.dark_mode;
         let mut out = Update::default();
         while let Ok(a) = self.answers.1.try_recv() {
             self.system_open = None;

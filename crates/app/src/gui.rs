@@ -92,6 +92,8 @@ pub struct ThreatmapApp {
     pub canvas: CanvasState,
     /// Selected element ids.
     pub selection: BTreeSet<String>,
+    /// The window's size was checked against the screen's.
+    pub screen_checked: bool,
     /// What opening or importing the model said (what an import could not carry, a replaced
     /// layout): listed under Messages until another model is opened.
     pub opened_with: Vec<String>,
@@ -179,6 +181,7 @@ impl ThreatmapApp {
             canvas: CanvasState::default(),
             selection: BTreeSet::new(),
             opened_with: Vec::new(),
+            screen_checked: false,
             filter: String::new(),
             property_search: String::new(),
             show_table: true,
@@ -250,6 +253,21 @@ impl ThreatmapApp {
         }
     }
 
+    /// A window larger than the screen (the default size, or one remembered from a larger
+    /// screen) hides its status bar and dialog buttons: it is maximized once, on the screen
+    /// it is on, as soon as the screen's size is known.
+    fn fit_window_to_screen(&mut self, ctx: &egui::Context) {
+        if self.screen_checked {
+            return;
+        }
+        let (monitor, outer) = ctx.input(|i| (i.viewport().monitor_size, i.viewport().outer_rect));
+        let (Some(monitor), Some(outer)) = (monitor, outer) else { return };
+        self.screen_checked = true;
+        if outer.width() > monitor.x + 1.0 || outer.height() > monitor.y + 1.0 {
+            ctx.send_viewport_cmd(egui::ViewportCommand::Maximized(true));
+        }
+    }
+
     /// True while a window must be answered first (a file dialog, the unsaved-changes prompt,
     /// a failure, the recovery offer): the canvas and the shortcuts then take no input.
     pub fn is_blocked(&self) -> bool {
@@ -266,6 +284,7 @@ impl ThreatmapApp {
             ctx.set_visuals(if self.dark { egui::Visuals::dark() } else { egui::Visuals::light() });
             self.dark_applied = Some(self.dark);
         }
+        self.fit_window_to_screen(&ctx);
         if !self.is_blocked() {
             self.handle_dropped_files(&ctx);
             self.shortcuts(&ctx);
@@ -583,6 +602,7 @@ impl ThreatmapApp {
         self.opened_with = if relaid { vec![format!("layout: {RELAID}")] } else { Vec::new() };
         self.selection.clear();
         self.canvas.fit_requested = true;
+        self.canvas.fit_for_opening = true;
         self.cache.revision = None;
         relaid
     }
@@ -1132,7 +1152,7 @@ pub fn run(file: Option<PathBuf>) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Threatmap")
-            .with_inner_size([1440.0, 900.0])
+            .with_inner_size([1280.0, 760.0])
             .with_min_inner_size([800.0, 500.0]),
         ..Default::default()
     };

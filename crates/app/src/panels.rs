@@ -878,18 +878,6 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             }
         }
     });
-    if tab == 1 {
-        egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-            if app.cache.messages.is_empty() {
-                ui.label("No messages: the model is valid.");
-            }
-            for m in &app.cache.messages {
-                ui.label(m);
-            }
-        });
-        ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab, status, only_new)));
-        return;
-    }
     let rows_id = ui.id().with("rows");
     let cached: Option<(u64, std::sync::Arc<Vec<Row>>)> = ui.data(|d| d.get_temp(rows_id));
     let rows = match cached.filter(|(rev, _)| *rev == app.doc.revision()) {
@@ -957,6 +945,19 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     if shown_count != Some((shown.len(), rows.len())) {
         ui.data_mut(|d| d.insert_temp(shown_id, (shown.len(), rows.len())));
         ui.ctx().request_repaint();
+    }
+    // The Findings tab's count is kept current while the Messages tab shows.
+    if tab == 1 {
+        egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+            if app.cache.messages.is_empty() {
+                ui.label("No messages: the model is valid.");
+            }
+            for m in &app.cache.messages {
+                ui.label(m);
+            }
+        });
+        ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab, status, only_new)));
+        return;
     }
     // Columns share the width: severity and id keep a readable minimum, the title takes the rest;
     // in a narrow window the severity shows its letter only.

@@ -665,8 +665,15 @@ pub fn shape_svg(kind: Kind, r: Rect, class: &str, style: &str) -> String {
             cx = num(cx),
             cy = num(cy)
         ),
+        // Two lines, as on the canvas: the fill has no outline (an inline style, which the
+        // class's stroke cannot override, unlike a `stroke` attribute).
         Kind::Datastore => format!(
-            "<rect class=\"{class}\"{style} x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" stroke=\"none\"/><path class=\"{class}\"{style} fill=\"none\" d=\"M{x},{y} H{r} M{x},{b} H{r}\"/>\n",
+            "<rect class=\"{class}\"{fill_style} x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\"/><path class=\"{class}\"{style} fill=\"none\" d=\"M{x},{y} H{r} M{x},{b} H{r}\"/>\n",
+            fill_style = if style.is_empty() {
+                " style=\"stroke:none\"".to_owned()
+            } else {
+                style.replacen(" style=\"", " style=\"stroke:none;", 1)
+            },
             x = num(r.x),
             y = num(r.y),
             w = num(r.w),
@@ -706,5 +713,22 @@ pub fn shape_svg(kind: Kind, r: Rect, class: &str, style: &str) -> String {
             num(r.w),
             num(r.h)
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A data store is two lines, as on the canvas: its fill has no outline whatever the
+    /// stylesheet says (a `stroke` attribute would lose to the class's stroke).
+    #[test]
+    fn a_data_store_is_two_lines() {
+        let r = Rect { x: 0.0, y: 0.0, w: 100.0, h: 40.0 };
+        let plain = shape_svg(Kind::Datastore, r, "n", "");
+        assert!(plain.starts_with("<rect class=\"n\" style=\"stroke:none\""), "{plain}");
+        let coloured = shape_svg(Kind::Datastore, r, "n", " style=\"fill:#fee2e2\"");
+        assert!(coloured.starts_with("<rect class=\"n\" style=\"stroke:none;fill:#fee2e2\""), "{coloured}");
+        assert!(coloured.contains("d=\"M0,0 H100 M0,40 H100\""), "{coloured}");
     }
 }

@@ -124,11 +124,15 @@ pub fn html(a: &Analysis<'_>) -> String {
     let nodes = model.elements.iter().filter(|e| e.kind.is_node()).count();
     let flows = model.elements.iter().filter(|e| e.kind == Kind::Dataflow).count();
     let bounds = model.elements.iter().filter(|e| e.kind == Kind::Boundary).count();
+    let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let _ = writeln!(
         h,
-        "<p class=\"r-muted\">{nodes} elements, {flows} dataflows, {bounds} trust boundaries, {} data items; {} rules from {}.</p></header>",
-        model.data.len(),
-        a.rules.rules.len(),
+        "<p class=\"r-muted\">{}, {}, {}, {}; {} from {}.</p></header>",
+        count(nodes, "element", "elements"),
+        count(flows, "dataflow", "dataflows"),
+        count(bounds, "trust boundary", "trust boundaries"),
+        count(model.data.len(), "data item", "data items"),
+        count(a.rules.rules.len(), "rule", "rules"),
         esc(&packs(a))
     );
     h.push_str("<nav class=\"r-toc\"><h2>Contents</h2><ol><li><a href=\"#summary\">Summary</a></li>");
