@@ -2,6 +2,7 @@
 //! shortcuts, file dialogs, unsaved-changes prompts and crash recovery live here, the canvas in
 //! [`crate::canvas`] and the side panels in [`crate::panels`].
 
+use anyhow::Context as _;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -653,9 +654,9 @@ impl ThreatmapApp {
             let text = file::read_text(src, limit).map_err(|p| anyhow::anyhow!("{}", p.display_in(&src.display().to_string())))?;
             let imported = crate::cli::import(format, &text, src, out)?;
             if let Some((path, pack)) = &imported.pack {
-                file::write_atomic(path, pack.as_bytes())?;
+                file::write_atomic(path, pack.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
             }
-            file::save(&imported.model, out)?;
+            file::save(&imported.model, out).with_context(|| format!("cannot write {}", out.display()))?;
             Ok(imported.warnings)
         })();
         match result {
@@ -671,7 +672,7 @@ impl ThreatmapApp {
                 self.opened_with.extend(warnings.into_iter().map(|w| format!("import: {w}")));
                 self.cache.revision = None;
             }
-            Err(e) => self.fail(format!("Cannot import {}", src.display()), format!("{e:#}")),
+            Err(e) => self.fail(format!("Cannot import {} as {}", src.display(), out.display()), format!("{e:#}")),
         }
     }
 
