@@ -890,3 +890,114 @@ fn otm_positions_relative_to_their_zone_are_read_as_such() {
     assert!(m["layout"]["api"].is_null() && m["layout"]["dmz"].is_null(), "{}", m["layout"]);
     assert_eq!(m["elements"].as_array().unwrap().iter().filter(|e| e["inBoundary"] == "dmz").count(), 2, "memberships kept");
 }
+
+/// A validator of the OWASP Threat Model Library schema (formats asserted: the schema's
+/// date-or-datetime `oneOf` needs them).
+fn tm_bom_validator(shared: &std::path::Path) -> jsonschema::Validator {
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(shared.join("compat/tm-bom/threat-model.schema.json")).unwrap()).unwrap();
+    jsonschema::options().should_validate_formats(true).build(&schema).unwrap()
+}
+
+fn schema_errors(v: &jsonschema::Validator, doc: &Value) -> Vec<String> {
+    v.iter_errors(doc).map(|e| format!("{}: {e}", e.instance_path())).collect()
+}
+
+/// TM-BOM (the OWASP Threat Model Library format): a published model imports with its zones,
+/// actors, components, stores, data sets and flows, and its hand-written threats as a rule pack;
+/// every export validates against the format's schema and imports back to the same model.
+#[test]
+fn tm_bom_models_import_and_exports_validate_against_the_schema() {
+    let Some(shared) = shared("compat/tm-bom/threat-model.schema.json") else { return };
+    let validator = tm_bom_validator(&shared);
+    let vault = shared.join("compat/tm-bom/hashicorp-vault-threat-model.json");
+    let original: Value = serde_json::from_str(&std::fs::read_to_string(&vault).unwrap()).unwrap();
+    assert!(schema_errors(&validator, &original).is_empty(), "the validator accepts the published model");
+
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("vault.threatmap.json");
+    let o = run(&["import", "tm-bom", vault.to_str().unwrap(), "-o", model.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    for said in [
+        "trust zone `public-internet` is not among the trust zones",
+        "placed on the 8 flow(s) crossing",
+        "gives no finding",
+        "record count",
+    ] {
+        assert!(err.contains(said), "the import says {said:?}:\n{err}");
+    }
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    let count = |kind: &str| m["elements"].as_array().unwrap().iter().filter(|e| e["kind"] == kind).count();
+    assert_eq!((count("Boundary"), count("Dataflow"), count("Datastore")), (4, 24, 3));
+    assert_eq!(count("Actor") + count("ExternalEntity") + count("Process"), 15, "3 actors and 12 components");
+    assert_eq!(m["data"].as_array().unwrap().len(), 3);
+    assert_eq!(m["properties"]["scope.tier"], original["scope"]["tier"]);
+    let raft = m["elements"].as_array().unwrap().iter().find(|e| e["id"] == "vault-raft-storage").unwrap();
+    assert_eq!(raft["inBoundary"], "k8s-namespace-vault");
+    assert!(raft["data"].as_array().unwrap().iter().any(|d| d == "data-vault-secrets"), "{raft}");
+    let pack = std::fs::read_to_string(dir.path().join("vault.threats.toml")).unwrap();
+    assert_eq!(pack.matches("[[rule]]").count(), 8, "one rule per threat");
+    assert!(pack.contains("CWE-284") && pack.contains("CAPEC-122") && pack.contains("Darius"), "references and persona kept");
+    let findings = ok(&["findings", model.to_str().unwrap(), "--format", "json"]);
+    let list: Value = serde_json::from_str(&findings).unwrap();
+    let threats: BTreeSet<&str> = list.as_array().unwrap().iter().filter_map(|f| f["threat_id"].as_str()).collect();
+    assert!(
+        threats.contains("compromised-workload-abuse-auth") && threats.contains("insider-exfiltrate-secrets-via-kubectl"),
+        "{threats:?}"
+    );
+
+    // Exports validate, and import back to the same elements, memberships, data and flows.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for source in
+        [model.clone(), root.join("assets/examples/web-app.threatmap.json"), root.join("assets/examples/iot-board.threatmap.json")]
+    {
+        let out = dir.path().join("out.tmbom.json");
+        ok(&["export", source.to_str().unwrap(), "--format", "tm-bom", "-o", out.to_str().unwrap()]);
+        let doc: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let errors = schema_errors(&validator, &doc);
+        assert!(errors.is_empty(), "{}: the export is valid TM-BOM:\n{}", source.display(), errors.join("\n"));
+        let back = dir.path().join("back.threatmap.json");
+        let o = run(&["import", "tm-bom", out.to_str().unwrap(), "-o", back.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        let (a, b): (Value, Value) = (
+            serde_json::from_str(&std::fs::read_to_string(&source).unwrap()).unwrap(),
+            serde_json::from_str(&std::fs::read_to_string(&back).unwrap()).unwrap(),
+        );
+        let shape = |m: &Value| -> BTreeSet<(String, String, String)> {
+            let name_of = |id: &Value| {
+                m["elements"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|e| &e["id"] == id)
+                    .map(|e| e["name"].as_str().unwrap_or("").to_owned())
+                    .unwrap_or_default()
+            };
+            m["elements"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    let kind = match e["kind"].as_str().unwrap() {
+                        "Actor" | "ExternalEntity" => "actor",
+                        "Datastore" => "store",
+                        "Boundary" => "zone",
+                        "Dataflow" => "flow",
+                        _ => "component",
+                    };
+                    let at = if kind == "flow" {
+                        format!("{} -> {}", name_of(&e["source"]), name_of(&e["sink"]))
+                    } else {
+                        name_of(&e["inBoundary"])
+                    };
+                    (kind.to_owned(), e["name"].as_str().unwrap().to_owned(), at)
+                })
+                .collect()
+        };
+        assert_eq!(shape(&b), shape(&a), "{}: elements, zones and flows survive the round trip", source.display());
+        let data = |m: &Value| m["data"].as_array().map(|d| d.iter().map(|x| x["name"].clone()).collect::<Vec<_>>()).unwrap_or_default();
+        assert_eq!(data(&b), data(&a), "{}: data items", source.display());
+        assert_eq!(b["name"], a["name"]);
+    }
+}

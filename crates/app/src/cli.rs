@@ -274,6 +274,8 @@ enum ExportFormat {
     Otm,
     /// The model as a pytm model script (`tm.py`) that pytm 1.4 runs and Threatmap reads back.
     Pytm,
+    /// The model and its findings as an OWASP Threat Model Library (TM-BOM 1.0) file.
+    TmBom,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -356,6 +358,9 @@ pub enum ImportFormat {
     /// Open Threat Model (OTM) JSON; threats found by other tools are written as a rule pack
     /// beside the model (`NAME.threats.toml`), their states as decisions.
     Otm,
+    /// OWASP Threat Model Library (TM-BOM) JSON; its threats, controls and risks are written as
+    /// a rule pack beside the model (`NAME.threats.toml`), the controls' statuses as decisions.
+    TmBom,
 }
 
 impl ImportFormat {
@@ -366,6 +371,7 @@ impl ImportFormat {
             ImportFormat::Tm7 => ImportKind::Tm7,
             ImportFormat::ThreatDragon => ImportKind::ThreatDragon,
             ImportFormat::Otm => ImportKind::Otm,
+            ImportFormat::TmBom => ImportKind::TmBom,
         }
     }
 
@@ -376,6 +382,7 @@ impl ImportFormat {
             ImportKind::Tm7 => ImportFormat::Tm7,
             ImportKind::ThreatDragon => ImportFormat::ThreatDragon,
             ImportKind::Otm => ImportFormat::Otm,
+            ImportKind::TmBom => ImportFormat::TmBom,
         })
     }
 }
@@ -653,6 +660,7 @@ fn run(command: Command) -> Result<ExitCode> {
                 ExportFormat::Csv => export::csv(&analysis)?,
                 ExportFormat::Json => export::findings_json(&analysis, &export::all_findings(&analysis)),
                 ExportFormat::Otm => otm::export(&analysis),
+                ExportFormat::TmBom => threatmap_core::tm_bom::export(&analysis),
                 ExportFormat::Pytm => {
                     let (script, lost) = threatmap_core::pytm_script::write(&m);
                     for l in lost {
@@ -722,6 +730,7 @@ pub fn import(format: ImportFormat, text: &str, file: &Path, output: &Path) -> R
             ImportFormat::Tm7 => "a .tm7 file",
             ImportFormat::ThreatDragon => "a Threat Dragon model",
             ImportFormat::Otm => "an OTM file",
+            ImportFormat::TmBom => "a TM-BOM file",
         };
         let hint = match found.importer() {
             Some(kind) => format!(": `threatmap import {} {name} -o MODEL.threatmap.json` reads it", kind.command_name()),
@@ -747,6 +756,10 @@ pub fn import(format: ImportFormat, text: &str, file: &Path, output: &Path) -> R
         ImportFormat::Otm => {
             let pack_name = format!("{stem}.threats.toml");
             (pack_name.clone(), otm::import(text, &name, &pack_name))
+        }
+        ImportFormat::TmBom => {
+            let pack_name = format!("{stem}.threats.toml");
+            (pack_name.clone(), threatmap_core::tm_bom::import(text, &name, &pack_name))
         }
     };
     let c = converted.map_err(|e| bad(e.to_string()))?;

@@ -395,6 +395,7 @@ impl ThreatmapApp {
                         ("Microsoft TMT (.tm7)…", ImportFormat::Tm7),
                         ("Threat Dragon JSON…", ImportFormat::ThreatDragon),
                         ("Open Threat Model (OTM)…", ImportFormat::Otm),
+                        ("Threat Model Library (TM-BOM)…", ImportFormat::TmBom),
                     ] {
                         if ui.button(label).clicked() {
                             self.request(Pending::Import(format));
@@ -734,6 +735,7 @@ impl ThreatmapApp {
                     ImportFormat::Tm7 => "a Microsoft TMT model",
                     ImportFormat::ThreatDragon => "a Threat Dragon model",
                     ImportFormat::Otm => "an Open Threat Model file",
+                    ImportFormat::TmBom => "a Threat Model Library (TM-BOM) file",
                 };
                 (format!("Import {what}"), false, filter, None, here)
             }

@@ -19,6 +19,7 @@ pub mod rules;
 pub mod shape;
 pub mod synth;
 pub mod threat_dragon;
+pub mod tm_bom;
 pub mod tmt;
 
 /// The JSON Schema of the native model file, generated from the model types. The copy in

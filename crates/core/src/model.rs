@@ -623,6 +623,10 @@ pub struct Model {
     /// What to do with duplicate dataflows.
     #[serde(default, skip_serializing_if = "is_default")]
     pub on_duplicates: Action,
+    /// Facts about the whole system another tool's model carries (a TM-BOM scope's business
+    /// criticality, exposure, tier), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub properties: BTreeMap<String, PropValue>,
     /// The rule packs to run when none are given on the command line: built-in pack names
     /// (`general`, `stride-interactions`, `iot`) or rule file paths relative to the model.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -657,6 +661,7 @@ impl Model {
             merge_responses: false,
             ignore_unused: false,
             on_duplicates: Action::NoAction,
+            properties: BTreeMap::new(),
             rule_packs: Vec::new(),
             assumptions: Vec::new(),
             data: Vec::new(),

@@ -57,6 +57,8 @@ pub enum ImportKind {
     ThreatDragon,
     /// `threatmap import otm`.
     Otm,
+    /// `threatmap import tm-bom`.
+    TmBom,
 }
 
 impl ImportKind {
@@ -67,6 +69,7 @@ impl ImportKind {
             ImportKind::Tm7 => "tm7",
             ImportKind::ThreatDragon => "threat-dragon",
             ImportKind::Otm => "otm",
+            ImportKind::TmBom => "tm-bom",
         }
     }
 }
@@ -101,6 +104,7 @@ impl Shape {
             Shape::Pytm | Shape::PytmScript => Some(ImportKind::Pytm),
             Shape::ThreatDragonV1 | Shape::ThreatDragonV2 => Some(ImportKind::ThreatDragon),
             Shape::Otm => Some(ImportKind::Otm),
+            Shape::TmBom => Some(ImportKind::TmBom),
             Shape::Tm7 => Some(ImportKind::Tm7),
             _ => None,
         }
