@@ -693,7 +693,7 @@ fn otm_from_another_tool_imports_zones_components_flows_and_threat_states() {
     assert_eq!(rows, expected);
     let json: Vec<Value> = serde_json::from_str(&ok(&["findings", out.to_str().unwrap(), "--format", "json"])).unwrap();
     let inj = json.iter().find(|f| f["key"] == "T-INJ@api").unwrap();
-    assert_eq!(inj["mitigations"][0], "Use parameterised queries.");
+    assert_eq!(inj["mitigations"][0], "Parameterise: Use parameterised queries.", "the mitigation's name and description");
     assert_eq!(inj["description"], "Input reaches {queries}.", "braces in text stay literal");
 }
 
@@ -1000,4 +1000,39 @@ fn tm_bom_models_import_and_exports_validate_against_the_schema() {
         assert_eq!(data(&b), data(&a), "{}: data items", source.display());
         assert_eq!(b["name"], a["name"]);
     }
+}
+
+/// Another tool's OTM comes in whole: assets (their confidentiality, integrity and availability
+/// ratings), where components process and store them, tags, trust ratings, the project's owner
+/// and attributes, mitigation names and each threat instance's mitigation states, and threat
+/// categories and risk comments; nothing is dropped without a word.
+#[test]
+fn otm_assets_ratings_tags_and_mitigation_states_are_kept() {
+    let Some(shared) = shared("compat/otm/example-open-threat-model.json") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("otm.threatmap.json");
+    let src = shared.join("compat/otm/example-open-threat-model.json");
+    let o = run(&["import", "otm", src.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let m: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(m["properties"]["otm:owner"], "John Doe");
+    assert_eq!(m["properties"]["otm:tags"], "test tag 1, test tag 2");
+    assert_eq!(m["properties"]["otm:cmdbId"], "MyApp123");
+    let data = |id: &str| m["data"].as_array().unwrap().iter().find(|d| d["id"] == id).unwrap().clone();
+    assert_eq!(data("cc-data")["classification"], "SECRET", "confidentiality 100");
+    assert_eq!(data("public-info")["classification"], "PUBLIC", "confidentiality 0");
+    assert!(data("public-info")["description"].as_str().unwrap().contains("integrity 100, availability 50"));
+    assert_eq!(data("public-info")["isStored"], true);
+    let el = |id: &str| m["elements"].as_array().unwrap().iter().find(|e| e["id"] == id).unwrap().clone();
+    assert_eq!(el("web-service")["data"], serde_json::json!(["cc-data", "public-info"]));
+    assert_eq!(el("cc-store-in-db")["data"], serde_json::json!(["cc-data"]));
+    assert_eq!(el("web-service")["properties"]["otm:tags"], "tomcat");
+    assert_eq!(el("f0ba7722-39b6-4c81-8290-a30a248bb8d9")["properties"]["otm:trustRating"], 20);
+    let decision = &m["decisions"]["22724267-be7e-44c0-8b1f-d7d33e9a34ec@web-service"];
+    assert_eq!(decision["tags"], serde_json::json!(["mitigation This is the name of mitigation 1 (implemented)"]));
+    let pack = std::fs::read_to_string(dir.path().join("otm.threats.toml")).unwrap();
+    assert!(pack.contains(r#"stride = ["Spoofing", "Tampering"]"#), "{pack}");
+    assert!(pack.contains("This is the name of mitigation 1: Description for mitigation 1"), "{pack}");
+    assert!(pack.contains("Tags: sql, cwe-123") && pack.contains("Likelihood: It is reasonable"), "{pack}");
+    assert!(!pack.contains("shared/compat"), "the pack names the source file, not where it was");
 }

@@ -268,6 +268,97 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
         }
     };
     let foreign = native.is_none();
+    let text_of = |v: &Value| -> Option<crate::model::PropValue> {
+        use crate::model::PropValue;
+        Some(match v {
+            Value::String(t) if !t.is_empty() => PropValue::Text(t.clone()),
+            Value::Bool(b) => PropValue::Bool(*b),
+            Value::Number(n) => n.as_i64().map_or_else(|| PropValue::Text(n.to_string()), PropValue::Int),
+            Value::Array(a) if !a.is_empty() => {
+                PropValue::Text(a.iter().map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned)).collect::<Vec<_>>().join(", "))
+            }
+            _ => return None,
+        })
+    };
+    // Tags and a tool's own attributes, on the model and its elements, as properties.
+    let extras = |v: &Value, props: &mut BTreeMap<String, crate::model::PropValue>| {
+        if let Some(t) = v.get("tags").and_then(text_of) {
+            props.insert("otm:tags".to_owned(), t);
+        }
+        if let Some(Value::Object(attrs)) = v.get("attributes") {
+            for (k, a) in attrs {
+                if let Some(t) = text_of(a) {
+                    props.insert(format!("otm:{k}"), t);
+                }
+            }
+        }
+    };
+    if foreign {
+        for key in ["owner", "ownerContact"] {
+            if let Some(t) = project.get(key).and_then(text_of) {
+                model.properties.insert(format!("otm:{key}"), t);
+            }
+        }
+        extras(project, &mut model.properties);
+        // Assets: data items, their confidentiality rating the classification, the whole
+        // rating (with its comment) in the description.
+        for a in list(&doc, "assets") {
+            let id = s(a, "id");
+            if id.is_empty() {
+                continue;
+            }
+            let mut item = crate::model::DataItem {
+                id: id.to_owned(),
+                name: if s(a, "name").is_empty() { id.to_owned() } else { s(a, "name").to_owned() },
+                ..Default::default()
+            };
+            let rating = |k: &str| a.pointer(&format!("/risk/{k}")).and_then(Value::as_f64);
+            let mut text = s(a, "description").to_owned();
+            if let (Some(c), Some(i), Some(av)) = (rating("confidentiality"), rating("integrity"), rating("availability")) {
+                item.classification = Some(match c {
+                    c if c <= 0.0 => crate::attr::Classification::Public,
+                    c if c <= 33.0 => crate::attr::Classification::Restricted,
+                    c if c <= 66.0 => crate::attr::Classification::Sensitive,
+                    _ => crate::attr::Classification::Secret,
+                });
+                let comment = a.pointer("/risk/riskComments").and_then(Value::as_str).unwrap_or("");
+                if !text.is_empty() {
+                    text.push_str("\n");
+                }
+                text.push_str(&format!("OTM risk: confidentiality {c}, integrity {i}, availability {av}"));
+                if !comment.is_empty() {
+                    text.push_str(&format!(" ({comment})"));
+                }
+            }
+            item.description = Some(text).filter(|t| !t.is_empty());
+            model.data.push(item);
+        }
+    }
+    let asset_ids: BTreeSet<String> = model.data.iter().map(|d| d.id.clone()).collect();
+    let mut stored_assets: BTreeSet<String> = BTreeSet::new();
+    let take_assets = |e: &mut Element, v: &Value, warnings: &mut Vec<String>, stored_assets: &mut BTreeSet<String>| {
+        let (processed, stored): (Vec<&Value>, Vec<&Value>) = match v.get("assets") {
+            Some(Value::Array(a)) => (a.iter().collect(), Vec::new()),
+            Some(Value::Object(o)) => (
+                o.get("processed").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default(),
+                o.get("stored").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default(),
+            ),
+            _ => (Vec::new(), Vec::new()),
+        };
+        for (asset, is_stored) in processed.into_iter().map(|a| (a, false)).chain(stored.into_iter().map(|a| (a, true))) {
+            let Some(asset) = asset.as_str() else { continue };
+            if !asset_ids.contains(asset) {
+                warnings.push(format!("{} {:?}: asset `{asset}` is not among the assets; ignored", e.kind, e.name));
+                continue;
+            }
+            if is_stored {
+                stored_assets.insert(asset.to_owned());
+            }
+            if !e.data.iter().any(|d| d == asset) {
+                e.data.push(asset.to_owned());
+            }
+        }
+    };
 
     // Elements: Threatmap's own copy when present, else built from the OTM fields.
     let element_of = |v: &Value, kind: Kind, what: &str| -> Result<Element, ModelError> {
@@ -304,10 +395,12 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
             );
         }
     };
-    let mut instances: Vec<(String, String, String)> = Vec::new(); // (threat, element, state)
+    // (threat, element, state, [(mitigation, state)]) per threat instance.
+    let mut instances: Vec<(String, String, String, Vec<(String, String)>)> = Vec::new();
     let mut record = |v: &Value, id: &str| {
         for t in list(v, "threats") {
-            instances.push((s(t, "threat").to_owned(), id.to_owned(), s(t, "state").to_owned()));
+            let mitigations = list(t, "mitigations").iter().map(|m| (s(m, "mitigation").to_owned(), s(m, "state").to_owned())).collect();
+            instances.push((s(t, "threat").to_owned(), id.to_owned(), s(t, "state").to_owned(), mitigations));
         }
     };
     for z in list(&doc, "trustZones") {
@@ -317,6 +410,10 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
         let mut e = element_of(z, Kind::Boundary, "trust zone")?;
         if foreign {
             e.in_boundary = z.pointer("/parent/trustZone").and_then(Value::as_str).map(str::to_owned);
+            if let Some(r) = z.pointer("/risk/trustRating").and_then(text_of) {
+                e.properties.insert("otm:trustRating".to_owned(), r);
+            }
+            extras(z, &mut e.properties);
         }
         place(z, &mut model);
         model.elements.push(e);
@@ -328,6 +425,8 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
             if let Some(parent) = c.pointer("/parent/component").and_then(Value::as_str) {
                 e.properties.insert("otm:parentComponent".to_owned(), crate::model::PropValue::Text(parent.to_owned()));
             }
+            extras(c, &mut e.properties);
+            take_assets(&mut e, c, &mut warnings, &mut stored_assets);
         }
         place(c, &mut model);
         record(c, &e.id);
@@ -338,16 +437,23 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
         if foreign {
             e.source = Some(s(f, "source").to_owned());
             e.sink = Some(s(f, "destination").to_owned());
+            extras(f, &mut e.properties);
+            take_assets(&mut e, f, &mut warnings, &mut stored_assets);
         }
         record(f, &e.id);
         let bidirectional = f.get("bidirectional").and_then(Value::as_bool) == Some(true);
         let (id, name, src, dst) = (e.id.clone(), e.name.clone(), e.source.clone(), e.sink.clone());
         model.elements.push(e);
         if foreign && bidirectional {
+            let data = model.elements.last().map(|e| e.data.clone()).unwrap_or_default();
             let mut back = Element::flow(format!("{id}-reverse"), name, dst.unwrap_or_default(), src.unwrap_or_default());
             back.response_to = Some(id);
+            back.data = data;
             model.elements.push(back);
         }
+    }
+    for d in model.data.iter_mut().filter(|d| stored_assets.contains(&d.id)) {
+        d.is_stored = Some(true);
     }
     // Threatmap's element order (the order the user made them in), when it travelled along.
     if let Some(order) = project.pointer(&format!("/attributes/{ORDER_ATTR}")).and_then(Value::as_array) {
@@ -368,7 +474,11 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
     if foreign {
         let mut on: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         let kinds: BTreeMap<&str, Kind> = model.elements.iter().map(|e| (e.id.as_str(), e.kind)).collect();
-        for (threat, element, state) in &instances {
+        let mitigation_name: BTreeMap<&str, &str> = list(&doc, "mitigations")
+            .iter()
+            .map(|m| (s(m, "id"), if s(m, "name").is_empty() { s(m, "id") } else { s(m, "name") }))
+            .collect();
+        for (threat, element, state, mitigations) in &instances {
             if threat.is_empty() {
                 continue;
             }
@@ -377,22 +487,44 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
                 warnings.push(format!("threat {threat} on {element}: state `{state}` read as open"));
                 Status::Open
             });
-            if status != Status::Open {
-                let mut d = Decision::default();
-                d.history.push(Change {
-                    from: Status::Open,
-                    to: status,
-                    at: String::new(),
-                    by: String::new(),
-                    note: format!("state {state} in the OTM file"),
-                });
+            // The state of each mitigation on this instance, as the decision's tags.
+            let tags: Vec<String> = mitigations
+                .iter()
+                .map(|(m, st)| {
+                    format!(
+                        "mitigation {} ({})",
+                        mitigation_name.get(m.as_str()).copied().unwrap_or(m),
+                        if st.is_empty() { "no state" } else { st }
+                    )
+                })
+                .collect();
+            if status != Status::Open || !tags.is_empty() {
+                let mut d = Decision { tags, ..Decision::default() };
+                if status != Status::Open {
+                    d.history.push(Change {
+                        from: Status::Open,
+                        to: status,
+                        at: String::new(),
+                        by: String::new(),
+                        note: format!("state {state} in the OTM file"),
+                    });
+                }
                 d.status = status;
                 model.decisions.insert(format!("{threat}@{element}"), d);
             }
         }
-        let mitigation_text: BTreeMap<&str, &str> = list(&doc, "mitigations")
+        // A mitigation as its name and description ("Use TLS: all traffic is encrypted").
+        let mitigation_text: BTreeMap<&str, String> = list(&doc, "mitigations")
             .iter()
-            .map(|m| (s(m, "id"), if s(m, "description").is_empty() { s(m, "name") } else { s(m, "description") }))
+            .map(|m| {
+                let (name, description) = (s(m, "name"), s(m, "description"));
+                let text = match (name.is_empty(), description.is_empty() || description == name) {
+                    (false, false) => format!("{name}: {description}"),
+                    (false, true) => name.to_owned(),
+                    _ => description.to_owned(),
+                };
+                (s(m, "id"), text)
+            })
             .collect();
         let mut rules = Vec::new();
         for t in list(&doc, "threats") {
@@ -401,8 +533,23 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
             let targets: BTreeSet<&'static str> = elements.iter().filter_map(|e| kinds.get(e.as_str())).map(|k| k.name()).collect();
             let ids: Vec<String> = elements.iter().map(|e| crate::tmt::quoted(e)).collect();
             let num = |p: &str| t.pointer(p).and_then(Value::as_f64).unwrap_or(50.0);
-            let stride: Vec<&'static str> =
-                list(t, "categories").iter().filter_map(Value::as_str).filter_map(crate::rules::Stride::parse).map(|s| s.name()).collect();
+            let categories: Vec<&str> = list(t, "categories").iter().filter_map(Value::as_str).collect();
+            let stride: Vec<&'static str> = categories.iter().filter_map(|c| crate::rules::Stride::parse(c)).map(|s| s.name()).collect();
+            // Categories of other methods (LINDDUN, CIA) are kept in the details.
+            let other: Vec<&str> = categories.iter().copied().filter(|c| crate::rules::Stride::parse(c).is_none()).collect();
+            let mut details = Vec::new();
+            if !other.is_empty() {
+                details.push(format!("Categories: {}", other.join(", ")));
+            }
+            let tags: Vec<&str> = list(t, "tags").iter().filter_map(Value::as_str).collect();
+            if !tags.is_empty() {
+                details.push(format!("Tags: {}", tags.join(", ")));
+            }
+            for k in ["likelihoodComment", "impactComment"] {
+                if let Some(c) = t.pointer(&format!("/risk/{k}")).and_then(Value::as_str).filter(|c| !c.is_empty()) {
+                    details.push(format!("{}: {c}", if k == "likelihoodComment" { "Likelihood" } else { "Impact" }));
+                }
+            }
             let mitigations: BTreeSet<String> = list(&doc, "components")
                 .iter()
                 .chain(list(&doc, "dataflows"))
@@ -420,12 +567,18 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
                 severity: severity_of_risk(num("/risk/likelihood"), num("/risk/impact")).name().to_owned(),
                 stride,
                 description: literal_braces(s(t, "description")),
-                details: String::new(),
+                details: literal_braces(&details.join("\n")),
                 mitigations: mitigations.into_iter().collect(),
                 references: list(t, "cwes").iter().filter_map(Value::as_str).map(str::to_owned).collect(),
             });
         }
-        pack = GeneratedPack::recorded_threats(&mut model, pack_file, "otm-threats", &format!("the OTM file {file}"), rules);
+        pack = GeneratedPack::recorded_threats(
+            &mut model,
+            pack_file,
+            "otm-threats",
+            &format!("the OTM file {}", std::path::Path::new(file).file_name().map_or(file.into(), |n| n.to_string_lossy())),
+            rules,
+        );
     }
     if foreign {
         read_relative_positions(&mut model, &mut warnings);

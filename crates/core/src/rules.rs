@@ -101,10 +101,23 @@ impl Stride {
         ("Elevation of Privilege", Stride::ElevationOfPrivilege),
     ];
 
-    /// Parses a category name, ignoring case and spaces.
+    /// Parses a category name, ignoring case, spaces and plurals, with the usual short forms
+    /// (`DoS`, `EoP`, "privilege escalation").
     pub fn parse(s: &str) -> Option<Stride> {
         let norm = |x: &str| x.to_lowercase().replace([' ', '-', '_'], "");
-        Self::NAMES.iter().find(|(n, _)| norm(n) == norm(s)).map(|(_, v)| *v)
+        let full = norm(s);
+        let single = full.strip_suffix('s').unwrap_or(&full).to_owned();
+        let alias = |w: &str| match w {
+            "spoof" => Some(Stride::Spoofing),
+            "tamper" => Some(Stride::Tampering),
+            "infodisclosure" | "disclosure" | "informationleak" | "dataleak" => Some(Stride::InformationDisclosure),
+            "dos" | "ddos" => Some(Stride::DenialOfService),
+            "eop" | "privilegeescalation" | "escalationofprivilege" => Some(Stride::ElevationOfPrivilege),
+            _ => None,
+        };
+        [full.as_str(), single.as_str()]
+            .into_iter()
+            .find_map(|w| Self::NAMES.iter().find(|(n, _)| norm(n) == w).map(|(_, v)| *v).or_else(|| alias(w)))
     }
 
     /// The display name.
