@@ -323,7 +323,7 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
                 });
                 let comment = a.pointer("/risk/riskComments").and_then(Value::as_str).unwrap_or("");
                 if !text.is_empty() {
-                    text.push_str("\n");
+                    text.push('\n');
                 }
                 text.push_str(&format!("OTM risk: confidentiality {c}, integrity {i}, availability {av}"));
                 if !comment.is_empty() {
@@ -396,7 +396,8 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
         }
     };
     // (threat, element, state, [(mitigation, state)]) per threat instance.
-    let mut instances: Vec<(String, String, String, Vec<(String, String)>)> = Vec::new();
+    type Instance = (String, String, String, Vec<(String, String)>);
+    let mut instances: Vec<Instance> = Vec::new();
     let mut record = |v: &Value, id: &str| {
         for t in list(v, "threats") {
             let mitigations = list(t, "mitigations").iter().map(|m| (s(m, "mitigation").to_owned(), s(m, "state").to_owned())).collect();
