@@ -1036,3 +1036,44 @@ fn otm_assets_ratings_tags_and_mitigation_states_are_kept() {
     assert!(pack.contains("Tags: sql, cwe-123") && pack.contains("Likelihood: It is reasonable"), "{pack}");
     assert!(!pack.contains("shared/compat"), "the pack names the source file, not where it was");
 }
+
+/// A model exported to OTM runs wherever the OTM file is imported: the rule pack files it names
+/// travel in the file and are written beside the imported model. `validate` fails on a model
+/// whose rule pack is missing (so does `findings`).
+#[test]
+fn otm_round_trip_works_in_another_folder_and_validate_checks_rule_packs() {
+    let Some(shared) = shared("compat/threat-dragon/v2-threat-model.json") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    let model = a.join("td.threatmap.json");
+    let td = shared.join("compat/threat-dragon/v2-threat-model.json");
+    let o = run(&["import", "threat-dragon", td.to_str().unwrap(), "-o", model.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let otm = a.join("td.otm.json");
+    ok(&["export", model.to_str().unwrap(), "--format", "otm", "-o", otm.to_str().unwrap()]);
+    let back = b.join("back.threatmap.json");
+    let said = ok(&["import", "otm", otm.to_str().unwrap(), "-o", back.to_str().unwrap()]);
+    assert!(said.contains("td.threats.toml: rule pack the model uses"), "the pack keeps the name the model gives it: {said}");
+    let tsv = |m: &std::path::Path| -> BTreeSet<String> {
+        ok(&["findings", m.to_str().unwrap(), "--format", "tsv"])
+            .lines()
+            .skip(1)
+            .map(|l| l.split('\t').take(8).collect::<Vec<_>>().join("\t"))
+            .collect()
+    };
+    let (before, after) = (tsv(&model), tsv(&back));
+    assert!(before.iter().any(|r| r.contains("Threat Dragon") || !r.is_empty()) && before.len() > 50);
+    assert_eq!(after, before, "the same findings, with the model's own threats, in the other folder");
+    assert!(ok(&["validate", back.to_str().unwrap()]).contains("valid"));
+    // Another file of the pack's name is never overwritten by an import.
+    let mine = b.join("td.threats.toml");
+    std::fs::write(&mine, "# my own notes\n").unwrap();
+    let again = b.join("again.threatmap.json");
+    fails(&["import", "otm", otm.to_str().unwrap(), "-o", again.to_str().unwrap()], &["td.threats.toml", "not overwritten"]);
+    assert_eq!(std::fs::read_to_string(&mine).unwrap(), "# my own notes\n");
+    std::fs::remove_file(&mine).unwrap();
+    fails(&["validate", back.to_str().unwrap()], &["rule pack `td.threats.toml`", "invalid"]);
+    fails(&["findings", back.to_str().unwrap()], &["td.threats.toml"]);
+}

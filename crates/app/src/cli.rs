@@ -569,8 +569,8 @@ fn run(command: Command) -> Result<ExitCode> {
                     imported.warnings.len()
                 )));
             }
-            if let Some((pack_path, pack)) = &imported.pack {
-                file::write_atomic(pack_path, pack.as_bytes()).with_context(|| format!("cannot write {}", pack_path.display()))?;
+            for (pack_path, pack) in &imported.packs {
+                write_pack(pack_path, pack)?;
                 writeln!(out, "wrote {}: rule pack the model uses", pack_path.display())?;
             }
             file::save(&imported.model, &output).with_context(|| format!("cannot write {}", output.display()))?;
@@ -659,7 +659,7 @@ fn run(command: Command) -> Result<ExitCode> {
                 ExportFormat::Defectdojo => export::defectdojo(&analysis),
                 ExportFormat::Csv => export::csv(&analysis)?,
                 ExportFormat::Json => export::findings_json(&analysis, &export::all_findings(&analysis)),
-                ExportFormat::Otm => otm::export(&analysis),
+                ExportFormat::Otm => otm::export(&analysis, &pack_texts(&m, &base)?),
                 ExportFormat::TmBom => threatmap_core::tm_bom::export(&analysis),
                 ExportFormat::Pytm => {
                     let (script, lost) = threatmap_core::pytm_script::write(&m);
@@ -708,8 +708,8 @@ fn run(command: Command) -> Result<ExitCode> {
 pub struct Imported {
     /// The native model.
     pub model: Model,
-    /// A rule pack file that the model refers to, and its text.
-    pub pack: Option<(PathBuf, String)>,
+    /// The rule pack files that the model refers to, and their texts.
+    pub packs: Vec<(PathBuf, String)>,
     /// What the import could not carry over.
     pub warnings: Vec<String>,
 }
@@ -743,7 +743,7 @@ pub fn import(format: ImportFormat, text: &str, file: &Path, output: &Path) -> R
     let (pack_name, converted) = match format {
         ImportFormat::Pytm => {
             let i = pytm::import(text, &name).map_err(|e| bad(e.to_string()))?;
-            return Ok(Imported { model: i.model, pack: None, warnings: i.warnings });
+            return Ok(Imported { model: i.model, packs: Vec::new(), warnings: i.warnings });
         }
         ImportFormat::Tm7 => {
             let pack_name = format!("{stem}.template.toml");
@@ -763,8 +763,39 @@ pub fn import(format: ImportFormat, text: &str, file: &Path, output: &Path) -> R
         }
     };
     let c = converted.map_err(|e| bad(e.to_string()))?;
-    let pack = (!c.pack.is_empty()).then(|| (output.with_file_name(&pack_name), c.pack));
-    Ok(Imported { model: c.model, pack, warnings: c.warnings })
+    let packs = (!c.pack.is_empty())
+        .then(|| (output.with_file_name(&pack_name), c.pack))
+        .into_iter()
+        .chain(c.more_packs.into_iter().map(|(name, text)| (output.with_file_name(name), text)))
+        .collect();
+    Ok(Imported { model: c.model, packs, warnings: c.warnings })
+}
+
+/// Writes a rule pack an import brings beside the model. An existing file of that name is
+/// replaced only where it holds the same rules (importing again); another file is never
+/// overwritten.
+pub fn write_pack(path: &Path, text: &str) -> Result<()> {
+    if let Ok(existing) = std::fs::read_to_string(path) {
+        if existing == text {
+            return Ok(());
+        }
+        // A pack this importer wrote before (for the same model) is rewritten; any other file is left alone.
+        let generated = [
+            "name = \"otm-threats\"",
+            "name = \"threat-dragon-threats\"",
+            "name = \"tm-bom-threats\"",
+            "Microsoft Threat Modeling Tool template",
+        ]
+        .iter()
+        .any(|m| existing.contains(m));
+        if !generated && !text.is_empty() {
+            return Err(bad(format!(
+                "{}: a different file of that name exists; it is not overwritten (import into another folder, or move it)",
+                path.display()
+            )));
+        }
+    }
+    file::write_atomic(path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// A model file's name without `.threatmap.json`, `.json` or other extension.
@@ -799,6 +830,22 @@ fn emit(out: &mut dyn Write, path: Option<&Path>, bytes: &[u8]) -> Result<()> {
 
 fn options(exclude: &ExcludeArg) -> Options {
     Options { exclude: exclude.exclude.iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect() }
+}
+
+/// The texts of the rule pack files a model names (built-in packs have none), by the name the
+/// model gives them.
+fn pack_texts(m: &Model, base: &Path) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for spec in &m.rule_packs {
+        if BUILTIN_PACKS.iter().any(|p| p.name == spec) {
+            continue;
+        }
+        let path = if Path::new(spec).is_relative() { base.join(spec) } else { PathBuf::from(spec) };
+        let text = file::read_text(&path, threatmap_core::rules::MAX_RULE_FILE_BYTES)
+            .map_err(|p| bad(format!("rule pack {}: {}", path.display(), p.message)))?;
+        out.insert(spec.clone(), text);
+    }
+    Ok(out)
 }
 
 /// Loads a model of any format `threatmap` reads (native, pytm JSON or a pytm script), printing its warnings.
@@ -961,7 +1008,25 @@ fn validate(out: &mut dyn Write, path: &Path) -> Result<ExitCode> {
     for p in &loaded.warnings {
         writeln!(out, "{}", p.display_in(&name))?;
     }
-    writeln!(out, "{name}: valid: {}, {} warning(s)", counts(&loaded.model), loaded.warnings.len())?;
+    // The rule packs the model names must load, or `findings` and `check` would fail on it.
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut set = RuleSet::new();
+    let mut broken = 0;
+    for spec in &packs_for(&loaded.model) {
+        if let Err(d) = set.add_pack(spec, Some(&base)) {
+            eprintln!("{name}: error: rule pack `{spec}` the model names: {d}");
+            broken += 1;
+        }
+    }
+    if broken > 0 {
+        eprintln!("{name}: invalid: {broken} error(s)");
+        return Ok(ExitCode::from(2));
+    }
+    for d in &set.diagnostics {
+        writeln!(out, "{name}: warning: {d} (rule skipped)")?;
+    }
+    let warnings = loaded.warnings.len() + set.diagnostics.len();
+    writeln!(out, "{name}: valid: {}, {warnings} warning(s)", counts(&loaded.model))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -654,8 +654,8 @@ impl ThreatmapApp {
             let limit = if format == ImportFormat::Tm7 { threatmap_core::tmt::MAX_TM7_BYTES } else { file::MAX_FILE_BYTES };
             let text = file::read_text(src, limit).map_err(|p| anyhow::anyhow!("{}", p.display_in(&src.display().to_string())))?;
             let imported = crate::cli::import(format, &text, src, out)?;
-            if let Some((path, pack)) = &imported.pack {
-                file::write_atomic(path, pack.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+            for (path, pack) in &imported.packs {
+                crate::cli::write_pack(path, pack)?;
             }
             file::save(&imported.model, out).with_context(|| format!("cannot write {}", out.display()))?;
             Ok(imported.warnings)

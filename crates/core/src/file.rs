@@ -136,6 +136,8 @@ pub struct Converted {
     pub pack: String,
     /// Things skipped or approximated, one line each.
     pub warnings: Vec<String>,
+    /// More rule packs to write beside the model: (file name, text). The model names them.
+    pub more_packs: Vec<(String, String)>,
 }
 
 /// A JSON value's type, for messages ("must be a list, not a string").

@@ -35,6 +35,9 @@ const ELEMENT_ATTR: &str = "threatmap:element";
 const PLACEMENT_ATTR: &str = "threatmap:placement";
 const MODEL_ATTR: &str = "threatmap:model";
 const ORDER_ATTR: &str = "threatmap:elementOrder";
+/// The rule pack files the model runs (path as the model names it → TOML text), so that the
+/// model works wherever the OTM file goes.
+const PACKS_ATTR: &str = "threatmap:rulePacks";
 
 /// OTM's threat instance state for a decision status.
 pub fn state_of(s: Status) -> &'static str {
@@ -91,7 +94,9 @@ fn to_value<T: serde::Serialize>(v: &T) -> Value {
 }
 
 /// The analysed model as an OTM document (pretty JSON, deterministic).
-pub fn export(a: &Analysis<'_>) -> String {
+/// Writes the analysed model as OTM. `packs` are the texts of the rule pack files the model
+/// names (by the name it gives them); they travel in the file.
+pub fn export(a: &Analysis<'_>, packs: &BTreeMap<String, String>) -> String {
     let model = a.prepared.model();
     let representation = |id: &str| -> Value {
         match model.layout.get(id) {
@@ -183,7 +188,7 @@ pub fn export(a: &Analysis<'_>) -> String {
         "otmVersion": OTM_VERSION,
         "project": {
             "name": model.name, "id": crate::model::slug(&model.name), "description": model.description,
-            "attributes": { MODEL_ATTR: to_value(&rest), ORDER_ATTR: model.elements.iter().map(|e| e.id.as_str()).collect::<Vec<_>>() },
+            "attributes": { MODEL_ATTR: to_value(&rest), ORDER_ATTR: model.elements.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), PACKS_ATTR: packs },
         },
         "representations": [{ "name": "Data-flow diagram", "id": DIAGRAM, "type": "diagram" }],
         "trustZones": zones,
@@ -584,8 +589,35 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
     if foreign {
         read_relative_positions(&mut model, &mut warnings);
     }
+    // Rule pack files that travelled along are written beside the imported model, under names
+    // of its own (the model is renamed to them), so it runs wherever it is imported.
+    let mut more_packs = Vec::new();
+    if let Some(Value::Object(texts)) = project.pointer(&format!("/attributes/{PACKS_ATTR}")) {
+        let stem = pack_file.strip_suffix(".threats.toml").unwrap_or(pack_file).to_owned();
+        let mut n = 0;
+        for spec in model.rule_packs.iter_mut() {
+            let Some(text) = texts.get(spec.as_str()).and_then(Value::as_str) else { continue };
+            // A plain file name is kept (the model then reads as it was exported); a path
+            // elsewhere gets a name beside the model.
+            let plain = !spec.contains(['/', '\\']) && spec.ends_with(".toml");
+            let name = if plain {
+                spec.clone()
+            } else if n == 0 && pack.is_empty() {
+                pack_file.to_owned()
+            } else {
+                format!("{stem}.rules-{}.toml", n + 1)
+            };
+            n += 1;
+            if name == pack_file {
+                pack = text.to_owned();
+            } else {
+                more_packs.push((name.clone(), text.to_owned()));
+            }
+            *spec = name;
+        }
+    }
     ModelError::check_converted(file, &model)?;
-    Ok(Converted { model, pack, warnings })
+    Ok(Converted { model, pack, warnings, more_packs })
 }
 
 /// OTM does not say whether a position is absolute or relative to the parent trust zone, and

@@ -388,7 +388,7 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
     let pack =
         GeneratedPack::recorded_threats(&mut model, pack_file, "threat-dragon-threats", &format!("the Threat Dragon model {file}"), rules);
     ModelError::check_converted(file, &model)?;
-    Ok(Converted { model, pack, warnings })
+    Ok(Converted { model, pack, warnings, more_packs: Vec::new() })
 }
 
 /// A node cell's rectangle, shifted right by `dx`.

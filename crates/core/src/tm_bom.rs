@@ -421,7 +421,7 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
         rules,
     );
     ModelError::check_converted(file, &model)?;
-    Ok(Converted { model, pack, warnings })
+    Ok(Converted { model, pack, warnings, more_packs: Vec::new() })
 }
 
 /// A TM-BOM symbolic name (`^[0-9a-z-]+$`) for an id.

@@ -443,7 +443,7 @@ pub fn import(source: &str, file: &str, fallback_name: &str, pack_file: &str) ->
     read_threats(root, kb.as_ref(), &mut model, &mut warnings);
 
     ModelError::check_converted(file, &model)?;
-    Ok(Converted { model, pack, warnings })
+    Ok(Converted { model, pack, warnings, more_packs: Vec::new() })
 }
 
 /// The built-in generic type (`GE.P`, `GE.EI`, `GE.DS`, `GE.TB.B`, `GE.A`) of a stencil: its
