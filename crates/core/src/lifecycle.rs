@@ -184,7 +184,12 @@ pub type Decisions = BTreeMap<String, Decision>;
 impl Analysis<'_> {
     /// The decision about a finding, if any.
     pub fn decision(&self, f: &Finding) -> Option<&Decision> {
-        self.prepared.model().decisions.get(&self.key(f))
+        let decisions = &self.prepared.model().decisions;
+        // Most findings have no decision; the key is only built when there are some.
+        if decisions.is_empty() {
+            return None;
+        }
+        decisions.get(&self.key(f))
     }
 
     /// A finding's status: its decision's, or Open.
