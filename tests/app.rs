@@ -835,3 +835,24 @@ fn the_findings_tab_count_follows_the_model_behind_the_messages_tab() {
     let label = egui_kittest::kittest::NodeT::accesskit_node(&h.get_by_label_contains("Findings (")).label().unwrap_or_default();
     assert!(label.starts_with(&format!("Findings ({open}")), "{label}, with {open} open findings");
 }
+
+/// A boundary's inspector lists what it contains; badges keep clear of each node's connection
+/// handle (the blue dot a flow is drawn from).
+#[test]
+fn boundaries_list_their_members_and_badges_leave_the_handles_free() {
+    let mut h = harness(example());
+    h.state_mut().selection.insert("vpc".to_owned());
+    h.run_steps(3);
+    let members =
+        h.state().doc.model.elements.iter().filter(|e| e.in_boundary.as_deref() == Some("vpc")).map(|e| e.name.clone()).collect::<Vec<_>>();
+    assert!(members.len() >= 2, "{members:?}");
+    h.get_by_label(&format!("Contains ({}): {}", members.len(), members.join(", ")));
+    let app = h.state();
+    for e in app.doc.model.elements.iter().filter(|e| e.kind.is_node()) {
+        let Some(r) = rect_of(&app.doc.model, &e.id, e.kind) else { continue };
+        let handle = egui::Rect::from_center_size(app.canvas.screen_from_canvas(r.right_center() + vec2(10.0, 0.0)), vec2(12.0, 12.0));
+        for (badge, id) in &app.canvas.badge_hits {
+            assert!(!badge.intersects(handle), "the badge of {id} covers the handle of {}", e.id);
+        }
+    }
+}

@@ -672,9 +672,12 @@ fn text_room(kind: Kind, s: Rect, z: f32) -> Vec2 {
 
 /// Where a badge goes: the first of `candidates` (top-left corners) that covers none of
 /// `obstacles`, else the one covering least. Returns its rectangle.
-fn place_badge(candidates: &[Pos2], size: Vec2, obstacles: &[Rect]) -> Rect {
+fn place_badge(candidates: &[Pos2], size: Vec2, obstacles: &[Rect], forbidden: &[Rect]) -> Rect {
     let overlap = |r: &Rect| obstacles.iter().map(|o| o.intersect(*r)).filter(|i| i.is_positive()).map(|i| i.area()).sum::<f32>();
-    let rects: Vec<Rect> = candidates.iter().map(|c| Rect::from_min_size(*c, size)).collect();
+    let all: Vec<Rect> = candidates.iter().map(|c| Rect::from_min_size(*c, size)).collect();
+    // Candidates on a forbidden spot (a connection handle) only if there is no other.
+    let free: Vec<Rect> = all.iter().copied().filter(|r| !forbidden.iter().any(|f| f.intersects(*r))).collect();
+    let rects = if free.is_empty() { all } else { free };
     rects.iter().find(|r| overlap(r) == 0.0).copied().unwrap_or_else(|| {
         rects.iter().copied().min_by(|a, b| overlap(a).total_cmp(&overlap(b))).unwrap_or(Rect::from_min_size(Pos2::ZERO, size))
     })
@@ -716,6 +719,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
     let boundary_line = if dark { Color32::from_rgb(239, 68, 68) } else { Color32::from_rgb(220, 38, 38) };
     // Badges are placed last, clear of arrowheads, labels and other nodes.
     let mut obstacles: Vec<Rect> = Vec::new();
+    let mut handles: Vec<Rect> = Vec::new();
     let mut badges: Vec<(String, Vec<Pos2>, Badge)> = Vec::new();
     // Boundaries, outermost first.
     let mut bs: Vec<(String, Rect, String)> = model
@@ -829,6 +833,8 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
             continue;
         }
         obstacles.push(s);
+        // Badges keep clear of the node's connection handle, which starts a flow.
+        handles.push(Rect::from_center_size(c.screen_from_canvas(connect_handle(r)), Vec2::splat(16.0)));
         let is_sel = app.selection.contains(&e.id);
         let fill = if e.in_scope() {
             paper
@@ -900,7 +906,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
     // Badges last: never hidden behind a node, never on an arrowhead or a label if avoidable.
     let mut hits = Vec::new();
     for (id, candidates, b) in badges {
-        let r = place_badge(&candidates, vec2(badge_width(&b, z), badge_height(z)), &obstacles);
+        let r = place_badge(&candidates, vec2(badge_width(&b, z), badge_height(z)), &obstacles, &handles);
         badge(painter, r.min, &b, z, dark);
         obstacles.push(r);
         hits.push((r, id));

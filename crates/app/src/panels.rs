@@ -270,6 +270,21 @@ fn element_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
         let bname = app.doc.model.elements.iter().find(|x| &x.id == b).map(|x| x.name.clone()).unwrap_or_default();
         ui.label(format!("Inside boundary: {bname}"));
     }
+    if e.kind == Kind::Boundary {
+        let members: Vec<String> = app
+            .doc
+            .model
+            .elements
+            .iter()
+            .filter(|x| x.in_boundary.as_deref() == Some(id))
+            .map(|x| threatmap_core::model::one_line(&x.name))
+            .collect();
+        if members.is_empty() {
+            ui.label(RichText::new("Contains nothing yet: drop elements inside it.").weak());
+        } else {
+            ui.label(format!("Contains ({}): {}", members.len(), members.join(", ")));
+        }
+    }
     if e.kind == Kind::Dataflow {
         flow_ends_ui(ui, app, &e);
     }
