@@ -637,6 +637,16 @@ fn pytm_scripts_are_read_without_python() {
     ok(&["import", "pytm", &script, "-o", &out]);
     assert!(ok(&["validate", &out]).contains("2 elements, 1 dataflows, 1 boundaries"));
     fails(&["import", "tm7", &script, "-o", &out], &["pytm model script", "import pytm"]);
+    // SARIF points code scanning at the line that builds each element.
+    let sarif: serde_json::Value = serde_json::from_str(&ok(&["export", &script, "--format", "sarif"])).unwrap();
+    let text = std::fs::read_to_string(&script).unwrap();
+    for r in sarif["runs"][0]["results"].as_array().unwrap() {
+        let l = &r["locations"][0];
+        let line = l["physicalLocation"]["region"]["startLine"].as_u64().unwrap() as usize;
+        let name = l["logicalLocations"][0]["name"].as_str().unwrap_or("");
+        let at = text.lines().nth(line - 1).unwrap();
+        assert!(at.contains(&format!("\"{name}\"")), "{name}: line {line} is {at:?}");
+    }
 
     let looped = write(dir.path(), "loop.py", "from pytm import TM, Server\ntm = TM(\"x\")\nfor n in [\"a\", \"b\"]:\n    Server(n)\n");
     for cmd in [&["validate", &looped][..], &["import", "pytm", &looped, "-o", &out]] {

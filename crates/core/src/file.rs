@@ -199,11 +199,25 @@ pub fn parse_any(text: &str, file: &str) -> Result<Loaded, ModelError> {
 }
 
 /// The line (1-based) where each element is written in a model file's text: its `"id"` line in
-/// a native model (one key per line, as saved), else the line of its `"name"` (pytm JSON). An
+/// a native model (one key per line, as saved), the line of its `"name"` in pytm JSON, the line
+/// that builds it (names it) in a pytm script. An
 /// element not found on a line of its own is left out.
 pub fn element_lines(text: &str, model: &Model) -> HashMap<String, usize> {
     let mut by_key: HashMap<String, &str> = HashMap::new();
-    let native = crate::shape::sniff(text) == crate::shape::Shape::Native;
+    let shape = crate::shape::sniff(text);
+    if shape == crate::shape::Shape::PytmScript {
+        // A script names each element in the call that builds it: the first line with its
+        // name as a string.
+        let mut lines = HashMap::new();
+        for e in &model.elements {
+            let quoted = [serde_json::to_string(&e.name).unwrap_or_default(), format!("'{}'", e.name)];
+            if let Some(n) = text.lines().position(|l| quoted.iter().any(|q| q.len() > 2 && l.contains(q.as_str()))) {
+                lines.insert(e.id.clone(), n + 1);
+            }
+        }
+        return lines;
+    }
+    let native = shape == crate::shape::Shape::Native;
     for e in &model.elements {
         let key = if native { &e.id } else { &e.name };
         if let Ok(quoted) = serde_json::to_string(key) {
