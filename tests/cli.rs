@@ -778,3 +778,27 @@ fn custom_controls_and_attributes_are_kept_and_rules_read_them() {
     assert_eq!(flow["controls"]["isPlaintext"], serde_json::json!(true), "{flow}");
     assert_eq!(ok(&["findings", json.to_str().unwrap(), "--rules", &library, "--format", "tsv"]), out);
 }
+
+/// Names with line breaks (TMT and Threat Dragon keep the breaks the user typed, for the
+/// drawing) read as one line in finding titles and descriptions.
+#[test]
+fn names_drawn_on_two_lines_read_as_one_line_in_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = write(
+        dir.path(),
+        "m.threatmap.json",
+        r#"{"threatmap": 1, "name": "Keys", "elements": [
+            {"id": "key", "kind": "Datastore", "name": "Private \nEncryption Key"},
+            {"id": "app", "kind": "Process", "name": "Signer"},
+            {"id": "f", "kind": "Dataflow", "name": "Read\r\nkey", "source": "key", "sink": "app"}]}"#,
+    );
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&ok(&["findings", &model, "--format", "json"])).unwrap();
+    assert!(findings.len() > 3);
+    for f in &findings {
+        for k in ["title", "description"] {
+            let t = f[k].as_str().unwrap();
+            assert!(!t.contains('\n') && !t.contains('\r'), "{k}: {t:?}");
+        }
+    }
+    assert!(findings.iter().any(|f| f["title"].as_str().unwrap().contains("Private Encryption Key")));
+}

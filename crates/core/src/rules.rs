@@ -162,6 +162,9 @@ impl Template {
             match part {
                 TitlePart::Text(t) => out.push_str(t),
                 TitlePart::Path(c) => match c.evaluate(facts, element) {
+                    // A name drawn on two lines ("Private\nEncryption Key", as TMT and Threat
+                    // Dragon keep them) reads as one line in a title or sentence.
+                    Ok(Value::Str(s)) if s.contains(['\n', '\r']) => out.push_str(&crate::model::one_line(s)),
                     Ok(Value::Str(s)) => out.push_str(s),
                     Ok(Value::None) | Err(_) => out.push('?'),
                     Ok(v) => out.push_str(&crate::expr::display(facts, &v)),
