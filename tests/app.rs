@@ -817,7 +817,7 @@ fn opening_a_layout_that_contradicts_the_model_keeps_the_model() {
     let app = h.state();
     assert_eq!(app.doc.model.elements.iter().find(|e| e.id == "api").and_then(|e| e.in_boundary.as_deref()), Some("dmz"));
     assert!(app.cache.messages.iter().any(|m| m.starts_with("import: positions not kept")), "{:?}", app.cache.messages);
-    assert!(app.status.contains("warning(s): see Messages"), "{}", app.status);
+    assert!(app.status.contains("what it could not carry: see Messages"), "{}", app.status);
 }
 
 /// The Findings tab's count follows the model while the Messages tab is shown.
@@ -854,5 +854,60 @@ fn boundaries_list_their_members_and_badges_leave_the_handles_free() {
         for (badge, id) in &app.canvas.badge_hits {
             assert!(!badge.intersects(handle), "the badge of {id} covers the handle of {}", e.id);
         }
+    }
+}
+
+/// A flow's label never sits on a node's name: a flow drawn straight through a node puts its
+/// label beside the node, on its own path.
+#[test]
+fn flow_labels_keep_off_the_nodes() {
+    let mut m = Model::new("Row");
+    for (id, kind, x) in [("a", Kind::Actor, 0.0), ("b", Kind::Process, 320.0), ("c", Kind::Datastore, 640.0)] {
+        m.elements.push(threatmap_core::model::Element::new(id, kind, id.to_uppercase()));
+        m.layout.insert(
+            id.to_owned(),
+            threatmap_core::model::Placement { x, y: 100.0, width: Some(140.0), height: Some(70.0), line: Vec::new() },
+        );
+    }
+    m.elements.push(threatmap_core::model::Element::flow("through", "Passes through B", "a".to_owned(), "c".to_owned()));
+    m.elements.push(threatmap_core::model::Element::flow("ab", "A to B", "a".to_owned(), "b".to_owned()));
+    let mut h = harness(m);
+    h.run_steps(3);
+    let app = h.state();
+    let nodes: Vec<egui::Rect> = ["a", "b", "c"]
+        .iter()
+        .map(|id| {
+            let r = rect_of(&app.doc.model, id, Kind::Process).unwrap();
+            egui::Rect::from_min_max(app.canvas.screen_from_canvas(r.min), app.canvas.screen_from_canvas(r.max))
+        })
+        .collect();
+    assert_eq!(app.canvas.label_hits.len(), 2, "{:?}", app.canvas.label_hits);
+    for (label, id) in &app.canvas.label_hits {
+        for n in &nodes {
+            assert!(!label.intersects(*n), "the label of {id} ({label:?}) covers a node ({n:?})");
+        }
+    }
+    let (first, second) = (app.canvas.label_hits[0].0, app.canvas.label_hits[1].0);
+    assert!(!first.intersects(second), "labels apart: {first:?} {second:?}");
+}
+
+/// A boundary dropped over nodes that it only partly covers grows to hold them whole: the
+/// drawing never shows a member sticking out of its boundary.
+#[test]
+fn a_dropped_boundary_holds_its_members_whole() {
+    let mut m = Model::new("Drop");
+    for (id, kind, x) in [("p", Kind::Process, 150.0), ("s", Kind::Datastore, 380.0)] {
+        m.elements.push(threatmap_core::model::Element::new(id, kind, id.to_uppercase()));
+        m.layout.insert(
+            id.to_owned(),
+            threatmap_core::model::Placement { x, y: 100.0, width: Some(140.0), height: Some(70.0), line: Vec::new() },
+        );
+    }
+    let b = document::add_element(&mut m, Kind::Boundary, pos2(300.0, 135.0));
+    for id in ["p", "s"] {
+        let e = m.elements.iter().find(|e| e.id == id).unwrap();
+        assert_eq!(e.in_boundary.as_deref(), Some(b.as_str()), "{id} is inside");
+        let (r, zone) = (rect_of(&m, id, e.kind).unwrap(), rect_of(&m, &b, Kind::Boundary).unwrap());
+        assert!(zone.contains_rect(r), "{id} {r:?} is drawn wholly inside {zone:?}");
     }
 }

@@ -36,6 +36,8 @@ pub struct CanvasState {
     geometry: Option<(u64, std::sync::Arc<Geometry>)>,
     /// Where the last frame drew each badge (screen rectangle, element id).
     pub badge_hits: Vec<(Rect, String)>,
+    /// Where the last frame drew each flow's label (screen rectangle, flow id).
+    pub label_hits: Vec<(Rect, String)>,
 }
 
 impl Default for CanvasState {
@@ -50,6 +52,7 @@ impl Default for CanvasState {
             screen_rect: Rect::NOTHING,
             geometry: None,
             badge_hits: Vec::new(),
+            label_hits: Vec::new(),
         }
     }
 }
@@ -181,7 +184,8 @@ pub fn canvas_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     // Findings for this revision, so badges reflect an edit made this frame.
     app.refresh();
     let geo = geometry(app);
-    let hits = paint(ui, app, &geo, &painter, dark);
+    let (hits, label_hits) = paint(ui, app, &geo, &painter, dark);
+    app.canvas.label_hits = label_hits;
     if let Some(h) = response.hover_pos()
         && let Some((_, id)) = hits.iter().rev().find(|(r, _)| r.contains(h))
     {
@@ -670,6 +674,19 @@ fn text_room(kind: Kind, s: Rect, z: f32) -> Vec2 {
     }
 }
 
+/// The point a fraction `t` of the way along a polyline (by length).
+fn point_along(pts: &[Pos2], t: f32) -> Pos2 {
+    let lengths: Vec<f32> = pts.windows(2).map(|w| (w[1] - w[0]).length()).collect();
+    let mut left = lengths.iter().sum::<f32>() * t;
+    for (w, l) in pts.windows(2).zip(&lengths) {
+        if left <= *l && *l > 0.0 {
+            return w[0].lerp(w[1], left / l);
+        }
+        left -= l;
+    }
+    pts.last().copied().unwrap_or(Pos2::ZERO)
+}
+
 /// Where a badge goes: the first of `candidates` (top-left corners) that covers none of
 /// `obstacles`, else the one covering least. Returns its rectangle.
 fn place_badge(candidates: &[Pos2], size: Vec2, obstacles: &[Rect], forbidden: &[Rect]) -> Rect {
@@ -683,12 +700,18 @@ fn place_badge(candidates: &[Pos2], size: Vec2, obstacles: &[Rect], forbidden: &
     })
 }
 
-/// A flow's label, drawn after the nodes: where, the text, and the flow's badge.
-type FlowLabel = (Pos2, std::sync::Arc<egui::Galley>, Option<(String, Badge)>);
+/// A flow label to place: the flow's id, its path on screen, its text, its badge.
+type FlowLabel = (String, Vec<Pos2>, std::sync::Arc<egui::Galley>, Option<(String, Badge)>);
 
 /// Paints the model; returns where each badge was drawn (screen rectangles and element ids),
-/// so a click on a badge selects its element.
-fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Painter, dark: bool) -> Vec<(Rect, String)> {
+/// so a click on a badge selects its element, and where each flow label was.
+fn paint(
+    ui: &egui::Ui,
+    app: &ThreatmapApp,
+    geo: &Geometry,
+    painter: &egui::Painter,
+    dark: bool,
+) -> (Vec<(Rect, String)>, Vec<(Rect, String)>) {
     let c = &app.canvas;
     let model = &app.doc.model;
     let z = c.zoom;
@@ -812,11 +835,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
         if text_visible {
             let label = app.cache.labels.get(&e.id).cloned().unwrap_or_else(|| e.name.clone());
             let g = fitted_text(painter, &label, text_size(11.0), ink, vec2(170.0 * z.max(0.7), text_size(11.0) * 3.8));
-            labels.push((
-                mid - vec2(0.0, g.rect.height() / 2.0 + 3.0 * z.max(0.5)),
-                g,
-                app.cache.badges.get(&e.id).map(|b| (e.id.clone(), *b)),
-            ));
+            labels.push((e.id.clone(), pts.clone(), g, app.cache.badges.get(&e.id).map(|b| (e.id.clone(), *b))));
         } else if let Some(b) = app.cache.badges.get(&e.id) {
             marker_dot(painter, mid, b);
         }
@@ -882,9 +901,17 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
             painter.circle(h, 5.0, Color32::WHITE, Stroke::new(1.5, selected));
         }
     }
-    // Flow labels on a paper background, above lines and nodes.
-    for (centre, g, badge) in labels {
-        let r = Rect::from_center_size(centre, g.rect.size() + vec2(6.0, 2.0));
+    // Flow labels on a paper background, above lines and nodes: each at the first spot along
+    // its flow (the middle, then outwards) that covers no node, arrowhead or earlier label.
+    let mut label_hits = Vec::new();
+    for (id, pts, g, badge) in labels {
+        let size = g.rect.size() + vec2(6.0, 2.0);
+        let lift = vec2(0.0, g.rect.height() / 2.0 + 3.0 * z.max(0.5));
+        let spots: Vec<Rect> =
+            [0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8].iter().map(|t| Rect::from_center_size(point_along(&pts, *t) - lift, size)).collect();
+        let r = spots.iter().copied().find(|r| !obstacles.iter().any(|o| o.intersects(*r))).unwrap_or(spots[0]);
+        let centre = r.center();
+        label_hits.push((r, id.clone()));
         painter.rect_filled(r, 3.0, paper.gamma_multiply(0.92));
         galley_at(painter, centre, g, ink);
         obstacles.push(r);
@@ -940,7 +967,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
             Color32::GRAY,
         );
     }
-    hits
+    (hits, label_hits)
 }
 
 fn dashed_rect(painter: &egui::Painter, r: Rect, stroke: Stroke, radius: f32) {
@@ -1024,9 +1051,9 @@ pub fn hex_color(h: &str) -> Color32 {
     Color32::from_rgb((v >> 16) as u8, (v >> 8) as u8, v as u8)
 }
 
-/// The scale of badges at a zoom: they stay readable when zoomed out.
+/// The scale of badges at a zoom: they never shrink below their legible size.
 fn badge_scale(zoom: f32) -> f32 {
-    zoom.clamp(0.8, 1.5)
+    zoom.clamp(1.0, 1.5)
 }
 
 fn badge_width(b: &Badge, zoom: f32) -> f32 {
@@ -1073,7 +1100,7 @@ pub fn badge(painter: &egui::Painter, at: Pos2, b: &Badge, zoom: f32, dark: bool
         }
     }
     let fg = if b.worst == Severity::VeryLow { fill } else { fg };
-    let ls = if letter.len() > 1 { 7.0 } else { 9.0 } * s;
+    let ls = if letter.len() > 1 { 8.0 } else { 10.0 } * s;
     painter.text(
         c + vec2(0.0, if b.worst == Severity::High { 1.5 * s } else { 0.0 }),
         Align2::CENTER_CENTER,

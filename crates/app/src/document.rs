@@ -409,8 +409,25 @@ pub fn add_element(model: &mut Model, kind: Kind, at: Pos2) -> String {
     let id = threatmap_core::model::unique_id(&name, |id| model.elements.iter().any(|e| e.id == id) || model.layout.contains_key(id));
     model.elements.push(Element::new(id.clone(), kind, name));
     set_rect(model, &id, Rect::from_center_size(at, default_size(kind)));
-    // A boundary dropped over nodes takes them in, as it is drawn.
+    // A boundary dropped over nodes takes them in, as it is drawn, and grows to hold them
+    // whole (a new box has no size the user chose yet), so the drawing shows what it says.
     sync_membership(model);
+    if kind == Kind::Boundary {
+        for _ in 0..3 {
+            let Some(r) = rect_of(model, &id, Kind::Boundary) else { break };
+            let members = model
+                .elements
+                .iter()
+                .filter(|e| e.in_boundary.as_deref() == Some(id.as_str()))
+                .filter_map(|e| rect_of(model, &e.id, e.kind))
+                .fold(Rect::NOTHING, |a, b| a.union(b));
+            if !members.is_positive() || r.contains_rect(members.expand(12.0)) {
+                break;
+            }
+            set_rect(model, &id, r.union(members.expand(24.0)));
+            sync_membership(model);
+        }
+    }
     id
 }
 

@@ -356,7 +356,8 @@ impl ThreatmapApp {
             ui.label(format!("zoom {:.0} %", self.canvas.zoom * 100.0));
             if !self.status.is_empty() {
                 ui.separator();
-                ui.label(&self.status);
+                // One line, cut to the window; the whole text on hover.
+                ui.add(egui::Label::new(&self.status).truncate()).on_hover_text(&self.status);
             }
         });
     }
@@ -639,8 +640,15 @@ impl ThreatmapApp {
                     self.status.push_str(&format!("; {RELAID}"));
                 }
                 if !loaded.warnings.is_empty() {
-                    self.status.push_str(&format!("; {} warning(s): see Messages", loaded.warnings.len()));
-                    self.opened_with.extend(loaded.warnings.iter().map(|w| format!("opening: {}", w.message)));
+                    self.status.push_str("; warnings: see Messages");
+                }
+                // A native model's warnings are the model's own (Messages lists them already);
+                // a pytm model's say what its import could not carry.
+                if !native {
+                    self.opened_with.extend(loaded.warnings.iter().map(|w| match &w.element {
+                        Some(e) => format!("import: {e}: {}", w.message),
+                        None => format!("import: {}", w.message),
+                    }));
                 }
             }
             Err(e) => self.fail(format!("Cannot open {}", path.display()), e.to_string()),
@@ -650,7 +658,7 @@ impl ThreatmapApp {
     /// Imports `src` (a TMT, Threat Dragon or OTM file) into a native model saved at `out`,
     /// with the rule pack it brings written beside it, and opens it.
     pub fn import(&mut self, format: ImportFormat, src: &Path, out: &Path) {
-        let result = (|| -> anyhow::Result<Vec<String>> {
+        let result = (|| -> anyhow::Result<(Vec<String>, Vec<(PathBuf, String)>)> {
             let limit = if format == ImportFormat::Tm7 { threatmap_core::tmt::MAX_TM7_BYTES } else { file::MAX_FILE_BYTES };
             let text = file::read_text(src, limit).map_err(|p| anyhow::anyhow!("{}", p.display_in(&src.display().to_string())))?;
             let imported = crate::cli::import(format, &text, src, out)?;
@@ -658,17 +666,23 @@ impl ThreatmapApp {
                 crate::cli::write_pack(path, pack)?;
             }
             file::save(&imported.model, out).with_context(|| format!("cannot write {}", out.display()))?;
-            Ok(imported.warnings)
+            Ok((imported.warnings, imported.packs))
         })();
         match result {
-            Ok(warnings) => {
+            Ok((warnings, packs)) => {
                 self.open(out);
                 if self.doc.path.as_deref() != Some(out) {
                     return; // opening failed, and said so
                 }
                 self.status = format!("Imported {} as {}", src.display(), out.display());
+                if let Some((pack, _)) = packs.first() {
+                    self.status.push_str(&format!(
+                        " (its threats as the rule pack {})",
+                        pack.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+                    ));
+                }
                 if !warnings.is_empty() {
-                    self.status.push_str(&format!("; {} warning(s): see Messages", warnings.len()));
+                    self.status.push_str("; what it could not carry: see Messages");
                 }
                 self.opened_with.extend(warnings.into_iter().map(|w| format!("import: {w}")));
                 self.cache.revision = None;

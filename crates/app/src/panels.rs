@@ -719,8 +719,9 @@ fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
                 }
             }
         });
+        let header_response = header.header_response.on_hover_text(&v.title);
         if focused {
-            header.header_response.scroll_to_me(Some(egui::Align::TOP));
+            header_response.scroll_to_me(Some(egui::Align::TOP));
         }
     }
     drop(a);
@@ -777,7 +778,9 @@ fn triage_ui(
             let id = egui::Id::new(("triage-field", key, field));
             let mut buf: String = ui.data(|d| d.get_temp(id)).unwrap_or_else(|| value.clone());
             let l = ui.label(label);
-            let r = ui.add(egui::TextEdit::singleline(&mut buf).desired_width(field_width)).labelled_by(l.id);
+            // The justification is prose: it wraps over several lines.
+            let edit = if field == 0 { egui::TextEdit::multiline(&mut buf).desired_rows(2) } else { egui::TextEdit::singleline(&mut buf) };
+            let r = ui.add(edit.desired_width(field_width)).labelled_by(l.id);
             ui.end_row();
             if r.has_focus() || r.changed() {
                 ui.data_mut(|d| d.insert_temp(id, buf.clone()));
@@ -805,17 +808,21 @@ fn triage_ui(
             format!("{} needs a justification: say why, for whoever reviews this later.", current.status.label()),
         );
     }
-    if let Some(last) = current.history.last() {
+    // The history, newest first (the last few; the file keeps all of it).
+    for change in current.history.iter().rev().take(5) {
         ui.label(
             RichText::new(format!(
-                "{} → {} on {}{}",
-                last.from.label(),
-                last.to.label(),
-                last.at,
-                if last.by.is_empty() { String::new() } else { format!(" by {}", last.by) }
+                "{} → {}{}{}",
+                change.from.label(),
+                change.to.label(),
+                if change.at.is_empty() { String::new() } else { format!(" on {}", change.at) },
+                if change.by.is_empty() { String::new() } else { format!(" by {}", change.by) }
             ))
             .weak(),
         );
+    }
+    if current.history.len() > 5 {
+        ui.label(RichText::new(format!("… and {} earlier change(s)", current.history.len() - 5)).weak());
     }
 }
 

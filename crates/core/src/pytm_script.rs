@@ -223,7 +223,8 @@ fn is_main_guard(test: &Expr) -> bool {
 }
 
 const NOT_RUN: &str = "Threatmap reads a pytm script without running it, so it reads only imports from pytm, \
-     assignments, constructor calls and literal values";
+     assignments, constructor calls and literal values; or run the script with pytm \
+     (`python3 tm.py --json out.json`) and open out.json";
 
 impl Reader<'_> {
     fn fail(&self, at: TextRange, message: String) -> ModelError {
