@@ -700,6 +700,9 @@ fn place_badge(candidates: &[Pos2], size: Vec2, obstacles: &[Rect], forbidden: &
     })
 }
 
+/// Screen rectangles of things drawn, with the element each belongs to.
+type Hits = Vec<(Rect, String)>;
+
 /// A flow label to place: the flow's id, its path on screen, its text, its badge.
 type FlowLabel = (String, Vec<Pos2>, std::sync::Arc<egui::Galley>, Option<(String, Badge)>);
 
@@ -711,7 +714,7 @@ fn paint(
     geo: &Geometry,
     painter: &egui::Painter,
     dark: bool,
-) -> (Vec<(Rect, String)>, Vec<(Rect, String)>) {
+) -> (Hits, Hits) {
     let c = &app.canvas;
     let model = &app.doc.model;
     let z = c.zoom;

@@ -658,7 +658,8 @@ impl ThreatmapApp {
     /// Imports `src` (a TMT, Threat Dragon or OTM file) into a native model saved at `out`,
     /// with the rule pack it brings written beside it, and opens it.
     pub fn import(&mut self, format: ImportFormat, src: &Path, out: &Path) {
-        let result = (|| -> anyhow::Result<(Vec<String>, Vec<(PathBuf, String)>)> {
+        type Written = (Vec<String>, Vec<(PathBuf, String)>);
+        let result = (|| -> anyhow::Result<Written> {
             let limit = if format == ImportFormat::Tm7 { threatmap_core::tmt::MAX_TM7_BYTES } else { file::MAX_FILE_BYTES };
             let text = file::read_text(src, limit).map_err(|p| anyhow::anyhow!("{}", p.display_in(&src.display().to_string())))?;
             let imported = crate::cli::import(format, &text, src, out)?;
