@@ -957,6 +957,20 @@ fn tm_bom_models_import_and_exports_validate_against_the_schema() {
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
         let errors = schema_errors(&validator, &doc);
         assert!(errors.is_empty(), "{}: the export is valid TM-BOM:\n{}", source.display(), errors.join("\n"));
+        // A threat on several components is named for all of them, not after the first.
+        let titles: std::collections::BTreeMap<&str, &str> = ["components", "actors", "data_stores"]
+            .iter()
+            .flat_map(|k| doc[*k].as_array().unwrap().iter())
+            .map(|c| (c["symbolic_name"].as_str().unwrap(), c["title"].as_str().unwrap()))
+            .collect();
+        for t in doc["threats"].as_array().unwrap() {
+            let on: Vec<&str> =
+                t["components_affected"].as_array().unwrap().iter().filter_map(|c| titles.get(c.as_str().unwrap()).copied()).collect();
+            if on.len() > 1 {
+                let title = t["title"].as_str().unwrap();
+                assert!(on.iter().all(|n| !title.contains(&format!(" {n}"))), "{title} names one of {on:?}");
+            }
+        }
         let back = dir.path().join("back.threatmap.json");
         let o = run(&["import", "tm-bom", out.to_str().unwrap(), "-o", back.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));

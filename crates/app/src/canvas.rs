@@ -708,13 +708,7 @@ type FlowLabel = (String, Vec<Pos2>, std::sync::Arc<egui::Galley>, Option<(Strin
 
 /// Paints the model; returns where each badge was drawn (screen rectangles and element ids),
 /// so a click on a badge selects its element, and where each flow label was.
-fn paint(
-    ui: &egui::Ui,
-    app: &ThreatmapApp,
-    geo: &Geometry,
-    painter: &egui::Painter,
-    dark: bool,
-) -> (Hits, Hits) {
+fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Painter, dark: bool) -> (Hits, Hits) {
     let c = &app.canvas;
     let model = &app.doc.model;
     let z = c.zoom;

@@ -155,6 +155,18 @@ impl Template {
         self.parts.iter().all(|p| matches!(p, TitlePart::Text(_)))
     }
 
+    /// The text for no element in particular: each placeholder reads `fill` ("SQL injection
+    /// through the affected components").
+    pub fn generic(&self, fill: &str) -> String {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                TitlePart::Text(t) => t.as_str(),
+                TitlePart::Path(_) => fill,
+            })
+            .collect()
+    }
+
     /// The text for one element.
     pub fn render(&self, facts: &Prepared<'_>, element: u32) -> String {
         let mut out = String::new();
@@ -218,6 +230,12 @@ impl Rule {
     /// element.
     pub fn title_for(&self, facts: &Prepared<'_>, element: u32) -> String {
         self.title.render(facts, element)
+    }
+
+    /// The title and description for no element in particular (a threat on several
+    /// elements): each placeholder reads `fill`.
+    pub fn generic_text(&self, fill: &str) -> (String, String) {
+        (self.title.generic(fill), self.description_t.generic(fill))
     }
 
     /// True if the description and mitigations are the same for every element.

@@ -683,6 +683,13 @@ pub fn export(a: &Analysis<'_>) -> String {
         }
         let affected: BTreeSet<String> = found.iter().map(|f| name_of[prepared.element(f.element).id.as_str()].clone()).collect();
         let view = a.view(found[0]);
+        // A threat on several elements is named for all of them, not after the first.
+        let (title, description) = if affected.len() == 1 {
+            (crate::model::one_line(&view.title), view.description.to_string())
+        } else {
+            let (t, d) = r.generic_text("the affected components");
+            (crate::model::one_line(&t), d)
+        };
         let cwes: Vec<Value> = r
             .references
             .iter()
@@ -696,9 +703,9 @@ pub fn export(a: &Analysis<'_>) -> String {
             .map(|n| json!({ "capec_id": n }))
             .collect();
         let mut t = json!({
-            "symbolic_name": tname, "title": crate::model::one_line(&r.id) + ": " + &crate::model::one_line(&view.title),
-            "description": view.description, "components_affected": affected.into_iter().collect::<Vec<_>>(),
-            "threat_persona": "attacker", "event": crate::model::one_line(&view.title), "sources": ["adversary"],
+            "symbolic_name": tname, "title": format!("{}: {title}", crate::model::one_line(&r.id)),
+            "description": description, "components_affected": affected.iter().collect::<Vec<_>>(),
+            "threat_persona": "attacker", "event": title, "sources": ["adversary"],
         });
         if !cwes.is_empty() {
             t["weaknesses"] = json!(cwes);
@@ -735,8 +742,8 @@ pub fn export(a: &Analysis<'_>) -> String {
                 * rank(i, &["negligible", "minor", "moderate", "major", "severe"])
         };
         risks.push(json!({
-            "symbolic_name": format!("{tname}-risk"), "title": format!("Risk of {}", crate::model::one_line(&view.title)),
-            "description": view.description, "threats": [tname], "likelihood": likelihood, "impact": impact,
+            "symbolic_name": format!("{tname}-risk"), "title": format!("Risk of {title}"),
+            "description": description, "threats": [tname], "likelihood": likelihood, "impact": impact,
             "impact_description": view.details, "score": score(likelihood, impact), "level": level,
         }));
     }
