@@ -722,6 +722,9 @@ fn a_small_window_keeps_the_findings_table_clear_of_the_inspector() {
     for (what, r) in rects {
         assert!(r.right() < inspector_left, "{what} ends at {} but the inspector starts at {inspector_left}", r.right());
     }
+    // The ID column is wide enough for the IDs ("GEN-AUTH-01" is about 90 px).
+    let (id, title) = (h.get_by_label("ID").rect(), h.get_by_label("Title").rect());
+    assert!(title.left() - id.left() >= 100.0, "the ID column is {} px", title.left() - id.left());
 }
 
 /// The inspector never grows wider than its panel: egui would widen the panel under the canvas

@@ -987,7 +987,12 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     let avail = ui.available_width() - gaps;
     let narrow = avail < 720.0;
     let sev_w = if narrow { 44.0 } else { 110.0 };
-    let id_w = (avail * 0.14).clamp(64.0, 130.0);
+    // The ID column fits the longest ID shown (IDs tell rules apart: "GEN-AUTH-01" vs "-02"),
+    // up to a quarter of the table.
+    let longest = shown.iter().map(|r| r.id.as_str()).max_by_key(|id| id.chars().count()).unwrap_or("ID");
+    let id_text =
+        ui.fonts_mut(|f| f.layout_no_wrap(longest.to_owned(), egui::TextStyle::Body.resolve(ui.style()), Color32::WHITE).size().x);
+    let id_w = (id_text + 12.0).clamp(64.0, (avail * 0.25).max(64.0));
     let elem_w = (avail * 0.28).clamp(100.0, 320.0);
     let title_w = (avail - sev_w - id_w - elem_w).max(100.0);
     let widths = [sev_w, id_w, title_w, elem_w];
