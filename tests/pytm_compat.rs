@@ -284,6 +284,9 @@ fn exported_pytm_scripts_read_back_and_run_in_pytm_with_the_same_findings() {
             let names = |m: &Model| m.elements.iter().map(|e| (e.kind, e.name.clone())).collect::<Vec<_>>();
             assert_eq!(names(&back.model), names(model), "{name}");
             assert_eq!(lost.iter().any(|l| l.contains("layout")), !model.layout.is_empty(), "{name}: {lost:?}");
+            if name == "web-app" {
+                assert!(lost.iter().any(|l| l.contains("GEN-INJ-06") && l.contains("exclude nothing")), "{lost:?}");
+            }
         }
         let Some(python) = &python else { continue };
         let file = dir.path().join(format!("{name}.py"));

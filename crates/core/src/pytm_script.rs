@@ -1001,6 +1001,21 @@ pub fn write(model: &crate::model::Model) -> (String, Vec<String>) {
             }
         }
     }
+    // Assumptions that exclude Threatmap's own rules exclude nothing in pytm's threat library.
+    let mut builtin = crate::rules::RuleSet::new();
+    for p in crate::rules::BUILTIN_PACKS {
+        builtin.add_builtin(p.name);
+    }
+    let ours: std::collections::BTreeSet<&str> = builtin.rules.iter().map(|r| r.id.as_str()).collect();
+    let excluded = model.assumptions.iter().chain(model.elements.iter().flat_map(|e| e.assumptions.iter()));
+    let foreign: std::collections::BTreeSet<&str> =
+        excluded.flat_map(|a| a.exclude.iter()).map(String::as_str).filter(|id| ours.contains(id)).collect();
+    if !foreign.is_empty() {
+        lost.push(format!(
+            "assumptions exclude {}: Threatmap rule ids, which pytm's threat library does not have (they exclude nothing there)",
+            foreign.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
     if !model.layout.is_empty() {
         lost.push("the diagram layout is not carried: pytm lays its diagrams out with Graphviz".to_owned());
     }
