@@ -65,6 +65,16 @@ fn run_model(model: &Model, threats: &Path, exclude: &[&str]) -> (Pairs, Pairs) 
     (pairs(&analysis.findings), pairs(&analysis.excluded))
 }
 
+/// pytm's golden findings files and the `--exclude` each was made with.
+const GOLDENS: [(&str, &[&str]); 2] = [("findings.tsv", &[]), ("findings_exclude_INP03_DE01.tsv", &["INP03", "DE01"])];
+
+/// Fails, listing the differences, unless the findings and excluded findings are pytm's.
+fn assert_same(what: &str, (found, excluded): (&Pairs, &Pairs), (want_found, want_excluded): (&Pairs, &Pairs)) {
+    let mut problems = diff("finding", found, want_found);
+    problems.extend(diff("excluded", excluded, want_excluded));
+    assert!(problems.is_empty(), "{what}:\n{}", problems.join("\n"));
+}
+
 fn diff(what: &str, got: &Pairs, want: &Pairs) -> Vec<String> {
     let mut out = Vec::new();
     for (k, n) in want {
@@ -92,12 +102,10 @@ fn pytm_goldens_give_the_same_findings() {
             continue;
         }
         models += 1;
-        for (tsv, exclude) in [("findings.tsv", &[][..]), ("findings_exclude_INP03_DE01.tsv", &["INP03", "DE01"][..])] {
+        for (tsv, exclude) in GOLDENS {
             let (want_found, want_excluded) = read_tsv(&dir.join(tsv));
             let (found, excluded) = run(&dir, &threats, exclude);
-            let mut problems = diff("finding", &found, &want_found);
-            problems.extend(diff("excluded", &excluded, &want_excluded));
-            assert!(problems.is_empty(), "{} {tsv}:\n{}", dir.display(), problems.join("\n"));
+            assert_same(&format!("{} {tsv}", dir.display()), (&found, &excluded), (&want_found, &want_excluded));
             compared += want_found.values().sum::<usize>() + want_excluded.values().sum::<usize>();
         }
     }
@@ -207,12 +215,10 @@ fn pytm_scripts_read_directly_import_as_their_json_output() {
                 el.clear(Element::attribute(name).unwrap().key);
             }
         }
-        for (tsv, exclude) in [("findings.tsv", &[][..]), ("findings_exclude_INP03_DE01.tsv", &["INP03", "DE01"][..])] {
+        for (tsv, exclude) in GOLDENS {
             let (want_found, want_excluded) = read_tsv(&dir.join(tsv));
             let (found, excluded) = run_model(&as_pytm, &threats, exclude);
-            let mut problems = diff("finding", &found, &want_found);
-            problems.extend(diff("excluded", &excluded, &want_excluded));
-            assert!(problems.is_empty(), "{} (script) {tsv}:\n{}", dir.display(), problems.join("\n"));
+            assert_same(&format!("{} (script) {tsv}", dir.display()), (&found, &excluded), (&want_found, &want_excluded));
         }
     }
     assert!(models >= 2, "expected the pytm golden models with their scripts");
