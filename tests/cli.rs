@@ -802,3 +802,33 @@ fn names_drawn_on_two_lines_read_as_one_line_in_findings() {
     }
     assert!(findings.iter().any(|f| f["title"].as_str().unwrap().contains("Private Encryption Key")));
 }
+
+/// Each status change records who made it: `THREATMAP_USER`, else the login name, else (where
+/// the environment names no user, as in services and containers) the account's name.
+#[test]
+fn triage_history_records_who() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.threatmap.json");
+    std::fs::copy(example("web-app.threatmap.json"), &model).unwrap();
+    let m = model.to_str().unwrap();
+    let triage = |key: &str, env: &[(&str, &str)]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_threatmap"));
+        c.args(["triage", m, key, "--status", "mitigated", "--note", "fixed"]);
+        for v in ["THREATMAP_USER", "USER", "USERNAME", "LOGNAME"] {
+            c.env_remove(v);
+        }
+        c.envs(env.iter().copied());
+        let o = c.output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    triage("GEN-INJ-01@web", &[("THREATMAP_USER", "ana"), ("USER", "root")]);
+    triage("GEN-INJ-02@web", &[("USER", "bo")]);
+    triage("GEN-INJ-10@web", &[]);
+    let saved: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&model).unwrap()).unwrap();
+    let by = |key: &str| saved["decisions"][key]["history"][0]["by"].as_str().unwrap_or("").to_owned();
+    assert_eq!(by("GEN-INJ-01@web"), "ana");
+    assert_eq!(by("GEN-INJ-02@web"), "bo");
+    if cfg!(target_os = "linux") {
+        assert!(!by("GEN-INJ-10@web").is_empty(), "the account's name when the environment names no user");
+    }
+}
