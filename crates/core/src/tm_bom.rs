@@ -690,18 +690,15 @@ pub fn export(a: &Analysis<'_>) -> String {
             let (t, d) = r.generic_text("the affected components");
             (crate::model::one_line(&t), d)
         };
-        let cwes: Vec<Value> = r
-            .references
-            .iter()
-            .filter_map(|x| x.strip_prefix("CWE-")?.split(|c: char| !c.is_ascii_digit()).next()?.parse::<i64>().ok())
-            .map(|n| json!({ "cwe_id": n }))
-            .collect();
-        let capecs: Vec<Value> = r
-            .references
-            .iter()
-            .filter_map(|x| x.strip_prefix("CAPEC-")?.split(|c: char| !c.is_ascii_digit()).next()?.parse::<i64>().ok())
-            .map(|n| json!({ "capec_id": n }))
-            .collect();
+        // References `CWE-79` and `CAPEC-66` as the format's `{cwe_id: 79}` and `{capec_id: 66}`.
+        let numbered = |prefix: &str, key: &str| -> Vec<Value> {
+            r.references
+                .iter()
+                .filter_map(|x| x.strip_prefix(prefix)?.split(|c: char| !c.is_ascii_digit()).next()?.parse::<i64>().ok())
+                .map(|n| json!({ key: n }))
+                .collect()
+        };
+        let (cwes, capecs) = (numbered("CWE-", "cwe_id"), numbered("CAPEC-", "capec_id"));
         let mut t = json!({
             "symbolic_name": tname, "title": format!("{}: {title}", crate::model::one_line(&r.id)),
             "description": description, "components_affected": affected.iter().collect::<Vec<_>>(),
