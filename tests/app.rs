@@ -59,7 +59,7 @@ fn click_at(h: &mut Harness<'_, ThreatmapApp>, p: Pos2) {
 fn rect(h: &Harness<'_, ThreatmapApp>, id: &str) -> egui::Rect {
     let m = &h.state().doc.model;
     let kind = m.elements.iter().find(|e| e.id == id).unwrap().kind;
-    rect_of(m, id, kind).unwrap()
+    rect_of(m, 0, id, kind).unwrap()
 }
 
 fn element<'a>(h: &'a Harness<'_, ThreatmapApp>, id: &str) -> &'a threatmap_core::model::Element {
@@ -166,7 +166,7 @@ fn save_then_open_round_trips_the_model_exactly() {
     let mut h = harness(example());
     // An edit, then Save (Ctrl+S) to a known path.
     h.state_mut().doc.edit(|m| {
-        document::add_element(m, Kind::Lambda, pos2(600.0, 600.0));
+        document::add_element(m, 0, Kind::Lambda, pos2(600.0, 600.0));
     });
     h.state_mut().doc.path = Some(path.clone());
     h.key_press_modifiers(Modifiers::COMMAND, Key::S);
@@ -349,11 +349,11 @@ fn resizing_a_boundary_changes_membership_and_flows_bend_and_straighten() {
     let (a, b) = (rect(&h, "cleaner").center(), rect(&h, "db").center());
     h.state_mut().selection = [flow.to_owned()].into();
     h.run_steps(2);
-    let had = document::waypoint(&h.state().doc.model, flow);
+    let had = document::waypoint(&h.state().doc.model, 0, flow);
     let mid = had.unwrap_or(a.lerp(b, 0.5));
     let (from, to) = (screen(&h, mid), screen(&h, mid + vec2(0.0, 120.0)));
     drag(&mut h, from, to);
-    let w = document::waypoint(&h.state().doc.model, flow).expect("a waypoint");
+    let w = document::waypoint(&h.state().doc.model, 0, flow).expect("a waypoint");
     assert!((w - (mid + vec2(0.0, 120.0))).length() < 12.0, "{w:?}");
     let at = screen(&h, w);
     h.hover_at(at);
@@ -365,7 +365,7 @@ fn resizing_a_boundary_changes_membership_and_flows_bend_and_straighten() {
         h.step();
     }
     h.run_steps(2);
-    assert!(document::waypoint(&h.state().doc.model, flow).is_none(), "double-click straightens the flow");
+    assert!(document::waypoint(&h.state().doc.model, 0, flow).is_none(), "double-click straightens the flow");
 }
 
 #[test]
@@ -793,7 +793,7 @@ fn opening_a_layout_that_contradicts_the_model_keeps_the_model() {
     let app = h.state();
     let memberships = |m: &Model| m.elements.iter().map(|e| (e.id.clone(), e.in_boundary.clone())).collect::<Vec<_>>();
     assert_eq!(memberships(&app.doc.model), memberships(&model), "no membership changed");
-    let (node, zone) = (rect_of(&app.doc.model, "web", Kind::Server).unwrap(), rect_of(&app.doc.model, "vpc", Kind::Boundary).unwrap());
+    let (node, zone) = (rect_of(&app.doc.model, 0, "web", Kind::Server).unwrap(), rect_of(&app.doc.model, 0, "vpc", Kind::Boundary).unwrap());
     assert!(zone.contains(node.center()), "the web server is drawn inside its boundary: {node:?} in {zone:?}");
     assert!(app.status.contains("laid out afresh"), "{}", app.status);
     assert!(app.cache.messages.iter().any(|m| m.contains("laid out afresh")), "{:?}", app.cache.messages);
@@ -852,7 +852,7 @@ fn boundaries_list_their_members_and_badges_leave_the_handles_free() {
     h.get_by_label(&format!("Contains ({}): {}", members.len(), members.join(", ")));
     let app = h.state();
     for e in app.doc.model.elements.iter().filter(|e| e.kind.is_node()) {
-        let Some(r) = rect_of(&app.doc.model, &e.id, e.kind) else { continue };
+        let Some(r) = rect_of(&app.doc.model, 0, &e.id, e.kind) else { continue };
         let handle = egui::Rect::from_center_size(app.canvas.screen_from_canvas(r.right_center() + vec2(10.0, 0.0)), vec2(12.0, 12.0));
         for (badge, id) in &app.canvas.badge_hits {
             assert!(!badge.intersects(handle), "the badge of {id} covers the handle of {}", e.id);
@@ -880,7 +880,7 @@ fn flow_labels_keep_off_the_nodes() {
     let nodes: Vec<egui::Rect> = ["a", "b", "c"]
         .iter()
         .map(|id| {
-            let r = rect_of(&app.doc.model, id, Kind::Process).unwrap();
+            let r = rect_of(&app.doc.model, 0, id, Kind::Process).unwrap();
             egui::Rect::from_min_max(app.canvas.screen_from_canvas(r.min), app.canvas.screen_from_canvas(r.max))
         })
         .collect();
@@ -906,11 +906,11 @@ fn a_dropped_boundary_holds_its_members_whole() {
             threatmap_core::model::Placement { x, y: 100.0, width: Some(140.0), height: Some(70.0), line: Vec::new() },
         );
     }
-    let b = document::add_element(&mut m, Kind::Boundary, pos2(300.0, 135.0));
+    let b = document::add_element(&mut m, 0, Kind::Boundary, pos2(300.0, 135.0));
     for id in ["p", "s"] {
         let e = m.elements.iter().find(|e| e.id == id).unwrap();
         assert_eq!(e.in_boundary.as_deref(), Some(b.as_str()), "{id} is inside");
-        let (r, zone) = (rect_of(&m, id, e.kind).unwrap(), rect_of(&m, &b, Kind::Boundary).unwrap());
+        let (r, zone) = (rect_of(&m, 0, id, e.kind).unwrap(), rect_of(&m, 0, &b, Kind::Boundary).unwrap());
         assert!(zone.contains_rect(r), "{id} {r:?} is drawn wholly inside {zone:?}");
     }
 }

@@ -6,7 +6,10 @@
 //! - triage decisions survive any sequence of renames and moves: none is lost or changed, and a
 //!   finding that still exists keeps its decision;
 //! - the drawing and the model agree after every edit and every undo: each node belongs to the
-//!   smallest boundary around its centre, each boundary to the smallest larger one around it.
+//!   smallest boundary around its centre, each boundary to the smallest larger one around it
+//!   (on the diagram edited, for the elements whose boundary it draws);
+//! - with several diagrams (added, switched between, elements shown on several, diagrams
+//!   deleted) every element stays drawn on some diagram.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is a failed test
 
 mod common;
@@ -36,6 +39,11 @@ enum Edit {
     Delete { which: usize },
     Triage { which: usize, status: usize, note: String },
     AutoLayout,
+    NewDiagram,
+    Switch { which: usize },
+    ShowHere { which: usize },
+    RemoveHere { which: usize },
+    DeleteDiagram,
 }
 
 const KINDS: &[Kind] = &[Kind::Actor, Kind::Process, Kind::Server, Kind::Datastore, Kind::Lambda, Kind::Boundary];
@@ -63,6 +71,11 @@ fn edit() -> impl Strategy<Value = Edit> {
         i.clone().prop_map(|which| Edit::Delete { which }),
         (i, 0usize..7, name()).prop_map(|(which, status, note)| Edit::Triage { which, status, note }),
         Just(Edit::AutoLayout),
+        Just(Edit::NewDiagram),
+        (0usize..4).prop_map(|which| Edit::Switch { which }),
+        (0usize..64).prop_map(|which| Edit::ShowHere { which }),
+        (0usize..64).prop_map(|which| Edit::RemoveHere { which }),
+        Just(Edit::DeleteDiagram),
     ]
 }
 
@@ -79,13 +92,15 @@ fn pick(m: &Model, which: usize, filter: impl Fn(&Element) -> bool) -> Option<St
     (!ids.is_empty()).then(|| ids[which % ids.len()].id.clone())
 }
 
-/// Applies one edit the way the app does (moving a boundary moves its members; membership
-/// follows geometry).
-fn apply(m: &mut Model, e: &Edit, rules: &RuleSet) {
+/// Applies one edit the way the app does on diagram `d` (moving a boundary moves its members;
+/// membership follows geometry); diagram edits change `d` as the tabs do.
+fn apply(m: &mut Model, d: &mut usize, e: &Edit, rules: &RuleSet) {
+    *d = (*d).min(m.diagram_count() - 1);
+    let dg = *d;
     let placed = |e: &Element| e.kind.is_node() || e.kind == Kind::Boundary;
     match e {
         Edit::Add { kind, x, y } => {
-            document::add_element(m, KINDS[*kind], pos2(f32::from(*x), f32::from(*y)));
+            document::add_element(m, dg, KINDS[*kind], pos2(f32::from(*x), f32::from(*y)));
         }
         Edit::Flow { from, to } => {
             if let (Some(a), Some(b)) = (pick(m, *from, |e| e.kind.is_node()), pick(m, *to, |e| e.kind.is_node())) {
@@ -94,12 +109,12 @@ fn apply(m: &mut Model, e: &Edit, rules: &RuleSet) {
         }
         Edit::Move { which, dx, dy } => {
             let Some(id) = pick(m, *which, placed) else { return };
-            document::move_by(m, &BTreeSet::from([id]), vec2(f32::from(*dx), f32::from(*dy)));
+            document::move_by(m, dg, &BTreeSet::from([id]), vec2(f32::from(*dx), f32::from(*dy)));
         }
         Edit::Resize { which, w, h } => {
             let Some(id) = pick(m, *which, |e| e.kind == Kind::Boundary) else { return };
-            let Some(r) = document::rect_of(m, &id, Kind::Boundary) else { return };
-            document::resize(m, &id, Rect::from_min_size(r.min, vec2(f32::from(*w), f32::from(*h))));
+            let Some(r) = document::rect_of(m, dg, &id, Kind::Boundary) else { return };
+            document::resize(m, dg, &id, Rect::from_min_size(r.min, vec2(f32::from(*w), f32::from(*h))));
         }
         Edit::Rename { which, name } => {
             if let Some(id) = pick(m, *which, |_| true) {
@@ -133,7 +148,7 @@ fn apply(m: &mut Model, e: &Edit, rules: &RuleSet) {
         }
         Edit::Delete { which } => {
             if let Some(id) = pick(m, *which, |_| true) {
-                document::delete(m, &BTreeSet::from([id]));
+                document::delete(m, dg, &BTreeSet::from([id]));
             }
         }
         Edit::Triage { which, status, note } => {
@@ -150,24 +165,67 @@ fn apply(m: &mut Model, e: &Edit, rules: &RuleSet) {
             d.set_status(to, "proptest", note);
         }
         Edit::AutoLayout => {
-            document::auto_layout(m, true);
+            document::auto_layout(m, dg, true);
+        }
+        Edit::NewDiagram => {
+            let n = m.diagram_count() + 1;
+            *d = m.add_diagram("Diagram 1", &format!("Diagram {n}"));
+        }
+        Edit::Switch { which } => *d = which % m.diagram_count(),
+        Edit::ShowHere { which } => {
+            if let Some(id) = pick(m, *which, placed) {
+                document::show_on_diagram(m, dg, &id);
+            }
+        }
+        Edit::RemoveHere { which } => {
+            let membership = m.diagram_membership();
+            let shared = |e: &Element| {
+                let k = m.elements.iter().position(|x| x.id == e.id).unwrap();
+                placed(e) && membership[k].contains(&dg) && membership[k].len() > 1
+            };
+            if let Some(id) = pick(m, *which, shared) {
+                document::remove_from_diagram(m, dg, &BTreeSet::from([id]));
+            }
+        }
+        Edit::DeleteDiagram => {
+            if m.diagram_count() > 1 {
+                m.remove_diagram(dg);
+                document::place_unplaced(m);
+                *d = 0;
+            }
         }
     }
 }
 
-/// Checks that membership is what the drawing shows, computed here independently of the app:
+/// Every node and boundary is drawn (placed) on some diagram that shows it.
+fn nothing_hidden(m: &Model) -> Result<(), String> {
+    let membership = m.diagram_membership();
+    for (e, on) in m.elements.iter().zip(&membership) {
+        if e.kind != Kind::Dataflow && !on.iter().any(|&d| m.layout_of(d).contains_key(&e.id)) {
+            return Err(format!("{} is shown on {on:?} but placed on none of them", e.id));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that membership is what diagram `d` shows, computed here independently of the app:
 /// a node is in the smallest box containing its centre; a boundary in the smallest box that
-/// contains all of it and is larger (equal areas: the larger id).
-fn drawing_agrees(m: &Model) -> Result<(), String> {
+/// contains all of it and is larger (equal areas: the larger id). Elements in a boundary that
+/// `d` does not draw are drawn by another diagram, and not checked here.
+fn drawing_agrees(m: &Model, d: usize) -> Result<(), String> {
+    let layout = m.layout_of(d);
     let boxes: Vec<(&str, Rect)> = m
         .elements
         .iter()
-        .filter(|e| e.kind == Kind::Boundary && m.layout.get(&e.id).is_some_and(|p| p.line.is_empty()))
-        .filter_map(|e| Some((e.id.as_str(), document::rect_of(m, &e.id, e.kind)?)))
+        .filter(|e| e.kind == Kind::Boundary && layout.get(&e.id).is_some_and(|p| p.line.is_empty()))
+        .filter_map(|e| Some((e.id.as_str(), document::rect_of(m, d, &e.id, e.kind)?)))
         .collect();
     for e in m.elements.iter().filter(|e| e.kind.is_node() || e.kind == Kind::Boundary) {
-        let Some(r) = document::rect_of(m, &e.id, e.kind) else { continue };
-        if m.layout.get(&e.id).is_some_and(|p| !p.line.is_empty()) {
+        let Some(r) = document::rect_of(m, d, &e.id, e.kind) else { continue };
+        if layout.get(&e.id).is_some_and(|p| !p.line.is_empty()) {
+            continue;
+        }
+        if e.in_boundary.as_deref().is_some_and(|b| !boxes.iter().any(|(x, _)| *x == b)) {
             continue;
         }
         let mut best: Option<(&str, Rect)> = None;
@@ -202,12 +260,15 @@ proptest! {
         let initial = start();
         let mut doc = Document::new(initial.clone(), None);
         let mut history = vec![initial.clone()];
-        prop_assert_eq!(drawing_agrees(&doc.model), Ok(()), "the example");
+        let mut d = 0;
+        prop_assert_eq!(drawing_agrees(&doc.model, 0), Ok(()), "the example");
         for e in &edits {
             let before = doc.model.clone();
-            doc.edit(|m| apply(m, e, &rules));
+            doc.edit(|m| apply(m, &mut d, e, &rules));
             let after = doc.model.clone();
-            prop_assert_eq!(drawing_agrees(&after), Ok(()), "after {:?}", e);
+            prop_assert_eq!(drawing_agrees(&after, d), Ok(()), "after {:?}", e);
+            prop_assert_eq!(nothing_hidden(&after), Ok(()), "after {:?}", e);
+            prop_assert_eq!(file::check(&after).into_iter().filter(|p| p.level == file::Level::Error).count(), 0, "after {:?}", e);
             if after != before {
                 prop_assert!(doc.undo(), "{e:?}: nothing to undo");
                 prop_assert_eq!(&doc.model, &before, "undo of {:?}", e);
@@ -249,13 +310,14 @@ proptest! {
     ) {
         let rules = rules();
         let mut m = start();
+        let mut d = 0;
         for (n, which) in triaged.iter().enumerate() {
-            apply(&mut m, &Edit::Triage { which: *which, status: n, note: format!("decided {n}") }, &rules);
+            apply(&mut m, &mut d, &Edit::Triage { which: *which, status: n, note: format!("decided {n}") }, &rules);
         }
         let decisions = m.decisions.clone();
         let mut doc = Document::new(m, None);
         for e in &edits {
-            doc.edit(|m| apply(m, e, &rules));
+            doc.edit(|m| apply(m, &mut d, e, &rules));
         }
         prop_assert_eq!(&doc.model.decisions, &decisions, "decisions changed");
         let a = analyze(&doc.model, &rules, &Options::default());

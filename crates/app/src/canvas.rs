@@ -34,6 +34,8 @@ pub struct CanvasState {
     /// The canvas rectangle on screen in the last frame.
     pub screen_rect: Rect,
     geometry: Option<(u64, std::sync::Arc<Geometry>)>,
+    /// The diagram shown (of a model with several).
+    pub diagram: usize,
     /// Where the last frame drew each badge (screen rectangle, element id).
     pub badge_hits: Vec<(Rect, String)>,
     /// Where the last frame drew each flow's label (screen rectangle, flow id).
@@ -51,6 +53,7 @@ impl Default for CanvasState {
             drag: Drag::None,
             screen_rect: Rect::NOTHING,
             geometry: None,
+            diagram: 0,
             badge_hits: Vec::new(),
             label_hits: Vec::new(),
         }
@@ -131,9 +134,10 @@ impl CanvasState {
     }
 
     fn fit(&mut self, model: &Model, min_zoom: f32) {
+        let dg = self.diagram;
         let mut bb = Rect::NOTHING;
         for e in &model.elements {
-            if let Some(r) = rect_of(model, &e.id, e.kind).filter(|_| e.kind != Kind::Dataflow) {
+            if let Some(r) = rect_of(model, dg, &e.id, e.kind).filter(|_| e.kind != Kind::Dataflow) {
                 bb = bb.union(r);
             }
         }
@@ -221,41 +225,43 @@ fn badge_tooltip(app: &ThreatmapApp, id: &str) -> String {
 /// offsets of parallel flows. Built once per change, not per lookup.
 #[derive(Debug, Default)]
 pub struct Geometry {
+    diagram: usize,
     nodes: std::collections::HashMap<String, (Kind, Rect)>,
     offsets: std::collections::HashMap<String, f32>,
 }
 
 impl Geometry {
-    fn new(model: &Model) -> Geometry {
+    fn new(model: &Model, dg: usize) -> Geometry {
         let nodes = model
             .elements
             .iter()
             .filter(|e| e.kind.is_node())
-            .filter_map(|e| Some((e.id.clone(), (e.kind, rect_of(model, &e.id, e.kind)?))))
+            .filter_map(|e| Some((e.id.clone(), (e.kind, rect_of(model, dg, &e.id, e.kind)?))))
             .collect();
-        Geometry { nodes, offsets: parallel_offsets(model) }
+        Geometry { diagram: dg, nodes, offsets: parallel_offsets(model) }
     }
 }
 
 /// The geometry of the current revision (rebuilt when the model changed).
 fn geometry(app: &mut ThreatmapApp) -> std::sync::Arc<Geometry> {
     let rev = app.doc.revision();
+    let dg = app.canvas.diagram;
     match &app.canvas.geometry {
-        Some((r, g)) if *r == rev => g.clone(),
+        Some((r, g)) if *r == rev && g.diagram == dg => g.clone(),
         _ => {
-            let g = std::sync::Arc::new(Geometry::new(&app.doc.model));
+            let g = std::sync::Arc::new(Geometry::new(&app.doc.model, dg));
             app.canvas.geometry = Some((rev, g.clone()));
             g
         }
     }
 }
 
-fn boundary_rects(model: &Model) -> Vec<(String, Rect)> {
+fn boundary_rects(model: &Model, dg: usize) -> Vec<(String, Rect)> {
     model
         .elements
         .iter()
         .filter(|e| e.kind == Kind::Boundary)
-        .filter_map(|e| Some((e.id.clone(), rect_of(model, &e.id, e.kind)?)))
+        .filter_map(|e| Some((e.id.clone(), rect_of(model, dg, &e.id, e.kind)?)))
         .collect()
 }
 
@@ -278,10 +284,11 @@ fn parallel_offsets(model: &Model) -> std::collections::HashMap<String, f32> {
 /// the sink.
 fn flow_path(model: &Model, flow: &threatmap_core::model::Element, geo: &Geometry) -> Option<Vec<Pos2>> {
     let offsets = &geo.offsets;
+    let dg = geo.diagram;
     let find = |id: &Option<String>| geo.nodes.get(id.as_ref()?).copied();
     let (sk, sr) = find(&flow.source)?;
     let (tk, tr) = find(&flow.sink)?;
-    let mut mid = document::waypoint(model, &flow.id);
+    let mut mid = document::waypoint(model, dg, &flow.id);
     if mid.is_none()
         && let Some(off) = offsets.get(&flow.id)
     {
@@ -328,6 +335,7 @@ fn dist_to_segment(p: Pos2, a: Pos2, b: Pos2) -> f32 {
 }
 
 fn hit_test(app: &ThreatmapApp, geo: &Geometry, screen: Pos2) -> Hit {
+    let dg = app.canvas.diagram;
     let c = &app.canvas;
     let model = &app.doc.model;
     let p = c.canvas_from_screen(screen);
@@ -341,7 +349,7 @@ fn hit_test(app: &ThreatmapApp, geo: &Geometry, screen: Pos2) -> Hit {
         let Some(e) = model.elements.iter().find(|e| &e.id == id) else { continue };
         match e.kind {
             Kind::Boundary => {
-                if let Some(r) = rect_of(model, id, e.kind) {
+                if let Some(r) = rect_of(model, dg, id, e.kind) {
                     for (k, corner) in [r.left_top(), r.right_top(), r.right_bottom(), r.left_bottom()].iter().enumerate() {
                         if (*corner - p).length() <= tol * 1.5 {
                             return Hit::ResizeHandle(id.clone(), k);
@@ -386,7 +394,7 @@ fn hit_test(app: &ThreatmapApp, geo: &Geometry, screen: Pos2) -> Hit {
     }
     // Line boundaries: near the line.
     for e in model.elements.iter().filter(|e| e.kind == Kind::Boundary) {
-        if let Some(points) = document::line_of(model, &e.id)
+        if let Some(points) = document::line_of(model, dg, &e.id)
             && points.windows(2).any(|w| dist_to_segment(p, w[0], w[1]) <= tol)
         {
             return Hit::Boundary(e.id.clone());
@@ -394,7 +402,7 @@ fn hit_test(app: &ThreatmapApp, geo: &Geometry, screen: Pos2) -> Hit {
     }
     // Boundaries: their border, or their label in the top-left corner (inside stays free for
     // rubber-band selection of what they contain).
-    let mut bs = boundary_rects(model);
+    let mut bs = boundary_rects(model, dg);
     bs.sort_by(|a, b| a.1.area().total_cmp(&b.1.area()));
     for (id, r) in bs {
         let label = Rect::from_min_size(r.min, vec2(180.0f32.min(r.width()), 24.0));
@@ -417,12 +425,13 @@ fn connect_handle(r: Rect) -> Pos2 {
 }
 
 fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
+    let dg = app.canvas.diagram;
     // Palette drops create elements where they land.
     if let Some(kind) = response.dnd_release_payload::<Kind>() {
         if let Some(pos) = ui.input(|i| i.pointer.interact_pos()) {
             let at = app.canvas.snap(app.canvas.canvas_from_screen(pos));
             let mut new_id = String::new();
-            app.doc.edit(|m| new_id = document::add_element(m, *kind, at));
+            app.doc.edit(|m| new_id = document::add_element(m, dg, *kind, at));
             app.selection = BTreeSet::from([new_id]);
             app.status = format!("Added {}", kind.name());
         }
@@ -442,7 +451,7 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
         app.canvas.drag = match hit {
             _ if middle || space => Drag::Pan,
             Hit::ResizeHandle(id, corner) => {
-                let original = rect_of(&app.doc.model, &id, Kind::Boundary).unwrap_or(Rect::NOTHING);
+                let original = rect_of(&app.doc.model, dg, &id, Kind::Boundary).unwrap_or(Rect::NOTHING);
                 app.doc.checkpoint();
                 Drag::Resize { id, corner, original }
             }
@@ -459,13 +468,13 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
                     app.selection.insert(id);
                 }
                 let model = &app.doc.model;
-                let ids = document::moving_with(model, &app.selection);
+                let ids = document::moving_with(model, dg, &app.selection);
                 let originals: Vec<(String, Rect)> = ids
                     .iter()
                     .filter_map(|id| {
                         let e = model.elements.iter().find(|e| &e.id == id)?;
                         (e.kind != Kind::Dataflow).then_some(())?;
-                        Some((id.clone(), rect_of(model, id, e.kind)?))
+                        Some((id.clone(), rect_of(model, dg, id, e.kind)?))
                     })
                     .collect();
                 // Waypoints of flows whose both ends move, move along.
@@ -474,9 +483,9 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
                     .iter()
                     .filter(|e| e.kind == Kind::Dataflow)
                     .filter(|e| e.source.as_ref().is_some_and(|s| ids.contains(s)) && e.sink.as_ref().is_some_and(|s| ids.contains(s)))
-                    .filter_map(|e| Some((e.id.clone(), document::waypoint(model, &e.id)?)))
+                    .filter_map(|e| Some((e.id.clone(), document::waypoint(model, dg, &e.id)?)))
                     .collect();
-                let lines = app.selection.iter().filter_map(|id| Some((id.clone(), document::line_of(model, id)?))).collect();
+                let lines = app.selection.iter().filter_map(|id| Some((id.clone(), document::line_of(model, dg, id)?))).collect();
                 app.doc.checkpoint();
                 Drag::Move { start: p, originals, waypoints, lines }
             }
@@ -508,13 +517,13 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
                     }
                     for (id, points) in &lines {
                         let moved: Vec<Pos2> = points.iter().map(|q| *q + d).collect();
-                        document::set_line(&mut app.doc.model, id, &moved);
+                        document::set_line(&mut app.doc.model, dg, id, &moved);
                     }
                     for (id, r) in &originals {
-                        set_rect(&mut app.doc.model, id, r.translate(d));
+                        set_rect(&mut app.doc.model, dg, id, r.translate(d));
                     }
                     for (id, w) in &waypoints {
-                        document::set_waypoint(&mut app.doc.model, id, *w + d);
+                        document::set_waypoint(&mut app.doc.model, dg, id, *w + d);
                     }
                     app.doc.changed();
                 }
@@ -537,14 +546,14 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
                     }
                     let r = Rect::from_two_pos(r.min, r.max);
                     if r.width() >= 60.0 && r.height() >= 40.0 {
-                        set_rect(&mut app.doc.model, &id, r);
+                        set_rect(&mut app.doc.model, dg, &id, r);
                         app.doc.changed();
                     }
                 }
             }
             Drag::Waypoint { id } => {
                 if let Some(p) = p {
-                    document::set_waypoint(&mut app.doc.model, &id, app.canvas.snap(p));
+                    document::set_waypoint(&mut app.doc.model, dg, &id, app.canvas.snap(p));
                     app.doc.changed();
                 }
             }
@@ -558,7 +567,7 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
         match drag {
             Drag::Move { .. } | Drag::Resize { .. } => {
                 // Membership follows the drawing: what now lies inside a boundary is in it.
-                document::sync_membership(&mut app.doc.model);
+                document::sync_membership(&mut app.doc.model, dg);
                 app.doc.discard_checkpoint_if_unchanged();
                 app.doc.changed();
             }
@@ -584,7 +593,7 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
                     for e in &model.elements {
                         let inside = match e.kind {
                             Kind::Dataflow => flow_path(model, e, &geo).is_some_and(|path| path.iter().all(|q| area.contains(*q))),
-                            k => rect_of(model, &e.id, k).is_some_and(|r| area.contains_rect(r)),
+                            k => rect_of(model, dg, &e.id, k).is_some_and(|r| area.contains_rect(r)),
                         };
                         if inside {
                             app.selection.insert(e.id.clone());
@@ -628,7 +637,7 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
     {
         // Double-click a flow to drop its waypoint (straighten it).
         app.doc.edit(|m| {
-            m.layout.remove(&id);
+            m.layout_of_mut(dg).remove(&id);
         });
     }
 }
@@ -709,6 +718,7 @@ type FlowLabel = (String, Vec<Pos2>, std::sync::Arc<egui::Galley>, Option<(Strin
 /// Paints the model; returns where each badge was drawn (screen rectangles and element ids),
 /// so a click on a badge selects its element, and where each flow label was.
 fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Painter, dark: bool) -> (Hits, Hits) {
+    let dg = geo.diagram;
     let c = &app.canvas;
     let model = &app.doc.model;
     let z = c.zoom;
@@ -746,7 +756,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
         .elements
         .iter()
         .filter(|e| e.kind == Kind::Boundary)
-        .filter_map(|e| Some((e.id.clone(), rect_of(model, &e.id, e.kind)?, e.name.clone())))
+        .filter_map(|e| Some((e.id.clone(), rect_of(model, dg, &e.id, e.kind)?, e.name.clone())))
         .collect();
     bs.sort_by(|a, b| b.1.area().total_cmp(&a.1.area()));
     for (id, r, name) in &bs {
@@ -781,7 +791,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
     // another line's label (Threat Dragon models often start several lines near one spot).
     let mut line_labels: Vec<Rect> = Vec::new();
     for e in model.elements.iter().filter(|e| e.kind == Kind::Boundary) {
-        let Some(points) = document::line_of(model, &e.id) else { continue };
+        let Some(points) = document::line_of(model, dg, &e.id) else { continue };
         let pts: Vec<Pos2> = points.iter().map(|q| c.screen_from_canvas(*q)).collect();
         if !view.intersects(Rect::from_points(&pts)) {
             continue;
@@ -940,7 +950,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
         match &c.drag {
             Drag::Flow { from } => {
                 if let Some(e) = model.elements.iter().find(|e| &e.id == from)
-                    && let Some(r) = rect_of(model, from, e.kind)
+                    && let Some(r) = rect_of(model, dg, from, e.kind)
                 {
                     let a = c.screen_from_canvas(connect_handle(r));
                     painter.line_segment([a, p], Stroke::new(1.5, selected));

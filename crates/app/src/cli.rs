@@ -164,6 +164,10 @@ enum Command {
         /// Lay the model out automatically even if it has positions.
         #[arg(long)]
         auto_layout: bool,
+        /// Draw one diagram of a model with several (by name, or by number from 1). Without it,
+        /// SVG and PNG draw every diagram one below the other, and DOT the whole model as pytm does.
+        #[arg(long, value_name = "NAME")]
+        diagram: Option<String>,
         #[command(flatten)]
         image: ImageArgs,
         #[command(flatten)]
@@ -599,15 +603,30 @@ fn run(command: Command) -> Result<ExitCode> {
                 return Ok(ExitCode::from(1));
             }
         }
-        Command::Dfd { model, format, levels, colormap, no_badges, auto_layout, image, rules, exclude } => {
+        Command::Dfd { model, format, levels, colormap, no_badges, auto_layout, diagram, image, rules, exclude } => {
             let (m, base) = load_model(&model)?;
+            let diagram = match diagram {
+                None => None,
+                Some(name) => Some(m.find_diagram(&name).ok_or_else(|| {
+                    let names: Vec<String> = (0..m.diagram_count()).map(|d| format!("{}. {:?}", d + 1, m.diagram_name(d))).collect();
+                    bad(if m.diagrams.is_empty() {
+                        format!("{}: the model has one diagram; `--diagram {name}` names none (leave it out)", model.display())
+                    } else {
+                        format!("{}: no diagram is called {name:?}; its diagrams are {}", model.display(), names.join(", "))
+                    })
+                })?),
+            };
             let rules = load_rules(&rules, Some((&m, &base)))?;
             let analysis = analyze(&m, &rules, &options(&exclude));
-            let opts = DfdOptions { levels: levels.into_iter().collect(), colormap, badges: !no_badges, auto_layout };
+            let opts = DfdOptions { levels: levels.into_iter().collect(), colormap, badges: !no_badges, auto_layout, diagram };
+            let svg = || match diagram {
+                Some(_) => Diagram::new(&analysis, &opts).to_svg(&analysis),
+                None => Diagram::all_svg(&analysis, &opts),
+            };
             let bytes = match format {
                 DfdFormat::Dot => pytm_text::dot(&analysis, &opts).into_bytes(),
-                DfdFormat::Svg => Diagram::new(&analysis, &opts).to_svg(&analysis).into_bytes(),
-                DfdFormat::Png => png(&Diagram::new(&analysis, &opts).to_svg(&analysis), &image)?,
+                DfdFormat::Svg => svg().into_bytes(),
+                DfdFormat::Png => png(&svg(), &image)?,
             };
             emit(&mut out, image.output.as_deref(), &bytes)?;
         }

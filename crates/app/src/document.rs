@@ -171,9 +171,9 @@ pub fn default_size(kind: Kind) -> Vec2 {
     }
 }
 
-/// An element's rectangle from the model's layout.
-pub fn rect_of(model: &Model, id: &str, kind: Kind) -> Option<Rect> {
-    let p = model.layout.get(id).filter(|p| p.line.is_empty())?;
+/// An element's rectangle on diagram `d`.
+pub fn rect_of(model: &Model, d: usize, id: &str, kind: Kind) -> Option<Rect> {
+    let p = model.layout_of(d).get(id).filter(|p| p.line.is_empty())?;
     let d = default_size(kind);
     Some(Rect::from_min_size(
         pos2(p.x as f32, p.y as f32),
@@ -181,10 +181,10 @@ pub fn rect_of(model: &Model, id: &str, kind: Kind) -> Option<Rect> {
     ))
 }
 
-/// Stores an element's rectangle in the model's layout (rounded to whole units, so files diff well).
-pub fn set_rect(model: &mut Model, id: &str, r: Rect) {
+/// Stores an element's rectangle on diagram `d` (rounded to whole units, so files diff well).
+pub fn set_rect(model: &mut Model, d: usize, id: &str, r: Rect) {
     let round = |v: f32| f64::from(v.round());
-    model.layout.insert(
+    model.layout_of_mut(d).insert(
         id.to_owned(),
         Placement {
             x: round(r.min.x),
@@ -198,36 +198,41 @@ pub fn set_rect(model: &mut Model, id: &str, r: Rect) {
 
 /// The points of a line boundary (a boundary drawn as a line, as Microsoft TMT's trust lines),
 /// if `id` is one.
-pub fn line_of(model: &Model, id: &str) -> Option<Vec<Pos2>> {
-    let points = model.layout.get(id)?.line_points()?;
+pub fn line_of(model: &Model, d: usize, id: &str) -> Option<Vec<Pos2>> {
+    let points = model.layout_of(d).get(id)?.line_points()?;
     Some(points.into_iter().map(|(x, y)| pos2(x as f32, y as f32)).collect())
 }
 
 /// Stores the points of a line boundary (rounded to whole units).
-pub fn set_line(model: &mut Model, id: &str, points: &[Pos2]) {
+pub fn set_line(model: &mut Model, d: usize, id: &str, points: &[Pos2]) {
     let round = |v: f32| f64::from(v.round());
     let Some((first, rest)) = points.split_first() else { return };
     let line = rest.iter().map(|p| [round(p.x), round(p.y)]).collect();
-    model.layout.insert(id.to_owned(), Placement { x: round(first.x), y: round(first.y), width: None, height: None, line });
+    model.layout_of_mut(d).insert(id.to_owned(), Placement { x: round(first.x), y: round(first.y), width: None, height: None, line });
 }
 
 /// A flow's waypoint (where its midpoint was dragged), if any.
-pub fn waypoint(model: &Model, id: &str) -> Option<Pos2> {
-    model.layout.get(id).map(|p| pos2(p.x as f32, p.y as f32))
+pub fn waypoint(model: &Model, d: usize, id: &str) -> Option<Pos2> {
+    model.layout_of(d).get(id).map(|p| pos2(p.x as f32, p.y as f32))
 }
 
-/// Lays out every node and boundary that has no position, using the render crate's layered
-/// layout (boundaries as clusters). With `all`, lays out everything again. Returns true if
-/// anything moved.
-pub fn auto_layout(model: &mut Model, all: bool) -> bool {
-    let missing = model.elements.iter().any(|e| (e.kind.is_node() || e.kind == Kind::Boundary) && !model.layout.contains_key(&e.id));
+/// Lays out every node and boundary diagram `d` shows that has no position there, using the
+/// render crate's layered layout (boundaries as clusters). With `all`, lays out the whole
+/// diagram again. Returns true if anything moved.
+pub fn auto_layout(model: &mut Model, dg: usize, all: bool) -> bool {
+    let shown = model.shown_on(dg);
+    let missing = model
+        .elements
+        .iter()
+        .zip(&shown)
+        .any(|(e, on)| *on && (e.kind.is_node() || e.kind == Kind::Boundary) && !model.layout_of(dg).contains_key(&e.id));
     if !missing && !all {
         return false;
     }
     let rules = RuleSet::new();
     let positions: Vec<(String, Rect)> = {
         let analysis = analyze(model, &rules, &Options::default());
-        let d = Diagram::new(&analysis, &DfdOptions { auto_layout: true, ..DfdOptions::default() });
+        let d = Diagram::new(&analysis, &DfdOptions { auto_layout: true, diagram: Some(dg), ..DfdOptions::default() });
         let mut out = Vec::new();
         for (k, n) in d.scene.nodes.iter().enumerate() {
             // The layout sized each node for its label; keep that size so boundaries still fit.
@@ -247,40 +252,54 @@ pub fn auto_layout(model: &mut Model, all: bool) -> bool {
     let flows: BTreeSet<String> = model.elements.iter().filter(|e| e.kind == Kind::Dataflow).map(|e| e.id.clone()).collect();
     if all {
         for f in &flows {
-            model.layout.remove(f);
+            model.layout_of_mut(dg).remove(f);
         }
     }
     for (id, r) in positions {
         if flows.contains(&id) {
-            if all || !model.layout.contains_key(&id) {
+            if all || !model.layout_of(dg).contains_key(&id) {
                 let round = |v: f32| f64::from(v.round());
-                model.layout.insert(id, Placement { x: round(r.min.x), y: round(r.min.y), width: None, height: None, line: Vec::new() });
+                model
+                    .layout_of_mut(dg)
+                    .insert(id, Placement { x: round(r.min.x), y: round(r.min.y), width: None, height: None, line: Vec::new() });
             }
-        } else if all || !model.layout.contains_key(&id) {
-            set_rect(model, &id, r);
+        } else if all || !model.layout_of(dg).contains_key(&id) {
+            set_rect(model, dg, &id, r);
         }
     }
     // The layout draws each boundary around its members; where stored positions mixed with new
     // ones put something elsewhere, the drawing decides.
-    sync_membership(model);
+    sync_membership(model, dg);
     true
 }
 
-/// Places a model being opened: what has no position is laid out. Where the stored positions
-/// contradict the model (a node drawn outside the boundary it is in, as some tools' exports
-/// have it), the drawing would change the model, so everything is laid out afresh from the
-/// memberships instead. Returns true in that case.
-pub fn place_for_opening(model: &mut Model) -> bool {
-    let memberships = |m: &Model| m.elements.iter().map(|e| e.in_boundary.clone()).collect::<Vec<_>>();
-    let wanted = memberships(model);
-    let mut placed = model.clone();
-    auto_layout(&mut placed, false);
-    if memberships(&placed) == wanted && !sync_membership(&mut placed) {
-        *model = placed;
-        return false;
+/// Places, on every diagram, what it shows and has no position there (ends of a flow moved
+/// to a node on another diagram, the elements of a deleted diagram), so nothing goes undrawn.
+pub fn place_unplaced(model: &mut Model) {
+    for d in 0..model.diagram_count() {
+        auto_layout(model, d, false);
     }
-    auto_layout(model, true);
-    true
+}
+
+/// Places a model being opened, diagram by diagram: what has no position is laid out. Where
+/// a diagram's stored positions contradict the model (a node drawn outside the boundary it is
+/// in, as some tools' exports have it), the drawing would change the model, so that diagram is
+/// laid out afresh from the memberships instead. Returns the diagrams laid out afresh.
+pub fn place_for_opening(model: &mut Model) -> Vec<usize> {
+    let memberships = |m: &Model| m.elements.iter().map(|e| e.in_boundary.clone()).collect::<Vec<_>>();
+    let mut relaid = Vec::new();
+    for d in 0..model.diagram_count() {
+        let wanted = memberships(model);
+        let mut placed = model.clone();
+        auto_layout(&mut placed, d, false);
+        if memberships(&placed) == wanted && !sync_membership(&mut placed, d) {
+            *model = placed;
+            continue;
+        }
+        auto_layout(model, d, true);
+        relaid.push(d);
+    }
+    relaid
 }
 
 /// The ids of a boundary's members, at any depth.
@@ -297,21 +316,23 @@ pub fn descendants(model: &Model, boundary: &str) -> BTreeSet<String> {
     out
 }
 
-/// Sets every node's and boundary's `inBoundary` from the drawing, so the model never says
-/// other than what the canvas shows: a node belongs to the smallest boundary box containing its
-/// centre; a boundary to the smallest larger box containing all of it (equal areas are ordered
-/// by id, so membership can never form a cycle). This is how the Microsoft TMT and Threat Dragon
-/// imports read their drawings too. Elements without a position, and line boundaries (which
-/// contain nothing), keep their membership. Returns true if any membership changed.
-pub fn sync_membership(model: &mut Model) -> bool {
+/// Sets every node's and boundary's `inBoundary` from diagram `d`'s drawing, so the model
+/// never says other than what the canvas shows: a node belongs to the smallest boundary box
+/// containing its centre; a boundary to the smallest larger box containing all of it (equal
+/// areas are ordered by id, so membership can never form a cycle). This is how the Microsoft
+/// TMT and Threat Dragon imports read their drawings too. Elements without a position there,
+/// elements in a boundary this diagram does not draw (another diagram shows that), and line
+/// boundaries (which contain nothing) keep their membership. Returns true if any changed.
+pub fn sync_membership(model: &mut Model, d: usize) -> bool {
     let boxes: Vec<(String, Rect)> = model
         .elements
         .iter()
         .filter(|e| e.kind == Kind::Boundary)
-        .filter_map(|e| Some((e.id.clone(), rect_of(model, &e.id, e.kind)?)))
+        .filter_map(|e| Some((e.id.clone(), rect_of(model, d, &e.id, e.kind)?)))
         .collect();
     let line_boundaries: BTreeSet<String> =
-        model.elements.iter().filter(|e| e.kind == Kind::Boundary && line_of(model, &e.id).is_some()).map(|e| e.id.clone()).collect();
+        model.elements.iter().filter(|e| e.kind == Kind::Boundary && line_of(model, d, &e.id).is_some()).map(|e| e.id.clone()).collect();
+    let drawn_here = |b: &str| boxes.iter().any(|(id, _)| id == b);
     // (area, id): a boundary's parent must come later in this order.
     let rank = |r: &Rect, id: &str| (r.area(), id.to_owned());
     let smaller = |a: &(f32, String), b: &(f32, String)| a.0 < b.0 || (a.0 == b.0 && a.1 < b.1);
@@ -320,10 +341,10 @@ pub fn sync_membership(model: &mut Model) -> bool {
         if !(e.kind.is_node() || e.kind == Kind::Boundary) || line_boundaries.contains(&e.id) {
             continue;
         }
-        if e.in_boundary.as_ref().is_some_and(|b| line_boundaries.contains(b)) {
+        if e.in_boundary.as_ref().is_some_and(|b| line_boundaries.contains(b) || !drawn_here(b)) {
             continue;
         }
-        let Some(r) = rect_of(model, &e.id, e.kind) else { continue };
+        let Some(r) = rect_of(model, d, &e.id, e.kind) else { continue };
         let own = rank(&r, &e.id);
         let best = boxes
             .iter()
@@ -344,16 +365,17 @@ pub fn sync_membership(model: &mut Model) -> bool {
     changed
 }
 
-/// The nodes and boxes that move with `ids`: the elements themselves and, for boundaries,
-/// everything inside them (flows are not placed).
-pub fn moving_with(model: &Model, ids: &BTreeSet<String>) -> BTreeSet<String> {
+/// The nodes and boxes on diagram `d` that move with `ids`: the elements themselves and, for
+/// boundaries, everything inside them drawn there (flows are not placed).
+pub fn moving_with(model: &Model, d: usize, ids: &BTreeSet<String>) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
+    let layout = model.layout_of(d);
     for id in ids {
         let Some(e) = model.elements.iter().find(|e| &e.id == id) else { continue };
         if e.kind == Kind::Boundary {
-            out.extend(
-                descendants(model, id).into_iter().filter(|d| model.elements.iter().any(|x| &x.id == d && x.kind != Kind::Dataflow)),
-            );
+            out.extend(descendants(model, id).into_iter().filter(|x| {
+                layout.contains_key(x) && model.elements.iter().any(|el| &el.id == x && el.kind != Kind::Dataflow)
+            }));
         }
         if e.kind != Kind::Dataflow {
             out.insert(id.clone());
@@ -362,18 +384,18 @@ pub fn moving_with(model: &Model, ids: &BTreeSet<String>) -> BTreeSet<String> {
     out
 }
 
-/// Moves the selected elements (and what their boundaries contain) by `delta`; waypoints of
-/// flows whose both ends move go along. Membership then follows the drawing.
-pub fn move_by(model: &mut Model, selection: &BTreeSet<String>, delta: Vec2) {
-    let ids = moving_with(model, selection);
+/// Moves the selected elements on diagram `d` (and what their boundaries contain) by `delta`;
+/// waypoints of flows whose both ends move go along. Membership then follows the drawing.
+pub fn move_by(model: &mut Model, d: usize, selection: &BTreeSet<String>, delta: Vec2) {
+    let ids = moving_with(model, d, selection);
     for id in &ids {
-        if let Some(points) = line_of(model, id) {
+        if let Some(points) = line_of(model, d, id) {
             let moved: Vec<Pos2> = points.iter().map(|q| *q + delta).collect();
-            set_line(model, id, &moved);
+            set_line(model, d, id, &moved);
         } else if let Some(kind) = model.elements.iter().find(|e| &e.id == id).map(|e| e.kind)
-            && let Some(r) = rect_of(model, id, kind)
+            && let Some(r) = rect_of(model, d, id, kind)
         {
-            set_rect(model, id, r.translate(delta));
+            set_rect(model, d, id, r.translate(delta));
         }
     }
     let flows: Vec<(String, Pos2)> = model
@@ -381,54 +403,110 @@ pub fn move_by(model: &mut Model, selection: &BTreeSet<String>, delta: Vec2) {
         .iter()
         .filter(|e| e.kind == Kind::Dataflow)
         .filter(|e| e.source.as_ref().is_some_and(|s| ids.contains(s)) && e.sink.as_ref().is_some_and(|s| ids.contains(s)))
-        .filter_map(|e| Some((e.id.clone(), waypoint(model, &e.id)?)))
+        .filter_map(|e| Some((e.id.clone(), waypoint(model, d, &e.id)?)))
         .collect();
     for (id, w) in flows {
-        set_waypoint(model, &id, w + delta);
+        set_waypoint(model, d, &id, w + delta);
     }
-    sync_membership(model);
+    sync_membership(model, d);
 }
 
-/// Gives a boundary box a new rectangle; membership then follows the drawing.
-pub fn resize(model: &mut Model, id: &str, r: Rect) {
-    set_rect(model, id, r);
-    sync_membership(model);
+/// Gives a boundary box on diagram `d` a new rectangle; membership then follows the drawing.
+pub fn resize(model: &mut Model, d: usize, id: &str, r: Rect) {
+    set_rect(model, d, id, r);
+    sync_membership(model, d);
 }
 
-/// Stores a flow's waypoint (rounded to whole units).
-pub fn set_waypoint(model: &mut Model, id: &str, q: Pos2) {
+/// Stores a flow's waypoint on diagram `d` (rounded to whole units).
+pub fn set_waypoint(model: &mut Model, d: usize, id: &str, q: Pos2) {
     let round = |v: f32| f64::from(v.round());
-    model.layout.insert(id.to_owned(), Placement { x: round(q.x), y: round(q.y), width: None, height: None, line: Vec::new() });
+    model.layout_of_mut(d).insert(id.to_owned(), Placement { x: round(q.x), y: round(q.y), width: None, height: None, line: Vec::new() });
 }
 
-/// Adds an element of `kind` centred at `at`; returns its id.
-pub fn add_element(model: &mut Model, kind: Kind, at: Pos2) -> String {
+/// Adds an element of `kind` to diagram `d`, centred at `at`; returns its id.
+pub fn add_element(model: &mut Model, d: usize, kind: Kind, at: Pos2) -> String {
     let base = if kind == Kind::Boundary { "Trust boundary".to_owned() } else { kind.label().to_owned() };
     let taken = |n: &str| model.elements.iter().any(|e| e.name == n);
     let name = if taken(&base) { (2..).map(|k| format!("{base} {k}")).find(|n| !taken(n)).unwrap_or(base) } else { base };
-    let id = threatmap_core::model::unique_id(&name, |id| model.elements.iter().any(|e| e.id == id) || model.layout.contains_key(id));
-    model.elements.push(Element::new(id.clone(), kind, name));
-    set_rect(model, &id, Rect::from_center_size(at, default_size(kind)));
+    let id = threatmap_core::model::unique_id(&name, |id| model.elements.iter().any(|e| e.id == id) || model.layouts().any(|l| l.contains_key(id)));
+    let mut e = Element::new(id.clone(), kind, name);
+    if let Some(level) = model.diagrams.get(d).and_then(|x| x.level) {
+        e.levels = Some(vec![level]);
+    }
+    model.elements.push(e);
+    set_rect(model, d, &id, Rect::from_center_size(at, default_size(kind)));
     // A boundary dropped over nodes takes them in, as it is drawn, and grows to hold them
     // whole (a new box has no size the user chose yet), so the drawing shows what it says.
-    sync_membership(model);
+    sync_membership(model, d);
     if kind == Kind::Boundary {
         for _ in 0..3 {
-            let Some(r) = rect_of(model, &id, Kind::Boundary) else { break };
+            let Some(r) = rect_of(model, d, &id, Kind::Boundary) else { break };
             let members = model
                 .elements
                 .iter()
                 .filter(|e| e.in_boundary.as_deref() == Some(id.as_str()))
-                .filter_map(|e| rect_of(model, &e.id, e.kind))
+                .filter_map(|e| rect_of(model, d, &e.id, e.kind))
                 .fold(Rect::NOTHING, |a, b| a.union(b));
             if !members.is_positive() || r.contains_rect(members.expand(12.0)) {
                 break;
             }
-            set_rect(model, &id, r.union(members.expand(24.0)));
-            sync_membership(model);
+            set_rect(model, d, &id, r.union(members.expand(24.0)));
+            sync_membership(model, d);
         }
     }
     id
+}
+
+/// Shows element `id` on diagram `d` too (it stays one element, on the diagrams it was on),
+/// to the right of what the diagram holds; a level diagram puts it on its level.
+pub fn show_on_diagram(model: &mut Model, d: usize, id: &str) {
+    let Some(e) = model.elements.iter().find(|e| e.id == id) else { return };
+    let kind = e.kind;
+    let size = rect_of(model, (0..model.diagram_count()).find(|&k| model.layout_of(k).contains_key(id)).unwrap_or(0), id, kind)
+        .map_or(default_size(kind), |r| r.size());
+    let used = model
+        .elements
+        .iter()
+        .filter_map(|x| rect_of(model, d, &x.id, x.kind))
+        .fold(Rect::NOTHING, |a, b| a.union(b));
+    // Inside its boundary where this diagram draws it (the drawing then says what the model
+    // does), else to the right of the diagram's content.
+    let parent = e.in_boundary.as_deref().and_then(|b| rect_of(model, d, b, Kind::Boundary));
+    let at = match parent {
+        Some(p) => p.center() - size / 2.0,
+        None if used.is_positive() => pos2(used.max.x + 60.0, used.min.y),
+        None => pos2(40.0, 40.0),
+    };
+    if let Some(level) = model.diagrams.get(d).and_then(|x| x.level)
+        && let Some(e) = model.elements.iter_mut().find(|e| e.id == id)
+    {
+        let mut levels = e.levels.clone().unwrap_or_else(|| vec![0]);
+        if !levels.contains(&level) {
+            levels.push(level);
+            levels.sort_unstable();
+            e.levels = Some(levels);
+        }
+    }
+    if kind != Kind::Dataflow {
+        set_rect(model, d, id, Rect::from_min_size(at, size));
+        sync_membership(model, d);
+    }
+}
+
+/// Takes elements off diagram `d` only: they stay in the model and on their other diagrams
+/// (an element shown nowhere else stays: see [`Model::shown_on`]). A level diagram takes its
+/// level off them.
+pub fn remove_from_diagram(model: &mut Model, d: usize, ids: &BTreeSet<String>) {
+    let level = model.diagrams.get(d).and_then(|x| x.level);
+    for id in ids {
+        model.layout_of_mut(d).remove(id);
+        if let Some(level) = level
+            && let Some(e) = model.elements.iter_mut().find(|e| &e.id == id)
+        {
+            let levels: Vec<u32> = e.levels.clone().unwrap_or_else(|| vec![0]).into_iter().filter(|&l| l != level).collect();
+            e.levels = if levels == [0] { None } else { Some(levels) };
+        }
+    }
 }
 
 /// Adds a dataflow from `source` to `sink`; returns its id.
@@ -436,13 +514,14 @@ pub fn add_flow(model: &mut Model, source: &str, sink: &str) -> String {
     let n = model.elements.iter().filter(|e| e.kind == Kind::Dataflow).count() + 1;
     let taken = |n: &str| model.elements.iter().any(|e| e.name == n);
     let name = (n..).map(|k| format!("Flow {k}")).find(|x| !taken(x)).unwrap_or_default();
-    let id = threatmap_core::model::unique_id(&name, |id| model.elements.iter().any(|e| e.id == id) || model.layout.contains_key(id));
+    let id = threatmap_core::model::unique_id(&name, |id| model.elements.iter().any(|e| e.id == id) || model.layouts().any(|l| l.contains_key(id)));
     model.elements.push(Element::flow(id.clone(), name, source, sink));
     id
 }
 
-/// Deletes elements; flows touching a deleted node, and members' boundary references, follow.
-pub fn delete(model: &mut Model, ids: &BTreeSet<String>) {
+/// Deletes elements from the model (and every diagram); flows touching a deleted node, and
+/// members' boundary references, follow. Membership then follows diagram `d`'s drawing.
+pub fn delete(model: &mut Model, d: usize, ids: &BTreeSet<String>) {
     let mut gone = ids.clone();
     for e in &model.elements {
         if e.kind == Kind::Dataflow
@@ -473,9 +552,9 @@ pub fn delete(model: &mut Model, ids: &BTreeSet<String>) {
         }
     }
     for id in &gone {
-        model.layout.remove(id);
+        model.unplace(id);
     }
-    sync_membership(model);
+    sync_membership(model, d);
 }
 
 #[cfg(test)]
@@ -485,26 +564,26 @@ mod tests {
     #[test]
     fn membership_follows_geometry_and_nesting() {
         let mut m = Model::new("t");
-        let outer = add_element(&mut m, Kind::Boundary, pos2(400.0, 400.0));
-        set_rect(&mut m, &outer, Rect::from_min_max(pos2(0.0, 0.0), pos2(800.0, 800.0)));
-        let inner = add_element(&mut m, Kind::Boundary, pos2(200.0, 200.0));
-        let web = add_element(&mut m, Kind::Server, pos2(200.0, 200.0));
-        let out = add_element(&mut m, Kind::Actor, pos2(1200.0, 200.0));
+        let outer = add_element(&mut m, 0, Kind::Boundary, pos2(400.0, 400.0));
+        set_rect(&mut m, 0, &outer, Rect::from_min_max(pos2(0.0, 0.0), pos2(800.0, 800.0)));
+        let inner = add_element(&mut m, 0, Kind::Boundary, pos2(200.0, 200.0));
+        let web = add_element(&mut m, 0, Kind::Server, pos2(200.0, 200.0));
+        let out = add_element(&mut m, 0, Kind::Actor, pos2(1200.0, 200.0));
         let get = |m: &Model, id: &str| m.elements.iter().find(|e| e.id == id).and_then(|e| e.in_boundary.clone());
         assert_eq!(get(&m, &inner).as_deref(), Some(outer.as_str()));
         assert_eq!(get(&m, &web).as_deref(), Some(inner.as_str()));
         assert_eq!(get(&m, &out), None);
         // Shrunk inside what was its member, a boundary becomes that boundary's member: the
         // drawing decides, and no cycle forms.
-        resize(&mut m, &outer, Rect::from_min_max(pos2(150.0, 150.0), pos2(250.0, 250.0)));
+        resize(&mut m, 0, &outer, Rect::from_min_max(pos2(150.0, 150.0), pos2(250.0, 250.0)));
         assert_eq!(get(&m, &outer).as_deref(), Some(inner.as_str()));
         assert_eq!(get(&m, &inner), None);
         assert_eq!(get(&m, &web).as_deref(), Some(outer.as_str()), "the smallest box around its centre");
         // Deleting a boundary hands its members to what contains them.
         let f = add_flow(&mut m, &web, &out);
-        delete(&mut m, &BTreeSet::from([outer.clone()]));
+        delete(&mut m, 0, &BTreeSet::from([outer.clone()]));
         assert_eq!(get(&m, &web).as_deref(), Some(inner.as_str()));
-        delete(&mut m, &BTreeSet::from([out.clone()]));
+        delete(&mut m, 0, &BTreeSet::from([out.clone()]));
         assert!(m.elements.iter().all(|e| e.id != f), "flows of a deleted node go too");
     }
 
@@ -513,7 +592,7 @@ mod tests {
         let mut d = Document::new(Model::new("t"), Some(PathBuf::from("x.json")));
         assert!(!d.is_dirty());
         d.edit(|m| {
-            add_element(m, Kind::Actor, pos2(0.0, 0.0));
+            add_element(m, 0, Kind::Actor, pos2(0.0, 0.0));
         });
         assert!(d.is_dirty() && d.can_undo());
         assert!(d.undo());

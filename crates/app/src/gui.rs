@@ -147,11 +147,19 @@ impl std::fmt::Debug for ThreatmapApp {
 }
 
 /// A document for a loaded model; elements without a position are placed by the (deterministic)
-/// auto-layout as part of opening, so opening a model leaves nothing unsaved. True if the stored
-/// layout contradicted the model and was replaced.
-fn placed_document(mut model: Model, path: Option<PathBuf>) -> (Document, bool) {
+/// auto-layout as part of opening, so opening a model leaves nothing unsaved. Says which
+/// diagrams' stored layout contradicted the model and was replaced, if any.
+fn placed_document(mut model: Model, path: Option<PathBuf>) -> (Document, Option<String>) {
     let relaid = document::place_for_opening(&mut model);
-    (Document::new(model, path), relaid)
+    let said = match relaid.as_slice() {
+        [] => None,
+        _ if model.diagrams.is_empty() => Some(RELAID.to_owned()),
+        ds => Some(format!(
+            "{} {RELAID}",
+            ds.iter().map(|&d| format!("diagram {:?}", model.diagram_name(d))).collect::<Vec<_>>().join(", ")
+        )),
+    };
+    (Document::new(model, path), said)
 }
 
 /// Said after opening a model whose stored layout was replaced.
@@ -306,7 +314,13 @@ impl ThreatmapApp {
         if self.show_table {
             egui::Panel::bottom("findings").resizable(true).default_size(220.0).show(ui, |ui| crate::panels::findings_table_ui(ui, self));
         }
-        egui::CentralPanel::no_frame().show(ui, |ui| crate::canvas::canvas_ui(ui, self));
+        // An undo can take away the diagram shown.
+        self.canvas.diagram = self.canvas.diagram.min(self.doc.model.diagram_count() - 1);
+        egui::CentralPanel::no_frame().show(ui, |ui| {
+            ui.add_space(2.0);
+            crate::panels::diagram_tabs_ui(ui, self);
+            crate::canvas::canvas_ui(ui, self);
+        });
 
         self.dialogs_ui(&ctx);
         let update = self.files.update(&ctx);
@@ -596,13 +610,14 @@ impl ThreatmapApp {
         }
     }
 
-    /// Shows `model` in place of the current one; true if its stored layout was replaced.
-    fn replace(&mut self, model: Model, path: Option<PathBuf>) -> bool {
+    /// Shows `model` in place of the current one; says so if its stored layout was replaced.
+    fn replace(&mut self, model: Model, path: Option<PathBuf>) -> Option<String> {
         let base = path.as_deref().and_then(Path::parent).map(Path::to_path_buf);
         self.rules = rules_for(&model, base.as_deref());
         let relaid;
         (self.doc, relaid) = placed_document(model, path);
-        self.opened_with = if relaid { vec![format!("layout: {RELAID}")] } else { Vec::new() };
+        self.opened_with = relaid.iter().map(|r| format!("layout: {r}")).collect();
+        self.canvas.diagram = 0;
         self.selection.clear();
         self.canvas.fit_requested = true;
         self.canvas.fit_for_opening = true;
@@ -636,8 +651,8 @@ impl ThreatmapApp {
                 } else {
                     format!("Imported {} (Save As to keep it as a native model)", path.display())
                 };
-                if relaid {
-                    self.status.push_str(&format!("; {RELAID}"));
+                if let Some(r) = relaid {
+                    self.status.push_str(&format!("; {r}"));
                 }
                 if !loaded.warnings.is_empty() {
                     self.status.push_str("; warnings: see Messages");
@@ -990,9 +1005,36 @@ impl ThreatmapApp {
         }
     }
 
+    /// Shows diagram `d` on the canvas (fitted in view); the selection keeps what it shows.
+    pub fn show_diagram(&mut self, d: usize) {
+        let d = d.min(self.doc.model.diagram_count() - 1);
+        if d == self.canvas.diagram {
+            return;
+        }
+        self.canvas.diagram = d;
+        self.canvas.fit_requested = true;
+        let shown = self.doc.model.shown_on(d);
+        let model = &self.doc.model;
+        self.selection.retain(|id| model.elements.iter().zip(&shown).any(|(e, on)| *on && &e.id == id));
+    }
+
+    /// Shows element `id` where it is drawn: the current diagram if it is there, else the
+    /// first diagram that shows it.
+    pub fn reveal(&mut self, id: &str) {
+        let model = &self.doc.model;
+        let Some(k) = model.elements.iter().position(|e| e.id == id) else { return };
+        let on = model.diagram_membership().swap_remove(k);
+        if !on.contains(&self.canvas.diagram)
+            && let Some(&d) = on.first()
+        {
+            self.show_diagram(d);
+        }
+    }
+
     fn auto_layout(&mut self) {
+        let dg = self.canvas.diagram;
         self.doc.edit(|m| {
-            document::auto_layout(m, true);
+            document::auto_layout(m, dg, true);
         });
         self.canvas.fit_requested = true;
     }
@@ -1008,14 +1050,15 @@ impl ThreatmapApp {
             return;
         }
         let sel = std::mem::take(&mut self.selection);
-        self.doc.edit(|m| document::delete(m, &sel));
+        let dg = self.canvas.diagram;
+        self.doc.edit(|m| document::delete(m, dg, &sel));
     }
 
     /// The selection as clipboard JSON (elements and their positions).
     fn selection_json(&self) -> String {
         let m = &self.doc.model;
         let elements: Vec<_> = m.elements.iter().filter(|e| self.selection.contains(&e.id)).collect();
-        let layout: HashMap<&String, _> = m.layout.iter().filter(|(k, _)| self.selection.contains(*k)).collect();
+        let layout: HashMap<&String, _> = m.layout_of(self.canvas.diagram).iter().filter(|(k, _)| self.selection.contains(*k)).collect();
         serde_json::json!({ "threatmapClipboard": 1, "elements": elements, "layout": layout }).to_string()
     }
 
@@ -1039,11 +1082,12 @@ impl ThreatmapApp {
         }
         let Ok(clip) = serde_json::from_str::<Clip>(text) else { return };
         let mut new_ids = BTreeSet::new();
+        let dg = self.canvas.diagram;
         self.doc.edit(|m| {
             let mut rename: HashMap<String, String> = HashMap::new();
             for e in &clip.elements {
                 let id = threatmap_core::model::unique_id(&e.name, |id| {
-                    m.elements.iter().any(|x| x.id == id) || rename.values().any(|v| v == id) || m.layout.contains_key(id)
+                    m.elements.iter().any(|x| x.id == id) || rename.values().any(|v| v == id) || m.layouts().any(|l| l.contains_key(id))
                 });
                 rename.insert(e.id.clone(), id);
             }
@@ -1076,12 +1120,12 @@ impl ThreatmapApp {
                     let mut p = p.clone();
                     p.x += 30.0;
                     p.y += 30.0;
-                    m.layout.insert(e.id.clone(), p);
+                    m.layout_of_mut(dg).insert(e.id.clone(), p);
                 }
                 new_ids.insert(e.id.clone());
                 m.elements.push(e);
             }
-            document::sync_membership(m);
+            document::sync_membership(m, dg);
         });
         self.selection = new_ids;
     }

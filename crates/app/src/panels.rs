@@ -285,6 +285,9 @@ fn element_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
             ui.label(format!("Contains ({}): {}", members.len(), members.join(", ")));
         }
     }
+    if app.doc.model.diagram_count() > 1 {
+        element_diagrams_ui(ui, app, &e);
+    }
     if e.kind == Kind::Dataflow {
         flow_ends_ui(ui, app, &e);
     }
@@ -587,6 +590,8 @@ fn flow_ends_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
                         x.sink = Some(p);
                     }
                 }
+                // Ends that share no diagram are drawn together on the first: place them there.
+                crate::document::place_unplaced(m);
             });
         }
     }
@@ -1063,6 +1068,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                 )
             });
             if resp.clicked() {
+                app.reveal(&r.element_id);
                 app.selection = BTreeSet::from([r.element_id.clone()]);
                 app.focus_finding = Some(r.key.clone());
             }
@@ -1107,5 +1113,130 @@ pub fn packs_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     if next != current {
         app.doc.edit(|m| m.rule_packs = next);
         app.reload_rules();
+    }
+}
+
+/// The diagrams an element is drawn on, as checkboxes: an element can be on several (one
+/// element, one set of findings). A flow is drawn wherever both its ends are.
+fn element_diagrams_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
+    let model = &app.doc.model;
+    let Some(k) = model.elements.iter().position(|x| x.id == e.id) else { return };
+    let on = model.diagram_membership().swap_remove(k);
+    let names: Vec<String> = (0..model.diagram_count()).map(|d| model.diagram_name(d).to_owned()).collect();
+    if e.kind == Kind::Dataflow {
+        let list: Vec<&str> = on.iter().map(|&d| names[d].as_str()).collect();
+        ui.label(format!("Drawn on: {}", list.join(", "))).on_hover_text("A flow is drawn on every diagram that shows both its ends.");
+        return;
+    }
+    ui.label("On diagrams");
+    let mut change = None;
+    ui.horizontal_wrapped(|ui| {
+        for (d, name) in names.iter().enumerate() {
+            let mut checked = on.contains(&d);
+            let only = checked && on.len() == 1;
+            let r = ui
+                .add_enabled(!only, egui::Checkbox::new(&mut checked, name.as_str()))
+                .on_disabled_hover_text("An element is on at least one diagram; delete it to take it out of the model.");
+            if r.changed() {
+                change = Some((d, checked));
+            }
+        }
+    });
+    if let Some((d, show)) = change {
+        let id = e.id.clone();
+        app.doc.edit(|m| {
+            if show {
+                crate::document::show_on_diagram(m, d, &id);
+            } else {
+                crate::document::remove_from_diagram(m, d, &BTreeSet::from([id.clone()]));
+            }
+        });
+        if !show && d == app.canvas.diagram {
+            app.selection.remove(&e.id);
+        }
+    }
+}
+
+/// The diagram tabs above the canvas: one per diagram (Microsoft TMT's tabs, Threat Dragon's
+/// diagrams, pytm's levels), a button for a new one, and rename / delete on right-click.
+pub fn diagram_tabs_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
+    let count = app.doc.model.diagram_count();
+    let mut pick = None;
+    let mut delete: Option<(usize, bool)> = None;
+    ui.horizontal(|ui| {
+        ui.spacing_mut().item_spacing.x = 2.0;
+        for d in 0..count {
+            let name = app.doc.model.diagram_name(d).to_owned();
+            let shown = if name.is_empty() { "Diagram".to_owned() } else { name.clone() };
+            let label = truncated(ui, RichText::new(&shown), 220.0);
+            let r = ui.selectable_label(app.canvas.diagram == d, label).on_hover_text(format!(
+                "{shown}\nRight-click to rename{}",
+                if count > 1 { " or delete" } else { "" }
+            ));
+            if r.clicked() {
+                pick = Some(d);
+            }
+            r.context_menu(|ui| {
+                let mut text = if name.is_empty() { shown.clone() } else { name.clone() };
+                let l = ui.label("Diagram name");
+                let t = ui.add(egui::TextEdit::singleline(&mut text).desired_width(200.0)).labelled_by(l.id);
+                if t.changed() && !text.trim().is_empty() {
+                    app.doc.edit_field(&format!("diagram-name@{d}"), |m| {
+                        if m.diagrams.is_empty() {
+                            m.add_diagram(text.trim(), "");
+                            m.diagrams.pop();
+                        }
+                        if let Some(x) = m.diagrams.get_mut(d) {
+                            x.name = text.trim().to_owned();
+                        }
+                    });
+                }
+                if t.lost_focus() {
+                    app.doc.end_field_edit();
+                }
+                if count > 1 {
+                    ui.separator();
+                    if ui.button("Delete diagram (its elements stay in the model)").clicked() {
+                        delete = Some((d, false));
+                        ui.close();
+                    }
+                    if ui.button("Delete diagram and the elements only on it").clicked() {
+                        delete = Some((d, true));
+                        ui.close();
+                    }
+                }
+            });
+        }
+        if ui.button("+ Diagram").on_hover_text("Add a diagram to the model (elements can be shown on several)").clicked() {
+            let mut new = 0;
+            app.doc.edit(|m| {
+                let taken = |m: &Model, n: &str| (0..m.diagram_count()).any(|d| m.diagram_name(d).eq_ignore_ascii_case(n));
+                let first = if m.diagrams.is_empty() { "Diagram 1".to_owned() } else { String::new() };
+                let name = (m.diagram_count() + 1..).map(|k| format!("Diagram {k}")).find(|n| !taken(m, n) && *n != first).unwrap_or_default();
+                new = m.add_diagram(&first, &name);
+            });
+            pick = Some(new);
+        }
+    });
+    if let Some((d, with_elements)) = delete {
+        app.doc.edit(|m| {
+            if with_elements {
+                let membership = m.diagram_membership();
+                let only: BTreeSet<String> = m
+                    .elements
+                    .iter()
+                    .zip(&membership)
+                    .filter(|(e, on)| e.kind != Kind::Dataflow && on.len() == 1 && on.contains(&d))
+                    .map(|(e, _)| e.id.clone())
+                    .collect();
+                crate::document::delete(m, d, &only);
+            }
+            m.remove_diagram(d);
+            crate::document::place_unplaced(m);
+        });
+        pick = Some(app.canvas.diagram.min(app.doc.model.diagram_count() - 1).saturating_sub(usize::from(app.canvas.diagram > d)));
+    }
+    if let Some(d) = pick {
+        app.show_diagram(d);
     }
 }

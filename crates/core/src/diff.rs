@@ -147,7 +147,7 @@ pub fn diff(old: &Analysis<'_>, new: &Analysis<'_>) -> ModelDiff {
             },
         };
         let attributes = changed_attributes(before, e);
-        let moved = om.layout.get(&before.id) != nm.layout.get(&e.id);
+        let moved = (0..om.diagram_count().max(nm.diagram_count())).any(|k| om.layout_of(k).get(&before.id) != nm.layout_of(k).get(&e.id));
         let renamed_from = (before.name != e.name).then(|| before.name.clone());
         if !attributes.is_empty() || moved || renamed_from.is_some() || old_id.is_some() {
             d.changed.push(Changed { element: reference(e), old_id, renamed_from, moved: moved && attributes.is_empty(), attributes });

@@ -19,7 +19,7 @@
 //! - with `isOrdered`, flows without an order are numbered 1, 2, ... in file order;
 //! - a flow is amended (not forced) by its sink's and source's overrides.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::attr::{Kind, Lifetime, Value};
 use crate::expr::{DataField, EvalError, Evidence, Field, Fixed, Method};
@@ -471,17 +471,19 @@ impl<'m> Prepared<'m> {
         prop_value(self.element(n).properties.get(name))
     }
 
-    /// The centre of node `n` in the drawing, when the layout places it.
-    fn centre(&self, n: u32) -> Option<(f64, f64)> {
-        let p = self.model.layout.get(&self.element(n).id)?;
-        Some((p.x + p.width.unwrap_or(0.0) / 2.0, p.y + p.height.unwrap_or(0.0) / 2.0))
+    /// True if, on some diagram that places both `s` and `t`, the straight line between their
+    /// centres crosses a boundary named by `args` (by stereotype, id or name) drawn there: a box
+    /// boundary when exactly one centre lies in it, a line boundary when the two lines intersect.
+    fn crosses_drawn(&self, s: u32, t: u32, args: &[Value<'_>]) -> bool {
+        self.model.layouts().any(|layout| self.crosses_drawn_on(layout, s, t, args))
     }
 
-    /// True if the straight line between the centres of `s` and `t` crosses a boundary named
-    /// by `args` (by stereotype, id or name): a box boundary when exactly one centre lies in
-    /// it, a line boundary when the two lines intersect. Both ends must be placed.
-    fn crosses_drawn(&self, s: u32, t: u32, args: &[Value<'_>]) -> bool {
-        let (Some(a), Some(b)) = (self.centre(s), self.centre(t)) else { return false };
+    fn crosses_drawn_on(&self, layout: &BTreeMap<String, crate::model::Placement>, s: u32, t: u32, args: &[Value<'_>]) -> bool {
+        let centre = |n: u32| {
+            let p = layout.get(&self.element(n).id)?;
+            Some((p.x + p.width.unwrap_or(0.0) / 2.0, p.y + p.height.unwrap_or(0.0) / 2.0))
+        };
+        let (Some(a), Some(b)) = (centre(s), centre(t)) else { return false };
         let named = |e: &Element| {
             fn matches(e: &Element, v: &Value<'_>) -> bool {
                 match v {
@@ -493,7 +495,7 @@ impl<'m> Prepared<'m> {
             args.iter().any(|v| matches(e, v))
         };
         self.model.elements.iter().filter(|e| e.kind == Kind::Boundary && named(e)).any(|e| {
-            let Some(p) = self.model.layout.get(&e.id) else { return false };
+            let Some(p) = layout.get(&e.id) else { return false };
             match p.line_points() {
                 Some(points) => points.windows(2).any(|w| crate::model::segments_cross(a, b, w[0], w[1])),
                 None => {

@@ -488,9 +488,23 @@ pub fn check(model: &Model) -> Vec<Problem> {
             out.push(Problem::warning(Some(e), "takes part in no dataflow".to_owned()));
         }
     }
-    for id in model.layout.keys() {
-        if !kinds.contains_key(id.as_str()) {
-            out.push(Problem::warning(None, format!("layout entry `{}` names no element", clip(id))));
+    if !model.diagrams.is_empty() && !model.layout.is_empty() {
+        out.push(Problem::error(None, "the model has both `layout` and `diagrams`: with several diagrams, each diagram's positions go in its own `layout`".to_owned()));
+    }
+    let mut names = HashSet::new();
+    for (d, diagram) in model.diagrams.iter().enumerate() {
+        if diagram.name.trim().is_empty() {
+            out.push(Problem::error(None, format!("diagram {} has no name", d + 1)));
+        } else if !names.insert(diagram.name.to_lowercase()) {
+            out.push(Problem::warning(None, format!("two diagrams are called `{}`", clip(&diagram.name))));
+        }
+    }
+    for d in 0..model.diagram_count() {
+        let on = if model.diagrams.is_empty() { String::new() } else { format!(" of diagram `{}`", clip(model.diagram_name(d))) };
+        for id in model.layout_of(d).keys() {
+            if !kinds.contains_key(id.as_str()) {
+                out.push(Problem::warning(None, format!("layout entry `{}`{on} names no element", clip(id))));
+            }
         }
     }
     for (key, d) in &model.decisions {

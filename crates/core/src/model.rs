@@ -5,7 +5,7 @@
 //! Unset attributes are `None` in the structs and read as their default through the getters;
 //! the file keeps only what the user set, which keeps models short and their diffs small.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -644,10 +644,162 @@ pub struct Model {
     /// history. Kept when the finding disappears (reported as orphaned).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub decisions: crate::lifecycle::Decisions,
-    /// Diagram positions by element id. Kept apart from the semantics so that moving a
-    /// shape changes only this section.
+    /// Diagram positions by element id, for a model with one diagram. Kept apart from the
+    /// semantics so that moving a shape changes only this section.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub layout: BTreeMap<String, Placement>,
+    /// A model with several diagrams (Microsoft TMT's diagram tabs, Threat Dragon's diagrams,
+    /// pytm's levels) lists them here, each with its own positions, and leaves `layout` empty.
+    /// An element can be drawn on several diagrams: it is one element, with one set of findings.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagrams: Vec<Diagram>,
+}
+
+/// One diagram of a model with several: a name and where each element it shows is drawn.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Diagram {
+    /// The diagram's title (a TMT tab, a Threat Dragon diagram, `Level 1`).
+    pub name: String,
+    /// A pytm level: the diagram shows the elements on this level (their `levels` hold it),
+    /// whether placed yet or not, as pytm's `--dfd --levels` draws them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<u32>,
+    /// Positions by element id: the elements placed on this diagram.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub layout: BTreeMap<String, Placement>,
+}
+
+impl Model {
+    /// How many diagrams the model has (at least one).
+    pub fn diagram_count(&self) -> usize {
+        self.diagrams.len().max(1)
+    }
+
+    /// The name of diagram `d` (empty for the one diagram of a single-diagram model).
+    pub fn diagram_name(&self, d: usize) -> &str {
+        self.diagrams.get(d).map_or("", |x| x.name.as_str())
+    }
+
+    /// The diagram called `name` (names compare case-insensitively; `1`, `2`, ... number them).
+    pub fn find_diagram(&self, name: &str) -> Option<usize> {
+        let name = name.trim();
+        (0..self.diagram_count())
+            .find(|&d| self.diagram_name(d).eq_ignore_ascii_case(name))
+            .or_else(|| name.parse::<usize>().ok().filter(|&n| n >= 1 && n <= self.diagram_count()).map(|n| n - 1))
+    }
+
+    /// The positions on diagram `d` (an empty map past the last diagram).
+    pub fn layout_of(&self, d: usize) -> &BTreeMap<String, Placement> {
+        static EMPTY: BTreeMap<String, Placement> = BTreeMap::new();
+        if self.diagrams.is_empty() {
+            return if d == 0 { &self.layout } else { &EMPTY };
+        }
+        self.diagrams.get(d).map_or(&EMPTY, |x| &x.layout)
+    }
+
+    /// The positions on diagram `d`, to change (the last diagram's past the end).
+    pub fn layout_of_mut(&mut self, d: usize) -> &mut BTreeMap<String, Placement> {
+        if self.diagrams.is_empty() {
+            return &mut self.layout;
+        }
+        let d = d.min(self.diagrams.len() - 1);
+        &mut self.diagrams[d].layout
+    }
+
+    /// Every diagram's positions, first to last.
+    pub fn layouts(&self) -> impl Iterator<Item = &BTreeMap<String, Placement>> {
+        (0..self.diagram_count()).map(|d| self.layout_of(d))
+    }
+
+    /// Forgets where `id` is drawn, on every diagram.
+    pub fn unplace(&mut self, id: &str) {
+        self.layout.remove(id);
+        for d in &mut self.diagrams {
+            d.layout.remove(id);
+        }
+    }
+
+    /// Adds a diagram named `name` and returns its index. A single-diagram model first turns
+    /// its one diagram into the list's first entry, named `first`.
+    pub fn add_diagram(&mut self, first: &str, name: &str) -> usize {
+        if self.diagrams.is_empty() {
+            let layout = std::mem::take(&mut self.layout);
+            self.diagrams.push(Diagram { name: first.to_owned(), level: None, layout });
+        }
+        self.diagrams.push(Diagram { name: name.to_owned(), level: None, layout: BTreeMap::new() });
+        self.diagrams.len() - 1
+    }
+
+    /// Removes diagram `d` (the elements stay in the model, and on the other diagrams they are
+    /// drawn on). A model left with one unnamed diagram keeps it as `layout`.
+    pub fn remove_diagram(&mut self, d: usize) {
+        if d < self.diagrams.len() && self.diagrams.len() > 1 {
+            self.diagrams.remove(d);
+        }
+        if self.diagrams.len() == 1 && self.diagrams[0].name.is_empty() && self.diagrams[0].level.is_none() {
+            self.layout = std::mem::take(&mut self.diagrams[0].layout);
+            self.diagrams.clear();
+        }
+    }
+
+    /// Which elements diagram `d` shows, by element index. A single-diagram model shows
+    /// everything. Otherwise a diagram shows the nodes and boundaries it places (and, for a
+    /// level diagram, those on its level), and the flows between nodes it shows; anything no
+    /// diagram shows (an element added from the command line, a flow whose ends share no
+    /// diagram, with its ends) is shown on the first, so nothing is ever hidden.
+    pub fn shown_on(&self, d: usize) -> Vec<bool> {
+        if self.diagrams.is_empty() {
+            return vec![d == 0; self.elements.len()];
+        }
+        let all = self.diagram_membership();
+        all.into_iter().map(|ds| ds.contains(&d)).collect()
+    }
+
+    /// The diagrams each element is shown on, by element index (see [`Model::shown_on`]).
+    pub fn diagram_membership(&self) -> Vec<BTreeSet<usize>> {
+        let n = self.elements.len();
+        if self.diagrams.is_empty() {
+            return vec![BTreeSet::from([0]); n];
+        }
+        let index: HashMap<&str, usize> = self.elements.iter().enumerate().map(|(k, e)| (e.id.as_str(), k)).collect();
+        let levels = |e: &Element| e.levels.clone().unwrap_or_else(|| vec![0]);
+        let mut on: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
+        for (k, e) in self.elements.iter().enumerate() {
+            if e.kind == Kind::Dataflow {
+                continue;
+            }
+            for (d, diagram) in self.diagrams.iter().enumerate() {
+                if diagram.layout.contains_key(&e.id) || diagram.level.is_some_and(|l| levels(e).contains(&l)) {
+                    on[k].insert(d);
+                }
+            }
+        }
+        for (k, e) in self.elements.iter().enumerate() {
+            if e.kind != Kind::Dataflow && on[k].is_empty() {
+                on[k].insert(0);
+            }
+        }
+        for (k, e) in self.elements.iter().enumerate() {
+            if e.kind != Kind::Dataflow {
+                continue;
+            }
+            let end = |x: &Option<String>| x.as_deref().and_then(|id| index.get(id)).copied();
+            let (Some(s), Some(t)) = (end(&e.source), end(&e.sink)) else {
+                on[k].insert(0);
+                continue;
+            };
+            let shared: BTreeSet<usize> = on[s].intersection(&on[t]).copied().collect();
+            if shared.is_empty() {
+                on[k].insert(0);
+                on[s].insert(0);
+                on[t].insert(0);
+            } else {
+                on[k] = shared;
+            }
+        }
+        on
+    }
 }
 
 impl Model {
@@ -668,6 +820,7 @@ impl Model {
             elements: Vec::new(),
             decisions: BTreeMap::new(),
             layout: BTreeMap::new(),
+            diagrams: Vec::new(),
         }
     }
 }
@@ -697,6 +850,14 @@ pub fn unique_id(name: &str, taken: impl Fn(&str) -> bool) -> String {
         return base;
     }
     (2..).map(|n| format!("{base}-{n}")).find(|id| !taken(id)).unwrap_or(base)
+}
+
+/// `name`, or `name (2)`, `name (3)`, ... where `taken` reports it as used.
+pub fn unique_name(name: String, taken: impl Fn(&str) -> bool) -> String {
+    if !taken(&name) {
+        return name;
+    }
+    (2..).map(|n| format!("{name} ({n})")).find(|n| !taken(n)).unwrap_or(name)
 }
 
 /// Text on one line, for tables and lists: runs of whitespace (the line breaks a name keeps

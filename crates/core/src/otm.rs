@@ -30,6 +30,11 @@ pub const OTM_VERSION: &str = "0.2.0";
 /// The trust zone that holds components outside every boundary.
 pub const OUTSIDE_ZONE: &str = "threatmap-outside";
 const DIAGRAM: &str = "threatmap-diagram";
+
+/// The OTM representation id of diagram `d`.
+fn diagram_id(d: usize) -> String {
+    if d == 0 { DIAGRAM.to_owned() } else { format!("{DIAGRAM}-{}", d + 1) }
+}
 /// Attribute keys carrying Threatmap's own detail.
 const ELEMENT_ATTR: &str = "threatmap:element";
 const PLACEMENT_ATTR: &str = "threatmap:placement";
@@ -98,20 +103,23 @@ fn to_value<T: serde::Serialize>(v: &T) -> Value {
 /// names (by the name it gives them); they travel in the file.
 pub fn export(a: &Analysis<'_>, packs: &BTreeMap<String, String>) -> String {
     let model = a.prepared.model();
+    // One OTM representation per diagram; an element has a representation on each diagram
+    // that places it.
     let representation = |id: &str| -> Value {
-        match model.layout.get(id) {
-            Some(p) => {
-                let mut r = json!({ "representation": DIAGRAM, "id": format!("{id}-representation"), "position": { "x": p.x, "y": p.y } });
-                if let (Some(w), Some(h)) = (p.width, p.height) {
-                    r["size"] = json!({ "width": w, "height": h });
-                }
-                if !p.line.is_empty() {
-                    r["attributes"] = json!({ PLACEMENT_ATTR: to_value(p) });
-                }
-                json!([r])
+        let mut out = Vec::new();
+        for d in 0..model.diagram_count() {
+            let Some(p) = model.layout_of(d).get(id) else { continue };
+            let rid = if d == 0 { format!("{id}-representation") } else { format!("{id}-representation-{}", d + 1) };
+            let mut r = json!({ "representation": diagram_id(d), "id": rid, "position": { "x": p.x, "y": p.y } });
+            if let (Some(w), Some(h)) = (p.width, p.height) {
+                r["size"] = json!({ "width": w, "height": h });
             }
-            None => json!([]),
+            if !p.line.is_empty() {
+                r["attributes"] = json!({ PLACEMENT_ATTR: to_value(p) });
+            }
+            out.push(r);
         }
+        Value::Array(out)
     };
     let element_attr = |e: &Element| json!({ ELEMENT_ATTR: to_value(e) });
     let zone_of = |e: &Element| e.in_boundary.clone().unwrap_or_else(|| OUTSIDE_ZONE.to_owned());
@@ -183,14 +191,24 @@ pub fn export(a: &Analysis<'_>, packs: &BTreeMap<String, String>) -> String {
     rest.elements.clear();
     // Nodes and boundaries carry their position in their representation; flows have none in
     // OTM, so their waypoints stay with the model attribute.
-    rest.layout.retain(|id, _| !model.elements.iter().any(|e| &e.id == id && e.kind != Kind::Dataflow));
+    let placed_by_representation = |id: &String, _: &mut Placement| !model.elements.iter().any(|e| &e.id == id && e.kind != Kind::Dataflow);
+    rest.layout.retain(placed_by_representation);
+    for d in &mut rest.diagrams {
+        d.layout.retain(placed_by_representation);
+    }
+    let diagrams: Vec<Value> = (0..model.diagram_count())
+        .map(|d| {
+            let name = if model.diagrams.is_empty() { "Data-flow diagram" } else { model.diagram_name(d) };
+            json!({ "name": name, "id": diagram_id(d), "type": "diagram" })
+        })
+        .collect();
     let doc = json!({
         "otmVersion": OTM_VERSION,
         "project": {
             "name": model.name, "id": crate::model::slug(&model.name), "description": model.description,
             "attributes": { MODEL_ATTR: to_value(&rest), ORDER_ATTR: model.elements.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), PACKS_ATTR: packs },
         },
-        "representations": [{ "name": "Data-flow diagram", "id": DIAGRAM, "type": "diagram" }],
+        "representations": diagrams,
         "trustZones": zones,
         "components": components,
         "dataflows": dataflows,
@@ -384,20 +402,54 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
         }
         Ok(e)
     };
-    let place = |v: &Value, model: &mut Model| {
-        let Some(r) = list(v, "representations").first() else { return };
-        if let Some(p) =
-            r.pointer(&format!("/attributes/{PLACEMENT_ATTR}")).and_then(|p| serde_json::from_value::<Placement>(p.clone()).ok())
-        {
-            model.layout.insert(s(v, "id").to_owned(), p);
-            return;
+    // Diagrams: the document's diagram representations that place something, each its own
+    // diagram (a file written by Threatmap names them in its model attribute too).
+    let used: BTreeSet<&str> = ["trustZones", "components"]
+        .iter()
+        .flat_map(|k| list(&doc, k))
+        .flat_map(|v| list(v, "representations"))
+        .filter_map(|r| r.get("representation").and_then(Value::as_str))
+        .collect();
+    let drawn: Vec<(&str, &str)> = list(&doc, "representations")
+        .iter()
+        .filter(|r| s(r, "type").is_empty() || s(r, "type") == "diagram")
+        .map(|r| (s(r, "id"), s(r, "name")))
+        .filter(|(id, _)| used.contains(id))
+        .collect();
+    let native_diagrams = model.diagrams.len();
+    if drawn.len() > 1 && model.diagrams.is_empty() {
+        for (k, (_, name)) in drawn.iter().enumerate() {
+            let name = crate::model::unique_name(if name.trim().is_empty() { format!("Diagram {}", k + 1) } else { name.trim().to_owned() }, |n| {
+                model.diagrams.iter().any(|d| d.name.eq_ignore_ascii_case(n))
+            });
+            model.diagrams.push(crate::model::Diagram { name, level: None, layout: BTreeMap::new() });
         }
-        let num = |p: &str| r.pointer(p).and_then(Value::as_f64).filter(|x| x.is_finite());
-        if let (Some(x), Some(y)) = (num("/position/x"), num("/position/y")) {
-            model.layout.insert(
-                s(v, "id").to_owned(),
-                Placement { x, y, width: num("/size/width"), height: num("/size/height"), line: Vec::new() },
-            );
+    }
+    let diagram_of = |rep: &str| {
+        if native_diagrams > 0 {
+            (0..native_diagrams).find(|&d| diagram_id(d) == rep).unwrap_or(0)
+        } else if drawn.len() > 1 {
+            drawn.iter().position(|(id, _)| *id == rep).unwrap_or(0)
+        } else {
+            0
+        }
+    };
+    let place = |v: &Value, model: &mut Model| {
+        for r in list(v, "representations") {
+            let d = diagram_of(s(r, "representation"));
+            if let Some(p) =
+                r.pointer(&format!("/attributes/{PLACEMENT_ATTR}")).and_then(|p| serde_json::from_value::<Placement>(p.clone()).ok())
+            {
+                model.layout_of_mut(d).insert(s(v, "id").to_owned(), p);
+                continue;
+            }
+            let num = |p: &str| r.pointer(p).and_then(Value::as_f64).filter(|x| x.is_finite());
+            if let (Some(x), Some(y)) = (num("/position/x"), num("/position/y")) {
+                model.layout_of_mut(d).insert(
+                    s(v, "id").to_owned(),
+                    Placement { x, y, width: num("/size/width"), height: num("/size/height"), line: Vec::new() },
+                );
+            }
         }
     };
     // (threat, element, state, [(mitigation, state)]) per threat instance.
@@ -587,7 +639,10 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
         );
     }
     if foreign {
-        read_relative_positions(&mut model, &mut warnings);
+        let elements = model.elements.clone();
+        for d in 0..model.diagram_count() {
+            read_relative_positions(&elements, model.layout_of_mut(d), &mut warnings);
+        }
     }
     // Rule pack files that travelled along are written beside the imported model, under names
     // of its own (the model is renamed to them), so it runs wherever it is imported.
@@ -623,17 +678,17 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
 /// OTM does not say whether a position is absolute or relative to the parent trust zone, and
 /// tools write both. Each reading is tried: the one that puts more components inside their
 /// zones wins (absolute on a tie), and the user is told when positions were read as relative.
-fn read_relative_positions(model: &mut Model, warnings: &mut Vec<String>) {
+fn read_relative_positions(elements: &[Element], layout: &mut BTreeMap<String, Placement>, warnings: &mut Vec<String>) {
     use std::collections::HashMap;
-    let parent: HashMap<String, String> = model.elements.iter().filter_map(|e| e.in_boundary.clone().map(|b| (e.id.clone(), b))).collect();
+    let parent: HashMap<String, String> = elements.iter().filter_map(|e| e.in_boundary.clone().map(|b| (e.id.clone(), b))).collect();
     // Absolute positions if every position is relative to its parent zone's (itself relative).
     let mut relative: HashMap<String, (f64, f64)> = HashMap::new();
-    for id in model.layout.keys() {
+    for id in layout.keys() {
         let (mut x, mut y) = (0.0, 0.0);
         let mut at = Some(id.clone());
         let mut hops = 0;
         while let Some(cur) = at {
-            if let Some(p) = model.layout.get(&cur) {
+            if let Some(p) = layout.get(&cur) {
                 x += p.x;
                 y += p.y;
             }
@@ -646,13 +701,12 @@ fn read_relative_positions(model: &mut Model, warnings: &mut Vec<String>) {
         relative.insert(id.clone(), (x, y));
     }
     let inside = |pos: &dyn Fn(&str) -> Option<(f64, f64)>| {
-        model
-            .elements
+        elements
             .iter()
             .filter(|e| e.kind.is_node())
             .filter(|e| {
-                let (Some(zone), Some(p)) = (e.in_boundary.as_deref(), model.layout.get(&e.id)) else { return false };
-                let (Some(zp), Some((x, y)), Some((zx, zy))) = (model.layout.get(zone), pos(&e.id), pos(zone)) else { return false };
+                let (Some(zone), Some(p)) = (e.in_boundary.as_deref(), layout.get(&e.id)) else { return false };
+                let (Some(zp), Some((x, y)), Some((zx, zy))) = (layout.get(zone), pos(&e.id), pos(zone)) else { return false };
                 let (cx, cy) = (x + p.width.unwrap_or(0.0) / 2.0, y + p.height.unwrap_or(0.0) / 2.0);
                 let (zw, zh) = (zp.width.unwrap_or(0.0), zp.height.unwrap_or(0.0));
                 cx >= zx && cx <= zx + zw && cy >= zy && cy <= zy + zh
@@ -660,8 +714,8 @@ fn read_relative_positions(model: &mut Model, warnings: &mut Vec<String>) {
             .count()
     };
     let placed_in_zones =
-        model.elements.iter().filter(|e| e.kind.is_node() && e.in_boundary.is_some() && model.layout.contains_key(&e.id)).count();
-    let absolute = inside(&|id| model.layout.get(id).map(|p| (p.x, p.y)));
+        elements.iter().filter(|e| e.kind.is_node() && e.in_boundary.is_some() && layout.contains_key(&e.id)).count();
+    let absolute = inside(&|id| layout.get(id).map(|p| (p.x, p.y)));
     let relative_inside = inside(&|id| relative.get(id).copied());
     let (reading, kept_inside) =
         if relative_inside > absolute { ("relative to their parent trust zone", relative_inside) } else { ("absolute", absolute) };
@@ -669,9 +723,9 @@ fn read_relative_positions(model: &mut Model, warnings: &mut Vec<String>) {
         // Positions that put components outside their zones contradict the model (the
         // drawing would move them out): the diagram is laid out afresh from the zones.
         let placed: Vec<String> =
-            model.elements.iter().filter(|e| e.kind.is_node() || e.kind == Kind::Boundary).map(|e| e.id.clone()).collect();
+            elements.iter().filter(|e| e.kind.is_node() || e.kind == Kind::Boundary).map(|e| e.id.clone()).collect();
         for id in placed {
-            model.layout.remove(&id);
+            layout.remove(&id);
         }
         warnings.push(format!(
             "positions not kept: read as absolute, {absolute} of {placed_in_zones} components fall inside their trust zones, and {relative_inside} read as relative to them; the diagram is laid out from the zones instead"
@@ -680,7 +734,7 @@ fn read_relative_positions(model: &mut Model, warnings: &mut Vec<String>) {
     }
     if relative_inside > absolute {
         for (id, (x, y)) in &relative {
-            if let Some(p) = model.layout.get_mut(id) {
+            if let Some(p) = layout.get_mut(id) {
                 p.x = *x;
                 p.y = *y;
             }

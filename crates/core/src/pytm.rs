@@ -7,7 +7,7 @@
 //! names) is rebuilt from the findings in the same file where possible.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{self, Write};
 
 use serde_json::{Map, Value as Json};
@@ -252,6 +252,21 @@ fn assumption(v: &Json) -> Option<Assumption> {
             Some(Assumption { name, description, exclude })
         }
         _ => None,
+    }
+}
+
+/// pytm's levels as diagrams: a model that puts elements on levels other than 0 gets one
+/// diagram per level (`Level 0`, `Level 1`, ...), each showing the elements on it, as pytm's
+/// `--dfd --levels N` draws them. The levels stay on the elements, so pytm's outputs keep them.
+pub fn level_diagrams(model: &mut Model) {
+    let levels: BTreeSet<u32> = model.elements.iter().flat_map(|e| e.levels.clone().unwrap_or_else(|| vec![0])).collect();
+    if levels.iter().all(|&l| l == 0) || !model.diagrams.is_empty() {
+        return;
+    }
+    let layout = std::mem::take(&mut model.layout);
+    for (k, l) in levels.into_iter().enumerate() {
+        let layout = if k == 0 { layout.clone() } else { BTreeMap::new() };
+        model.diagrams.push(crate::model::Diagram { name: format!("Level {l}"), level: Some(l), layout });
     }
 }
 
@@ -521,6 +536,7 @@ pub(crate) fn import_root(root: &Map<String, Json>, file: &str, warnings: Vec<St
         }
     }
     recover_from_findings(root, &mut model, &mut imp);
+    level_diagrams(&mut model);
     let warnings = imp.warnings;
     let problems: Vec<Problem> = crate::file::check(&model).into_iter().filter(|p| p.level == crate::file::Level::Error).collect();
     if !problems.is_empty() {

@@ -1016,8 +1016,15 @@ pub fn write(model: &crate::model::Model) -> (String, Vec<String>) {
             foreign.into_iter().collect::<Vec<_>>().join(", ")
         ));
     }
-    if !model.layout.is_empty() {
+    if model.layouts().any(|l| !l.is_empty()) {
         lost.push("the diagram layout is not carried: pytm lays its diagrams out with Graphviz".to_owned());
+    }
+    let unlevelled: Vec<&str> = model.diagrams.iter().filter(|d| d.level.is_none()).map(|d| d.name.as_str()).collect();
+    if !unlevelled.is_empty() {
+        lost.push(format!(
+            "the diagrams {} are not carried: pytm draws one diagram of the whole model (its levels are the only views it has)",
+            unlevelled.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+        ));
     }
     if !model.decisions.is_empty() {
         lost.push(format!("{} triage decision(s) are not carried: pytm has no finding lifecycle", model.decisions.len()));

@@ -1,7 +1,7 @@
 //! OWASP Threat Dragon (v2 JSON) import.
 //!
 //! Every diagram's actors, processes, stores, flows, boundary boxes and boundary curves come in
-//! with their positions and properties (diagrams side by side); text blocks join the model's
+//! with their positions and properties (each diagram its own, as drawn); text blocks join the model's
 //! description. Threat Dragon's threats are written by hand and stored inside each element:
 //! they become a rule pack of their own ([`Imported::pack`], one rule per threat that applies
 //! to its element only), so they appear as findings beside those of the rule packs, and their
@@ -17,8 +17,6 @@ use crate::lifecycle::{Change, Decision, Status};
 use crate::model::{Element, Model, Placement, PropValue};
 use crate::rules::{GeneratedPack, GeneratedRule, literal_braces};
 
-/// Space left between diagrams placed side by side.
-const DIAGRAM_GAP: f64 = 200.0;
 /// How far from a node a flow's loose end may lie and still be attached to it.
 const LOOSE_END_REACH: f64 = 60.0;
 
@@ -80,7 +78,6 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
     }
 
     let mut rules = Vec::new();
-    let mut offset_x = 0.0;
     let mut boxes: Vec<(usize, String, [f64; 4])> = Vec::new();
     let mut centres: Vec<(usize, String, (f64, f64))> = Vec::new();
     let mut node_rects: Vec<(usize, String, [f64; 4])> = Vec::new();
@@ -94,7 +91,12 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
             .get("cells")
             .and_then(Value::as_array)
             .ok_or_else(|| ModelError::at(file, None, None, format!("diagram {} (`{title}`): `cells` is missing or not a list", di + 1)))?;
-        let mut right = offset_x;
+        if diagrams.len() > 1 {
+            let name = crate::model::unique_name(if title.trim().is_empty() { format!("Diagram {}", di + 1) } else { title.trim().to_owned() }, |n| {
+                model.diagrams.iter().any(|d| d.name.eq_ignore_ascii_case(n))
+            });
+            model.diagrams.push(crate::model::Diagram { name, level: None, layout: BTreeMap::new() });
+        }
         for (ci, cell) in cells.iter().enumerate() {
             let id = str_of(cell, "id").to_owned();
             if id.is_empty() {
@@ -175,9 +177,6 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
                     e.controls.is_encrypted = Some(*b);
                 }
             }
-            if diagrams.len() > 1 {
-                e.properties.insert("threat-dragon:diagram".to_owned(), PropValue::Text(title.clone()));
-            }
             let end = |k: &str| cell.get(k).map(|v| (str_of(v, "cell").to_owned(), num_of(v, "x").zip(num_of(v, "y"))));
             let vertices: Vec<(f64, f64)> = cell
                 .get("vertices")
@@ -185,54 +184,47 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
                 .into_iter()
                 .flatten()
                 .filter_map(|v| num_of(v, "x").zip(num_of(v, "y")))
-                .map(|(x, y)| (x + offset_x, y))
                 .collect();
+            let layout = model.layout_of_mut(di);
             match shape {
                 "flow" => {
                     let (Some(src), Some(dst)) = (end("source"), end("target")) else {
                         warnings.push(format!("diagram `{title}`: flow {id} ({}) is not connected at both ends; skipped", e.name));
                         continue;
                     };
-                    loose.push((e.id.clone(), di, src.1.map(|(x, y)| (x + offset_x, y)), dst.1.map(|(x, y)| (x + offset_x, y))));
+                    loose.push((e.id.clone(), di, src.1, dst.1));
                     let (src, dst) = (src.0, dst.0);
                     e.source = Some(src.clone());
                     e.sink = Some(dst.clone());
                     if let Some(&(x, y)) = vertices.get(vertices.len() / 2) {
-                        model.layout.insert(id.clone(), Placement { x, y, ..Placement::default() });
+                        layout.insert(id.clone(), Placement { x, y, ..Placement::default() });
                     }
                     if data.get("isBidirectional").and_then(Value::as_bool) == Some(true) {
                         bidirectional.push(id.clone());
                     }
                 }
                 "trust-boundary-box" => {
-                    if let Some(r) = rect(cell, offset_x) {
-                        right = right.max(r[0] + r[2]);
-                        model
-                            .layout
-                            .insert(id.clone(), Placement { x: r[0], y: r[1], width: Some(r[2]), height: Some(r[3]), line: Vec::new() });
+                    if let Some(r) = rect(cell) {
+                        layout.insert(id.clone(), Placement { x: r[0], y: r[1], width: Some(r[2]), height: Some(r[3]), line: Vec::new() });
                         boxes.push((di, id.clone(), r));
                     }
                 }
                 "actor" | "process" | "store" => {
-                    if let Some(r) = rect(cell, offset_x) {
-                        right = right.max(r[0] + r[2]);
-                        model
-                            .layout
-                            .insert(id.clone(), Placement { x: r[0], y: r[1], width: Some(r[2]), height: Some(r[3]), line: Vec::new() });
+                    if let Some(r) = rect(cell) {
+                        layout.insert(id.clone(), Placement { x: r[0], y: r[1], width: Some(r[2]), height: Some(r[3]), line: Vec::new() });
                         centres.push((di, id.clone(), (r[0] + r[2] / 2.0, r[1] + r[3] / 2.0)));
                         node_rects.push((di, id.clone(), r));
                     }
                 }
                 _ => {
                     // A boundary curve: a line from its source point through its vertices.
-                    let point = |k: &str| end(k).and_then(|(_, p)| p).map(|(x, y)| (x + offset_x, y));
+                    let point = |k: &str| end(k).and_then(|(_, p)| p);
                     let mut points: Vec<(f64, f64)> =
                         point("source").into_iter().chain(vertices.iter().copied()).chain(point("target")).collect();
                     points.dedup();
                     if points.len() >= 2 {
-                        right = points.iter().fold(right, |r, p| r.max(p.0));
                         let line = points[1..].iter().map(|p| [p.0, p.1]).collect();
-                        model.layout.insert(id.clone(), Placement { x: points[0].0, y: points[0].1, width: None, height: None, line });
+                        layout.insert(id.clone(), Placement { x: points[0].0, y: points[0].1, width: None, height: None, line });
                     } else {
                         warnings.push(format!("diagram `{title}`: boundary curve {id} has no end points; kept without a position"));
                     }
@@ -311,7 +303,6 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
             }
             model.elements.push(e);
         }
-        offset_x = right + DIAGRAM_GAP;
     }
     model.description = description.trim().to_owned();
 
@@ -384,6 +375,9 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
         warnings.push(format!("flow {f} connects a cell that is not an element; skipped"));
     }
     model.elements.retain(|e| !dangling.contains(&e.id));
+    for f in &dangling {
+        model.unplace(f);
+    }
 
     let pack =
         GeneratedPack::recorded_threats(&mut model, pack_file, "threat-dragon-threats", &format!("the Threat Dragon model {file}"), rules);
@@ -391,7 +385,6 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
     Ok(Converted { model, pack, warnings, more_packs: Vec::new() })
 }
 
-/// A node cell's rectangle, shifted right by `dx`.
 /// Rewrites a Threat Dragon 1.x model (JointJS cells under `diagramJson.cells`, properties
 /// on the cell, names in the cell's text) in the 2.x shape (X6 cells under `cells`, properties
 /// under `data`), as Threat Dragon 2.x does when it opens one. A 2.x model is left alone.
@@ -462,9 +455,10 @@ fn migrate_v1_cell(cell: &Value) -> Value {
     Value::Object(out)
 }
 
-fn rect(cell: &Value, dx: f64) -> Option<[f64; 4]> {
+/// A node cell's rectangle: left, top, width, height.
+fn rect(cell: &Value) -> Option<[f64; 4]> {
     let pos = cell.get("position")?;
     let size = cell.get("size");
     let (w, h) = size.and_then(|s| num_of(s, "width").zip(num_of(s, "height"))).unwrap_or((100.0, 100.0));
-    Some([num_of(pos, "x")? + dx, num_of(pos, "y")?, w, h])
+    Some([num_of(pos, "x")?, num_of(pos, "y")?, w, h])
 }

@@ -8,7 +8,7 @@
 //! - every element keeps its GUID as id, its template type as `stereotype`, its position and
 //!   size, its list selections, booleans and strings as custom properties, and out of scope
 //!   with its reason; border boundaries contain the nodes whose centre lies inside them; line
-//!   boundaries keep their two ends; several diagrams are placed side by side;
+//!   boundaries keep their two ends; each diagram tab stays its own diagram with its positions;
 //! - the template becomes a native rule pack ([`Tm7::pack`]): one rule per threat type, run
 //!   per dataflow, whose condition is the type's Include/Exclude filter translated into the
 //!   condition language (type ancestry expanded into the set of types that descend from the
@@ -36,8 +36,6 @@ pub const MAX_TM7_BYTES: u64 = 64 * 1024 * 1024;
 /// The most XML nodes accepted in one file.
 const MAX_NODES: u32 = 4_000_000;
 const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
-/// Space left between diagrams placed side by side.
-const DIAGRAM_GAP: f64 = 200.0;
 /// TMT's property name for "Out Of Scope" and "Reason For Out Of Scope".
 const OUT_OF_SCOPE: &str = "71f3d9aa-b8ef-4e54-8126-607a1d903103";
 const OUT_OF_SCOPE_REASON: &str = "752473b6-52d4-4776-9a24-202153f7d579";
@@ -284,7 +282,6 @@ pub fn import(source: &str, file: &str, fallback_name: &str, pack_file: &str) ->
         model.rule_packs.push(pack_file.to_owned());
     }
 
-    let mut offset_x = 0.0;
     let mut flow_ends: Vec<(String, String, String)> = Vec::new();
     let mut border_rects: Vec<(usize, String, [f64; 4])> = Vec::new();
     let mut nodes: Vec<(usize, String, (f64, f64))> = Vec::new();
@@ -304,7 +301,12 @@ pub fn import(source: &str, file: &str, fallback_name: &str, pack_file: &str) ->
             let h = text(*surface, "Header");
             if h.is_empty() { read_props(child(*surface, "Properties")).name } else { h }
         };
-        let mut right = offset_x;
+        if several {
+            let name = crate::model::unique_name(if diagram.trim().is_empty() { format!("Diagram {}", di + 1) } else { diagram.clone() }, |n| {
+                model.diagrams.iter().any(|d| d.name.eq_ignore_ascii_case(n))
+            });
+            model.diagrams.push(crate::model::Diagram { name, level: None, layout: BTreeMap::new() });
+        }
         for (key, v) in child(*surface, "Borders").into_iter().flat_map(entries) {
             let generic = text(v, "GenericTypeId");
             let type_id = text(v, "TypeId");
@@ -342,13 +344,8 @@ pub fn import(source: &str, file: &str, fallback_name: &str, pack_file: &str) ->
                 }
             }
             e.properties = props.values;
-            if several {
-                e.properties.insert("tmt:diagram".to_owned(), PropValue::Text(diagram.clone()));
-            }
             if let (Some(x), Some(y), Some(w), Some(h)) = (left, top, width, height) {
-                let x = x + offset_x;
-                right = right.max(x + w);
-                model.layout.insert(id.clone(), Placement { x, y, width: Some(w), height: Some(h), line: Vec::new() });
+                model.layout_of_mut(di).insert(id.clone(), Placement { x, y, width: Some(w), height: Some(h), line: Vec::new() });
                 if kind == Kind::Boundary {
                     border_rects.push((di, id.clone(), [x, y, w, h]));
                 } else {
@@ -363,15 +360,14 @@ pub fn import(source: &str, file: &str, fallback_name: &str, pack_file: &str) ->
             let type_id = text(v, "TypeId");
             let props = read_props(child(v, "Properties"));
             let id = if text(v, "Guid").is_empty() { key.clone() } else { text(v, "Guid") };
-            let xy = |a: &'static str, b: &'static str| number(v, a).zip(number(v, b)).map(|(x, y)| (x + offset_x, y));
+            let xy = |a: &'static str, b: &'static str| number(v, a).zip(number(v, b));
             match xsi_type(v) {
                 "LineBoundary" => {
                     let mut e = Element::new(id.clone(), Kind::Boundary, display_name(&props.name, &type_id));
                     e.stereotype = Some(type_id);
                     e.properties = props.values;
                     if let (Some((x, y)), Some((x2, y2))) = (xy("SourceX", "SourceY"), xy("TargetX", "TargetY")) {
-                        right = right.max(x.max(x2));
-                        model.layout.insert(id.clone(), Placement { x, y, width: None, height: None, line: vec![[x2, y2]] });
+                        model.layout_of_mut(di).insert(id.clone(), Placement { x, y, width: None, height: None, line: vec![[x2, y2]] });
                     }
                     model.elements.push(e);
                 }
@@ -384,14 +380,13 @@ pub fn import(source: &str, file: &str, fallback_name: &str, pack_file: &str) ->
                     }
                     e.properties = props.values;
                     if let Some((x, y)) = xy("HandleX", "HandleY") {
-                        model.layout.insert(id.clone(), Placement { x, y, width: None, height: None, line: Vec::new() });
+                        model.layout_of_mut(di).insert(id.clone(), Placement { x, y, width: None, height: None, line: Vec::new() });
                     }
                     flow_ends.push((id, src, dst));
                     model.elements.push(e);
                 }
             }
         }
-        offset_x = right + DIAGRAM_GAP;
     }
 
     // Border boundaries contain the nodes (and boundaries) whose centre / box lies inside them:
@@ -434,7 +429,9 @@ pub fn import(source: &str, file: &str, fallback_name: &str, pack_file: &str) ->
         warnings.push(format!("flow {f} is not connected at both ends in the diagram; it is left out"));
     }
     model.elements.retain(|e| !dangling.contains(&e.id));
-    model.layout.retain(|k, _| !dangling.contains(k));
+    for f in &dangling {
+        model.unplace(f);
+    }
 
     let pack = match &kb {
         Some(kb) => pack_toml(kb, file, &mut warnings),

@@ -24,6 +24,9 @@ pub struct DfdOptions {
     pub badges: bool,
     /// Ignore positions stored in the model and lay it out automatically.
     pub auto_layout: bool,
+    /// Draw one diagram of the model: what it shows, where it places it. `None` draws every
+    /// element (pytm's view of a model), placed as a single-diagram model places them.
+    pub diagram: Option<usize>,
 }
 
 /// Open findings on an element or flow.
@@ -154,12 +157,19 @@ impl Scene {
         let p = &analysis.prepared;
         let model = p.model();
         let badges = badges(analysis);
-        let on_level = |i: u32| opts.levels.is_empty() || levels_of(analysis, i).iter().any(|l| opts.levels.contains(l));
+        let shown = opts.diagram.filter(|_| !model.diagrams.is_empty()).map(|d| model.shown_on(d));
+        let on_diagram = |i: u32| shown.as_ref().is_none_or(|s| s[i as usize]);
+        let on_level =
+            |i: u32| on_diagram(i) && (opts.levels.is_empty() || levels_of(analysis, i).iter().any(|l| opts.levels.contains(l)));
+        let layout = model.layout_of(opts.diagram.unwrap_or(0));
         let mut scene = Scene::default();
         let mut node_of: HashMap<u32, usize> = HashMap::new();
         let mut boundary_of: HashMap<u32, usize> = HashMap::new();
         for (i, e) in model.elements.iter().enumerate() {
-            if e.kind == Kind::Boundary && model.layout.get(&e.id).is_some_and(|p| !p.line.is_empty()) {
+            if e.kind == Kind::Boundary && !on_diagram(i as u32) {
+                continue;
+            }
+            if e.kind == Kind::Boundary && layout.get(&e.id).is_some_and(|p| !p.line.is_empty()) {
                 let badge = badges.get(&(i as u32)).copied();
                 scene.lines.push(SceneBoundary { element: i as u32, name: e.name.clone(), parent: None, badge });
             } else if e.kind == Kind::Boundary {
@@ -322,7 +332,8 @@ impl Diagram {
         for (k, n) in scene.nodes.iter().enumerate() {
             graph.nodes[k].cluster = analysis.prepared.boundary_of(n.element).and_then(|b| bidx.get(&b).copied());
         }
-        let placed = |el: u32| model.layout.get(&model.elements[el as usize].id);
+        let layout_of = model.layout_of(opts.diagram.unwrap_or(0));
+        let placed = |el: u32| layout_of.get(&model.elements[el as usize].id);
         let use_positions = !opts.auto_layout && !scene.nodes.is_empty() && scene.nodes.iter().all(|n| placed(n.element).is_some());
         let layout = if use_positions {
             let centers: Vec<Point> = scene
@@ -357,7 +368,43 @@ impl Diagram {
         } else {
             layout::layered(&graph)
         };
-        Diagram { scene, layout, graph, options: opts.clone(), title: model.name.clone() }
+        let title = match opts.diagram {
+            Some(d) if !model.diagrams.is_empty() => format!("{}: {}", model.name, model.diagram_name(d)),
+            _ => model.name.clone(),
+        };
+        Diagram { scene, layout, graph, options: opts.clone(), title }
+    }
+
+    /// Every diagram of the model, one below the other, each under its name (a model with one
+    /// diagram draws just that one). `opts.diagram` is ignored.
+    pub fn all_svg(analysis: &Analysis<'_>, opts: &DfdOptions) -> String {
+        let model = analysis.prepared.model();
+        if model.diagrams.is_empty() {
+            return Diagram::new(analysis, &DfdOptions { diagram: Some(0), ..opts.clone() }).to_svg(analysis);
+        }
+        const HEADING: f64 = 34.0;
+        const GAP: f64 = 28.0;
+        let diagrams: Vec<Diagram> =
+            (0..model.diagram_count()).map(|d| Diagram::new(analysis, &DfdOptions { diagram: Some(d), ..opts.clone() })).collect();
+        let width = diagrams.iter().map(|d| d.layout.size.w).fold(360.0, f64::max);
+        let height = diagrams.iter().map(|d| HEADING + d.layout.size.h).sum::<f64>() + GAP * (diagrams.len() - 1) as f64;
+        let mut svg = Svg::new(width, height, &format!("Data flow diagrams: {}", model.name), STYLE);
+        svg.raw(MARKER_DEFS);
+        svg.raw("<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n");
+        let mut y = 0.0;
+        for (k, d) in diagrams.iter().enumerate() {
+            let _ = writeln!(
+                svg.out,
+                "<text x=\"12\" y=\"{}\" class=\"dt\">{}</text>",
+                num(y + 23.0),
+                esc(&format!("{}. {}", k + 1, model.diagram_name(k)))
+            );
+            let _ = writeln!(svg.out, "<g class=\"diagram\" transform=\"translate(0,{})\">", num(y + HEADING));
+            draw_body(d, analysis, &mut svg);
+            svg.raw("</g>\n");
+            y += HEADING + d.layout.size.h + GAP;
+        }
+        svg.finish()
     }
 
     /// The drawing as a standalone SVG document.
@@ -455,6 +502,7 @@ pub const STYLE: &str = "\
 .mk{stroke:#111827;stroke-width:0.8}\
 .cnt{fill:#ffffff;stroke:#6b7280;stroke-width:0.8}\
 .cntt{font-size:10px;font-weight:bold;fill:#111827}\
+.dt{font-size:16px;font-weight:bold;fill:#111827}\
 .ah{fill:#374151}\
 ";
 
@@ -467,13 +515,20 @@ fn colormap(score: u8) -> (&'static str, &'static str) {
     }
 }
 
+const MARKER_DEFS: &str = "<defs><marker id=\"ah\" viewBox=\"0 0 10 10\" refX=\"9.5\" refY=\"5\" markerWidth=\"9\" markerHeight=\"9\" orient=\"auto-start-reverse\"><path class=\"ah\" d=\"M0,1 L10,5 L0,9 z\"/></marker></defs>\n";
+
 fn draw(d: &Diagram, analysis: &Analysis<'_>) -> String {
     let l = &d.layout;
     let mut svg = Svg::new(l.size.w, l.size.h, &format!("Data flow diagram: {}", d.title), STYLE);
-    svg.raw(
-        "<defs><marker id=\"ah\" viewBox=\"0 0 10 10\" refX=\"9.5\" refY=\"5\" markerWidth=\"9\" markerHeight=\"9\" orient=\"auto-start-reverse\"><path class=\"ah\" d=\"M0,1 L10,5 L0,9 z\"/></marker></defs>\n",
-    );
+    svg.raw(MARKER_DEFS);
     svg.raw("<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>\n");
+    draw_body(d, analysis, &mut svg);
+    svg.finish()
+}
+
+/// The shapes of a diagram (boundaries, flows, nodes, badges), in its own coordinates.
+fn draw_body(d: &Diagram, analysis: &Analysis<'_>, svg: &mut Svg) {
+    let l = &d.layout;
     let model = analysis.prepared.model();
     // Boundaries, outermost first.
     let mut order: Vec<usize> = (0..d.scene.boundaries.len()).collect();
@@ -623,7 +678,6 @@ fn draw(d: &Diagram, analysis: &Analysis<'_>) -> String {
         }
         svg.raw("</g>\n");
     }
-    svg.finish()
 }
 
 /// Moves a port on the side of a node's box horizontally onto the node's drawn outline.

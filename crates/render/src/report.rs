@@ -201,12 +201,28 @@ pub fn html(a: &Analysis<'_>) -> String {
         h.push_str("</tbody></table></section>\n");
     }
 
-    let dfd = Diagram::new(a, &DfdOptions { badges: true, ..DfdOptions::default() });
-    let _ = writeln!(
-        h,
-        "<section id=\"dfd\"><h2>Data-flow diagram</h2><figure>{}<figcaption>Badges: number of open findings and the worst severity (octagon VH very high, triangle H high, diamond M medium, circle L low, open circle VL very low, square I info). Dashed red rectangles are trust boundaries.</figcaption></figure></section>",
-        strip_xml_decl(&dfd.to_svg(a))
-    );
+    const LEGEND: &str = "Badges: number of open findings and the worst severity (octagon VH very high, triangle H high, diamond M medium, circle L low, open circle VL very low, square I info). Dashed red rectangles are trust boundaries.";
+    if model.diagrams.is_empty() {
+        let dfd = Diagram::new(a, &DfdOptions { badges: true, diagram: Some(0), ..DfdOptions::default() });
+        let _ = writeln!(
+            h,
+            "<section id=\"dfd\"><h2>Data-flow diagram</h2><figure>{}<figcaption>{LEGEND}</figcaption></figure></section>",
+            strip_xml_decl(&dfd.to_svg(a))
+        );
+    } else {
+        let _ = write!(h, "<section id=\"dfd\"><h2>Data-flow diagrams</h2>");
+        for d in 0..model.diagram_count() {
+            let dfd = Diagram::new(a, &DfdOptions { badges: true, diagram: Some(d), ..DfdOptions::default() });
+            let _ = write!(
+                h,
+                "<h3 id=\"dfd-{}\">{}</h3><figure>{}<figcaption>{LEGEND}</figcaption></figure>",
+                d + 1,
+                esc(model.diagram_name(d)),
+                strip_xml_decl(&dfd.to_svg(a))
+            );
+        }
+        let _ = writeln!(h, "</section>");
+    }
     let _ = writeln!(
         h,
         "<section id=\"sequence\"><h2>Sequence diagram</h2><figure>{}<figcaption>Dataflows in order; dashed arrows are responses.</figcaption></figure></section>",
