@@ -247,8 +247,11 @@ fn drawing_agrees(m: &Model, d: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// The example as the app opens it (placed by the automatic layout).
 fn start() -> Model {
-    file::load(&common::root().join("assets/examples/web-app.threatmap.json")).unwrap()
+    let mut m = file::load(&common::root().join("assets/examples/web-app.threatmap.json")).unwrap();
+    document::place_for_opening(&mut m);
+    m
 }
 
 proptest! {

@@ -1091,3 +1091,112 @@ fn otm_round_trip_works_in_another_folder_and_validate_checks_rule_packs() {
     fails(&["validate", back.to_str().unwrap()], &["rule pack `td.threats.toml`", "invalid"]);
     fails(&["findings", back.to_str().unwrap()], &["td.threats.toml"]);
 }
+
+/// `text` with every GUID in it changed (its first group replaced), the same way each time.
+fn regraft_guids(text: &str) -> String {
+    let b = text.as_bytes();
+    let is_guid = |s: &[u8]| {
+        s.len() == 36
+            && s.iter().enumerate().all(|(k, c)| if [8, 13, 18, 23].contains(&k) { *c == b'-' } else { c.is_ascii_hexdigit() })
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut k = 0;
+    while k < b.len() {
+        if k + 36 <= b.len() && is_guid(&b[k..k + 36]) {
+            out.push_str("0ddba11e");
+            out.push_str(&text[k + 8..k + 36]);
+            k += 36;
+        } else {
+            let c = text[k..].chars().next().unwrap();
+            out.push(c);
+            k += c.len_utf8();
+        }
+    }
+    out
+}
+
+/// A Microsoft TMT file with two diagram tabs (the shared sample's tab and a copy of it with
+/// new GUIDs) imports as two diagrams, each with TMT's own positions; the template runs on the
+/// second tab's drawing as on the first (boundary crossings are read per tab), and every export
+/// draws both.
+#[test]
+fn tmt_diagram_tabs_and_threat_dragon_diagrams_stay_separate_diagrams() {
+    let Some(shared) = shared("compat/tmt/sample_core_kb.tm7") else { return };
+    assert!(shared.join("compat/threat-dragon/v2-threat-model.json").exists(), "the shared folder holds Threat Dragon's demo too");
+    let dir = tempfile::tempdir().unwrap();
+    let xml = std::fs::read_to_string(shared.join("compat/tmt/sample_core_kb.tm7")).unwrap();
+    let (start, end) = (xml.find("<DrawingSurfaceModel").unwrap(), xml.find("</DrawingSurfaceModel>").unwrap() + 22);
+    let copy = regraft_guids(&xml[start..end]).replace("<Header>Diagram 1</Header>", "<Header>Second tab</Header>");
+    let two_tabs = format!("{}{copy}{}", &xml[..end], &xml[end..]);
+    let tm7 = dir.path().join("tabs.tm7");
+    std::fs::write(&tm7, two_tabs).unwrap();
+    let out = dir.path().join("tabs.threatmap.json");
+    ok(&["import", "tm7", tm7.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let model: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(model.get("layout").is_none(), "positions live in the diagrams");
+    let diagrams = model["diagrams"].as_array().unwrap();
+    let names: Vec<&str> = diagrams.iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Diagram 1", "Second tab"]);
+    let (first, second) = (diagrams[0]["layout"].as_object().unwrap(), diagrams[1]["layout"].as_object().unwrap());
+    assert_eq!(first.len(), second.len());
+    for (id, p) in first {
+        assert_eq!(&second[&regraft_guids(id)], p, "{id}: the copy is drawn where TMT drew it, not beside the first tab");
+    }
+
+    // Findings: the stored threats on the first tab, and the same threat types on the copy's flows.
+    let tsv = ok(&["findings", out.to_str().unwrap(), "--format", "tsv"]);
+    let pairs: BTreeSet<(String, String)> = tsv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            (c[4].to_owned(), c[1].to_owned())
+        })
+        .collect();
+    let (on_first, on_copy): (BTreeSet<_>, BTreeSet<_>) = pairs.iter().cloned().partition(|(_, flow)| first.contains_key(flow));
+    assert_eq!(on_first.len(), 29, "the stored threats of the first tab");
+    let mirrored: BTreeSet<(String, String)> = on_first.iter().map(|(t, f)| (t.clone(), regraft_guids(f))).collect();
+    assert_eq!(on_copy, mirrored, "the template reads the second tab's drawing as it reads the first");
+
+    // The diagram export draws both tabs, one below the other; one can be picked by name.
+    let svg = ok(&["dfd", out.to_str().unwrap()]);
+    assert_eq!(svg.matches("<g class=\"diagram\"").count(), 2, "both diagrams");
+    assert!(svg.contains("1. Diagram 1") && svg.contains("2. Second tab"));
+    let one = ok(&["dfd", out.to_str().unwrap(), "--diagram", "second TAB"]);
+    assert!(!one.contains("<g class=\"diagram\"") && one.contains("Second tab"), "one diagram by name");
+    let nodes = |s: &str| s.matches("<g class=\"node").count();
+    assert_eq!(nodes(&svg), 2 * nodes(&one));
+    fails(&["dfd", out.to_str().unwrap(), "--diagram", "Third"], &["no diagram is called \"Third\"", "2. \"Second tab\""]);
+    let report = ok(&["report", out.to_str().unwrap()]);
+    assert!(report.contains("<h3 id=\"dfd-1\">Diagram 1</h3>") && report.contains("<h3 id=\"dfd-2\">Second tab</h3>"));
+
+    // OTM: one representation per diagram, and back again.
+    let otm = dir.path().join("tabs.otm.json");
+    ok(&["export", out.to_str().unwrap(), "--format", "otm", "-o", otm.to_str().unwrap()]);
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&otm).unwrap()).unwrap();
+    let reps: Vec<&str> = doc["representations"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(reps, ["Diagram 1", "Second tab"]);
+    let back = dir.path().join("back").join("tabs.threatmap.json");
+    std::fs::create_dir_all(back.parent().unwrap()).unwrap();
+    ok(&["import", "otm", otm.to_str().unwrap(), "-o", back.to_str().unwrap()]);
+    let again: Value = serde_json::from_str(&std::fs::read_to_string(&back).unwrap()).unwrap();
+    assert_eq!(again["diagrams"], model["diagrams"], "OTM keeps each diagram and its positions");
+
+    // Threat Dragon: a model with two diagrams (the demo's and a copy) gives two diagrams.
+    let mut td: Value = serde_json::from_str(&std::fs::read_to_string(shared.join("compat/threat-dragon/v2-threat-model.json")).unwrap()).unwrap();
+    let mut second: Value = serde_json::from_str(&regraft_guids(&td["detail"]["diagrams"][0].to_string())).unwrap();
+    second["title"] = Value::from("Admin flows");
+    td["detail"]["diagrams"].as_array_mut().unwrap().push(second);
+    let src = dir.path().join("two.json");
+    std::fs::write(&src, td.to_string()).unwrap();
+    let out = dir.path().join("two.threatmap.json");
+    ok(&["import", "threat-dragon", src.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let model: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let names: Vec<&str> = model["diagrams"].as_array().unwrap().iter().map(|d| d["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Main Request Data Flow", "Admin flows"]);
+    let (a, b) = (model["diagrams"][0]["layout"].as_object().unwrap(), model["diagrams"][1]["layout"].as_object().unwrap());
+    assert_eq!(a.len(), b.len());
+    for (id, p) in a {
+        assert_eq!(&b[&regraft_guids(id)], p, "{id}: each diagram keeps Threat Dragon's positions");
+    }
+}

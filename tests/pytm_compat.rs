@@ -321,3 +321,36 @@ fn exported_pytm_scripts_read_back_and_run_in_pytm_with_the_same_findings() {
         eprintln!("pytm ran {ran} exported scripts with Threatmap's findings");
     }
 }
+
+/// pytm's levels are diagrams: `Level N` shows what pytm's `--dfd --levels N` draws (the nodes
+/// its DOT declares and those its edges name, which Graphviz draws too).
+#[test]
+fn pytm_levels_are_diagrams_that_show_what_pytm_draws_on_each_level() {
+    use std::collections::BTreeSet;
+    use threatmap_render::dfd::{DfdOptions, Scene};
+    let Some(shared) = shared() else { return };
+    let dir = shared.join("compat/pytm/models/tm");
+    let model = pytm::import(&std::fs::read_to_string(dir.join("model.py")).unwrap(), "model.py").unwrap().model;
+    let diagrams: Vec<(&str, Option<u32>)> = model.diagrams.iter().map(|d| (d.name.as_str(), d.level)).collect();
+    assert_eq!(diagrams, [("Level 0", Some(0)), ("Level 1", Some(1)), ("Level 2", Some(2))]);
+    let squash = |s: &str| s.chars().filter(char::is_ascii_alphanumeric).flat_map(char::to_lowercase).collect::<String>();
+    let rules = RuleSet::new();
+    let a = analyze(&model, &rules, &Options::default());
+    for level in 0..3u32 {
+        let dot = std::fs::read_to_string(dir.join(format!("dfd_levels_{level}.dot"))).unwrap();
+        // pytm names a DOT node `kind_Name_hash`.
+        let name_of = |id: &str| id.split_once('_').and_then(|(_, rest)| rest.rsplit_once('_')).map(|(n, _)| squash(n));
+        let mut want = BTreeSet::new();
+        for line in dot.lines().map(str::trim) {
+            if let Some((from, to)) = line.trim_end_matches(" [").split_once(" -> ") {
+                want.extend([name_of(from), name_of(to)].into_iter().flatten());
+            } else if let Some(id) = line.strip_suffix(" [").filter(|id| !id.contains(' ') && !["graph", "node", "edge"].contains(id)) {
+                want.extend(name_of(id));
+            }
+        }
+        assert!(!want.is_empty(), "Level {level}: pytm draws something");
+        let scene = Scene::build(&a, &DfdOptions { diagram: Some(level as usize), ..DfdOptions::default() });
+        let got: BTreeSet<String> = scene.nodes.iter().map(|n| squash(&model.elements[n.element as usize].name)).collect();
+        assert_eq!(got, want, "Level {level}");
+    }
+}
