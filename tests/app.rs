@@ -914,3 +914,88 @@ fn a_dropped_boundary_holds_its_members_whole() {
         assert!(zone.contains_rect(r), "{id} {r:?} is drawn wholly inside {zone:?}");
     }
 }
+
+/// Diagrams as tabs: a new diagram starts empty and takes what is dropped on it; an element
+/// shown on two diagrams (ticked in the inspector) is one element with one set of findings;
+/// undo takes the diagram away again.
+#[test]
+fn diagram_tabs_add_switch_and_share_elements() {
+    let mut h = harness(example());
+    let findings = |h: &Harness<'_, ThreatmapApp>| h.state().analysis().findings.len();
+    let before = findings(&h);
+    let _ = h.get_by_label("Diagram");
+    h.get_by_label("+ Diagram").click();
+    h.run_steps(3);
+    assert_eq!(h.state().canvas.diagram, 1, "the new diagram is shown");
+    let m = &h.state().doc.model;
+    assert_eq!((m.diagram_name(0), m.diagram_name(1)), ("Diagram 1", "Diagram 2"));
+    assert!(m.layout.is_empty() && m.layout_of(0).contains_key("web"), "the first diagram keeps the positions");
+    let _ = h.get_by_label("Diagram 1");
+    let _ = h.get_by_label("Diagram 2");
+
+    // A stencil dropped on the new diagram is drawn there only.
+    h.state_mut().canvas.zoom = 1.0;
+    h.state_mut().canvas.pan = vec2(0.0, 0.0);
+    h.run_steps(2);
+    let ids = |h: &Harness<'_, ThreatmapApp>| h.state().doc.model.elements.iter().map(|e| e.id.clone()).collect::<std::collections::BTreeSet<_>>();
+    let had = ids(&h);
+    let from = h.get_by_label("Lambda").rect().center();
+    let to = screen(&h, pos2(300.0, 200.0));
+    drag(&mut h, from, to);
+    let lambda = ids(&h).difference(&had).next().expect("a lambda was created").clone();
+    let m = &h.state().doc.model;
+    assert!(rect_of(m, 1, &lambda, Kind::Lambda).is_some() && rect_of(m, 0, &lambda, Kind::Lambda).is_none(), "{:?} {:?} {}", rect_of(m, 0, &lambda, Kind::Lambda), rect_of(m, 1, &lambda, Kind::Lambda), m.diagrams.len());
+
+    // Back on the first diagram, the web server is ticked onto the second one too.
+    h.state_mut().selection.clear();
+    h.run_steps(2);
+    h.get_by_label("Diagram 1").click();
+    h.run_steps(2);
+    assert_eq!(h.state().canvas.diagram, 0);
+    h.state_mut().selection = std::collections::BTreeSet::from(["web".to_owned()]);
+    h.run_steps(2);
+    let _ = h.get_by_label("On diagrams");
+    use egui_kittest::kittest::NodeT as _;
+    let checkbox = |n: &egui_kittest::Node<'_>| n.accesskit_node().role() == egui::accesskit::Role::CheckBox;
+    h.get_all_by_label("Diagram 2").find(checkbox).expect("a checkbox per diagram").click();
+    h.run_steps(2);
+    let m = &h.state().doc.model;
+    let k = m.elements.iter().position(|e| e.id == "web").unwrap();
+    assert_eq!(m.diagram_membership()[k], std::collections::BTreeSet::from([0, 1]), "web is on both diagrams");
+    assert!(rect_of(m, 1, "web", Kind::Server).is_some());
+    let lambda_findings = h.state().analysis().findings.iter().filter(|f| h.state().analysis().prepared.element(f.element).id == lambda).count();
+    assert_eq!(findings(&h), before + lambda_findings, "web's findings are counted once");
+
+    // Undo, three times: the tick, the lambda, the diagram.
+    for _ in 0..3 {
+        h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+        h.run_steps(2);
+    }
+    assert!(h.state().doc.model.diagrams.is_empty(), "undo takes the new diagram away");
+    assert_eq!(h.state().canvas.diagram, 0);
+    assert!(h.query_by_label("Diagram 2").is_none());
+}
+
+/// A pytm model's levels open as tabs, each showing the elements on its level.
+#[test]
+fn pytm_levels_open_as_diagram_tabs() {
+    let shared = std::env::var_os("THREATMAP_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let script = shared.join("compat/pytm/models/tm/model.py");
+    if !script.exists() {
+        eprintln!("SKIPPED: {} not found (set THREATMAP_SHARED)", script.display());
+        return;
+    }
+    let mut h = harness(threatmap_core::file::load_any(&script).unwrap().model);
+    for name in ["Level 0", "Level 1", "Level 2"] {
+        let _ = h.get_by_label(name);
+    }
+    h.get_by_label("Level 1").click();
+    h.run_steps(3);
+    let m = &h.state().doc.model;
+    let placed: Vec<&str> =
+        m.elements.iter().filter(|e| e.kind != Kind::Dataflow && rect_of(m, 1, &e.id, e.kind).is_some()).map(|e| e.id.as_str()).collect();
+    assert_eq!(placed, ["aws-lambda"], "Level 1 draws what pytm draws on level 1");
+    assert!(!h.state().doc.is_dirty() || h.state().doc.path.is_none(), "opening places the levels without an edit");
+}
