@@ -508,13 +508,25 @@ fn threat_dragon_model_imports_every_element_flow_boundary_and_threat() {
     let tsv =
         ok(&["findings", out.to_str().unwrap(), "--rules", dir.path().join("demo.threats.toml").to_str().unwrap(), "--format", "tsv"]);
     let rows: Vec<Vec<&str>> = tsv.lines().skip(1).map(|l| l.split('\t').collect()).collect();
+    let all_tsv = ok(&[
+        "findings",
+        out.to_str().unwrap(),
+        "--rules",
+        dir.path().join("demo.threats.toml").to_str().unwrap(),
+        "--format",
+        "tsv",
+        "--all",
+    ]);
+    let all_rows: Vec<Vec<&str>> = all_tsv.lines().skip(1).map(|l| l.split('\t').collect()).collect();
     let out_of_scope: BTreeSet<&str> =
         model["elements"].as_array().unwrap().iter().filter(|e| e["inScope"] == false).map(|e| e["id"].as_str().unwrap()).collect();
     for (tid, cell, status) in &threats {
         assert!(pack.contains(tid), "{tid} is in the pack");
         let row = rows.iter().find(|r| r[0] == format!("{tid}@{cell}"));
         if out_of_scope.contains(cell) {
-            assert!(row.is_none());
+            assert!(row.is_none(), "no open finding on an out-of-scope element");
+            let kept = all_rows.iter().find(|r| r[0] == format!("{tid}@{cell}")).expect("the threat is kept");
+            assert_eq!(kept[7], "excluded", "marked out of scope");
             continue;
         }
         let row = row.unwrap_or_else(|| panic!("{tid}@{cell} is a finding"));
@@ -1199,4 +1211,44 @@ fn tmt_diagram_tabs_and_threat_dragon_diagrams_stay_separate_diagrams() {
     for (id, p) in a {
         assert_eq!(&b[&regraft_guids(id)], p, "{id}: each diagram keeps Threat Dragon's positions");
     }
+}
+
+/// Threats TMT stored on an element that is out of scope stay on record: not open findings, but
+/// listed (with `--all`, in the JSON, the report) as out of scope, each with its stored state.
+#[test]
+fn recorded_threats_on_out_of_scope_elements_are_kept_and_marked() {
+    let Some(shared) = shared("compat/tmt/sample_core_kb.tm7") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let xml = std::fs::read_to_string(shared.join("compat/tmt/sample_core_kb.tm7")).unwrap();
+    let flag = "<b:Name>71f3d9aa-b8ef-4e54-8126-607a1d903103</b:Name><b:Value i:type=\"c:boolean\" xmlns:c=\"http://www.w3.org/2001/XMLSchema\">false</b:Value>";
+    let lines = xml.find("<Lines").unwrap();
+    let at = lines + xml[lines..].find(flag).expect("a flow with an Out Of Scope flag");
+    let flow = {
+        let guid = xml[..at].rfind("<a:Key>").unwrap() + 7;
+        xml[guid..guid + 36].to_owned()
+    };
+    let edited = format!("{}{}{}", &xml[..at], flag.replace(">false<", ">true<"), &xml[at + flag.len()..]);
+    let tm7 = dir.path().join("oos.tm7");
+    std::fs::write(&tm7, edited).unwrap();
+    let out = dir.path().join("oos.threatmap.json");
+    ok(&["import", "tm7", tm7.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let expected = std::fs::read_to_string(shared.join("compat/tmt/sample_core_kb.expected.tsv")).unwrap();
+    let stored_on_flow: BTreeSet<String> =
+        expected.lines().skip(1).map(|l| l.split('\t').collect::<Vec<_>>()).filter(|c| c[1] == flow).map(|c| c[0].to_owned()).collect();
+    assert!(!stored_on_flow.is_empty(), "TMT stored threats on {flow}");
+
+    let rows = |args: &[&str]| -> Vec<Vec<String>> {
+        ok(args).lines().skip(1).map(|l| l.split('\t').map(str::to_owned).collect()).collect()
+    };
+    let open = rows(&["findings", out.to_str().unwrap(), "--format", "tsv"]);
+    assert!(open.iter().all(|r| r[1] != flow), "no open finding on the out-of-scope flow");
+    let all = rows(&["findings", out.to_str().unwrap(), "--format", "tsv", "--all"]);
+    let kept: BTreeSet<String> = all.iter().filter(|r| r[1] == flow).map(|r| r[4].clone()).collect();
+    assert_eq!(kept, stored_on_flow, "every threat TMT stored on the flow is kept");
+    assert!(all.iter().filter(|r| r[1] == flow).all(|r| r[7] == "excluded"), "marked, not open");
+    assert_eq!(open.len() + kept.len(), expected.lines().count() - 1, "nothing else changes");
+    let summary = ok(&["check", out.to_str().unwrap(), "--fail-on", "critical"]);
+    assert!(summary.contains(&format!("{} on out-of-scope elements", kept.len())), "{summary}");
+    let report = ok(&["report", out.to_str().unwrap()]);
+    assert!(report.contains("The element is out of scope; the threat is on record as"), "the report says why");
 }

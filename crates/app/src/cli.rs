@@ -932,8 +932,12 @@ fn summary(a: &Analysis<'_>) -> String {
         let parts: Vec<String> = by_status.iter().map(|(st, n)| format!("{n} {}", st.label().to_lowercase())).collect();
         let _ = write!(s, "; {} still open ({})", a.open_findings().count(), parts.join(", "));
     }
-    if !a.excluded.is_empty() {
-        let _ = write!(s, "; {} excluded by assumptions", a.excluded.len());
+    let out_of_scope = a.excluded.iter().filter(|f| f.excluded_by.as_deref() == Some(threatmap_core::engine::OUT_OF_SCOPE)).count();
+    if a.excluded.len() > out_of_scope {
+        let _ = write!(s, "; {} excluded by assumptions", a.excluded.len() - out_of_scope);
+    }
+    if out_of_scope > 0 {
+        let _ = write!(s, "; {out_of_scope} on out-of-scope elements");
     }
     s
 }

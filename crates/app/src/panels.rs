@@ -835,7 +835,7 @@ fn triage_ui(
 #[derive(Debug, Clone)]
 struct Row {
     severity: Severity,
-    /// The decision's status label, or "Not applicable (assumption)".
+    /// The decision's status label, "Out of scope" or "Not applicable (assumption)".
     status: &'static str,
     /// Still needs work.
     open: bool,
@@ -919,7 +919,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                     let e = a.prepared.element(f.element);
                     Row {
                         open: a.is_open(f),
-                        status: if f.excluded_by.is_some() { "Not applicable (assumption)" } else { a.status(f).label() },
+                        status: if f.excluded_by.as_deref() == Some(threatmap_core::engine::OUT_OF_SCOPE) { "Out of scope" } else if f.excluded_by.is_some() { "Not applicable (assumption)" } else { a.status(f).label() },
                         severity: a.severity(f),
                         key: a.key(f),
                         id: a.rule(f).id.clone(),

@@ -600,6 +600,9 @@ pub struct FindingView<'a> {
     pub excluded_by: Option<&'a str>,
 }
 
+/// What excludes a finding on record for an element that is out of scope (its `excluded_by`).
+pub const OUT_OF_SCOPE: &str = "out of scope";
+
 /// Elements per thread below which the rules run on one thread.
 const PARALLEL_CHUNK: usize = 400;
 
@@ -619,10 +622,22 @@ pub fn analyze<'a>(model: &'a Model, rules: &'a RuleSet, options: &Options) -> A
         let mut excluded = Vec::new();
         for i in range {
             let e = &model.elements[i];
+            let i = i as u32;
             if !e.in_scope() {
+                // Out of scope: no new findings, but a threat already on record for the element
+                // (triaged here, or stored by the tool it came from) stays visible, excluded as
+                // out of scope, rather than vanishing with its decision.
+                if model.decisions.is_empty() {
+                    continue;
+                }
+                for &r in by_kind.get(&e.kind).map_or(&[][..], Vec::as_slice) {
+                    let rule: &Rule = &rules.rules[r as usize];
+                    if model.decisions.contains_key(&format!("{}@{}", rule.id, e.id)) && rule.condition.holds(&prepared, i) {
+                        excluded.push(Finding { rule: r, element: i, forced: false, excluded_by: Some(OUT_OF_SCOPE.to_owned()) });
+                    }
+                }
                 continue;
             }
-            let i = i as u32;
             // An override forces its threat even on a kind the rule does not target (as in
             // pytm), so elements with overrides go through every rule.
             let all_rules: Vec<u32>;

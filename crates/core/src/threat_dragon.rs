@@ -233,7 +233,7 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
             let threats = data.get("threats").and_then(Value::as_array).map_or(0, Vec::len);
             if threats > 0 && !e.in_scope() {
                 warnings.push(format!(
-                    "{} is out of scope: its {threats} threat(s) are kept in the pack but give no finding until it is in scope",
+                    "{} is out of scope: its {threats} threat(s) are kept on record and reported as out of scope",
                     e.name
                 ));
             }
@@ -288,15 +288,17 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
                     warnings.push(format!("threat {tid} on {}: status `{status_text}` read as open", e.name));
                     (Status::Open, None)
                 });
-                if status != Status::Open || tag.is_some() {
+                if status != Status::Open || tag.is_some() || !e.in_scope() {
                     let mut d = Decision { tags: tag.map(|t| vec![t.to_owned()]).unwrap_or_default(), ..Decision::default() };
-                    d.history.push(Change {
-                        from: Status::Open,
-                        to: status,
-                        at: String::new(),
-                        by: String::new(),
-                        note: "status in Threat Dragon".to_owned(),
-                    });
+                    if status != Status::Open {
+                        d.history.push(Change {
+                            from: Status::Open,
+                            to: status,
+                            at: String::new(),
+                            by: String::new(),
+                            note: "status in Threat Dragon".to_owned(),
+                        });
+                    }
                     d.status = status;
                     model.decisions.insert(format!("{tid}@{id}"), d);
                 }

@@ -532,7 +532,9 @@ fn read_threats(root: Node<'_, '_>, kb: Option<&Kb>, model: &mut Model, warnings
             tags.push(format!("{label}: {}", val.trim()));
         }
         let key = format!("{type_id}@{flow}");
-        if status != Status::Open || !justification.is_empty() || !tags.is_empty() {
+        // A threat on an out-of-scope flow is kept on record (reported as out of scope).
+        let out_of_scope = model.elements.iter().any(|e| e.id == flow && !e.in_scope());
+        if status != Status::Open || !justification.is_empty() || !tags.is_empty() || out_of_scope {
             let mut d = Decision { justification: justification.clone(), tags, ..Decision::default() };
             if status != Status::Open {
                 let at = text(v, "ModifiedAt");

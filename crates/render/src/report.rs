@@ -29,6 +29,10 @@ fn status(a: &Analysis<'_>, f: &Finding) -> (&'static str, String) {
         return (d.status.label(), why);
     }
     match &f.excluded_by {
+        Some(by) if by == threatmap_core::engine::OUT_OF_SCOPE && !a.prepared.element(f.element).in_scope() => {
+            let recorded = a.prepared.model().decisions.get(&a.key(f)).map(|d| d.status.label()).unwrap_or("Open");
+            ("Out of scope", format!("The element is out of scope; the threat is on record as {recorded}."))
+        }
         Some(assumption) => {
             let desc = a
                 .prepared
