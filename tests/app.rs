@@ -999,3 +999,54 @@ fn pytm_levels_open_as_diagram_tabs() {
     assert_eq!(placed, ["aws-lambda"], "Level 1 draws what pytm draws on level 1");
     assert!(!h.state().doc.is_dirty() || h.state().doc.path.is_none(), "opening places the levels without an edit");
 }
+
+/// A diagram is renamed and deleted from its tab's menu; deleting it with the elements only on
+/// it leaves the other diagrams whole, and the diagram shown stays shown.
+#[test]
+fn diagram_tab_menu_renames_and_deletes() {
+    let mut m = example();
+    document::place_for_opening(&mut m);
+    m.add_diagram("Overview", "Detail");
+    m.add_diagram("", "Deploy");
+    let mut h = harness(m);
+    h.get_by_label("Deploy").click();
+    h.run_steps(2);
+    assert_eq!(h.state().canvas.diagram, 2);
+    let from = h.get_by_label("Actor").rect().center();
+    let to = h.state().canvas.screen_rect.center();
+    drag(&mut h, from, to);
+    let elements = h.state().doc.model.elements.len();
+    h.state_mut().selection.clear();
+    h.run_steps(2);
+
+    h.get_by_label("Detail").click_secondary();
+    h.run_steps(2);
+    h.get_by_label("Diagram name").click();
+    h.run_steps(1);
+    h.get_by_label("Diagram name").type_text(" view");
+    h.run_steps(2);
+    assert_eq!(h.state().doc.model.diagram_name(1), "Detail view", "typed into the name, spaces kept");
+    h.key_press(Key::Enter);
+    h.run_steps(2);
+    assert!(h.query_by_label("Diagram name").is_none(), "Enter ends the name and closes the menu");
+
+    h.get_by_label("Deploy").click_secondary();
+    h.run_steps(2);
+    h.get_by_label("Delete diagram and the elements only on it").click();
+    h.run_steps(3);
+    let m = &h.state().doc.model;
+    assert_eq!(m.diagram_count(), 2);
+    assert_eq!(m.elements.len(), elements - 1, "the actor only on Deploy went with it");
+    assert!(m.layout_of(0).contains_key("web"), "the first diagram keeps its elements");
+    assert_eq!(h.state().canvas.diagram, 1, "the last diagram left is shown");
+
+    h.get_by_label("Overview").click();
+    h.run_steps(2);
+    h.get_by_label("Detail view").click_secondary();
+    h.run_steps(2);
+    h.get_by_label("Delete diagram (its elements stay in the model)").click();
+    h.run_steps(3);
+    let m = &h.state().doc.model;
+    assert!(m.diagrams.len() == 1 && m.diagram_name(0) == "Overview" && m.layout_of(0).contains_key("web"));
+    assert_eq!(h.state().canvas.diagram, 0);
+}

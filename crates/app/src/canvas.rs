@@ -189,6 +189,10 @@ pub fn canvas_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     app.refresh();
     let geo = geometry(app);
     let (hits, label_hits) = paint(ui, app, &geo, &painter, dark);
+    if app.doc.model.diagram_count() > 1 && app.doc.model.layout_of(app.canvas.diagram).is_empty() {
+        let hint = "This diagram is empty: drop stencils here from the palette,\nor show an element of another diagram here too (its inspector, On diagrams).";
+        painter.text(rect.center(), Align2::CENTER_CENTER, hint, FontId::proportional(15.0), ui.visuals().weak_text_color());
+    }
     app.canvas.label_hits = label_hits;
     if let Some(h) = response.hover_pos()
         && let Some((_, id)) = hits.iter().rev().find(|(r, _)| r.contains(h))

@@ -317,8 +317,11 @@ impl ThreatmapApp {
         // An undo can take away the diagram shown.
         self.canvas.diagram = self.canvas.diagram.min(self.doc.model.diagram_count() - 1);
         egui::CentralPanel::no_frame().show(ui, |ui| {
-            ui.add_space(2.0);
-            crate::panels::diagram_tabs_ui(ui, self);
+            ui.spacing_mut().item_spacing.y = 0.0;
+            egui::Frame::side_top_panel(ui.style()).show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                crate::panels::diagram_tabs_ui(ui, self);
+            });
             crate::canvas::canvas_ui(ui, self);
         });
 

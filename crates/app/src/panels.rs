@@ -1176,23 +1176,32 @@ pub fn diagram_tabs_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             if r.clicked() {
                 pick = Some(d);
             }
-            r.context_menu(|ui| {
+            // Clicking into the name field must not close the menu.
+            egui::Popup::context_menu(&r).close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside).show(|ui| {
                 let mut text = if name.is_empty() { shown.clone() } else { name.clone() };
                 let l = ui.label("Diagram name");
                 let t = ui.add(egui::TextEdit::singleline(&mut text).desired_width(200.0)).labelled_by(l.id);
                 if t.changed() && !text.trim().is_empty() {
                     app.doc.edit_field(&format!("diagram-name@{d}"), |m| {
                         if m.diagrams.is_empty() {
-                            m.add_diagram(text.trim(), "");
+                            m.add_diagram(&text, "");
                             m.diagrams.pop();
                         }
                         if let Some(x) = m.diagrams.get_mut(d) {
-                            x.name = text.trim().to_owned();
+                            x.name = text.clone();
                         }
                     });
                 }
                 if t.lost_focus() {
+                    // Spaces typed at the ends go when the typing ends (one undo step still).
+                    if let Some(x) = app.doc.model.diagrams.get(d).filter(|x| x.name.trim() != x.name) {
+                        let trimmed = x.name.trim().to_owned();
+                        app.doc.edit_field(&format!("diagram-name@{d}"), |m| m.diagrams[d].name = trimmed);
+                    }
                     app.doc.end_field_edit();
+                    if ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+                        ui.close();
+                    }
                 }
                 if count > 1 {
                     ui.separator();
@@ -1234,7 +1243,10 @@ pub fn diagram_tabs_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             m.remove_diagram(d);
             crate::document::place_unplaced(m);
         });
-        pick = Some(app.canvas.diagram.min(app.doc.model.diagram_count() - 1).saturating_sub(usize::from(app.canvas.diagram > d)));
+        // The diagram shown stays shown (its index moves down if an earlier one went).
+        let cur = app.canvas.diagram;
+        app.canvas.diagram = usize::MAX; // what was shown may be gone: show the pick afresh
+        pick = Some(if cur > d { cur - 1 } else { cur.min(app.doc.model.diagram_count() - 1) });
     }
     if let Some(d) = pick {
         app.show_diagram(d);
