@@ -1252,3 +1252,32 @@ fn recorded_threats_on_out_of_scope_elements_are_kept_and_marked() {
     let report = ok(&["report", out.to_str().unwrap()]);
     assert!(report.contains("The element is out of scope; the threat is on record as"), "the report says why");
 }
+
+/// Cloud templates (AWS's among them) draw databases and storage as external interactors; such a
+/// stencil is imported as a data store, by its type's name, with a warning, while the file's own
+/// template still gives exactly the threats TMT stored.
+#[test]
+fn tmt_storage_stencils_drawn_as_external_interactors_import_as_data_stores() {
+    let Some(shared) = shared("compat/tmt/sample_core_kb.tm7") else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let xml = std::fs::read_to_string(shared.join("compat/tmt/sample_core_kb.tm7")).unwrap();
+    let kb_name = "<a:Name>Generic External Interactor</a:Name><a:ParentId>ROOT";
+    assert!(xml.contains(kb_name));
+    let tm7 = dir.path().join("rds.tm7");
+    std::fs::write(&tm7, xml.replace(kb_name, "<a:Name>Amazon RDS</a:Name><a:ParentId>ROOT")).unwrap();
+    let out = dir.path().join("rds.threatmap.json");
+    let o = run(&["import", "tm7", tm7.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is an external interactor of type \"Amazon RDS\" in its template; imported as a data store"), "{}", stderr(&o));
+    let model: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let interactor = model["elements"].as_array().unwrap().iter().find(|e| e["name"] == "Generic External Interactor").unwrap();
+    assert_eq!(interactor["kind"], "Datastore");
+    assert_eq!(interactor["stereotype"], "GE.EI", "the template type is kept");
+    let tsv = ok(&["findings", out.to_str().unwrap(), "--format", "tsv"]);
+    let got: BTreeSet<(String, String)> =
+        tsv.lines().skip(1).map(|l| l.split('\t').collect::<Vec<_>>()).map(|c| (c[4].to_owned(), c[1].to_owned())).collect();
+    let expected = std::fs::read_to_string(shared.join("compat/tmt/sample_core_kb.expected.tsv")).unwrap();
+    let want: BTreeSet<(String, String)> =
+        expected.lines().skip(1).map(|l| l.split('\t').collect::<Vec<_>>()).map(|c| (c[0].to_owned(), c[1].to_owned())).collect();
+    assert_eq!(got, want, "the template still reads the stencil by its type, as TMT does");
+}

@@ -73,6 +73,8 @@ fn entries<'a, 'i>(n: Node<'a, 'i>) -> impl Iterator<Item = (String, Node<'a, 'i
 #[derive(Default)]
 struct Props {
     name: String,
+    /// The stencil type's display name (the first header of the list: "Amazon RDS").
+    type_name: String,
     out_of_scope: bool,
     reason: String,
     values: BTreeMap<String, PropValue>,
@@ -87,7 +89,11 @@ fn read_props(n: Option<Node<'_, '_>>) -> Props {
         let value = child(a, "Value");
         let value_text = value.and_then(|v| v.text()).unwrap_or("").to_owned();
         match xsi_type(a) {
-            "HeaderDisplayAttribute" => {}
+            "HeaderDisplayAttribute" => {
+                if p.type_name.is_empty() {
+                    p.type_name = display;
+                }
+            }
             "StringDisplayAttribute" | "CustomStringDisplayAttribute" if key.is_empty() && display == "Name" => p.name = value_text,
             _ if key == OUT_OF_SCOPE => p.out_of_scope = value_text.trim() == "true",
             _ if key == OUT_OF_SCOPE_REASON => p.reason = value_text,
@@ -138,6 +144,8 @@ struct Kb {
     author: String,
     /// Type id → parent id.
     parents: HashMap<String, String>,
+    /// Type id → name.
+    names: HashMap<String, String>,
     /// Category id → name.
     categories: HashMap<String, String>,
     /// Threat field name → label (custom fields such as "Team").
@@ -149,9 +157,11 @@ fn read_kb(kb: Node<'_, '_>) -> Kb {
     let manifest = child(kb, "Manifest");
     let m = |f: &'static str| manifest.map(|n| text(n, f)).unwrap_or_default();
     let mut parents = HashMap::new();
+    let mut names = HashMap::new();
     for list in children(kb, "GenericElements").chain(children(kb, "StandardElements")) {
         for et in children(list, "ElementType") {
             parents.insert(text(et, "Id"), text(et, "ParentId"));
+            names.insert(text(et, "Id"), text(et, "Name"));
         }
     }
     let categories = child(kb, "ThreatCategories")
@@ -195,7 +205,7 @@ fn read_kb(kb: Node<'_, '_>) -> Kb {
             mitigations,
         });
     }
-    Kb { name: m("Name"), id: m("Id"), version: m("Version"), author: m("Author"), parents, categories, field_labels, threat_types }
+    Kb { name: m("Name"), id: m("Id"), version: m("Version"), author: m("Author"), parents, names, categories, field_labels, threat_types }
 }
 
 impl Kb {
@@ -317,7 +327,21 @@ pub fn import(source: &str, file: &str, fallback_name: &str, pack_file: &str) ->
             let kind = match generic.as_str() {
                 "GE.P" => Kind::Process,
                 "GE.EI" if matches!(props.values.get("type"), Some(PropValue::Text(t)) if t == "Human") => Kind::Actor,
-                "GE.EI" => Kind::ExternalEntity,
+                "GE.EI" => {
+                    // Cloud templates (AWS's among them) draw databases and storage services as
+                    // external interactors; by the type's name they are data stores.
+                    let kb_name = kb.as_ref().and_then(|kb| kb.names.get(&type_id)).map_or("", String::as_str);
+                    let type_name = [kb_name, props.type_name.as_str()].into_iter().find(|n| names_a_store(n));
+                    if let Some(type_name) = type_name {
+                        warnings.push(format!(
+                            "stencil {id} ({}) is an external interactor of type {type_name:?} in its template; imported as a data store, as its type names one",
+                            props.name
+                        ));
+                        Kind::Datastore
+                    } else {
+                        Kind::ExternalEntity
+                    }
+                }
                 "GE.DS" => Kind::Datastore,
                 "GE.TB.B" => Kind::Boundary,
                 "GE.A" => {
@@ -441,6 +465,20 @@ pub fn import(source: &str, file: &str, fallback_name: &str, pack_file: &str) ->
 
     ModelError::check_converted(file, &model)?;
     Ok(Converted { model, pack, warnings, more_packs: Vec::new() })
+}
+
+/// True if a stencil type's name says it stores data: a database, a storage service or bucket,
+/// a file system, a cache (`Amazon RDS`, `Amazon S3`, `DynamoDB`, `Azure Blob Storage`).
+fn names_a_store(type_name: &str) -> bool {
+    let lower = type_name.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    const WORDS: &[&str] = &[
+        "database", "databases", "db", "datastore", "storage", "store", "bucket", "buckets", "s3", "rds", "dynamodb", "aurora",
+        "redshift", "elasticache", "documentdb", "neptune", "keyspaces", "timestream", "glacier", "efs", "ebs", "fsx", "blob",
+        "cosmos", "cosmosdb", "sql", "nosql", "mysql", "postgresql", "postgres", "mongodb", "redis", "memcached", "cache",
+        "warehouse", "datalake", "lake", "filesystem", "disk", "volume",
+    ];
+    words.iter().any(|w| WORDS.contains(w)) || lower.contains("data store") || lower.contains("file system")
 }
 
 /// The built-in generic type (`GE.P`, `GE.EI`, `GE.DS`, `GE.TB.B`, `GE.A`) of a stencil: its
@@ -837,9 +875,20 @@ mod tests {
             version: String::new(),
             author: String::new(),
             parents,
+            names: HashMap::new(),
             categories: HashMap::new(),
             field_labels: HashMap::new(),
             threat_types: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn storage_services_are_known_by_their_type_names() {
+        for store in ["Amazon RDS", "Amazon S3 Bucket", "Amazon DynamoDB", "Amazon ElastiCache", "Azure Blob Storage", "SQL Database", "Generic Data Store", "Network File System"] {
+            assert!(names_a_store(store), "{store}");
+        }
+        for other in ["Generic External Interactor", "Browser", "Amazon API Gateway", "AWS Lambda", "Amazon SQS", "Human User", "Storefront"] {
+            assert!(!names_a_store(other), "{other}");
         }
     }
 
