@@ -877,11 +877,12 @@ fn load_model(path: &Path) -> Result<(Model, PathBuf)> {
     Ok((loaded.model, path.parent().map(Path::to_path_buf).unwrap_or_default()))
 }
 
-/// "3 elements, 2 dataflows, 1 boundaries, 4 data items".
+/// "3 elements, 2 dataflows, 1 boundaries, 4 data items" (and ", 2 diagrams" when it has several).
 fn counts(m: &Model) -> String {
     let count = |k: fn(Kind) -> bool| m.elements.iter().filter(|e| k(e.kind)).count();
+    let diagrams = if m.diagrams.len() > 1 { format!(", {} diagrams", m.diagrams.len()) } else { String::new() };
     format!(
-        "{} elements, {} dataflows, {} boundaries, {} data items",
+        "{} elements, {} dataflows, {} boundaries, {} data items{diagrams}",
         count(Kind::is_node),
         count(|k| k == Kind::Dataflow),
         count(|k| k == Kind::Boundary),
