@@ -995,8 +995,9 @@ fn pytm_levels_open_as_diagram_tabs() {
     h.run_steps(3);
     let m = &h.state().doc.model;
     let placed: Vec<&str> =
-        m.elements.iter().filter(|e| e.kind != Kind::Dataflow && rect_of(m, 1, &e.id, e.kind).is_some()).map(|e| e.id.as_str()).collect();
+        m.elements.iter().filter(|e| e.kind.is_node() && rect_of(m, 1, &e.id, e.kind).is_some()).map(|e| e.id.as_str()).collect();
     assert_eq!(placed, ["aws-lambda"], "Level 1 draws what pytm draws on level 1");
+    assert!(rect_of(m, 1, "aws-vpc", Kind::Boundary).is_some(), "with the boundary around it");
     assert!(!h.state().doc.is_dirty() || h.state().doc.path.is_none(), "opening places the levels without an edit");
 }
 
@@ -1049,4 +1050,91 @@ fn diagram_tab_menu_renames_and_deletes() {
     let m = &h.state().doc.model;
     assert!(m.diagrams.len() == 1 && m.diagram_name(0) == "Overview" && m.layout_of(0).contains_key("web"));
     assert_eq!(h.state().canvas.diagram, 0);
+}
+
+/// Delete on a diagram takes an element drawn on other diagrams too off this one only (and
+/// says so); where it is drawn nowhere else, it leaves the model. A diagram deleted with its
+/// elements kept puts those on the first diagram as they were arranged, changing no membership.
+#[test]
+fn delete_on_a_diagram_keeps_what_other_diagrams_show() {
+    let mut m = example();
+    document::place_for_opening(&mut m);
+    let second = m.add_diagram("Overview", "Detail");
+    // The web server and every node it has flows with are on Detail too, so it can come off
+    // Overview without hiding a flow; the comment cleaner's flows are drawn only on Overview.
+    let web_peers: Vec<String> = m
+        .elements
+        .iter()
+        .filter(|e| e.kind == Kind::Dataflow && (e.source.as_deref() == Some("web") || e.sink.as_deref() == Some("web")))
+        .flat_map(|e| [e.source.clone().unwrap(), e.sink.clone().unwrap()])
+        .collect();
+    for id in web_peers.iter().chain(["cleaner".to_owned()].iter()) {
+        document::show_on_diagram(&mut m, second, id);
+    }
+    let mut h = harness(m);
+    let on = |h: &Harness<'_, ThreatmapApp>, id: &str| {
+        let m = &h.state().doc.model;
+        m.elements.iter().position(|e| e.id == id).map(|k| m.diagram_membership()[k].clone())
+    };
+    assert_eq!(on(&h, "web"), Some(std::collections::BTreeSet::from([0, 1])));
+    h.state_mut().selection = std::collections::BTreeSet::from(["web".to_owned()]);
+    h.run_steps(2);
+    h.key_press(Key::Delete);
+    h.run_steps(2);
+    assert_eq!(on(&h, "web"), Some(std::collections::BTreeSet::from([1])), "taken off Overview only");
+    assert!(h.state().status.contains("still on Detail"), "{}", h.state().status);
+    // The cleaner is on both, but its flow to the database is drawn only on Overview... unless the
+    // database is on Detail too; a flow drawn only here keeps its end here.
+    let cleaner_flow_ends_on_detail = {
+        let m = &h.state().doc.model;
+        m.elements.iter().filter(|e| e.kind == Kind::Dataflow && e.source.as_deref() == Some("cleaner")).all(|f| {
+            let k = m.elements.iter().position(|e| Some(&e.id) == f.sink.as_ref()).unwrap();
+            m.diagram_membership()[k].contains(&1)
+        })
+    };
+    h.state_mut().selection = std::collections::BTreeSet::from(["cleaner".to_owned()]);
+    h.run_steps(2);
+    h.key_press(Key::Delete);
+    h.run_steps(2);
+    if cleaner_flow_ends_on_detail {
+        assert_eq!(on(&h, "cleaner"), Some(std::collections::BTreeSet::from([1])));
+    } else {
+        assert_eq!(on(&h, "cleaner"), Some(std::collections::BTreeSet::from([0, 1])), "kept: its flow is drawn only here");
+        assert!(h.state().status.contains("kept on this diagram"), "{}", h.state().status);
+    }
+    h.get_by_label("Detail").click();
+    h.run_steps(2);
+    h.state_mut().selection = std::collections::BTreeSet::from(["web".to_owned()]);
+    h.run_steps(2);
+    h.key_press(Key::Delete);
+    h.run_steps(2);
+    assert_eq!(on(&h, "web"), None, "drawn nowhere else: deleted from the model");
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_eq!(on(&h, "web"), Some(std::collections::BTreeSet::from([1])));
+
+    // Detail gets an actor of its own, then goes, keeping its elements.
+    let before: Vec<Option<String>> = h.state().doc.model.elements.iter().map(|e| e.in_boundary.clone()).collect();
+    h.state_mut().doc.edit(|m| {
+        document::add_element(m, 1, Kind::Actor, pos2(200.0, 200.0));
+    });
+    h.run_steps(2);
+    let on_overview: std::collections::BTreeSet<String> = {
+        let m = &h.state().doc.model;
+        m.elements.iter().zip(m.diagram_membership()).filter(|(_, on)| on.contains(&0)).map(|(e, _)| e.id.clone()).collect()
+    };
+    h.get_by_label("Detail").click_secondary();
+    h.run_steps(2);
+    h.get_by_label("Delete diagram (its elements stay in the model)").click();
+    h.run_steps(3);
+    let m = &h.state().doc.model;
+    assert!(m.diagrams.len() == 1 && m.diagram_name(0) == "Overview");
+    let after: Vec<Option<String>> = m.elements.iter().map(|e| e.in_boundary.clone()).collect();
+    assert_eq!(&after[..before.len()], &before[..], "no membership changed");
+    assert_eq!(after.last(), Some(&None), "the actor is outside every boundary");
+    let drawing = m.elements.iter().filter(|e| on_overview.contains(&e.id)).filter_map(|e| rect_of(m, 0, &e.id, e.kind)).fold(egui::Rect::NOTHING, |a, b| a.union(b));
+    let moved = m.elements.iter().filter(|e| !on_overview.contains(&e.id)).filter_map(|e| rect_of(m, 0, &e.id, e.kind)).fold(egui::Rect::NOTHING, |a, b| a.union(b));
+    assert!(rect_of(m, 0, "actor", Kind::Actor).is_some(), "the actor is on Overview now");
+    assert!(moved.min.x > drawing.max.x, "right of the drawing: {moved:?} {drawing:?}");
+    assert!(h.state().status.contains("now on \"Overview\""), "{}", h.state().status);
 }

@@ -184,7 +184,10 @@ fn apply(m: &mut Model, d: &mut usize, e: &Edit, rules: &RuleSet) {
                 placed(e) && membership[k].contains(&dg) && membership[k].len() > 1
             };
             if let Some(id) = pick(m, *which, shared) {
-                document::remove_from_diagram(m, dg, &BTreeSet::from([id]));
+                // What would hide the element or a flow of it is refused (and stays).
+                let removable = document::removable_from(m, dg, &id);
+                let kept = document::remove_from_diagram(m, dg, &BTreeSet::from([id]));
+                assert_eq!(kept.is_empty(), removable);
             }
         }
         Edit::DeleteDiagram => {
@@ -197,12 +200,18 @@ fn apply(m: &mut Model, d: &mut usize, e: &Edit, rules: &RuleSet) {
     }
 }
 
-/// Every node and boundary is drawn (placed) on some diagram that shows it.
+/// Every node and boundary is drawn (placed) on some diagram that shows it, and every flow on
+/// some diagram that places both its ends.
 fn nothing_hidden(m: &Model) -> Result<(), String> {
     let membership = m.diagram_membership();
     for (e, on) in m.elements.iter().zip(&membership) {
         if e.kind != Kind::Dataflow && !on.iter().any(|&d| m.layout_of(d).contains_key(&e.id)) {
             return Err(format!("{} is shown on {on:?} but placed on none of them", e.id));
+        }
+        if let (Kind::Dataflow, Some(s), Some(t)) = (e.kind, &e.source, &e.sink)
+            && !(0..m.diagram_count()).any(|d| m.layout_of(d).contains_key(s) && m.layout_of(d).contains_key(t))
+        {
+            return Err(format!("flow {} ({s} → {t}) has no diagram placing both its ends", e.id));
         }
     }
     Ok(())

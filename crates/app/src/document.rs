@@ -273,6 +273,50 @@ pub fn auto_layout(model: &mut Model, dg: usize, all: bool) -> bool {
     true
 }
 
+/// Removes diagram `d`, keeping its elements: those drawn on no other diagram move to the first
+/// diagram left, as they were arranged, to the right of its drawing (so no boundary there takes
+/// them in). Returns their names.
+pub fn remove_diagram_keeping(model: &mut Model, d: usize) -> Vec<String> {
+    let membership = model.diagram_membership();
+    let only: Vec<(String, Kind, String)> = model
+        .elements
+        .iter()
+        .zip(&membership)
+        .filter(|(e, on)| e.kind != Kind::Dataflow && on.len() == 1 && on.contains(&d))
+        .map(|(e, _)| (e.id.clone(), e.kind, threatmap_core::model::one_line(&e.name)))
+        .collect();
+    let placed: Vec<(String, Placement)> =
+        only.iter().filter_map(|(id, _, _)| Some((id.clone(), model.layout_of(d).get(id)?.clone()))).collect();
+    let moved: BTreeSet<&String> = only.iter().map(|(id, _, _)| id).collect();
+    let waypoints: Vec<(String, Placement)> = model
+        .elements
+        .iter()
+        .filter(|e| e.kind == Kind::Dataflow && e.source.as_ref().is_some_and(|s| moved.contains(s)) && e.sink.as_ref().is_some_and(|s| moved.contains(s)))
+        .filter_map(|e| Some((e.id.clone(), model.layout_of(d).get(&e.id)?.clone())))
+        .collect();
+    model.remove_diagram(d);
+    let target = 0;
+    let used = model.elements.iter().filter_map(|e| rect_of(model, target, &e.id, e.kind)).fold(Rect::NOTHING, |a, b| a.union(b));
+    let bbox = placed
+        .iter()
+        .map(|(_, p)| Rect::from_min_size(pos2(p.x as f32, p.y as f32), vec2(p.width.unwrap_or(0.0) as f32, p.height.unwrap_or(0.0) as f32)))
+        .fold(Rect::NOTHING, |a, b| a.union(b));
+    let to = if used.is_positive() { pos2(used.max.x + 80.0, used.min.y) } else { pos2(40.0, 40.0) };
+    let shift = if bbox.is_positive() { to - bbox.min } else { Vec2::ZERO };
+    let (dx, dy) = (f64::from(shift.x.round()), f64::from(shift.y.round()));
+    for (id, mut p) in placed.into_iter().chain(waypoints) {
+        p.x += dx;
+        p.y += dy;
+        for q in &mut p.line {
+            q[0] += dx;
+            q[1] += dy;
+        }
+        model.layout_of_mut(target).insert(id, p);
+    }
+    place_unplaced(model);
+    only.into_iter().map(|(_, _, name)| name).collect()
+}
+
 /// Places, on every diagram, what it shows and has no position there (ends of a flow moved
 /// to a node on another diagram, the elements of a deleted diagram), so nothing goes undrawn.
 pub fn place_unplaced(model: &mut Model) {
@@ -493,12 +537,34 @@ pub fn show_on_diagram(model: &mut Model, d: usize, id: &str) {
     }
 }
 
-/// Takes elements off diagram `d` only: they stay in the model and on their other diagrams
-/// (an element shown nowhere else stays: see [`Model::shown_on`]). A level diagram takes its
-/// level off them.
-pub fn remove_from_diagram(model: &mut Model, d: usize, ids: &BTreeSet<String>) {
+/// True if element `id` can be taken off diagram `d` without hiding anything: it is drawn on
+/// another diagram too, and each of its flows drawn on `d` still has a diagram showing both ends.
+pub fn removable_from(model: &Model, d: usize, id: &str) -> bool {
+    let membership = model.diagram_membership();
+    let index = |x: &str| model.elements.iter().position(|e| e.id == x);
+    let Some(k) = index(id) else { return false };
+    let mine: BTreeSet<usize> = membership[k].iter().copied().filter(|&x| x != d).collect();
+    if mine.is_empty() || !membership[k].contains(&d) {
+        return false;
+    }
+    model.elements.iter().filter(|e| e.kind == Kind::Dataflow).all(|f| {
+        let other = match (f.source.as_deref(), f.sink.as_deref()) {
+            (Some(s), Some(t)) if s == id && t == id => return true,
+            (Some(s), Some(t)) if s == id => t,
+            (Some(s), Some(t)) if t == id => s,
+            _ => return true,
+        };
+        index(other).is_none_or(|o| membership[o].iter().any(|x| mine.contains(x)))
+    })
+}
+
+/// Takes elements off diagram `d` only: they stay in the model and on their other diagrams.
+/// What [`removable_from`] refuses stays (it would hide the element or one of its flows); those
+/// ids are returned. A level diagram takes its level off what it removes.
+pub fn remove_from_diagram(model: &mut Model, d: usize, ids: &BTreeSet<String>) -> BTreeSet<String> {
     let level = model.diagrams.get(d).and_then(|x| x.level);
-    for id in ids {
+    let (ids, kept): (BTreeSet<String>, BTreeSet<String>) = ids.iter().cloned().partition(|id| removable_from(model, d, id));
+    for id in &ids {
         model.layout_of_mut(d).remove(id);
         if let Some(level) = level
             && let Some(e) = model.elements.iter_mut().find(|e| &e.id == id)
@@ -507,6 +573,7 @@ pub fn remove_from_diagram(model: &mut Model, d: usize, ids: &BTreeSet<String>) 
             e.levels = if levels == [0] { None } else { Some(levels) };
         }
     }
+    kept
 }
 
 /// Adds a dataflow from `source` to `sink`; returns its id.
@@ -515,7 +582,15 @@ pub fn add_flow(model: &mut Model, source: &str, sink: &str) -> String {
     let taken = |n: &str| model.elements.iter().any(|e| e.name == n);
     let name = (n..).map(|k| format!("Flow {k}")).find(|x| !taken(x)).unwrap_or_default();
     let id = threatmap_core::model::unique_id(&name, |id| model.elements.iter().any(|e| e.id == id) || model.layouts().any(|l| l.contains_key(id)));
-    model.elements.push(Element::flow(id.clone(), name, source, sink));
+    let mut flow = Element::flow(id.clone(), name, source, sink);
+    // In a numbered model a new flow comes last (unnumbered flows would be numbered first).
+    if model.is_ordered {
+        let last = model.elements.iter().filter_map(|e| e.order).filter(|&o| o != -1).max();
+        if let Some(last) = last {
+            flow.order = Some(last + 1);
+        }
+    }
+    model.elements.push(flow);
     id
 }
 

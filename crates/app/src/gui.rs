@@ -778,9 +778,14 @@ impl ThreatmapApp {
             }
             Purpose::SaveAs => ("Save the threat model as".to_owned(), true, MODEL, Some(format!("{slug}.threatmap.json")), here),
             Purpose::Export(kind) => {
+                // A model with several diagrams exports the one shown: its name is in the file's.
+                let dfd = match self.doc.model.diagrams.len() {
+                    0 | 1 => format!("{slug}-dfd"),
+                    _ => format!("{slug}-{}-dfd", threatmap_core::model::slug(self.doc.model.diagram_name(self.canvas.diagram))),
+                };
                 let (name, filter) = match kind {
-                    ExportKind::Png => (format!("{slug}-dfd.png"), ("PNG image (.png)", &["png"][..])),
-                    ExportKind::Svg => (format!("{slug}-dfd.svg"), ("SVG image (.svg)", &["svg"][..])),
+                    ExportKind::Png => (format!("{dfd}.png"), ("PNG image (.png)", &["png"][..])),
+                    ExportKind::Svg => (format!("{dfd}.svg"), ("SVG image (.svg)", &["svg"][..])),
                     ExportKind::Report => (format!("{slug}-report.html"), ("HTML report (.html)", &["html"][..])),
                 };
                 ("Export".to_owned(), true, filter, Some(name), here)
@@ -799,7 +804,8 @@ impl ThreatmapApp {
     pub fn write_export(&mut self, kind: ExportKind, path: &Path) -> Result<(), String> {
         self.refresh();
         let a = self.analysis();
-        let opts = threatmap_render::dfd::DfdOptions { badges: true, ..Default::default() };
+        // The diagram shown, as drawn on the canvas.
+        let opts = threatmap_render::dfd::DfdOptions { badges: true, diagram: Some(self.canvas.diagram), ..Default::default() };
         let bytes = match kind {
             ExportKind::Svg => threatmap_render::dfd::Diagram::new(&a, &opts).to_svg(&a).into_bytes(),
             ExportKind::Png => {
@@ -1047,14 +1053,61 @@ impl ThreatmapApp {
         self.selection = self.doc.model.elements.iter().map(|e| e.id.clone()).collect();
     }
 
-    /// Deletes the selection.
+    /// Deletes the selection from the diagram shown: what is drawn on other diagrams too is
+    /// only taken off this one (it stays in the model, with its findings); the rest, and flows,
+    /// leave the model. The status line says which.
     pub fn delete_selection(&mut self) {
         if self.selection.is_empty() {
             return;
         }
         let sel = std::mem::take(&mut self.selection);
         let dg = self.canvas.diagram;
-        self.doc.edit(|m| document::delete(m, dg, &sel));
+        let m = &self.doc.model;
+        let membership = m.diagram_membership();
+        let (shared, only_here): (BTreeSet<String>, BTreeSet<String>) = sel.into_iter().partition(|id| {
+            m.elements.iter().zip(&membership).any(|(e, on)| &e.id == id && e.kind != Kind::Dataflow && on.len() > 1 && on.contains(&dg))
+        });
+        // Drawn elsewhere too, but its flows here would be drawn nowhere without it: it stays.
+        let (shared, stuck): (BTreeSet<String>, BTreeSet<String>) = shared.into_iter().partition(|id| document::removable_from(m, dg, id));
+        let names = |ids: &BTreeSet<String>| -> String {
+            let list: Vec<String> =
+                m.elements.iter().filter(|e| ids.contains(&e.id)).map(|e| threatmap_core::model::one_line(&e.name)).collect();
+            match list.as_slice() {
+                [one] => one.clone(),
+                many => format!("{} elements", many.len()),
+            }
+        };
+        if !shared.is_empty() {
+            let elsewhere: BTreeSet<usize> = m
+                .elements
+                .iter()
+                .zip(&membership)
+                .filter(|(e, _)| shared.contains(&e.id))
+                .flat_map(|(_, on)| on.iter().copied().filter(|&d| d != dg))
+                .collect();
+            let elsewhere: Vec<&str> = elsewhere.into_iter().map(|d| m.diagram_name(d)).collect();
+            self.status = format!(
+                "Took {} off this diagram; still on {} (delete it there too to remove it from the model){}",
+                names(&shared),
+                elsewhere.join(", "),
+                if only_here.is_empty() { String::new() } else { format!("; deleted {}", names(&only_here)) }
+            );
+        } else if !only_here.is_empty() {
+            self.status = format!("Deleted {}", names(&only_here));
+        }
+        if !stuck.is_empty() {
+            self.status = format!(
+                "{}{} kept on this diagram: {} on other diagrams too, but flows drawn only here connect {}; delete those flows first, or the element on its other diagrams",
+                if only_here.is_empty() && shared.is_empty() { String::new() } else { format!("{}; ", self.status) },
+                names(&stuck),
+                if stuck.len() == 1 { "it is" } else { "they are" },
+                if stuck.len() == 1 { "it" } else { "them" },
+            );
+        }
+        self.doc.edit(|m| {
+            document::remove_from_diagram(m, dg, &shared);
+            document::delete(m, dg, &only_here);
+        });
     }
 
     /// The selection as clipboard JSON (elements and their positions).

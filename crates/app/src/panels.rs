@@ -1134,9 +1134,12 @@ fn element_diagrams_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
         for (d, name) in names.iter().enumerate() {
             let mut checked = on.contains(&d);
             let only = checked && on.len() == 1;
-            let r = ui
-                .add_enabled(!only, egui::Checkbox::new(&mut checked, name.as_str()))
-                .on_disabled_hover_text("An element is on at least one diagram; delete it to take it out of the model.");
+            let stuck = checked && !only && !crate::document::removable_from(model, d, &e.id);
+            let r = ui.add_enabled(!only && !stuck, egui::Checkbox::new(&mut checked, name.as_str())).on_disabled_hover_text(if stuck {
+                "Flows drawn only on this diagram connect it: delete them first, or show their other ends elsewhere."
+            } else {
+                "An element is on at least one diagram; delete it to take it out of the model."
+            });
             if r.changed() {
                 change = Some((d, checked));
             }
@@ -1228,8 +1231,14 @@ pub fn diagram_tabs_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         }
     });
     if let Some((d, with_elements)) = delete {
+        let name = app.doc.model.diagram_name(d).to_owned();
+        let mut kept = Vec::new();
         app.doc.edit(|m| {
-            if with_elements {
+            if !with_elements {
+                kept = crate::document::remove_diagram_keeping(m, d);
+                return;
+            }
+            {
                 let membership = m.diagram_membership();
                 let only: BTreeSet<String> = m
                     .elements
@@ -1243,6 +1252,15 @@ pub fn diagram_tabs_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             m.remove_diagram(d);
             crate::document::place_unplaced(m);
         });
+        app.status = match kept.as_slice() {
+            [] => format!("Deleted diagram {name:?}"),
+            [one] => format!("Deleted diagram {name:?}; {one}, on no other diagram, is now on {:?}, right of its drawing", app.doc.model.diagram_name(0)),
+            many => format!(
+                "Deleted diagram {name:?}; its {} elements on no other diagram are now on {:?}, right of its drawing",
+                many.len(),
+                app.doc.model.diagram_name(0)
+            ),
+        };
         // The diagram shown stays shown (its index moves down if an earlier one went).
         let cur = app.canvas.diagram;
         app.canvas.diagram = usize::MAX; // what was shown may be gone: show the pick afresh

@@ -775,6 +775,17 @@ impl Model {
                 }
             }
         }
+        // A level diagram draws the boundaries around what it shows (pytm draws every boundary).
+        for k in 0..n {
+            let levels: Vec<usize> = on[k].iter().copied().filter(|&d| self.diagrams[d].level.is_some()).collect();
+            let mut at = self.elements[k].in_boundary.as_deref();
+            let mut hops = 0;
+            while let (Some(b), true) = (at.and_then(|b| index.get(b)).copied(), hops < n) {
+                on[b].extend(levels.iter().copied());
+                at = self.elements[b].in_boundary.as_deref();
+                hops += 1;
+            }
+        }
         for (k, e) in self.elements.iter().enumerate() {
             if e.kind != Kind::Dataflow && on[k].is_empty() {
                 on[k].insert(0);
