@@ -943,6 +943,17 @@ fn diagram_tabs_add_switch_and_share_elements() {
     let to = screen(&h, pos2(300.0, 200.0));
     drag(&mut h, from, to);
     let lambda = ids(&h).difference(&had).next().expect("a lambda was created").clone();
+    // The findings table can show only what this diagram draws: the lambda's findings.
+    h.get_by_label("This diagram").click();
+    h.run_steps(3);
+    let lambda_open = {
+        let a = h.state().analysis();
+        a.open_findings().filter(|f| a.prepared.element(f.element).id == lambda).count()
+    };
+    assert!(lambda_open > 0);
+    let _ = h.get_by_label_contains(&format!("Findings ({lambda_open} of"));
+    h.get_by_label("This diagram").click();
+    h.run_steps(3);
     let m = &h.state().doc.model;
     assert!(rect_of(m, 1, &lambda, Kind::Lambda).is_some() && rect_of(m, 0, &lambda, Kind::Lambda).is_none(), "{:?} {:?} {}", rect_of(m, 0, &lambda, Kind::Lambda), rect_of(m, 1, &lambda, Kind::Lambda), m.diagrams.len());
 

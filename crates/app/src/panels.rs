@@ -862,8 +862,10 @@ enum SortBy {
 pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     app.refresh();
     let id = ui.id().with("table-state");
-    let (mut sort, mut min_sev, mut tab, mut status, mut only_new): (SortBy, usize, usize, usize, bool) =
+    let (mut sort, mut min_sev, mut tab, mut status, mut only_new, mut only_here): (SortBy, usize, usize, usize, bool, bool) =
         ui.data(|d| d.get_temp(id)).unwrap_or_default();
+    let several = app.doc.model.diagram_count() > 1;
+    only_here &= several;
     let baseline = app.baseline.clone();
     let is_new = |key: &str| baseline.as_ref().is_some_and(|b| !b.keys.contains(key));
     // The tab counts the rows the table shows (with its filters), as of the last change.
@@ -897,6 +899,10 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                     ui.selectable_value(&mut status, k, *s);
                 }
             });
+            if several {
+                ui.checkbox(&mut only_here, "This diagram")
+                    .on_hover_text("Only findings on what the diagram shown draws (a flow's findings where both its ends are drawn)");
+            }
             if let Some(b) = &baseline {
                 let name = b.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 ui.checkbox(&mut only_new, "New since baseline").on_hover_text(format!("Only findings that {name} did not have"));
@@ -939,17 +945,23 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     // The filtered, sorted order is computed once per change of model, filter or sort.
     let view_id = ui.id().with("view");
     let baseline_len = baseline.as_ref().map(|b| (b.path.clone(), b.keys.len()));
-    let key = (app.doc.revision(), app.filter.clone(), min_sev, sort, status, only_new, baseline_len);
+    let here = only_here.then_some(app.canvas.diagram);
+    let key = (app.doc.revision(), app.filter.clone(), min_sev, sort, status, only_new, baseline_len, here);
     let cached: Option<(ViewKey, std::sync::Arc<Vec<usize>>)> = ui.data(|d| d.get_temp(view_id));
     let order = match cached.filter(|(k, _)| *k == key) {
         Some((_, order)) => order,
         None => {
             let q = app.filter.to_lowercase();
             let min = Severity::ALL[min_sev];
+            let on_here: Option<BTreeSet<&str>> = here.map(|d| {
+                let m = &app.doc.model;
+                m.elements.iter().zip(m.shown_on(d)).filter(|(_, on)| *on).map(|(e, _)| e.id.as_str()).collect()
+            });
             let mut order: Vec<usize> = (0..rows.len())
                 .filter(|&k| rows[k].severity >= min)
                 .filter(|&k| status == 2 || rows[k].open == (status == 0))
                 .filter(|&k| !only_new || is_new(&rows[k].key))
+                .filter(|&k| on_here.as_ref().is_none_or(|ids| ids.contains(rows[k].element_id.as_str())))
                 .filter(|&k| {
                     let r = &rows[k];
                     q.is_empty() || [r.id.as_str(), &r.title, &r.element, r.kind, r.status].iter().any(|s| s.to_lowercase().contains(&q))
@@ -983,7 +995,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                 ui.label(m);
             }
         });
-        ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab, status, only_new)));
+        ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab, status, only_new, only_here)));
         return;
     }
     // Columns share the width: severity and id keep a readable minimum, the title takes the rest;
@@ -1074,12 +1086,12 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             }
         }
     });
-    ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab, status, only_new)));
+    ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab, status, only_new, only_here)));
 }
 
 /// What a findings table order depends on: model revision, filter text, minimum severity,
 /// sort column, status filter, "new since baseline" and the baseline.
-type ViewKey = (u64, String, usize, SortBy, usize, bool, Option<(std::path::PathBuf, usize)>);
+type ViewKey = (u64, String, usize, SortBy, usize, bool, Option<(std::path::PathBuf, usize)>, Option<usize>);
 
 /// Status filter choices of the findings table.
 const STATUS_FILTERS: [&str; 3] = ["Needs work", "Decided", "All statuses"];
