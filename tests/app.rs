@@ -748,10 +748,12 @@ fn the_inspector_fits_its_panel() {
             h.state_mut().selection.insert(id.to_owned());
             h.state_mut().focus_finding = finding.map(str::to_owned);
             h.run_steps(4);
-            // Between the palette and the inspector, above the findings table, there is only
-            // the painted canvas: any widget there has spilled out of the inspector.
+            // Between the palette and the inspector, below the diagram tabs and above the
+            // findings table, there is only the painted canvas: any widget there has spilled
+            // out of the inspector.
             let inspector_left = w - (w * 0.27).clamp(240.0, 400.0);
             let table_top = h.get_by_label("Title").rect().top() - 30.0;
+            let canvas_top = h.state().canvas.screen_rect.top();
             if let Some(key) = finding {
                 h.get_by_label("Justification");
                 assert!(h.query_by_label_contains("needs a justification").is_some(), "{key}: the missing justification is said");
@@ -761,7 +763,9 @@ fn the_inspector_fits_its_panel() {
                 let a = egui_kittest::kittest::NodeT::accesskit_node(&node);
                 let Some(b) = a.bounding_box() else { continue };
                 let (left, right, top, bottom) = (b.x0 as f32, b.x1 as f32, b.y0 as f32, b.y1 as f32);
-                let in_band = left > 151.0 && top > 30.0 && bottom < table_top && right - left < w * 0.5;
+                let label = a.label().unwrap_or_default();
+                let tab = bottom <= canvas_top + 1.0 && (label == "Diagram" || label == "+ Diagram");
+                let in_band = left > 151.0 && top > 30.0 && bottom < table_top && right - left < w * 0.5 && !tab;
                 if in_band && (left < inspector_left - 1.0 || right > w + 1.0) {
                     spilled.push(format!("{:?} {:?} at {left:.0}..{right:.0}", a.role(), a.label().unwrap_or_default()));
                 }

@@ -832,3 +832,23 @@ fn triage_history_records_who() {
         assert!(!by("GEN-INJ-10@web").is_empty(), "the account's name when the environment names no user");
     }
 }
+
+/// Diagram names are the user's text: escaped in the drawings and the report, like element names.
+#[test]
+fn diagram_names_are_escaped_in_drawings_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = r#"{"threatmap": 1, "name": "m",
+      "elements": [{"id": "a", "kind": "Actor", "name": "A"}, {"id": "b", "kind": "Server", "name": "B"},
+                   {"id": "f", "kind": "Dataflow", "name": "F", "source": "a", "sink": "b"}],
+      "diagrams": [{"name": "<script>alert(1)</script>", "layout": {"a": {"x": 0, "y": 0}, "b": {"x": 300, "y": 0}}},
+                   {"name": "Tom & \"Jerry\" <img src=x onerror=alert(2)>", "layout": {"b": {"x": 0, "y": 0}}}]}"#;
+    let path = write(dir.path(), "m.threatmap.json", model);
+    let out = ok(&["validate", &path]);
+    assert!(out.contains("2 diagrams"), "{out}");
+    for args in [vec!["dfd", path.as_str()], vec!["report", path.as_str()], vec!["dfd", path.as_str(), "--diagram", "2"]] {
+        let text = ok(&args);
+        assert!(!text.contains("<script>alert") && !text.contains("<img src=x"), "{args:?}: a diagram name is markup");
+    }
+    let svg = ok(&["dfd", &path]);
+    assert!(svg.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && svg.contains("Tom &amp; "), "{svg}");
+}
