@@ -104,7 +104,10 @@ fn apply(m: &mut Model, d: &mut usize, e: &Edit, rules: &RuleSet) {
         }
         Edit::Flow { from, to } => {
             if let (Some(a), Some(b)) = (pick(m, *from, |e| e.kind.is_node()), pick(m, *to, |e| e.kind.is_node())) {
+                // Any two nodes, as the inspector's From/To lets one pick: ends that share no
+                // diagram are then drawn together on the first, as the inspector does.
                 document::add_flow(m, &a, &b);
+                document::place_unplaced(m);
             }
         }
         Edit::Move { which, dx, dy } => {
@@ -173,7 +176,10 @@ fn apply(m: &mut Model, d: &mut usize, e: &Edit, rules: &RuleSet) {
         }
         Edit::Switch { which } => *d = which % m.diagram_count(),
         Edit::ShowHere { which } => {
-            if let Some(id) = pick(m, *which, placed) {
+            // As the inspector offers it: elements not drawn here yet that can be.
+            let here = m.layout_of(dg).clone();
+            let snapshot = m.clone();
+            if let Some(id) = pick(m, *which, |e| placed(e) && !here.contains_key(&e.id) && document::can_show_on(&snapshot, dg, &e.id)) {
                 document::show_on_diagram(m, dg, &id);
             }
         }
@@ -192,8 +198,7 @@ fn apply(m: &mut Model, d: &mut usize, e: &Edit, rules: &RuleSet) {
         }
         Edit::DeleteDiagram => {
             if m.diagram_count() > 1 {
-                m.remove_diagram(dg);
-                document::place_unplaced(m);
+                document::remove_diagram_keeping(m, dg);
                 *d = 0;
             }
         }
@@ -220,9 +225,13 @@ fn nothing_hidden(m: &Model) -> Result<(), String> {
 /// Checks that membership is what diagram `d` shows, computed here independently of the app:
 /// a node is in the smallest box containing its centre; a boundary in the smallest box that
 /// contains all of it and is larger (equal areas: the larger id). Elements in a boundary that
-/// `d` does not draw are drawn by another diagram, and not checked here.
+/// `d` does not draw are drawn by another diagram, and not checked here; nor are elements
+/// drawn on several diagrams, whose boundary the diagram they were last moved on decides.
 fn drawing_agrees(m: &Model, d: usize) -> Result<(), String> {
     let layout = m.layout_of(d);
+    let membership = m.diagram_membership();
+    let shared: BTreeSet<&str> =
+        m.elements.iter().zip(&membership).filter(|(_, on)| on.len() > 1).map(|(e, _)| e.id.as_str()).collect();
     let boxes: Vec<(&str, Rect)> = m
         .elements
         .iter()
@@ -234,7 +243,7 @@ fn drawing_agrees(m: &Model, d: usize) -> Result<(), String> {
         if layout.get(&e.id).is_some_and(|p| !p.line.is_empty()) {
             continue;
         }
-        if e.in_boundary.as_deref().is_some_and(|b| !boxes.iter().any(|(x, _)| *x == b)) {
+        if e.in_boundary.as_deref().is_some_and(|b| !boxes.iter().any(|(x, _)| *x == b)) || shared.contains(e.id.as_str()) {
             continue;
         }
         let mut best: Option<(&str, Rect)> = None;
@@ -344,3 +353,4 @@ proptest! {
         }
     }
 }
+

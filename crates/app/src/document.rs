@@ -313,6 +313,43 @@ pub fn remove_diagram_keeping(model: &mut Model, d: usize) -> Vec<String> {
         }
         model.layout_of_mut(target).insert(id, p);
     }
+    // What moved inside a boundary that the first diagram draws where it is (not with them)
+    // goes inside that boundary there, with what it contains, so the drawing keeps saying what
+    // the model does.
+    let moved_ids: BTreeSet<String> = only.iter().map(|(id, _, _)| id.clone()).collect();
+    let roots: Vec<(String, Kind)> = model
+        .elements
+        .iter()
+        .filter(|e| moved_ids.contains(&e.id))
+        .filter(|e| e.in_boundary.as_ref().is_some_and(|b| !moved_ids.contains(b) && rect_of(model, target, b, Kind::Boundary).is_some()))
+        .map(|e| (e.id.clone(), e.kind))
+        .collect();
+    for (id, kind) in roots {
+        let Some(r) = rect_of(model, target, &id, kind) else { continue };
+        let at = free_spot(model, target, &id, r.size());
+        let delta = at - r.min;
+        let mut group: BTreeSet<String> = descendants(model, &id).into_iter().filter(|x| moved_ids.contains(x)).collect();
+        group.insert(id.clone());
+        move_by(model, target, &group, delta);
+    }
+    // And what the first diagram already drew of a boundary that moved there goes inside it.
+    let strays: Vec<(String, Kind)> = model
+        .elements
+        .iter()
+        .filter(|e| !moved_ids.contains(&e.id) && e.kind != Kind::Dataflow)
+        .filter(|e| {
+            let (Some(b), Some(r)) = (e.in_boundary.as_deref(), rect_of(model, target, &e.id, e.kind)) else { return false };
+            moved_ids.contains(b) && rect_of(model, target, b, Kind::Boundary).is_some_and(|br| !br.contains(r.center()))
+        })
+        .map(|e| (e.id.clone(), e.kind))
+        .collect();
+    for (id, kind) in strays {
+        let Some(r) = rect_of(model, target, &id, kind) else { continue };
+        let at = free_spot(model, target, &id, r.size());
+        let mut group: BTreeSet<String> = descendants(model, &id).into_iter().filter(|x| model.layout_of(target).contains_key(x)).collect();
+        group.insert(id.clone());
+        move_by(model, target, &group, at - r.min);
+    }
     place_unplaced(model);
     only.into_iter().map(|(_, _, name)| name).collect()
 }
@@ -320,8 +357,37 @@ pub fn remove_diagram_keeping(model: &mut Model, d: usize) -> Vec<String> {
 /// Places, on every diagram, what it shows and has no position there (ends of a flow moved
 /// to a node on another diagram, the elements of a deleted diagram), so nothing goes undrawn.
 pub fn place_unplaced(model: &mut Model) {
+    if model.diagrams.is_empty() {
+        auto_layout(model, 0, false);
+        return;
+    }
+    // Beside what each diagram holds (or inside the boundary it draws for them), so nothing
+    // already drawn moves and no membership changes; boundaries first, so members can go in.
     for d in 0..model.diagram_count() {
-        auto_layout(model, d, false);
+        if model.layout_of(d).is_empty() {
+            // Nothing drawn there yet: a fresh layout of what it shows.
+            auto_layout(model, d, false);
+            continue;
+        }
+        let shown = model.shown_on(d);
+        let mut missing: Vec<(Kind, String)> = model
+            .elements
+            .iter()
+            .zip(&shown)
+            .filter(|(e, on)| **on && e.kind != Kind::Dataflow && !model.layout_of(d).contains_key(&e.id))
+            .map(|(e, _)| (e.kind, e.id.clone()))
+            .collect();
+        missing.sort_by_key(|(k, _)| *k != Kind::Boundary);
+        for (kind, id) in missing {
+            let size = (0..model.diagram_count())
+                .find_map(|k| rect_of(model, k, &id, kind))
+                .map_or(default_size(kind), |r| r.size());
+            let r = match spot_for_boundary(model, d, &id) {
+                Some(Some(r)) => r,
+                _ => free_rect(model, d, &id, size),
+            };
+            set_rect(model, d, &id, r);
+        }
     }
 }
 
@@ -508,19 +574,6 @@ pub fn show_on_diagram(model: &mut Model, d: usize, id: &str) {
     let kind = e.kind;
     let size = rect_of(model, (0..model.diagram_count()).find(|&k| model.layout_of(k).contains_key(id)).unwrap_or(0), id, kind)
         .map_or(default_size(kind), |r| r.size());
-    let used = model
-        .elements
-        .iter()
-        .filter_map(|x| rect_of(model, d, &x.id, x.kind))
-        .fold(Rect::NOTHING, |a, b| a.union(b));
-    // Inside its boundary where this diagram draws it (the drawing then says what the model
-    // does), else to the right of the diagram's content.
-    let parent = e.in_boundary.as_deref().and_then(|b| rect_of(model, d, b, Kind::Boundary));
-    let at = match parent {
-        Some(p) => p.center() - size / 2.0,
-        None if used.is_positive() => pos2(used.max.x + 60.0, used.min.y),
-        None => pos2(40.0, 40.0),
-    };
     if let Some(level) = model.diagrams.get(d).and_then(|x| x.level)
         && let Some(e) = model.elements.iter_mut().find(|e| e.id == id)
     {
@@ -531,9 +584,133 @@ pub fn show_on_diagram(model: &mut Model, d: usize, id: &str) {
             e.levels = Some(levels);
         }
     }
-    if kind != Kind::Dataflow {
-        set_rect(model, d, id, Rect::from_min_size(at, size));
-        sync_membership(model, d);
+    if kind != Kind::Dataflow && !model.layout_of(d).contains_key(id) {
+        let r = match spot_for_boundary(model, d, id) {
+            Some(Some(r)) => r,
+            _ => free_rect(model, d, id, size),
+        };
+        set_rect(model, d, id, r);
+    }
+}
+
+/// For a boundary some of whose members diagram `d` draws: the box around them, if it would
+/// take in nothing else (`Some(None)` if it would, so the boundary cannot be drawn there
+/// without the drawing contradicting the model). `None` for anything else.
+fn spot_for_boundary(model: &Model, d: usize, id: &str) -> Option<Option<Rect>> {
+    let e = model.elements.iter().find(|e| e.id == id).filter(|e| e.kind == Kind::Boundary)?;
+    let members = descendants(model, &e.id);
+    let around = model
+        .elements
+        .iter()
+        .filter(|x| members.contains(&x.id))
+        .filter_map(|x| rect_of(model, d, &x.id, x.kind))
+        .fold(Rect::NOTHING, |a, b| a.union(b));
+    if !around.is_positive() {
+        return None;
+    }
+    let r = Rect::from_min_max(around.min - vec2(24.0, 40.0), around.max + vec2(24.0, 24.0));
+    let intrudes = model.elements.iter().filter(|x| x.id != id && !members.contains(&x.id) && x.kind != Kind::Dataflow).any(|x| {
+        rect_of(model, d, &x.id, x.kind).is_some_and(|xr| if x.kind == Kind::Boundary { r.intersects(xr) } else { r.contains(xr.center()) })
+    });
+    Some(if intrudes { None } else { Some(r) })
+}
+
+/// True if element `id` can be shown on diagram `d` as well, with the drawing saying what the
+/// model does: not a boundary whose members there cannot be boxed without taking in other
+/// elements, nor anything whose boundary there has no room for it.
+pub fn can_show_on(model: &Model, d: usize, id: &str) -> bool {
+    match spot_for_boundary(model, d, id) {
+        Some(r) => r.is_some(),
+        None => {
+            let Some(e) = model.elements.iter().find(|e| e.id == id) else { return false };
+            let size = (0..model.diagram_count()).find_map(|k| rect_of(model, k, id, e.kind)).map_or(default_size(e.kind), |r| r.size());
+            let r = free_rect(model, d, id, size);
+            spot_search(model, d, id, r.size(), e.kind == Kind::Boundary).1
+        }
+    }
+}
+
+/// Where element `id` (of `size`) can go on diagram `d` so that the drawing says what the model
+/// does: inside its boundary where the diagram draws that, clear of the boxes within it (and of
+/// other nodes where there is room); else to the right of the diagram's drawing, outside every
+/// box. Returns the top-left corner.
+fn free_spot(model: &Model, d: usize, id: &str, size: Vec2) -> Pos2 {
+    free_rect(model, d, id, size).min
+}
+
+/// [`free_spot`] as a rectangle: a boundary that does not fit inside its own boundary there is
+/// drawn smaller (its size means nothing to the model; containment does).
+fn free_rect(model: &Model, d: usize, id: &str, size: Vec2) -> Rect {
+    let boundary = model.elements.iter().any(|e| e.id == id && e.kind == Kind::Boundary);
+    let parent = model
+        .elements
+        .iter()
+        .find(|e| e.id == id)
+        .and_then(|e| e.in_boundary.as_deref())
+        .and_then(|b| rect_of(model, d, b, Kind::Boundary));
+    let size = match parent {
+        Some(p) if boundary => vec2(size.x.min(p.width() - 24.0).max(40.0), size.y.min(p.height() - 40.0).max(30.0)),
+        _ => size,
+    };
+    let at = free_spot_sized(model, d, id, size, boundary);
+    Rect::from_min_size(at, size)
+}
+
+fn free_spot_sized(model: &Model, d: usize, id: &str, size: Vec2, boundary: bool) -> Pos2 {
+    let (at, _) = spot_search(model, d, id, size, boundary);
+    at
+}
+
+/// The spot, and whether it keeps the drawing true to the model (`false`: the best that was
+/// found inside a boundary with no room, which the caller may refuse).
+fn spot_search(model: &Model, d: usize, id: &str, size: Vec2, boundary: bool) -> (Pos2, bool) {
+    let used = model.elements.iter().filter(|x| x.id != id).filter_map(|x| rect_of(model, d, &x.id, x.kind)).fold(Rect::NOTHING, |a, b| a.union(b));
+    let beside = if used.is_positive() { pos2(used.max.x + 60.0, used.min.y) } else { pos2(40.0, 40.0) };
+    let Some(e) = model.elements.iter().find(|e| e.id == id) else { return (beside, true) };
+    let Some(parent) = e.in_boundary.as_deref().and_then(|b| rect_of(model, d, b, Kind::Boundary).map(|r| (b, r))) else {
+        return (beside, true);
+    };
+    let (pid, prect) = parent;
+    let inner_boxes: Vec<Rect> = model
+        .elements
+        .iter()
+        .filter(|x| x.kind == Kind::Boundary && x.id != pid && x.id != id)
+        .filter_map(|x| rect_of(model, d, &x.id, x.kind))
+        .filter(|r| r.area() <= prect.area())
+        .collect();
+    let mine = if boundary { descendants(model, id) } else { BTreeSet::new() };
+    let nodes: Vec<Rect> = model
+        .elements
+        .iter()
+        .filter(|x| x.kind.is_node() && x.id != id && !mine.contains(&x.id))
+        .filter_map(|x| rect_of(model, d, &x.id, x.kind))
+        .collect();
+    let centre_ok = |c: Pos2| prect.shrink(4.0).contains(c) && !inner_boxes.iter().any(|b| b.contains(c));
+    // A box must lie inside its boundary, and take in no one else's node or box.
+    let fits = |r: Rect| {
+        !boundary
+            || (prect.contains_rect(r) && !nodes.iter().any(|n| r.contains(n.center())) && !inner_boxes.iter().any(|b| b.intersects(r)))
+    };
+    let mut fallback = None;
+    let step = 16.0;
+    let mut y = prect.min.y + 28.0;
+    while y + size.y <= prect.max.y + 0.5 {
+        let mut x = prect.min.x + 12.0;
+        while x + size.x <= prect.max.x + 0.5 {
+            let r = Rect::from_min_size(pos2(x, y), size);
+            if centre_ok(r.center()) && fits(r) {
+                if !nodes.iter().any(|n| n.expand(8.0).intersects(r)) && !inner_boxes.iter().any(|b| b.intersects(r)) {
+                    return (r.min, true);
+                }
+                fallback.get_or_insert(r.min);
+            }
+            x += step;
+        }
+        y += step;
+    }
+    match fallback {
+        Some(at) => (at, true),
+        None => (prect.center() - size / 2.0, false),
     }
 }
 
@@ -595,7 +772,8 @@ pub fn add_flow(model: &mut Model, source: &str, sink: &str) -> String {
 }
 
 /// Deletes elements from the model (and every diagram); flows touching a deleted node, and
-/// members' boundary references, follow. Membership then follows diagram `d`'s drawing.
+/// members' boundary references, follow. Membership then follows the drawing of diagram `d`
+/// and of every diagram that drew what went.
 pub fn delete(model: &mut Model, d: usize, ids: &BTreeSet<String>) {
     let mut gone = ids.clone();
     for e in &model.elements {
@@ -626,10 +804,16 @@ pub fn delete(model: &mut Model, d: usize, ids: &BTreeSet<String>) {
             e.response_to = None;
         }
     }
+    // Membership then follows the drawings that showed what went (members of a deleted
+    // boundary may lie in another box there).
+    let drawn_on: BTreeSet<usize> =
+        (0..model.diagram_count()).filter(|&k| k == d || gone.iter().any(|id| model.layout_of(k).contains_key(id))).collect();
     for id in &gone {
         model.unplace(id);
     }
-    sync_membership(model, d);
+    for k in drawn_on {
+        sync_membership(model, k);
+    }
 }
 
 #[cfg(test)]

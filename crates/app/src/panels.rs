@@ -1147,8 +1147,11 @@ fn element_diagrams_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
             let mut checked = on.contains(&d);
             let only = checked && on.len() == 1;
             let stuck = checked && !only && !crate::document::removable_from(model, d, &e.id);
-            let r = ui.add_enabled(!only && !stuck, egui::Checkbox::new(&mut checked, name.as_str())).on_disabled_hover_text(if stuck {
+            let unboxable = !checked && !crate::document::can_show_on(model, d, &e.id);
+            let r = ui.add_enabled(!only && !stuck && !unboxable, egui::Checkbox::new(&mut checked, name.as_str())).on_disabled_hover_text(if stuck {
                 "Flows drawn only on this diagram connect it: delete them first, or show their other ends elsewhere."
+            } else if unboxable {
+                "Its members on that diagram cannot be boxed without taking in other elements: move them apart there first."
             } else {
                 "An element is on at least one diagram; delete it to take it out of the model."
             });
@@ -1185,14 +1188,22 @@ pub fn diagram_tabs_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             let shown = if name.is_empty() { "Diagram".to_owned() } else { name.clone() };
             let label = truncated(ui, RichText::new(&shown), 220.0);
             let r = ui.selectable_label(app.canvas.diagram == d, label).on_hover_text(format!(
-                "{shown}\nRight-click to rename{}",
+                "{shown}\nDouble-click or right-click to rename{}",
                 if count > 1 { " or delete" } else { "" }
             ));
             if r.clicked() {
                 pick = Some(d);
             }
-            // Clicking into the name field must not close the menu.
-            egui::Popup::context_menu(&r).close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside).show(|ui| {
+            // Right-click or double-click opens the menu; clicking into its name field must not
+            // close it.
+            let open = if r.double_clicked() || r.secondary_clicked() {
+                Some(egui::SetOpenCommand::Bool(true))
+            } else if r.clicked() {
+                Some(egui::SetOpenCommand::Bool(false))
+            } else {
+                None
+            };
+            egui::Popup::context_menu(&r).open_memory(open).close_behavior(egui::PopupCloseBehavior::CloseOnClickOutside).show(|ui| {
                 let mut text = if name.is_empty() { shown.clone() } else { name.clone() };
                 let l = ui.label("Diagram name");
                 let t = ui.add(egui::TextEdit::singleline(&mut text).desired_width(200.0)).labelled_by(l.id);
