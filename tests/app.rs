@@ -1145,11 +1145,17 @@ fn delete_on_a_diagram_keeps_what_other_diagrams_show() {
     let m = &h.state().doc.model;
     assert!(m.diagrams.len() == 1 && m.diagram_name(0) == "Overview");
     let after: Vec<Option<String>> = m.elements.iter().map(|e| e.in_boundary.clone()).collect();
+
     assert_eq!(&after[..before.len()], &before[..], "no membership changed");
     assert_eq!(after.last(), Some(&None), "the actor is outside every boundary");
     let drawing = m.elements.iter().filter(|e| on_overview.contains(&e.id)).filter_map(|e| rect_of(m, 0, &e.id, e.kind)).fold(egui::Rect::NOTHING, |a, b| a.union(b));
-    let moved = m.elements.iter().filter(|e| !on_overview.contains(&e.id)).filter_map(|e| rect_of(m, 0, &e.id, e.kind)).fold(egui::Rect::NOTHING, |a, b| a.union(b));
-    assert!(rect_of(m, 0, "actor", Kind::Actor).is_some(), "the actor is on Overview now");
-    assert!(moved.min.x > drawing.max.x, "right of the drawing: {moved:?} {drawing:?}");
+    let actor = rect_of(m, 0, "actor", Kind::Actor).expect("the actor is on Overview now");
+    assert!(actor.min.x > drawing.max.x, "outside every boundary, right of the drawing: {actor:?} {drawing:?}");
+    for e in m.elements.iter().filter(|e| !on_overview.contains(&e.id) && e.kind.is_node()) {
+        if let Some(b) = &e.in_boundary {
+            let (r, br) = (rect_of(m, 0, &e.id, e.kind).unwrap(), rect_of(m, 0, b, Kind::Boundary).unwrap());
+            assert!(br.contains(r.center()), "{} is drawn inside {b}, as the model says", e.id);
+        }
+    }
     assert!(h.state().status.contains("now on \"Overview\""), "{}", h.state().status);
 }

@@ -275,7 +275,8 @@ pub fn auto_layout(model: &mut Model, dg: usize, all: bool) -> bool {
 
 /// Removes diagram `d`, keeping its elements: those drawn on no other diagram move to the first
 /// diagram left, as they were arranged, to the right of its drawing (so no boundary there takes
-/// them in). Returns their names.
+/// them in); those whose boundary that diagram draws go inside it there, and what it drew of a
+/// boundary that moved goes inside that. No membership changes. Returns their names.
 pub fn remove_diagram_keeping(model: &mut Model, d: usize) -> Vec<String> {
     let membership = model.diagram_membership();
     let only: Vec<(String, Kind, String)> = model
@@ -330,7 +331,7 @@ pub fn remove_diagram_keeping(model: &mut Model, d: usize) -> Vec<String> {
         let delta = at - r.min;
         let mut group: BTreeSet<String> = descendants(model, &id).into_iter().filter(|x| moved_ids.contains(x)).collect();
         group.insert(id.clone());
-        move_by(model, target, &group, delta);
+        translate(model, target, &group, delta);
     }
     // And what the first diagram already drew of a boundary that moved there goes inside it.
     let strays: Vec<(String, Kind)> = model
@@ -348,7 +349,7 @@ pub fn remove_diagram_keeping(model: &mut Model, d: usize) -> Vec<String> {
         let at = free_spot(model, target, &id, r.size());
         let mut group: BTreeSet<String> = descendants(model, &id).into_iter().filter(|x| model.layout_of(target).contains_key(x)).collect();
         group.insert(id.clone());
-        move_by(model, target, &group, at - r.min);
+        translate(model, target, &group, at - r.min);
     }
     place_unplaced(model);
     only.into_iter().map(|(_, _, name)| name).collect()
@@ -497,6 +498,12 @@ pub fn moving_with(model: &Model, d: usize, ids: &BTreeSet<String>) -> BTreeSet<
 /// Moves the selected elements on diagram `d` (and what their boundaries contain) by `delta`;
 /// waypoints of flows whose both ends move go along. Membership then follows the drawing.
 pub fn move_by(model: &mut Model, d: usize, selection: &BTreeSet<String>, delta: Vec2) {
+    translate(model, d, selection, delta);
+    sync_membership(model, d);
+}
+
+/// [`move_by`] without the membership update: the geometry only.
+fn translate(model: &mut Model, d: usize, selection: &BTreeSet<String>, delta: Vec2) {
     let ids = moving_with(model, d, selection);
     for id in &ids {
         if let Some(points) = line_of(model, d, id) {
@@ -518,7 +525,6 @@ pub fn move_by(model: &mut Model, d: usize, selection: &BTreeSet<String>, delta:
     for (id, w) in flows {
         set_waypoint(model, d, &id, w + delta);
     }
-    sync_membership(model, d);
 }
 
 /// Gives a boundary box on diagram `d` a new rectangle; membership then follows the drawing.

@@ -1277,9 +1277,9 @@ pub fn diagram_tabs_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         });
         app.status = match kept.as_slice() {
             [] => format!("Deleted diagram {name:?}"),
-            [one] => format!("Deleted diagram {name:?}; {one}, on no other diagram, is now on {:?}, right of its drawing", app.doc.model.diagram_name(0)),
+            [one] => format!("Deleted diagram {name:?}; {one}, on no other diagram, is now on {:?} (in its boundary there, or beside the drawing)", app.doc.model.diagram_name(0)),
             many => format!(
-                "Deleted diagram {name:?}; its {} elements on no other diagram are now on {:?}, right of its drawing",
+                "Deleted diagram {name:?}; its {} elements on no other diagram are now on {:?} (in their boundaries there, or beside the drawing)",
                 many.len(),
                 app.doc.model.diagram_name(0)
             ),
