@@ -380,9 +380,7 @@ pub fn place_unplaced(model: &mut Model) {
             .collect();
         missing.sort_by_key(|(k, _)| *k != Kind::Boundary);
         for (kind, id) in missing {
-            let size = (0..model.diagram_count())
-                .find_map(|k| rect_of(model, k, &id, kind))
-                .map_or(default_size(kind), |r| r.size());
+            let size = drawn_size(model, &id, kind);
             let r = match spot_for_boundary(model, d, &id) {
                 Some(Some(r)) => r,
                 _ => free_rect(model, d, &id, size),
@@ -578,8 +576,7 @@ pub fn add_element(model: &mut Model, d: usize, kind: Kind, at: Pos2) -> String 
 pub fn show_on_diagram(model: &mut Model, d: usize, id: &str) {
     let Some(e) = model.elements.iter().find(|e| e.id == id) else { return };
     let kind = e.kind;
-    let size = rect_of(model, (0..model.diagram_count()).find(|&k| model.layout_of(k).contains_key(id)).unwrap_or(0), id, kind)
-        .map_or(default_size(kind), |r| r.size());
+    let size = drawn_size(model, id, kind);
     if let Some(level) = model.diagrams.get(d).and_then(|x| x.level)
         && let Some(e) = model.elements.iter_mut().find(|e| e.id == id)
     {
@@ -629,11 +626,17 @@ pub fn can_show_on(model: &Model, d: usize, id: &str) -> bool {
         Some(r) => r.is_some(),
         None => {
             let Some(e) = model.elements.iter().find(|e| e.id == id) else { return false };
-            let size = (0..model.diagram_count()).find_map(|k| rect_of(model, k, id, e.kind)).map_or(default_size(e.kind), |r| r.size());
+            let size = drawn_size(model, id, e.kind);
             let r = free_rect(model, d, id, size);
             spot_search(model, d, id, r.size(), e.kind == Kind::Boundary).1
         }
     }
+}
+
+/// The size element `id` is drawn at on the first diagram that draws it (the default size of
+/// its kind where none does).
+fn drawn_size(model: &Model, id: &str, kind: Kind) -> Vec2 {
+    (0..model.diagram_count()).find_map(|k| rect_of(model, k, id, kind)).map_or(default_size(kind), |r| r.size())
 }
 
 /// Where element `id` (of `size`) can go on diagram `d` so that the drawing says what the model
@@ -658,13 +661,7 @@ fn free_rect(model: &Model, d: usize, id: &str, size: Vec2) -> Rect {
         Some(p) if boundary => vec2(size.x.min(p.width() - 24.0).max(40.0), size.y.min(p.height() - 40.0).max(30.0)),
         _ => size,
     };
-    let at = free_spot_sized(model, d, id, size, boundary);
-    Rect::from_min_size(at, size)
-}
-
-fn free_spot_sized(model: &Model, d: usize, id: &str, size: Vec2, boundary: bool) -> Pos2 {
-    let (at, _) = spot_search(model, d, id, size, boundary);
-    at
+    Rect::from_min_size(spot_search(model, d, id, size, boundary).0, size)
 }
 
 /// The spot, and whether it keeps the drawing true to the model (`false`: the best that was

@@ -132,6 +132,16 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// The decision another tool's file records for a threat: its status (a history entry says
+    /// where it came from, `at` and `by` as that file gives them) and tags.
+    pub fn recorded(status: Status, tags: Vec<String>, at: String, by: String, note: String) -> Decision {
+        let mut d = Decision { status, tags, ..Decision::default() };
+        if status != Status::Open {
+            d.history.push(Change { from: Status::Open, to: status, at, by, note });
+        }
+        d
+    }
+
     /// True for an accepted risk or a "not applicable" with no justification: a reviewer
     /// cannot tell why the finding was set aside.
     pub fn missing_justification(&self) -> bool {

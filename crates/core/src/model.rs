@@ -731,6 +731,17 @@ impl Model {
         self.diagrams.len() - 1
     }
 
+    /// Appends a diagram as another tool's file names it (`Diagram N` when it has no name;
+    /// `name (2)` when the name is taken), with no positions yet; returns its index.
+    pub fn push_diagram(&mut self, name: &str) -> usize {
+        let n = self.diagrams.len() + 1;
+        let name = if name.trim().is_empty() { format!("Diagram {n}") } else { name.trim().to_owned() };
+        let taken = |x: &str| self.diagrams.iter().any(|d| d.name.eq_ignore_ascii_case(x));
+        let name = if taken(&name) { (2..).map(|k| format!("{name} ({k})")).find(|x| !taken(x)).unwrap_or(name) } else { name };
+        self.diagrams.push(Diagram { name, level: None, layout: BTreeMap::new() });
+        self.diagrams.len() - 1
+    }
+
     /// Removes diagram `d` (the elements stay in the model, and on the other diagrams they are
     /// drawn on). A model left with one unnamed diagram keeps it as `layout`.
     pub fn remove_diagram(&mut self, d: usize) {
@@ -861,14 +872,6 @@ pub fn unique_id(name: &str, taken: impl Fn(&str) -> bool) -> String {
         return base;
     }
     (2..).map(|n| format!("{base}-{n}")).find(|id| !taken(id)).unwrap_or(base)
-}
-
-/// `name`, or `name (2)`, `name (3)`, ... where `taken` reports it as used.
-pub fn unique_name(name: String, taken: impl Fn(&str) -> bool) -> String {
-    if !taken(&name) {
-        return name;
-    }
-    (2..).map(|n| format!("{name} ({n})")).find(|n| !taken(n)).unwrap_or(name)
 }
 
 /// Text on one line, for tables and lists: runs of whitespace (the line breaks a name keeps

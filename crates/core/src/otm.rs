@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use crate::attr::Kind;
 use crate::engine::Analysis;
 use crate::file::{Converted, ModelError};
-use crate::lifecycle::{Change, Decision, Status};
+use crate::lifecycle::{Decision, Status};
 use crate::model::{Element, Model, Placement};
 use crate::rules::{GeneratedPack, GeneratedRule, Severity, literal_braces};
 
@@ -418,11 +418,8 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
         .collect();
     let native_diagrams = model.diagrams.len();
     if drawn.len() > 1 && model.diagrams.is_empty() {
-        for (k, (_, name)) in drawn.iter().enumerate() {
-            let name = crate::model::unique_name(if name.trim().is_empty() { format!("Diagram {}", k + 1) } else { name.trim().to_owned() }, |n| {
-                model.diagrams.iter().any(|d| d.name.eq_ignore_ascii_case(n))
-            });
-            model.diagrams.push(crate::model::Diagram { name, level: None, layout: BTreeMap::new() });
+        for (_, name) in &drawn {
+            model.push_diagram(name);
         }
     }
     let diagram_of = |rep: &str| {
@@ -557,17 +554,7 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
                 })
                 .collect();
             if status != Status::Open || !tags.is_empty() {
-                let mut d = Decision { tags, ..Decision::default() };
-                if status != Status::Open {
-                    d.history.push(Change {
-                        from: Status::Open,
-                        to: status,
-                        at: String::new(),
-                        by: String::new(),
-                        note: format!("state {state} in the OTM file"),
-                    });
-                }
-                d.status = status;
+                let d = Decision::recorded(status, tags, String::new(), String::new(), format!("state {state} in the OTM file"));
                 model.decisions.insert(format!("{threat}@{element}"), d);
             }
         }

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::attr::Kind;
 use crate::file::{Converted, ModelError};
-use crate::lifecycle::{Change, Decision, Status};
+use crate::lifecycle::{Decision, Status};
 use crate::model::{Element, Model, Placement, PropValue};
 use crate::rules::{GeneratedPack, GeneratedRule, literal_braces};
 
@@ -92,10 +92,7 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
             .and_then(Value::as_array)
             .ok_or_else(|| ModelError::at(file, None, None, format!("diagram {} (`{title}`): `cells` is missing or not a list", di + 1)))?;
         if diagrams.len() > 1 {
-            let name = crate::model::unique_name(if title.trim().is_empty() { format!("Diagram {}", di + 1) } else { title.trim().to_owned() }, |n| {
-                model.diagrams.iter().any(|d| d.name.eq_ignore_ascii_case(n))
-            });
-            model.diagrams.push(crate::model::Diagram { name, level: None, layout: BTreeMap::new() });
+            model.push_diagram(&title);
         }
         for (ci, cell) in cells.iter().enumerate() {
             let id = str_of(cell, "id").to_owned();
@@ -289,17 +286,8 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
                     (Status::Open, None)
                 });
                 if status != Status::Open || tag.is_some() || !e.in_scope() {
-                    let mut d = Decision { tags: tag.map(|t| vec![t.to_owned()]).unwrap_or_default(), ..Decision::default() };
-                    if status != Status::Open {
-                        d.history.push(Change {
-                            from: Status::Open,
-                            to: status,
-                            at: String::new(),
-                            by: String::new(),
-                            note: "status in Threat Dragon".to_owned(),
-                        });
-                    }
-                    d.status = status;
+                    let tags = tag.map(|t| vec![t.to_owned()]).unwrap_or_default();
+                    let d = Decision::recorded(status, tags, String::new(), String::new(), "status in Threat Dragon".to_owned());
                     model.decisions.insert(format!("{tid}@{id}"), d);
                 }
             }

@@ -22,7 +22,7 @@ use serde_json::{Map, Value, json};
 use crate::attr::{Classification, DatastoreType, Kind};
 use crate::engine::Analysis;
 use crate::file::{Converted, ModelError};
-use crate::lifecycle::{Change, Decision, Status};
+use crate::lifecycle::{Decision, Status};
 use crate::model::{Assumption, DataItem, Element, Model, PropValue};
 use crate::rules::{GeneratedPack, GeneratedRule, Severity, literal_braces};
 
@@ -398,14 +398,8 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
             .filter(|(_, st, _)| *st != Status::Open)
         {
             for e in &affected {
-                let mut d = Decision { status, ..Decision::default() };
-                d.history.push(Change {
-                    from: Status::Open,
-                    to: status,
-                    at: String::new(),
-                    by: String::new(),
-                    note: format!("control `{}` is {} in the TM-BOM file", s(control, "symbolic_name"), s(control, "status")),
-                });
+                let note = format!("control `{}` is {} in the TM-BOM file", s(control, "symbolic_name"), s(control, "status"));
+                let mut d = Decision::recorded(status, Vec::new(), String::new(), String::new(), note);
                 if status == Status::AcceptedRisk {
                     d.justification = format!("The control {:?} will not be done: {}", s(control, "title"), s(control, "description"));
                 }

@@ -27,7 +27,7 @@ use roxmltree::{Document, Node, ParsingOptions};
 
 use crate::attr::Kind;
 use crate::file::{Converted, ModelError};
-use crate::lifecycle::{Change, Decision, Status};
+use crate::lifecycle::{Decision, Status};
 use crate::model::{Assumption, Element, Model, Override, Placement, PropValue};
 use crate::rules::{GeneratedHead, GeneratedPack, GeneratedRule};
 
@@ -312,10 +312,7 @@ pub fn import(source: &str, file: &str, fallback_name: &str, pack_file: &str) ->
             if h.is_empty() { read_props(child(*surface, "Properties")).name } else { h }
         };
         if several {
-            let name = crate::model::unique_name(if diagram.trim().is_empty() { format!("Diagram {}", di + 1) } else { diagram.clone() }, |n| {
-                model.diagrams.iter().any(|d| d.name.eq_ignore_ascii_case(n))
-            });
-            model.diagrams.push(crate::model::Diagram { name, level: None, layout: BTreeMap::new() });
+            model.push_diagram(&diagram);
         }
         for (key, v) in child(*surface, "Borders").into_iter().flat_map(entries) {
             let generic = text(v, "GenericTypeId");
@@ -573,18 +570,10 @@ fn read_threats(root: Node<'_, '_>, kb: Option<&Kb>, model: &mut Model, warnings
         // A threat on an out-of-scope flow is kept on record (reported as out of scope).
         let out_of_scope = model.elements.iter().any(|e| e.id == flow && !e.in_scope());
         if status != Status::Open || !justification.is_empty() || !tags.is_empty() || out_of_scope {
-            let mut d = Decision { justification: justification.clone(), tags, ..Decision::default() };
-            if status != Status::Open {
-                let at = text(v, "ModifiedAt");
-                d.history.push(Change {
-                    from: Status::Open,
-                    to: status,
-                    at: if at.starts_with("0001-") { String::new() } else { at },
-                    by: text(v, "ChangedBy"),
-                    note: "state in Microsoft TMT".to_owned(),
-                });
-                d.status = status;
-            }
+            let at = text(v, "ModifiedAt");
+            let at = if at.starts_with("0001-") { String::new() } else { at };
+            let mut d = Decision::recorded(status, tags, at, text(v, "ChangedBy"), "state in Microsoft TMT".to_owned());
+            d.justification = justification.clone();
             model.decisions.insert(key.clone(), d);
         }
         let priority = field("Priority").unwrap_or_else(|| text(v, "Priority"));
