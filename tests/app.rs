@@ -981,6 +981,26 @@ fn diagram_tabs_add_switch_and_share_elements() {
     let lambda_findings = h.state().analysis().findings.iter().filter(|f| h.state().analysis().prepared.element(f.element).id == lambda).count();
     assert_eq!(findings(&h), before + lambda_findings, "web's findings are counted once");
 
+    // File → Export draws the diagram shown; a finding of the lambda, clicked on the first
+    // diagram, shows the diagram the lambda is on.
+    let dir = tempfile::tempdir().unwrap();
+    let svg_path = dir.path().join("d.svg");
+    h.state_mut().write_export(threatmap_app::gui::ExportKind::Svg, &svg_path).unwrap();
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    assert!(svg.contains("data-id=\"web\"") && !svg.contains(&format!("data-id=\"{lambda}\"")), "the first diagram, as shown");
+    let lambda_name = h.state().doc.model.elements.iter().find(|e| e.id == lambda).unwrap().name.clone();
+    h.state_mut().filter = lambda_name.clone();
+    h.run_steps(3);
+    h.get_all_by_label_contains(&format!(" on {lambda_name}")).next().expect("a row of the lambda's findings").click();
+    h.run_steps(3);
+    assert_eq!(h.state().canvas.diagram, 1, "the finding's element is shown where it is drawn");
+    assert!(h.state().selection.contains(&lambda));
+    h.state_mut().filter.clear();
+    h.state_mut().selection.clear();
+    h.run_steps(2);
+    h.get_by_label("Diagram 1").click();
+    h.run_steps(2);
+
     // Undo, three times: the tick, the lambda, the diagram.
     for _ in 0..3 {
         h.key_press_modifiers(Modifiers::COMMAND, Key::Z);

@@ -851,4 +851,8 @@ fn diagram_names_are_escaped_in_drawings_and_reports() {
     }
     let svg = ok(&["dfd", &path]);
     assert!(svg.contains("&lt;script&gt;alert(1)&lt;/script&gt;") && svg.contains("Tom &amp; "), "{svg}");
+    // pytm has levels only: the export says the diagrams do not travel.
+    let o = run(&["export", &path, "--format", "pytm", "-o", dir.path().join("tm.py").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("are not carried: pytm draws one diagram of the whole model"), "{}", stderr(&o));
 }
