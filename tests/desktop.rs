@@ -169,15 +169,28 @@ impl<'d> App<'d> {
             let ids = desktop.xdotool(&["search", "--pid", &pid.to_string()]);
             ids.lines().find(|w| desktop.xdotool(&["getwindowname", w]).contains(title)).map(str::to_owned)
         });
-        desktop.xdotool(&["windowactivate", "--sync", &wid]);
-        desktop.xdotool(&["windowfocus", "--sync", &wid]);
         // THREATMAP_SHOTS keeps the screenshots somewhere to look at.
         let shots = std::env::var_os("THREATMAP_SHOTS").map_or_else(|| dir.join("shots"), PathBuf::from);
         std::fs::create_dir_all(&shots).unwrap();
         let app = App { desktop, wid, pid, frames, shots, shot_no: std::cell::Cell::new(0), _child: Killed(child) };
+        app.focus();
         // The first frames (fonts, fit to window) settle.
         app.settle();
         app
+    }
+
+    /// Gives the window the keyboard focus and waits until it has it. The window manager starts
+    /// beside the app and may take the focus back while it comes up, so one activation is not
+    /// enough: a key pressed then goes to no window.
+    fn focus(&self) {
+        wait_for(30, "the app's window to have the keyboard focus", || {
+            if self.desktop.xdotool(&["getwindowfocus"]) == self.wid {
+                return Some(());
+            }
+            self.desktop.xdotool(&["windowactivate", "--sync", &self.wid]);
+            self.desktop.xdotool(&["windowfocus", "--sync", &self.wid]);
+            None
+        });
     }
 
     fn title(&self) -> String {
@@ -206,6 +219,7 @@ impl<'d> App<'d> {
     }
 
     fn key(&self, keys: &str) {
+        self.focus();
         self.desktop.xdotool(&["key", "--delay", "60", keys]);
         self.settle();
     }
@@ -225,6 +239,7 @@ impl<'d> App<'d> {
                 c => panic!("type_text: no key for {c:?}"),
             })
             .collect();
+        self.focus();
         let mut args = vec!["key", "--delay", "40"];
         args.extend(keys.iter().map(String::as_str));
         self.desktop.xdotool(&args);
