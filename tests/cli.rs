@@ -80,6 +80,57 @@ fn iot_pack_has_exactly_the_specified_rules_and_all_fire_on_the_example() {
     }
 }
 
+/// The methodology packs and the bundled example made for each: every rule of the pack fires
+/// there, the example names the pack, and `list --rules` shows each rule with its pack's title
+/// and the references its category.
+#[test]
+fn methodology_packs_fire_every_rule_on_their_examples() {
+    for (pack, example_name, prefix, reference) in [
+        ("linddun", "clinic-portal.threatmap.json", "LDN-", "LINDDUN: "),
+        ("cia", "clinic-portal.threatmap.json", "CIA-", "CIA: "),
+        ("ai", "support-assistant.threatmap.json", "AI-", "OWASP-LLM"),
+    ] {
+        let listed = ok(&["list", "--rules", pack]);
+        let ids: Vec<&str> = listed.lines().filter_map(|l| l.split_whitespace().next()).collect();
+        assert!(ids.len() >= 10 && ids.iter().all(|i| i.starts_with(prefix)), "{pack}: {listed}");
+        let text = std::fs::read_to_string(root().join(format!("rules/{pack}.toml"))).unwrap();
+        let refs = text.lines().filter(|l| l.starts_with("references = ")).collect::<Vec<_>>();
+        assert_eq!(refs.len(), ids.len(), "{pack}: one references line per rule");
+        assert!(refs.iter().all(|l| l.contains(reference)), "{pack}: every rule names {reference}");
+
+        let model = example(example_name);
+        let tsv = ok(&["findings", &model, "--rules", pack, "--format", "tsv"]);
+        let fired: Vec<&str> = tsv.lines().skip(1).filter_map(|l| l.split('\t').nth(4)).collect();
+        for id in &ids {
+            assert!(fired.contains(id), "{id} ({pack}) does not fire on {example_name}");
+        }
+        // The example runs the pack without `--rules`.
+        let default_run = ok(&["findings", &model, "--format", "tsv"]);
+        assert!(default_run.lines().any(|l| l.split('\t').nth(4).is_some_and(|i| i.starts_with(prefix))), "{example_name} does not name {pack}");
+    }
+    // The AI pack reaches through flows: titles name the element at the other end.
+    let tsv = ok(&["findings", &example("support-assistant.threatmap.json"), "--rules", "ai", "--format", "tsv"]);
+    assert!(tsv.contains("Model output used unchecked by Orders database"), "{tsv}");
+    assert!(tsv.contains("Poisoned retrieval data in Help-centre index"), "{tsv}");
+}
+
+/// A privacy control set on an element answers the LINDDUN threat it mitigates, and only that.
+#[test]
+fn privacy_controls_mitigate_linddun_threats() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("assets/examples/clinic-portal.threatmap.json")).unwrap();
+    let before = ok(&["findings", &example("clinic-portal.threatmap.json"), "--rules", "linddun", "--format", "tsv"]);
+    assert!(before.contains("LDN-DD01@records") && before.contains("LDN-L01@records"), "{before}");
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let records = v["elements"].as_array_mut().unwrap().iter_mut().find(|e| e["id"] == "records").unwrap();
+    records["controls"]["enforcesRetention"] = serde_json::Value::Bool(true);
+    let model = write(dir.path(), "clinic.threatmap.json", &serde_json::to_string_pretty(&v).unwrap());
+    let after = ok(&["findings", &model, "--rules", "linddun", "--format", "tsv"]);
+    assert!(!after.contains("LDN-DD01@records"), "{after}");
+    assert!(after.contains("LDN-L01@records"), "{after}");
+    assert!(ok(&["describe", "Controls"]).contains("enforcesRetention"));
+}
+
 #[test]
 fn model_rule_packs_apply_without_rules_flag() {
     // iot-board names `rulePacks: ["general", "iot"]`.
@@ -134,11 +185,20 @@ fn describe_and_list_elements() {
 
 #[test]
 fn examples_are_valid_and_canonical() {
-    for name in ["web-app.threatmap.json", "iot-board.threatmap.json"] {
-        let out = ok(&["validate", &example(name)]);
+    let mut all: Vec<String> = std::fs::read_dir(root().join("assets/examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path().to_string_lossy().into_owned())
+        .filter(|p| p.ends_with(".threatmap.json"))
+        .collect();
+    all.sort();
+    assert!(all.len() >= 4, "{all:?}");
+    for path in &all {
+        let out = ok(&["validate", path]);
         assert!(out.contains("valid:") && out.contains("0 warning(s)"), "{out}");
     }
-    ok(&["fmt", "--check", &example("web-app.threatmap.json"), &example("iot-board.threatmap.json")]);
+    let mut args = vec!["fmt", "--check"];
+    args.extend(all.iter().map(String::as_str));
+    ok(&args);
 }
 
 #[test]
@@ -317,7 +377,7 @@ references = []
 
     let broken = write(dir.path(), "broken.toml", "[[rule]\nid = 1\n");
     fails(&["list", "--rules", &broken], &["broken.toml:1", "invalid rule file"]);
-    fails(&["list", "--rules", "nosuchpack"], &["nosuchpack", "built-in packs: general, stride-interactions, iot"]);
+    fails(&["list", "--rules", "nosuchpack"], &["nosuchpack", "built-in packs: general, stride-interactions, iot, linddun, ai, cia"]);
 
     let json = write(
         dir.path(),

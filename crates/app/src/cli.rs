@@ -325,7 +325,7 @@ enum SeqFormat {
 
 #[derive(Debug, Clone, clap::Args)]
 struct RuleArgs {
-    /// Rule pack to run: a built-in name (general, stride-interactions, iot), a native TOML
+    /// Rule pack to run: a built-in name (general, stride-interactions, iot, linddun, ai, cia), a native TOML
     /// pack or pytm's threats.json. Repeat for several; replaces the model's own packs.
     #[arg(long = "rules", value_name = "PACK")]
     packs: Vec<String>,

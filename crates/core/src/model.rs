@@ -354,6 +354,11 @@ pub const FIXED_ATTRIBUTES: &[FixedAttr] = {
     ]
 };
 
+/// Controls Threatmap adds to pytm's set (the privacy controls the `linddun` pack reads).
+/// pytm's JSON lists them only where a model sets them, as it does a team's own controls.
+pub const THREATMAP_CONTROLS: &[&str] =
+    &["enforcesRetention", "informsDataSubjects", "minimizesData", "pseudonymizesData", "recordsConsent", "supportsDataSubjectRights"];
+
 attributes! {
     /// The security controls of an element. Every element has one set; unset controls are
     /// false (or empty).
@@ -386,6 +391,8 @@ attributes! {
             "encryptsCookies" encrypts_cookies: bool = dflt::f, KindSet::ALL;
             /// Session data is encrypted.
             "encryptsSessionData" encrypts_session_data: bool = dflt::f, KindSet::ALL;
+            /// Personal data is deleted when its retention period ends (privacy: storage limitation).
+            "enforcesRetention" enforces_retention: bool = dflt::f, KindSet::ALL;
             /// Crashes are handled without exposing state or stopping service.
             "handlesCrashes" handles_crashes: bool = dflt::f, KindSet::ALL;
             /// Interrupted operations are handled safely.
@@ -406,6 +413,9 @@ attributes! {
             "implementsServerSideValidation" implements_server_side_validation: bool = dflt::f, KindSet::ALL;
             /// HTTP messages are parsed strictly.
             "implementsStrictHTTPValidation" implements_strict_http_validation: bool = dflt::f, KindSet::ALL;
+            /// The people the personal data is about are told what is collected, why and who
+            /// receives it (privacy: transparency).
+            "informsDataSubjects" informs_data_subjects: bool = dflt::f, KindSet::ALL;
             /// Script filters run on content.
             "invokesScriptFilters" invokes_script_filters: bool = dflt::f, KindSet::ALL;
             /// Data is encrypted in transit.
@@ -416,12 +426,21 @@ attributes! {
             "isHardened" is_hardened: bool = dflt::f, KindSet::ALL;
             /// The element stays available under failure or load.
             "isResilient" is_resilient: bool = dflt::f, KindSet::ALL;
+            /// Only the personal data the purpose needs is collected, kept or passed on (privacy).
+            "minimizesData" minimizes_data: bool = dflt::f, KindSet::ALL;
             /// Confidentiality of the data is protected.
             "providesConfidentiality" provides_confidentiality: bool = dflt::f, KindSet::ALL;
             /// Integrity of the data is protected.
             "providesIntegrity" provides_integrity: bool = dflt::f, KindSet::ALL;
+            /// Direct identifiers are replaced by pseudonyms or tokens (privacy: unlinkability).
+            "pseudonymizesData" pseudonymizes_data: bool = dflt::f, KindSet::ALL;
+            /// Consent or another legal basis is recorded for each use of personal data (privacy).
+            "recordsConsent" records_consent: bool = dflt::f, KindSet::ALL;
             /// Input is sanitized before use.
             "sanitizesInput" sanitizes_input: bool = dflt::f, KindSet::ALL;
+            /// People can see, correct, export and delete their personal data (privacy:
+            /// intervenability).
+            "supportsDataSubjectRights" supports_data_subject_rights: bool = dflt::f, KindSet::ALL;
             /// Control flow integrity is checked.
             "tracksExecutionFlow" tracks_execution_flow: bool = dflt::f, KindSet::ALL;
             /// Code is signed and signatures are verified.
@@ -628,7 +647,7 @@ pub struct Model {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub properties: BTreeMap<String, PropValue>,
     /// The rule packs to run when none are given on the command line: built-in pack names
-    /// (`general`, `stride-interactions`, `iot`) or rule file paths relative to the model.
+    /// (`general`, `stride-interactions`, `iot`, `linddun`, `ai`, `cia`) or rule file paths relative to the model.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rule_packs: Vec<String>,
     /// Assumptions about the whole system; those with `exclude` apply to every element.

@@ -398,6 +398,9 @@ pub const BUILTIN_PACKS: &[BuiltinPack] = &[
     BuiltinPack { name: "general", text: include_str!("../../../rules/general.toml") },
     BuiltinPack { name: "stride-interactions", text: include_str!("../../../rules/stride-interactions.toml") },
     BuiltinPack { name: "iot", text: include_str!("../../../rules/iot.toml") },
+    BuiltinPack { name: "linddun", text: include_str!("../../../rules/linddun.toml") },
+    BuiltinPack { name: "ai", text: include_str!("../../../rules/ai.toml") },
+    BuiltinPack { name: "cia", text: include_str!("../../../rules/cia.toml") },
 ];
 
 /// The packs a model without `rulePacks` runs.

@@ -29,7 +29,8 @@ impl Rng {
 fn random_controls(rng: &mut Rng, p: f64) -> Controls {
     let mut c = Controls::default();
     for def in Controls::ATTRIBUTES {
-        if def.ty == crate::attr::Ty::Bool && rng.chance(p) {
+        // Threatmap's own controls are left out: the model stays the one pytm's generator makes.
+        if def.ty == crate::attr::Ty::Bool && !crate::model::THREATMAP_CONTROLS.contains(&def.name) && rng.chance(p) {
             let _ = c.set_json(def.key, &serde_json::Value::Bool(true));
         }
     }

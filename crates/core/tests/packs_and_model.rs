@@ -52,7 +52,11 @@ fn builtin_packs_load_cleanly_and_are_complete() {
             assert!(!r.description.is_empty(), "{} has no description", r.id);
             assert!(!r.mitigations.is_empty(), "{} has no mitigations", r.id);
             assert!(!r.references.is_empty(), "{} has no references", r.id);
-            assert!(!r.stride.is_empty(), "{} has no STRIDE category", r.id);
+            // LINDDUN's Non-repudiation, Unawareness and Non-compliance have no STRIDE counterpart.
+            let privacy_only = ["LINDDUN: Non-repudiation", "LINDDUN: Unawareness", "LINDDUN: Non-compliance"];
+            if !r.references.iter().any(|x| privacy_only.contains(&x.as_str())) {
+                assert!(!r.stride.is_empty(), "{} has no STRIDE category", r.id);
+            }
             assert!(!r.likelihood.is_empty(), "{} has no likelihood", r.id);
         }
     }
@@ -205,4 +209,11 @@ fn deep_or_huge_json_is_an_error_not_a_crash() {
     // Element names are capped; the message quotes a short piece of the name.
     let e = file::parse(&big, "big.json").unwrap_err().to_string();
     assert!(e.contains("the name is 1048576 characters long; the limit is 1024") && e.len() < 500, "{}", &e[..e.len().min(500)]);
+}
+
+#[test]
+fn threatmap_controls_are_declared_controls() {
+    for name in threatmap_core::model::THREATMAP_CONTROLS {
+        assert!(threatmap_core::model::Controls::attribute(name).is_some(), "{name} is not a control");
+    }
 }
