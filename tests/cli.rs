@@ -473,7 +473,7 @@ fn import_pytm_load_format() {
 #[test]
 fn help_lists_the_app_and_the_subcommands() {
     let out = ok(&["--help"]);
-    assert!(out.contains("Usage: threatmap [FILE]") && out.contains("findings") && out.contains("report"), "{out}");
+    assert!(out.contains("Usage: threatmap [OPTIONS] [FILE]") && out.contains("findings") && out.contains("report"), "{out}");
     // A file and a subcommand do not mix.
     let o = run(&["model.json", "findings"]);
     assert_eq!(o.status.code(), Some(2));
@@ -915,4 +915,68 @@ fn diagram_names_are_escaped_in_drawings_and_reports() {
     let o = run(&["export", &path, "--format", "pytm", "-o", dir.path().join("tm.py").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("are not carried: pytm draws one diagram of the whole model"), "{}", stderr(&o));
+}
+
+/// Completion scripts for each shell name every subcommand; bash's completes a partial one.
+#[test]
+fn completions_cover_every_subcommand() {
+    let subcommands = ["list", "describe", "validate", "findings", "check", "import", "report", "export", "completions", "man"];
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let script = ok(&["completions", shell]);
+        for sub in subcommands {
+            assert!(script.contains(sub), "{shell} completion lacks `{sub}`");
+        }
+    }
+    fails(&["completions", "tcsh"], &["tcsh", "bash"]);
+    if std::process::Command::new("bash").arg("--version").output().is_ok() {
+        let script = ok(&["completions", "bash"]);
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "threatmap.bash", &script);
+        let probe = format!("source '{file}'; COMP_WORDS=(threatmap che); COMP_CWORD=1; _threatmap threatmap che threatmap; echo \"${{COMPREPLY[@]}}\"");
+        let o = std::process::Command::new("bash").arg("-c").arg(probe).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "check", "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+/// `man` writes one page per subcommand, each a roff page naming its options.
+#[test]
+fn man_pages_for_the_command_and_each_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("man1");
+    let listed = ok(&["man", "--output", &out_dir.display().to_string()]);
+    assert!(listed.lines().count() >= 20, "{listed}");
+    let top = std::fs::read_to_string(out_dir.join("threatmap.1")).unwrap();
+    assert!(top.starts_with(".ie") || top.contains(".TH threatmap 1"), "{}", &top[..top.len().min(300)]);
+    let check = std::fs::read_to_string(out_dir.join("threatmap-check.1")).unwrap();
+    assert!(check.contains(".TH threatmap-check 1") && check.contains("fail\\-on") && check.contains("allow\\-empty"), "{check}");
+    for line in listed.lines() {
+        assert!(std::path::Path::new(line).exists(), "{line} listed but not written");
+    }
+}
+
+/// `--version` names the version, and the commit when built from a checkout.
+#[test]
+fn version_names_the_commit() {
+    let v = ok(&["--version"]);
+    assert!(v.starts_with(&format!("threatmap {}", env!("CARGO_PKG_VERSION"))), "{v}");
+    let git = std::process::Command::new("git").arg("-C").arg(root()).args(["log", "-1", "--format=%h", "--abbrev=10"]).output();
+    if let Some(g) = git.ok().filter(|g| g.status.success()) {
+        let head = String::from_utf8_lossy(&g.stdout).trim().to_owned();
+        // The binary may be a commit behind while a commit is being made; a hex id is there.
+        let inside = v.split_once('(').map(|(_, r)| r).unwrap_or_default();
+        assert!(inside.len() >= 10 && inside[..10].chars().all(|c| c.is_ascii_hexdigit()), "{v} (HEAD is {head})");
+    }
+}
+
+/// Colour: never unless asked or on a terminal; `--color always` colours even through a pipe,
+/// `--color never` never does.
+#[test]
+fn colour_follows_the_color_option() {
+    let plain = run(&["check", "--bogus"]);
+    assert!(!stderr(&plain).contains('\u{1b}'), "{}", stderr(&plain));
+    let coloured = run(&["check", "--color", "always", "--bogus"]);
+    assert!(stderr(&coloured).contains("\u{1b}["), "{}", stderr(&coloured));
+    let never = run(&["check", "--color=never", "--bogus"]);
+    assert!(!stderr(&never).contains('\u{1b}'));
+    assert_eq!(coloured.status.code(), Some(2));
 }

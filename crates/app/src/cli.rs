@@ -21,10 +21,13 @@ use threatmap_render::{export, pytm_text, report, seq, sqldump, svg, template};
 
 /// Threat modeling from data-flow diagrams: findings, reports and checks for CI.
 #[derive(Debug, Parser)]
-#[command(name = "threatmap", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+#[command(name = "threatmap", version = VERSION, about, long_about = None, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// When to colour help and error messages: auto (a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
+    color: String,
     /// Without a subcommand: the model to open in the desktop app (native, pytm JSON or a pytm script). With
     /// neither, the app opens the last file or the bundled example.
     file: Option<PathBuf>,
@@ -254,6 +257,18 @@ enum Command {
     },
     /// Print the JSON Schema of the native model file.
     Schema,
+    /// Print a shell completion script: `threatmap completions bash > /etc/bash_completion.d/threatmap`.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (threatmap.1 and one page per subcommand) into a folder.
+    Man {
+        /// Folder to write the pages into (created if missing).
+        #[arg(long, short, default_value = ".")]
+        output: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -429,9 +444,66 @@ fn bad(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(BadInput(msg.into()))
 }
 
+/// The version `--version` prints: the package's, and the commit it was built from when the
+/// build knew it (see `build.rs`).
+pub const VERSION: &str = env!("THREATMAP_VERSION");
+
+/// The colour choice `--color` asks for, read before parsing so that parse errors obey it too.
+/// `auto` leaves the choice to the terminal and `NO_COLOR`.
+fn color_choice(args: &[std::ffi::OsString]) -> clap::ColorChoice {
+    let mut value = None;
+    let mut it = args.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(a) = it.next() {
+        if a == "--" {
+            break;
+        }
+        if let Some(v) = a.strip_prefix("--color=") {
+            value = Some(v.to_owned());
+        } else if a == "--color" {
+            value = it.next().map(|v| v.into_owned());
+        }
+    }
+    match value.as_deref() {
+        Some("always") => clap::ColorChoice::Always,
+        Some("never") => clap::ColorChoice::Never,
+        _ => clap::ColorChoice::Auto,
+    }
+}
+
+/// The command-line interface as clap sees it: for completions and manual pages.
+pub fn cli_command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}
+
+/// Writes `threatmap.1` and `threatmap-SUBCOMMAND.1` for every subcommand into `dir`; returns the
+/// files written.
+pub fn write_man_pages(dir: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let top = cli_command();
+    let mut written = Vec::new();
+    let mut pages = vec![(String::from("threatmap"), top.clone())];
+    for sub in top.get_subcommands().filter(|c| c.get_name() != "help") {
+        let name = format!("threatmap-{}", sub.get_name());
+        pages.push((name.clone(), sub.clone().name(name).version(VERSION)));
+    }
+    for (name, cmd) in pages {
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(cmd).render(&mut buf)?;
+        let path = dir.join(format!("{name}.1"));
+        file::write_atomic(&path, &buf).with_context(|| format!("cannot write {}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
 /// Runs the command line (or the app, with no subcommand).
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let matches = cli_command().color(color_choice(&args)).get_matches_from(&args);
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let Some(command) = cli.command else {
         return match crate::gui::run(cli.file) {
             Ok(()) => ExitCode::SUCCESS,
@@ -716,6 +788,17 @@ fn run(command: Command) -> Result<ExitCode> {
         }
         Command::Schema => {
             writeln!(out, "{}", threatmap_core::schema_json())?;
+        }
+        Command::Completions { shell } => {
+            // Generated into memory: clap_complete panics when its writer fails (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cli_command(), "threatmap", &mut script);
+            out.write_all(&script)?;
+        }
+        Command::Man { output } => {
+            for path in write_man_pages(&output)? {
+                writeln!(out, "{}", path.display())?;
+            }
         }
     }
     out.flush()?;
