@@ -980,3 +980,53 @@ fn colour_follows_the_color_option() {
     assert!(!stderr(&never).contains('\u{1b}'));
     assert_eq!(coloured.status.code(), Some(2));
 }
+
+/// The Linux desktop integration the .deb installs: a valid desktop entry that opens the types
+/// the MIME file defines, the icon it names, and every packaged file present.
+#[test]
+fn desktop_entry_mime_types_and_package_assets_agree() {
+    let linux = root().join("assets/linux");
+    let entry = std::fs::read_to_string(linux.join("threatmap.desktop")).unwrap();
+    let key = |k: &str| entry.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap_or_else(|| panic!("no {k}= in the desktop entry")).to_owned();
+    assert_eq!(key("Exec"), "threatmap %f");
+    assert_eq!(key("Icon"), "threatmap");
+    assert!(root().join("assets/icons/threatmap.svg").exists());
+    let mime = std::fs::read_to_string(linux.join("threatmap.xml")).unwrap();
+    let ours: Vec<String> = mime.split("<mime-type type=\"").skip(1).map(|s| s.split('"').next().unwrap().to_owned()).collect();
+    assert_eq!(ours, ["application/x-threatmap+json", "application/x-microsoft-tm7"]);
+    let types = key("MimeType");
+    for t in &ours {
+        assert!(types.split(';').any(|x| x == t), "the desktop entry does not open {t}");
+    }
+
+    // Every packaged file outside target/ exists (target/ holds what the build writes).
+    let manifest = std::fs::read_to_string(root().join("crates/app/Cargo.toml")).unwrap();
+    let sources: Vec<&str> = manifest.lines().filter_map(|l| l.trim().strip_prefix("[\"../../")).map(|l| l.split('"').next().unwrap()).collect();
+    assert!(sources.len() >= 15, "{sources:?}");
+    for src in sources.iter().filter(|s| !s.starts_with("target/")) {
+        if let Some((dir, pattern)) = src.rsplit_once("/*") {
+            let n = std::fs::read_dir(root().join(dir)).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(pattern)).count();
+            assert!(n > 0, "nothing matches {src}");
+        } else {
+            assert!(root().join(src).exists(), "{src} is packaged but missing");
+        }
+    }
+
+    let tools = ["desktop-file-validate", "update-mime-database"];
+    if tools.iter().any(|t| std::process::Command::new(t).arg("--help").output().is_err()) {
+        assert!(std::env::var_os("THREATMAP_REQUIRE_DESKTOP_TOOLS").is_none(), "{tools:?} required but missing");
+        eprintln!("SKIPPED: {tools:?} not installed (desktop-file-utils, shared-mime-info)");
+        return;
+    }
+    let o = std::process::Command::new("desktop-file-validate").arg(linux.join("threatmap.desktop")).output().unwrap();
+    assert!(o.status.success() && o.stdout.is_empty(), "{}{}", stdout(&o), stderr(&o));
+    // shared-mime-info reads the file and maps the globs to our types.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("packages")).unwrap();
+    std::fs::copy(linux.join("threatmap.xml"), dir.path().join("packages/threatmap.xml")).unwrap();
+    let o = std::process::Command::new("update-mime-database").arg(dir.path()).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let globs = std::fs::read_to_string(dir.path().join("globs2")).unwrap();
+    assert!(globs.contains("80:application/x-threatmap+json:*.threatmap.json"), "{globs}");
+    assert!(globs.contains(":application/x-microsoft-tm7:*.tm7"), "{globs}");
+}

@@ -455,3 +455,27 @@ fn sequence_diagram_has_one_message_per_flow() {
     assert_eq!(svg.matches("class=\"participant\"").count(), m.elements.iter().filter(|e| e.kind.is_node()).count());
     assert!(svg.contains("class=\"m r\""), "responses are dashed");
 }
+
+/// The icon's PNGs (installed for desktops that do not scale SVG icons) are the SVG drawn at
+/// each size. `THREATMAP_UPDATE_ICONS=1` redraws them after a change to the SVG.
+#[test]
+fn icon_pngs_are_drawn_from_the_svg() {
+    let icons = root().join("assets/icons");
+    let svg = std::fs::read_to_string(icons.join("threatmap.svg")).unwrap();
+    let update = std::env::var_os("THREATMAP_UPDATE_ICONS").is_some();
+    for side in threatmap_render::svg::ICON_SIDES {
+        let png = threatmap_render::svg::icon_png(&svg, *side).unwrap();
+        let path = icons.join(format!("threatmap-{side}.png"));
+        if update {
+            std::fs::write(&path, &png).unwrap();
+        }
+        let stored = std::fs::read(&path).unwrap_or_else(|_| panic!("{} missing: run with THREATMAP_UPDATE_ICONS=1", path.display()));
+        assert!(stored == png, "{} is stale: run with THREATMAP_UPDATE_ICONS=1", path.display());
+        // The window icon: straight RGBA, opaque inside the rounded square, clear at its corner.
+        let rgba = threatmap_render::svg::icon_rgba(&svg, *side).unwrap();
+        assert_eq!(rgba.len(), (*side * *side * 4) as usize);
+        let at = |x: u32, y: u32| &rgba[((y * side + x) * 4) as usize..][..4];
+        assert_eq!(at(0, 0)[3], 0, "corner of the {side} px icon");
+        assert_eq!(at(side / 2, side - side / 8)[3], 255, "inside the {side} px icon");
+    }
+}

@@ -1265,13 +1265,24 @@ impl eframe::App for EframeApp {
 }
 
 /// Opens the window: on `file` if given, else on the last file, else on the bundled example.
+/// The application icon, drawn from the bundled SVG at the size window systems use most.
+/// Without it (it cannot fail with the bundled file) the window gets the system's default.
+fn window_icon() -> std::sync::Arc<egui::IconData> {
+    const SIDE: u32 = 256;
+    let rgba = threatmap_render::svg::icon_rgba(include_str!("../../../assets/icons/threatmap.svg"), SIDE).unwrap_or_default();
+    let (width, height) = if rgba.is_empty() { (0, 0) } else { (SIDE, SIDE) };
+    std::sync::Arc::new(egui::IconData { rgba, width, height })
+}
+
 pub fn run(file: Option<PathBuf>) -> anyhow::Result<()> {
     let recovery = eframe::storage_dir("threatmap").map(|d| d.join("recovery.threatmap.json"));
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Threatmap")
             .with_inner_size([1280.0, 760.0])
-            .with_min_inner_size([800.0, 500.0]),
+            .with_min_inner_size([800.0, 500.0])
+            .with_app_id("threatmap")
+            .with_icon(window_icon()),
         ..Default::default()
     };
     eframe::run_native(

@@ -125,10 +125,49 @@ pub enum Background {
 /// Largest PNG side in pixels; bigger drawings are scaled down to fit.
 pub const MAX_PNG_SIDE: f32 = 16384.0;
 
+fn parse_svg(svg: &str) -> Result<resvg::usvg::Tree, RenderError> {
+    let options = resvg::usvg::Options { fontdb: font::fontdb(), font_family: font::FAMILY.to_owned(), ..Default::default() };
+    resvg::usvg::Tree::from_str(svg, &options).map_err(|e| RenderError::Svg(e.to_string()))
+}
+
+/// Rasterises an SVG document into a `side` × `side` square (scaled to fit, centred, on
+/// transparency), for icons: the pixmap, premultiplied RGBA.
+fn square_pixmap(svg: &str, side: u32) -> Result<resvg::tiny_skia::Pixmap, RenderError> {
+    let tree = parse_svg(svg)?;
+    let size = tree.size();
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(side, side).ok_or(RenderError::TooLarge(side, side))?;
+    let scale = side as f32 / size.width().max(size.height());
+    let dx = (side as f32 - size.width() * scale) / 2.0;
+    let dy = (side as f32 - size.height() * scale) / 2.0;
+    resvg::render(&tree, resvg::tiny_skia::Transform::from_scale(scale, scale).post_translate(dx, dy), &mut pixmap.as_mut());
+    Ok(pixmap)
+}
+
+/// The sizes the application icon is installed at (freedesktop's hicolor theme), in pixels.
+pub const ICON_SIDES: &[u32] = &[16, 24, 32, 48, 64, 128, 256, 512];
+
+/// An icon drawn from SVG at `side` pixels square, as straight (not premultiplied) RGBA bytes,
+/// row by row: what window systems take as a window icon.
+pub fn icon_rgba(svg: &str, side: u32) -> Result<Vec<u8>, RenderError> {
+    let pixmap = square_pixmap(svg, side)?;
+    Ok(pixmap
+        .pixels()
+        .iter()
+        .flat_map(|p| {
+            let c = p.demultiply();
+            [c.red(), c.green(), c.blue(), c.alpha()]
+        })
+        .collect())
+}
+
+/// An icon drawn from SVG at `side` pixels square, as PNG.
+pub fn icon_png(svg: &str, side: u32) -> Result<Vec<u8>, RenderError> {
+    square_pixmap(svg, side)?.encode_png().map_err(|e| RenderError::Png(e.to_string()))
+}
+
 /// Rasterises an SVG document to PNG at `scale` (1.0 = 100 %), with the bundled font.
 pub fn to_png(svg: &str, scale: f32, background: Background) -> Result<Vec<u8>, RenderError> {
-    let options = resvg::usvg::Options { fontdb: font::fontdb(), font_family: font::FAMILY.to_owned(), ..Default::default() };
-    let tree = resvg::usvg::Tree::from_str(svg, &options).map_err(|e| RenderError::Svg(e.to_string()))?;
+    let tree = parse_svg(svg)?;
     let size = tree.size();
     let mut scale = if scale.is_finite() && scale > 0.0 { scale } else { 1.0 };
     let longest = size.width().max(size.height()) * scale;
