@@ -1179,3 +1179,29 @@ fn delete_on_a_diagram_keeps_what_other_diagrams_show() {
     }
     assert!(h.state().status.contains("now on \"Overview\""), "{}", h.state().status);
 }
+
+/// The Rule packs window lists every built-in pack by name and title; ticking one runs it on
+/// the model (and records it in the model), unticking takes it away again.
+#[test]
+fn the_rule_packs_window_switches_methodology_packs() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/examples/support-assistant.threatmap.json");
+    let model = threatmap_core::file::load_any(&path).unwrap().model;
+    let mut h = harness(model);
+    h.state_mut().show_packs = true;
+    h.run_steps(2);
+    for p in threatmap_core::rules::BUILTIN_PACKS {
+        assert!(h.query_by_label(&format!("{}: {}", p.name, p.title)).is_some(), "{} is not listed", p.name);
+    }
+    let ids = |h: &Harness<'_, ThreatmapApp>| -> Vec<String> {
+        let a = h.state().analysis();
+        a.findings.iter().map(|f| a.rule(f).id.clone()).collect()
+    };
+    assert!(ids(&h).iter().any(|i| i.starts_with("AI-")) && !ids(&h).iter().any(|i| i.starts_with("LDN-")));
+    h.get_by_label("linddun: LINDDUN privacy threats").click();
+    h.run_steps(3);
+    assert!(h.state().doc.model.rule_packs.contains(&"linddun".to_owned()), "{:?}", h.state().doc.model.rule_packs);
+    assert!(ids(&h).iter().any(|i| i.starts_with("LDN-")), "LINDDUN findings after ticking the pack");
+    h.get_by_label("ai: LLM applications and agents").click();
+    h.run_steps(3);
+    assert!(!ids(&h).iter().any(|i| i.starts_with("AI-")), "no AI findings after unticking the pack");
+}

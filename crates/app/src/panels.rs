@@ -1102,7 +1102,7 @@ pub fn packs_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     let mut next = current.clone();
     for p in BUILTIN_PACKS {
         let mut on = current.iter().any(|c| c == p.name);
-        if ui.checkbox(&mut on, p.name).changed() {
+        if ui.checkbox(&mut on, format!("{}: {}", p.name, p.title)).changed() {
             if on {
                 next.push(p.name.to_owned());
             } else {

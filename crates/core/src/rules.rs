@@ -389,18 +389,20 @@ pub struct RuleSet {
 pub struct BuiltinPack {
     /// Name used on the command line and in models' `rulePacks`.
     pub name: &'static str,
+    /// What the pack covers, in a few words (its `[pack]` title).
+    pub title: &'static str,
     /// The pack's TOML text.
     pub text: &'static str,
 }
 
 /// The packs compiled into Threatmap.
 pub const BUILTIN_PACKS: &[BuiltinPack] = &[
-    BuiltinPack { name: "general", text: include_str!("../../../rules/general.toml") },
-    BuiltinPack { name: "stride-interactions", text: include_str!("../../../rules/stride-interactions.toml") },
-    BuiltinPack { name: "iot", text: include_str!("../../../rules/iot.toml") },
-    BuiltinPack { name: "linddun", text: include_str!("../../../rules/linddun.toml") },
-    BuiltinPack { name: "ai", text: include_str!("../../../rules/ai.toml") },
-    BuiltinPack { name: "cia", text: include_str!("../../../rules/cia.toml") },
+    BuiltinPack { name: "general", title: "General attack patterns", text: include_str!("../../../rules/general.toml") },
+    BuiltinPack { name: "stride-interactions", title: "STRIDE per interaction", text: include_str!("../../../rules/stride-interactions.toml") },
+    BuiltinPack { name: "iot", title: "Embedded and IoT boards", text: include_str!("../../../rules/iot.toml") },
+    BuiltinPack { name: "linddun", title: "LINDDUN privacy threats", text: include_str!("../../../rules/linddun.toml") },
+    BuiltinPack { name: "ai", title: "LLM applications and agents", text: include_str!("../../../rules/ai.toml") },
+    BuiltinPack { name: "cia", title: "Confidentiality, integrity, availability", text: include_str!("../../../rules/cia.toml") },
 ];
 
 /// The packs a model without `rulePacks` runs.

@@ -217,3 +217,12 @@ fn threatmap_controls_are_declared_controls() {
         assert!(threatmap_core::model::Controls::attribute(name).is_some(), "{name} is not a control");
     }
 }
+
+#[test]
+fn builtin_pack_titles_are_the_packs_own() {
+    for p in BUILTIN_PACKS {
+        let head = p.text.split("[[rule]]").next().unwrap_or_default();
+        assert!(head.contains(&format!("name = \"{}\"", p.name)), "{}", p.name);
+        assert!(head.contains(&format!("title = \"{}\"", p.title)), "{}: title {:?}", p.name, p.title);
+    }
+}
