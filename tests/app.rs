@@ -1204,4 +1204,12 @@ fn the_rule_packs_window_switches_methodology_packs() {
     h.get_by_label("ai: LLM applications and agents").click();
     h.run_steps(3);
     assert!(!ids(&h).iter().any(|i| i.starts_with("AI-")), "no AI findings after unticking the pack");
+    // Undo brings the pack back, and its findings with it (the rules follow the model's packs).
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(3);
+    assert!(h.state().doc.model.rule_packs.contains(&"ai".to_owned()), "{:?}", h.state().doc.model.rule_packs);
+    assert!(ids(&h).iter().any(|i| i.starts_with("AI-")), "AI findings after undoing the untick");
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(3);
+    assert!(!ids(&h).iter().any(|i| i.starts_with("LDN-")), "no LINDDUN findings after undoing the tick");
 }

@@ -87,6 +87,9 @@ pub struct ThreatmapApp {
     pub doc: Document,
     /// The rules that run on it.
     pub rules: RuleSet,
+    /// What `rules` were loaded from: the model's packs and the folder relative pack files are
+    /// read from. When an edit, an undo or a Save As changes either, the rules reload.
+    rules_from: (Vec<String>, Option<PathBuf>),
     /// Their findings.
     pub cache: FindingsCache,
     /// Canvas view and interaction state.
@@ -166,6 +169,11 @@ fn placed_document(mut model: Model, path: Option<PathBuf>) -> (Document, Option
 const RELAID: &str = "laid out afresh: its stored positions put elements outside the boundaries they are in";
 
 /// The rules a model asks for: its `rulePacks`, or the default packs.
+/// The packs a document's rules come from: its packs and the folder of its file.
+fn rules_source(doc: &Document) -> (Vec<String>, Option<PathBuf>) {
+    (packs_for(&doc.model), doc.path.as_deref().and_then(Path::parent).map(Path::to_path_buf))
+}
+
 pub fn rules_for(model: &Model, base: Option<&Path>) -> RuleSet {
     let mut set = RuleSet::new();
     for spec in &packs_for(model) {
@@ -180,12 +188,14 @@ impl ThreatmapApp {
     /// An app showing `model` (saved at `path`, if any). `recovery_path` is where unsaved work
     /// is kept; `None` disables autosave (tests).
     pub fn new(model: Model, path: Option<PathBuf>, recovery_path: Option<PathBuf>) -> ThreatmapApp {
-        let rules = rules_for(&model, path.as_deref().and_then(Path::parent));
         let (doc, _) = placed_document(model, path);
+        let rules_from = rules_source(&doc);
+        let rules = rules_for(&doc.model, rules_from.1.as_deref());
         let recovery_offer = recovery_path.as_deref().and_then(read_recovery);
         ThreatmapApp {
             doc,
             rules,
+            rules_from,
             cache: FindingsCache::default(),
             canvas: CanvasState::default(),
             selection: BTreeSet::new(),
@@ -228,6 +238,9 @@ impl ThreatmapApp {
     pub fn refresh(&mut self) {
         if self.cache.revision == Some(self.doc.revision()) {
             return;
+        }
+        if self.rules_from != rules_source(&self.doc) {
+            self.reload_rules();
         }
         let t = Instant::now();
         let a = analyze(&self.doc.model, &self.rules, &Options::default());
@@ -615,10 +628,9 @@ impl ThreatmapApp {
 
     /// Shows `model` in place of the current one; says so if its stored layout was replaced.
     fn replace(&mut self, model: Model, path: Option<PathBuf>) -> Option<String> {
-        let base = path.as_deref().and_then(Path::parent).map(Path::to_path_buf);
-        self.rules = rules_for(&model, base.as_deref());
         let relaid;
         (self.doc, relaid) = placed_document(model, path);
+        self.reload_rules();
         self.opened_with = relaid.iter().map(|r| format!("layout: {r}")).collect();
         self.canvas.diagram = 0;
         self.selection.clear();
@@ -848,9 +860,10 @@ impl ThreatmapApp {
         }
     }
 
-    /// Reloads the rules after the model's packs changed.
+    /// Reloads the rules from the model's packs (and their files, which may have changed).
     pub fn reload_rules(&mut self) {
-        self.rules = rules_for(&self.doc.model, self.doc.path.as_deref().and_then(Path::parent));
+        self.rules_from = rules_source(&self.doc);
+        self.rules = rules_for(&self.doc.model, self.rules_from.1.as_deref());
         self.cache.revision = None;
     }
 

@@ -1123,8 +1123,8 @@ pub fn packs_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     }
     ui.label(format!("{} rules loaded", app.rules.rules.len()));
     if next != current {
+        // The rules follow the model's packs when the findings refresh (undo included).
         app.doc.edit(|m| m.rule_packs = next);
-        app.reload_rules();
     }
 }
 
