@@ -26,8 +26,8 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     /// When to colour help and error messages: auto (a terminal, unless NO_COLOR is set), always, never.
-    #[arg(long, global = true, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
-    color: String,
+    #[arg(long, global = true, value_name = "WHEN", default_value_t = clap::ColorChoice::Auto)]
+    color: clap::ColorChoice,
     /// Without a subcommand: the model to open in the desktop app (native, pytm JSON or a pytm script). With
     /// neither, the app opens the last file or the bundled example.
     file: Option<PathBuf>,
@@ -463,11 +463,8 @@ fn color_choice(args: &[std::ffi::OsString]) -> clap::ColorChoice {
             value = it.next().map(|v| v.into_owned());
         }
     }
-    match value.as_deref() {
-        Some("always") => clap::ColorChoice::Always,
-        Some("never") => clap::ColorChoice::Never,
-        _ => clap::ColorChoice::Auto,
-    }
+    // A bad value is reported by the parser itself; until then colour stays automatic.
+    value.and_then(|v| <clap::ColorChoice as clap::ValueEnum>::from_str(&v, false).ok()).unwrap_or_default()
 }
 
 /// The command-line interface as clap sees it: for completions and manual pages.
