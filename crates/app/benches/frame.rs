@@ -56,7 +56,7 @@ fn bench(c: &mut Criterion) {
     };
     let overview = time_frames(&mut app);
     app.canvas.zoom = 1.0;
-    let r = threatmap_app::document::rect_of(&app.doc.model, &first, threatmap_core::attr::Kind::Server)
+    let r = threatmap_app::document::rect_of(&app.doc.model, 0, &first, threatmap_core::attr::Kind::Server)
         .unwrap_or(Rect::from_min_size(pos2(0.0, 0.0), vec2(1.0, 1.0)));
     app.canvas.pan = vec2(400.0, 300.0) - r.min.to_vec2();
     frame(&ctx, &mut app);

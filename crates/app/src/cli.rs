@@ -464,7 +464,7 @@ fn color_choice(args: &[std::ffi::OsString]) -> clap::ColorChoice {
         }
     }
     // A bad value is reported by the parser itself; until then colour stays automatic.
-    value.and_then(|v| <clap::ColorChoice as clap::ValueEnum>::from_str(&v, false).ok()).unwrap_or_default()
+    value.and_then(|v| clap::ColorChoice::from_str(&v, false).ok()).unwrap_or_default()
 }
 
 /// The command-line interface as clap sees it: for completions and manual pages.
