@@ -1213,3 +1213,119 @@ fn the_rule_packs_window_switches_methodology_packs() {
     h.run_steps(3);
     assert!(!ids(&h).iter().any(|i| i.starts_with("LDN-")), "no LINDDUN findings after undoing the tick");
 }
+
+fn type_text(h: &mut Harness<'_, ThreatmapApp>, text: &str) {
+    for c in text.chars() {
+        h.event(egui::Event::Text(c.to_string()));
+        h.run_steps(1);
+    }
+}
+
+#[test]
+fn new_from_template_starts_an_untitled_model_with_the_templates_packs() {
+    let mut h = harness(Model::new("empty"));
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label_contains("New from Template").hover();
+    h.run_steps(2);
+    h.get_by_label("IoT device").click();
+    h.run_steps(3);
+    let app = h.state();
+    assert_eq!(app.doc.model.name, "IoT device", "{} {:?}", app.status, app.prompt);
+    assert!(app.doc.path.is_none(), "a template is never overwritten: the new model has no file yet");
+    assert!(app.doc.model.rule_packs.contains(&"iot".to_owned()));
+    assert!(app.status.contains("template IoT device"), "{}", app.status);
+    let a = app.analysis();
+    assert!(a.findings.iter().any(|f| ["UART", "SPI", "WIFI"].iter().any(|p| a.rule(f).id.starts_with(p))), "the template's own pack runs");
+    // Every node is drawn on the canvas.
+    assert!(app.doc.model.elements.iter().filter(|e| e.kind.is_node()).all(|e| app.doc.model.layout.contains_key(&e.id)));
+    // The untitled model has elements: starting another asks first.
+    assert!(app.has_unsaved_work());
+    h.state_mut().run(threatmap_app::commands::UiCommand::NewFromTemplate("web-application"), &egui::Context::default());
+    h.run_steps(2);
+    assert!(h.query_by_label("Unsaved changes").is_some());
+    h.get_by_label("Discard").click();
+    h.run_steps(3);
+    assert_eq!(h.state().doc.model.name, "Web application");
+    // Every template opens with findings.
+    for t in threatmap_core::templates::MODEL_TEMPLATES {
+        let mut h = harness(Model::new("empty"));
+        h.state_mut().run(threatmap_app::commands::UiCommand::NewFromTemplate(t.name), &egui::Context::default());
+        h.run_steps(3);
+        assert_eq!(h.state().doc.model.name, t.title);
+        assert!(h.state().cache.open > 0, "{}: no open findings", t.name);
+    }
+}
+
+#[test]
+fn the_command_palette_runs_commands_and_jumps_to_elements() {
+    let mut h = harness(example());
+    let open_palette = |h: &mut Harness<'_, ThreatmapApp>| {
+        h.key_press_modifiers(Modifiers::COMMAND, Key::K);
+        h.run_steps(3);
+        assert!(h.state().palette.is_some(), "Ctrl+K opens the palette");
+    };
+    // A command by a few letters of its name.
+    assert!(!h.state().dark);
+    open_palette(&mut h);
+    type_text(&mut h, "drkmode");
+    h.key_press(Key::Enter);
+    h.run_steps(3);
+    assert!(h.state().dark, "Toggle dark mode ran");
+    assert!(h.state().palette.is_none(), "running a command closes the palette");
+    // The arrows choose among the matches; what cannot run now is not offered.
+    assert!(threatmap_app::commands::palette_matches(h.state(), "redo").iter().all(|(_, t)| t != "Redo"), "nothing to redo");
+    open_palette(&mut h);
+    type_text(&mut h, "zoom");
+    let matches = threatmap_app::commands::palette_matches(h.state(), "zoom");
+    assert_eq!(matches[1].1, "Zoom Out", "{matches:?}");
+    let z0 = h.state().canvas.zoom;
+    h.key_press(Key::ArrowDown);
+    h.run_steps(1);
+    h.key_press(Key::Enter);
+    h.run_steps(3);
+    assert!(h.state().canvas.zoom < z0, "the second match, Zoom Out, ran");
+    // Clicking a match runs it.
+    open_palette(&mut h);
+    type_text(&mut h, "auto-layout");
+    let before = h.state().doc.revision();
+    h.get_by_label("Auto-layout").click();
+    h.run_steps(3);
+    assert_ne!(h.state().doc.revision(), before, "Auto-layout ran");
+    // An element by name: selected, its findings shown, in the middle of the view.
+    open_palette(&mut h);
+    type_text(&mut h, "go sql datab");
+    h.key_press(Key::Enter);
+    h.run_steps(3);
+    let app = h.state();
+    assert_eq!(app.selection.iter().collect::<Vec<_>>(), vec!["db"], "{:?}", threatmap_app::commands::palette_matches(app, "go sql datab"));
+    let c = screen(&h, rect(&h, "db").center());
+    assert!((c - h.state().canvas.screen_rect.center()).length() < 2.0, "{c:?} vs {:?}", h.state().canvas.screen_rect);
+    // Escape closes it and runs nothing.
+    open_palette(&mut h);
+    type_text(&mut h, "quit");
+    h.key_press(Key::Escape);
+    h.run_steps(3);
+    assert!(h.state().palette.is_none() && h.state().prompt.is_none());
+    // The menus list it with its shortcut.
+    h.get_by_label("View").click();
+    h.run_steps(2);
+    h.get_by_label("Command palette… Ctrl+K").click();
+    h.run_steps(3);
+    assert!(h.state().palette.is_some());
+}
+
+#[test]
+fn shortcuts_with_shift_are_not_taken_by_the_shorter_ones() {
+    let mut h = harness(example());
+    h.state_mut().doc.edit(|m| m.name = "changed".into());
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().doc.model.name, "changed", "Ctrl+Shift+Z redoes (nothing to redo), it does not undo");
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_ne!(h.state().doc.model.name, "changed");
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    h.run_steps(2);
+    assert_eq!(h.state().doc.model.name, "changed");
+}

@@ -114,6 +114,38 @@ fn methodology_packs_fire_every_rule_on_their_examples() {
     assert!(tsv.contains("Poisoned retrieval data in Help-centre index"), "{tsv}");
 }
 
+/// `new` starts a model from each bundled template: valid, canonical, with findings from
+/// every pack it names; it never overwrites a file and names the templates when one is wrong.
+#[test]
+fn new_starts_models_from_the_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    let listed = ok(&["new", "--list"]);
+    let names: Vec<&str> = listed.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert_eq!(names, ["web-application", "mobile-app-api", "kubernetes-microservices", "iot-device", "llm-application"]);
+    for name in &names {
+        let path = dir.path().join(format!("{name}.threatmap.json")).display().to_string();
+        assert!(ok(&["new", &path, "--template", name]).contains(&format!("new model from template {name}")));
+        assert!(ok(&["validate", &path]).contains("0 warning(s)"), "{name}");
+        ok(&["fmt", "--check", &path]);
+        let model = threatmap_core::file::load(std::path::Path::new(&path)).unwrap();
+        let tsv = ok(&["findings", &path, "--format", "tsv"]);
+        // Each pack the template names finds something in it.
+        for pack in &model.rule_packs {
+            let ids = ok(&["list", "--rules", pack]);
+            let ids: Vec<&str> = ids.lines().filter_map(|l| l.split_whitespace().next()).collect();
+            assert!(
+                tsv.lines().skip(1).any(|l| l.split('\t').nth(4).is_some_and(|i| ids.contains(&i))),
+                "{name}: no findings of the {pack} pack"
+            );
+        }
+        fails(&["new", &path, "--template", name], &["exists", "does not overwrite"]);
+    }
+    let empty = dir.path().join("empty.threatmap.json").display().to_string();
+    ok(&["new", &empty]);
+    assert!(ok(&["validate", &empty]).contains("valid: 0 elements"));
+    fails(&["new", &dir.path().join("x.threatmap.json").display().to_string(), "-t", "iot"], &["no template called iot", "iot-device"]);
+}
+
 /// A privacy control set on an element answers the LINDDUN threat it mitigates, and only that.
 #[test]
 fn privacy_controls_mitigate_linddun_threats() {

@@ -36,6 +36,8 @@ pub struct CanvasState {
     geometry: Option<(u64, std::sync::Arc<Geometry>)>,
     /// The diagram shown (of a model with several).
     pub diagram: usize,
+    /// Bring this element to the middle of the view on the next frame (after any fit).
+    pub center_on: Option<String>,
     /// Where the last frame drew each badge (screen rectangle, element id).
     pub badge_hits: Vec<(Rect, String)>,
     /// Where the last frame drew each flow's label (screen rectangle, flow id).
@@ -54,6 +56,7 @@ impl Default for CanvasState {
             screen_rect: Rect::NOTHING,
             geometry: None,
             diagram: 0,
+            center_on: None,
             badge_hits: Vec::new(),
             label_hits: Vec::new(),
         }
@@ -170,6 +173,11 @@ pub fn canvas_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         let model = &app.doc.model;
         app.canvas.fit(model, min_zoom);
     }
+    if let Some(id) = app.canvas.center_on.take()
+        && let Some(c) = drawn_centre(&app.doc.model, app.canvas.diagram, &id)
+    {
+        app.canvas.pan = rect.size() / 2.0 - c.to_vec2() * app.canvas.zoom;
+    }
     let painter = ui.painter_at(rect);
     let dark = ui.visuals().dark_mode;
     painter.rect_filled(rect, 0.0, if dark { Color32::from_gray(30) } else { Color32::WHITE });
@@ -200,6 +208,20 @@ pub fn canvas_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         response.on_hover_text_at_pointer(badge_tooltip(app, id));
     }
     app.canvas.badge_hits = hits;
+}
+
+/// The middle of element `id` on diagram `d`: its box, or for a flow the point between its ends.
+fn drawn_centre(model: &Model, d: usize, id: &str) -> Option<Pos2> {
+    let e = model.elements.iter().find(|e| e.id == id)?;
+    if e.kind != Kind::Dataflow {
+        return rect_of(model, d, id, e.kind).map(|r| r.center());
+    }
+    let end = |id: &Option<String>| {
+        let id = id.as_deref()?;
+        let k = model.elements.iter().find(|x| x.id == id)?.kind;
+        rect_of(model, d, id, k).map(|r| r.center())
+    };
+    Some(end(&e.source)?.lerp(end(&e.sink)?, 0.5))
 }
 
 /// What a badge stands for: the element's open findings by severity.

@@ -15,7 +15,7 @@ use threatmap_core::lifecycle::{self, Status};
 use threatmap_core::model::{Controls, DataItem, Element, FIXED_ATTRIBUTES, Model};
 use threatmap_core::rules::{BUILTIN_PACKS, RuleSet, Severity, packs_for};
 use threatmap_core::shape::{self, ImportKind, Shape};
-use threatmap_core::{diff, otm, pytm, threat_dragon, tmt};
+use threatmap_core::{diff, otm, pytm, templates, threat_dragon, tmt};
 use threatmap_render::dfd::{DfdOptions, Diagram};
 use threatmap_render::{export, pytm_text, report, seq, sqldump, svg, template};
 
@@ -138,6 +138,19 @@ enum Command {
         /// or had to be guessed: every warning counts.
         #[arg(long)]
         strict: bool,
+    },
+    /// Start a model file: empty, or from a bundled template (`--list` shows them).
+    New {
+        /// The model file to write (`*.threatmap.json`); an existing file is left alone.
+        #[arg(required_unless_present = "list")]
+        model: Option<PathBuf>,
+        /// The template to start from: web-application, mobile-app-api, kubernetes-microservices,
+        /// iot-device, llm-application.
+        #[arg(long, short)]
+        template: Option<String>,
+        /// List the templates.
+        #[arg(long, conflicts_with_all = ["model", "template"])]
+        list: bool,
     },
     /// Rewrite model files in canonical form (fixed key order, sorted maps, two-space indent).
     Fmt {
@@ -648,6 +661,34 @@ fn run(command: Command) -> Result<ExitCode> {
             }
             file::save(&imported.model, &output).with_context(|| format!("cannot write {}", output.display()))?;
             writeln!(out, "wrote {}: {}", output.display(), counts(&imported.model))?;
+        }
+        Command::New { model, template, list } => {
+            if list {
+                for t in templates::MODEL_TEMPLATES {
+                    writeln!(out, "{:<26}  {}", t.name, t.title)?;
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
+            let Some(path) = model else { return Err(bad("name the model file to write")) };
+            let m = match &template {
+                None => Model::new("Untitled threat model"),
+                Some(name) => {
+                    let t = templates::find(name).ok_or_else(|| {
+                        let names: Vec<&str> = templates::MODEL_TEMPLATES.iter().map(|t| t.name).collect();
+                        let hint = file::closest(name, names.iter().copied()).map(|c| format!(" (did you mean {c}?)")).unwrap_or_default();
+                        bad(format!("no template called {name}{hint}; the templates are {}", names.join(", ")))
+                    })?;
+                    t.model().map_err(|e| bad(e.to_string()))?
+                }
+            };
+            if path.exists() {
+                return Err(bad(format!("{} exists; threatmap new does not overwrite files", path.display())));
+            }
+            file::save(&m, &path).with_context(|| format!("cannot write {}", path.display()))?;
+            match &template {
+                Some(name) => writeln!(out, "{}: new model from template {name}", path.display())?,
+                None => writeln!(out, "{}: new empty model", path.display())?,
+            }
         }
         Command::Fmt { models, check } => {
             let mut unformatted = 0;

@@ -7,12 +7,14 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use egui::{Key, KeyboardShortcut, Modifiers};
 use threatmap_core::attr::Kind;
 use threatmap_core::engine::{Analysis, Finding, Options, Prepared, analyze};
 use threatmap_core::file::{self, Problem};
 use threatmap_core::model::Model;
 use threatmap_core::rules::{RuleSet, packs_for};
+use threatmap_core::templates;
+
+use crate::commands::UiCommand;
 use threatmap_render::dfd::Badge;
 
 use crate::canvas::CanvasState;
@@ -53,6 +55,8 @@ pub struct FindingsCache {
 pub enum Pending {
     /// Start a new model.
     New,
+    /// Start a new model from the bundled template with this name.
+    NewFromTemplate(&'static str),
     /// Open a file (chosen already, or ask).
     Open(Option<PathBuf>),
     /// Import a file of another tool (ask which, and where to save the model).
@@ -121,6 +125,8 @@ pub struct ThreatmapApp {
     pub clipboard: Option<String>,
     /// Show the rule packs window.
     pub show_packs: bool,
+    /// The command palette, while it is open.
+    pub palette: Option<crate::commands::Palette>,
     /// Scroll the inspector to the findings of this element (a badge was clicked).
     pub show_findings_of: Option<String>,
     /// Open this finding (by key) in the inspector (a table row was clicked).
@@ -211,6 +217,7 @@ impl ThreatmapApp {
             recent: Vec::new(),
             clipboard: None,
             show_packs: false,
+            palette: None,
             show_findings_of: None,
             focus_finding: None,
             baseline: None,
@@ -293,7 +300,7 @@ impl ThreatmapApp {
     /// True while a window must be answered first (a file dialog, the unsaved-changes prompt,
     /// a failure, the recovery offer): the canvas and the shortcuts then take no input.
     pub fn is_blocked(&self) -> bool {
-        self.files.is_open() || self.prompt.is_some() || self.failure.is_some() || self.recovery_offer.is_some()
+        self.files.is_open() || self.palette.is_some() || self.prompt.is_some() || self.failure.is_some() || self.recovery_offer.is_some()
     }
 
     /// One frame of the whole UI.
@@ -339,6 +346,7 @@ impl ThreatmapApp {
         });
 
         self.dialogs_ui(&ctx);
+        crate::commands::palette_ui(&ctx, self);
         let update = self.files.update(&ctx);
         if let Some(notice) = update.notice {
             self.status = notice;
@@ -393,14 +401,16 @@ impl ThreatmapApp {
     }
 
     fn menu_ui(&mut self, ui: &mut egui::Ui) {
+        use UiCommand::*;
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
-                if ui.add(egui::Button::new("New").shortcut_text("Ctrl+N")).clicked() {
-                    self.request(Pending::New);
-                }
-                if ui.add(egui::Button::new("Open…").shortcut_text("Ctrl+O")).clicked() {
-                    self.request(Pending::Open(None));
-                }
+                self.command_ui(ui, New);
+                ui.menu_button("New from Template", |ui| {
+                    for t in templates::MODEL_TEMPLATES {
+                        self.command_ui(ui, NewFromTemplate(t.name));
+                    }
+                });
+                self.command_ui(ui, Open);
                 ui.menu_button("Open Recent", |ui| {
                     if self.recent.is_empty() {
                         ui.label("No recent files");
@@ -412,187 +422,36 @@ impl ThreatmapApp {
                     }
                 });
                 ui.separator();
-                if ui.add(egui::Button::new("Save").shortcut_text("Ctrl+S")).clicked() {
-                    self.save();
-                }
-                if ui.add(egui::Button::new("Save As…").shortcut_text("Ctrl+Shift+S")).clicked() {
-                    self.save_as();
-                }
+                self.commands_ui(ui, &[Save, SaveAs]);
                 ui.menu_button("Import", |ui| {
-                    if ui.button("pytm (JSON or tm.py)…").clicked() {
-                        self.request(Pending::Open(None));
-                    }
-                    for (label, format) in [
-                        ("Microsoft TMT (.tm7)…", ImportFormat::Tm7),
-                        ("Threat Dragon JSON…", ImportFormat::ThreatDragon),
-                        ("Open Threat Model (OTM)…", ImportFormat::Otm),
-                        ("Threat Model Library (TM-BOM)…", ImportFormat::TmBom),
-                    ] {
-                        if ui.button(label).clicked() {
-                            self.request(Pending::Import(format));
-                        }
-                    }
+                    let imports: Vec<UiCommand> = UiCommand::all().into_iter().filter(|c| matches!(c, ImportPytm | Import(_))).collect();
+                    self.commands_ui(ui, &imports);
                 });
                 ui.menu_button("Baseline", |ui| {
-                    if ui
-                        .button("Compare with baseline…")
-                        .on_hover_text("Mark findings that an earlier version of the model did not have")
-                        .clicked()
-                    {
-                        self.ask_file(Purpose::Baseline);
-                    }
-                    if ui.add_enabled(self.baseline.is_some(), egui::Button::new("Clear baseline")).clicked() {
-                        self.baseline = None;
-                    }
+                    self.command_ui(ui, CompareBaseline);
+                    self.command_ui(ui, ClearBaseline);
                 });
                 ui.menu_button("Export", |ui| {
-                    if ui.button("Diagram as PNG…").clicked() {
-                        self.export(ExportKind::Png);
-                    }
-                    if ui.button("Diagram as SVG…").clicked() {
-                        self.export(ExportKind::Svg);
-                    }
-                    if ui.button("HTML report…").clicked() {
-                        self.export(ExportKind::Report);
-                    }
+                    self.commands_ui(ui, &[Export(ExportKind::Png), Export(ExportKind::Svg), Export(ExportKind::Report)]);
                 });
                 ui.separator();
-                if ui.add(egui::Button::new("Quit").shortcut_text("Ctrl+Q")).clicked() {
-                    self.request(Pending::Quit);
-                }
+                self.command_ui(ui, Quit);
             });
             ui.menu_button("Edit", |ui| {
-                if ui.add_enabled(self.doc.can_undo(), egui::Button::new("Undo").shortcut_text("Ctrl+Z")).clicked() {
-                    self.doc.undo();
-                }
-                if ui.add_enabled(self.doc.can_redo(), egui::Button::new("Redo").shortcut_text("Ctrl+Shift+Z")).clicked() {
-                    self.doc.redo();
-                }
+                self.commands_ui(ui, &[Undo, Redo]);
                 ui.separator();
-                let any = !self.selection.is_empty();
-                if ui.add_enabled(any, egui::Button::new("Cut").shortcut_text("Ctrl+X")).clicked() {
-                    self.copy(ui.ctx());
-                    self.delete_selection();
-                }
-                if ui.add_enabled(any, egui::Button::new("Copy").shortcut_text("Ctrl+C")).clicked() {
-                    self.copy(ui.ctx());
-                }
-                if ui.add_enabled(self.clipboard.is_some(), egui::Button::new("Paste").shortcut_text("Ctrl+V")).clicked()
-                    && let Some(text) = self.clipboard.clone()
-                {
-                    self.paste(&text);
-                }
-                if ui.add_enabled(any, egui::Button::new("Duplicate").shortcut_text("Ctrl+D")).clicked() {
-                    self.duplicate();
-                }
-                if ui.add_enabled(any, egui::Button::new("Delete").shortcut_text("Del")).clicked() {
-                    self.delete_selection();
-                }
-                if ui.add(egui::Button::new("Select All").shortcut_text("Ctrl+A")).clicked() {
-                    self.select_all();
-                }
+                self.commands_ui(ui, &[Cut, Copy, Paste, Duplicate, Delete, SelectAll]);
             });
             ui.menu_button("View", |ui| {
-                if ui.add(egui::Button::new("Zoom In").shortcut_text("Ctrl+=")).clicked() {
-                    self.canvas.zoom_by(1.25);
-                }
-                if ui.add(egui::Button::new("Zoom Out").shortcut_text("Ctrl+-")).clicked() {
-                    self.canvas.zoom_by(0.8);
-                }
-                if ui.add(egui::Button::new("Fit").shortcut_text("Ctrl+0")).clicked() {
-                    self.canvas.fit_requested = true;
-                }
-                ui.checkbox(&mut self.canvas.grid, "Grid and snapping");
-                ui.checkbox(&mut self.show_table, "Findings table");
-                ui.checkbox(&mut self.dark, "Dark mode");
+                self.commands_ui(ui, &[ZoomIn, ZoomOut, Fit]);
+                self.commands_ui(ui, &[ToggleGrid, ToggleTable, ToggleDark]);
+                ui.separator();
+                self.command_ui(ui, CommandPalette);
             });
             ui.menu_button("Model", |ui| {
-                if ui.add(egui::Button::new("Auto-layout").shortcut_text("Ctrl+L")).clicked() {
-                    self.auto_layout();
-                }
-                if ui.button("Rule packs…").clicked() {
-                    self.show_packs = true;
-                }
-                if ui.button("Validate").clicked() {
-                    self.refresh();
-                    self.status = if self.cache.messages.is_empty() {
-                        "The model is valid".to_owned()
-                    } else {
-                        format!("{} message(s): see Messages", self.cache.messages.len())
-                    };
-                    self.show_table = true;
-                }
+                self.commands_ui(ui, &[AutoLayout, RulePacks, Validate]);
             });
         });
-    }
-
-    fn shortcuts(&mut self, ctx: &egui::Context) {
-        let cmd = Modifiers::COMMAND;
-        let sc = |m: Modifiers, k: Key| KeyboardShortcut::new(m, k);
-        // Text fields keep their own shortcuts (undo, copy, select all).
-        let typing = ctx.egui_wants_keyboard_input();
-        let pressed = |s: KeyboardShortcut| ctx.input_mut(|i| i.consume_shortcut(&s));
-        if pressed(sc(cmd, Key::N)) {
-            self.request(Pending::New);
-        }
-        if pressed(sc(cmd, Key::O)) {
-            self.request(Pending::Open(None));
-        }
-        if pressed(sc(cmd | Modifiers::SHIFT, Key::S)) {
-            self.save_as();
-        }
-        if pressed(sc(cmd, Key::S)) {
-            self.save();
-        }
-        if pressed(sc(cmd, Key::Q)) {
-            self.request(Pending::Quit);
-        }
-        if pressed(sc(cmd, Key::L)) {
-            self.auto_layout();
-        }
-        if pressed(sc(cmd, Key::Equals)) || pressed(sc(cmd, Key::Plus)) {
-            self.canvas.zoom_by(1.25);
-        }
-        if pressed(sc(cmd, Key::Minus)) {
-            self.canvas.zoom_by(0.8);
-        }
-        if pressed(sc(cmd, Key::Num0)) {
-            self.canvas.fit_requested = true;
-        }
-        if typing {
-            return;
-        }
-        if pressed(sc(cmd | Modifiers::SHIFT, Key::Z)) || pressed(sc(cmd, Key::Y)) {
-            self.doc.redo();
-        }
-        if pressed(sc(cmd, Key::Z)) {
-            self.doc.undo();
-        }
-        if pressed(sc(cmd, Key::A)) {
-            self.select_all();
-        }
-        if pressed(sc(cmd, Key::D)) {
-            self.duplicate();
-        }
-        if pressed(sc(Modifiers::NONE, Key::Delete)) || pressed(sc(Modifiers::NONE, Key::Backspace)) {
-            self.delete_selection();
-        }
-        if pressed(sc(Modifiers::NONE, Key::Escape)) {
-            self.selection.clear();
-        }
-        // Copy, cut and paste arrive as events.
-        let events = ctx.input(|i| i.events.clone());
-        for e in events {
-            match e {
-                egui::Event::Copy => self.copy(ctx),
-                egui::Event::Cut => {
-                    self.copy(ctx);
-                    self.delete_selection();
-                }
-                egui::Event::Paste(text) => self.paste(&text),
-                _ => {}
-            }
-        }
     }
 
     /// True if closing now would lose work: the model differs from its file (deleting every
@@ -616,6 +475,14 @@ impl ThreatmapApp {
                 self.replace(Model::new("Untitled threat model"), None);
                 self.status = "New model: drag stencils onto the canvas".to_owned();
             }
+            Pending::NewFromTemplate(name) => match templates::find(name).map(|t| (t, t.model())) {
+                Some((t, Ok(model))) => {
+                    self.replace(model, None);
+                    self.status = format!("New model from the template {}: Save As to keep it", t.title);
+                }
+                Some((_, Err(e))) => self.fail(format!("Cannot start from the template {name}"), e.to_string()),
+                None => self.fail(format!("Cannot start from the template {name}"), "there is no such template".to_owned()),
+            },
             Pending::Open(Some(p)) => self.open(&p),
             Pending::Open(None) => self.ask_file(Purpose::Open),
             Pending::Import(format) => self.ask_file(Purpose::Import(format)),
@@ -750,10 +617,6 @@ impl ThreatmapApp {
 
     fn save_as(&mut self) {
         self.ask_file(Purpose::SaveAs);
-    }
-
-    fn export(&mut self, kind: ExportKind) {
-        self.ask_file(Purpose::Export(kind));
     }
 
     /// Opens the file dialog for `purpose`, with its title, file type, proposed name and folder.
@@ -963,7 +826,7 @@ impl ThreatmapApp {
                 ui.add_space(8.0);
                 let b = ui.button("OK");
                 b.request_focus();
-                ok = b.clicked() || ui.input(|i| i.key_pressed(Key::Escape));
+                ok = b.clicked() || ui.input(|i| i.key_pressed(egui::Key::Escape));
             });
             if ok {
                 self.failure = None;
@@ -1053,7 +916,19 @@ impl ThreatmapApp {
         }
     }
 
-    fn auto_layout(&mut self) {
+    /// Selects element `id`, shows the diagram that draws it and brings it to the middle of
+    /// the view, with its findings in the inspector.
+    pub fn go_to(&mut self, id: &str) {
+        if !self.doc.model.elements.iter().any(|e| e.id == id) {
+            return;
+        }
+        self.reveal(id);
+        self.selection = std::iter::once(id.to_owned()).collect();
+        self.show_findings_of = Some(id.to_owned());
+        self.canvas.center_on = Some(id.to_owned());
+    }
+
+    pub(crate) fn auto_layout(&mut self) {
         let dg = self.canvas.diagram;
         self.doc.edit(|m| {
             document::auto_layout(m, dg, true);
@@ -1131,7 +1006,7 @@ impl ThreatmapApp {
         serde_json::json!({ "threatmapClipboard": 1, "elements": elements, "layout": layout }).to_string()
     }
 
-    fn copy(&mut self, ctx: &egui::Context) {
+    pub(crate) fn copy(&mut self, ctx: &egui::Context) {
         if self.selection.is_empty() {
             return;
         }
@@ -1199,7 +1074,7 @@ impl ThreatmapApp {
         self.selection = new_ids;
     }
 
-    fn duplicate(&mut self) {
+    pub(crate) fn duplicate(&mut self) {
         if self.selection.is_empty() {
             return;
         }

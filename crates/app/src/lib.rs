@@ -1,7 +1,8 @@
 //! The `threatmap` application: the desktop app (an egui canvas over the core model and the
 //! render crate's shapes, layout and exports) and the headless CLI.
 //!
-//! - [`gui`]: the app struct, menus, shortcuts, file handling, recovery;
+//! - [`gui`]: the app struct, menus, file handling, recovery;
+//! - [`commands`]: every action in one list (menus, shortcuts and the command palette read it);
 //! - [`canvas`]: painting and direct manipulation of the diagram;
 //! - [`panels`]: palette, inspector, findings table, rule packs;
 //! - [`document`]: the open model, undo/redo, geometry edits;
@@ -10,6 +11,7 @@
 
 pub mod canvas;
 pub mod cli;
+pub mod commands;
 pub mod document;
 pub mod files;
 pub mod gui;

@@ -18,6 +18,7 @@ pub mod pytm_script;
 pub mod rules;
 pub mod shape;
 pub mod synth;
+pub mod templates;
 pub mod threat_dragon;
 pub mod tm_bom;
 pub mod tmt;
