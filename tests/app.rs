@@ -1329,3 +1329,70 @@ fn shortcuts_with_shift_are_not_taken_by_the_shorter_ones() {
     h.run_steps(2);
     assert_eq!(h.state().doc.model.name, "changed");
 }
+
+#[test]
+fn a_threat_written_in_the_inspector_is_a_finding_like_any_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(example());
+    h.state_mut().selection = std::collections::BTreeSet::from(["web".to_owned()]);
+    h.run_steps(3);
+    h.get_by_label_contains("Threats written here (0)").click();
+    h.run_steps(2);
+    h.get_by_label("Add threat").click();
+    h.run_steps(3);
+    let threat = |h: &Harness<'_, ThreatmapApp>| element(h, "web").threats.first().cloned();
+    assert_eq!(threat(&h).map(|t| (t.id, t.title, t.severity)), Some(("T-1".into(), "Threat to Web Server".into(), "Medium".into())));
+    // Title, STRIDE category and mitigations typed in the inspector.
+    h.get_by_label("Threat title").click();
+    h.run_steps(2);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.run_steps(1);
+    type_text(&mut h, "Admin console open to the internet");
+    h.key_press(Key::Escape);
+    h.run_steps(2);
+    assert!(!h.state().selection.is_empty(), "escape left the field, not the selection: {:?}", threat(&h));
+    h.get_by_label("Elevation of Privilege").click();
+    h.run_steps(2);
+    h.get_by_label("Mitigations (one per line)").click();
+    h.run_steps(2);
+    type_text(&mut h, "Serve /admin internally");
+    h.event(egui::Event::Key { key: Key::Enter, physical_key: None, pressed: true, repeat: false, modifiers: Modifiers::NONE });
+    h.run_steps(1);
+    type_text(&mut h, "Require MFA");
+    h.key_press(Key::Escape);
+    h.run_steps(3);
+    let t = threat(&h).unwrap();
+    assert_eq!(t.title, "Admin console open to the internet");
+    assert_eq!(t.stride, ["Elevation of Privilege"]);
+    assert_eq!(t.mitigations, ["Serve /admin internally", "Require MFA"]);
+    // It is a finding: on the element, in the table, counted by the badge.
+    let finding = |h: &Harness<'_, ThreatmapApp>| {
+        let a = h.state().analysis();
+        a.findings.iter().find(|f| a.rule(f).id == "T-1").map(|f| (a.view(f).key, a.view(f).title, a.severity(f)))
+    };
+    assert_eq!(
+        finding(&h),
+        Some(("T-1@web".into(), "Admin console open to the internet".into(), threatmap_core::rules::Severity::Medium))
+    );
+    assert!(h.query_by_label_contains("Admin console open to the internet").is_some(), "listed under Findings and in the table");
+    let badge_before = h.state().cache.badges.get("web").map(|b| b.count);
+    // Severity from the combo box.
+    h.get_by_label("Severity").click();
+    h.run_steps(2);
+    h.get_by_label("Very High").click();
+    h.run_steps(3);
+    assert_eq!(finding(&h).map(|f| f.2), Some(threatmap_core::rules::Severity::VeryHigh));
+    // Saved in the model file and read back.
+    let p = dir.path().join("m.threatmap.json");
+    h.state_mut().doc.save_to(p.clone()).unwrap();
+    let back = threatmap_core::file::load(&p).unwrap();
+    assert_eq!(back.elements.iter().find(|e| e.id == "web").unwrap().threats, vec![threat(&h).unwrap()]);
+    // Delete, and undo brings it back with its finding.
+    h.get_by_label("Delete").click();
+    h.run_steps(3);
+    assert!(threat(&h).is_none() && finding(&h).is_none());
+    assert!(h.state().cache.badges.get("web").map(|b| b.count) < badge_before);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(3);
+    assert!(finding(&h).is_some(), "undo restores the threat and its finding");
+}

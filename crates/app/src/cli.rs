@@ -1030,6 +1030,9 @@ fn load_rules(args: &RuleArgs, model: Option<(&Model, &Path)>) -> Result<RuleSet
             return Err(bad(format!("{d}{hint}")));
         }
     }
+    if let Some((m, _)) = model {
+        set.add_model_threats(m);
+    }
     for d in &set.diagnostics {
         eprintln!("{d} (rule skipped)");
     }
@@ -1167,6 +1170,7 @@ fn validate(out: &mut dyn Write, path: &Path) -> Result<ExitCode> {
         eprintln!("{name}: invalid: {broken} error(s)");
         return Ok(ExitCode::from(2));
     }
+    set.add_model_threats(&loaded.model);
     for d in &set.diagnostics {
         writeln!(out, "{name}: warning: {d} (rule skipped)")?;
     }

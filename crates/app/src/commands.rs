@@ -333,7 +333,7 @@ impl ThreatmapApp {
 
     /// Runs the commands whose shortcut was pressed this frame.
     pub fn shortcuts(&mut self, ctx: &egui::Context) {
-        let typing = ctx.egui_wants_keyboard_input();
+        let typing = ctx.egui_wants_keyboard_input() || self.keyboard_was_taken;
         let mut bound: Vec<(KeyboardShortcut, UiCommand)> =
             UiCommand::all().into_iter().flat_map(|c| c.shortcuts().iter().map(move |s| (*s, c))).collect();
         // egui matches Ctrl+S when Ctrl+Shift+S is pressed: the shortcuts with more modifiers

@@ -93,7 +93,7 @@ pub struct ThreatmapApp {
     pub rules: RuleSet,
     /// What `rules` were loaded from: the model's packs and the folder relative pack files are
     /// read from. When an edit, an undo or a Save As changes either, the rules reload.
-    rules_from: (Vec<String>, Option<PathBuf>),
+    rules_from: RulesSource,
     /// Their findings.
     pub cache: FindingsCache,
     /// Canvas view and interaction state.
@@ -125,6 +125,10 @@ pub struct ThreatmapApp {
     pub clipboard: Option<String>,
     /// Show the rule packs window.
     pub show_packs: bool,
+    /// A widget had the keyboard at the end of the last frame. egui drops the focus on Escape
+    /// before the frame runs, so this tells an Escape that leaves a text field from one that
+    /// clears the selection.
+    pub keyboard_was_taken: bool,
     /// The command palette, while it is open.
     pub palette: Option<crate::commands::Palette>,
     /// Scroll the inspector to the findings of this element (a badge was clicked).
@@ -174,11 +178,15 @@ fn placed_document(mut model: Model, path: Option<PathBuf>) -> (Document, Option
 /// Said after opening a model whose stored layout was replaced.
 const RELAID: &str = "laid out afresh: its stored positions put elements outside the boundaries they are in";
 
-/// The rules a model asks for: its `rulePacks`, or the default packs.
-/// The packs a document's rules come from: its packs and the folder of its file.
-fn rules_source(doc: &Document) -> (Vec<String>, Option<PathBuf>) {
-    (packs_for(&doc.model), doc.path.as_deref().and_then(Path::parent).map(Path::to_path_buf))
+/// What a document's rules come from: its packs, the folder of its file (relative pack files
+/// are read from there) and the threats written on its elements.
+fn rules_source(doc: &Document) -> RulesSource {
+    let threats = doc.model.threats().map(|(e, t)| (e.id.clone(), e.kind, t.clone())).collect();
+    (packs_for(&doc.model), doc.path.as_deref().and_then(Path::parent).map(Path::to_path_buf), threats)
 }
+
+/// See [`rules_source`].
+type RulesSource = (Vec<String>, Option<PathBuf>, Vec<(String, Kind, threatmap_core::model::Threat)>);
 
 pub fn rules_for(model: &Model, base: Option<&Path>) -> RuleSet {
     let mut set = RuleSet::new();
@@ -187,6 +195,7 @@ pub fn rules_for(model: &Model, base: Option<&Path>) -> RuleSet {
             set.diagnostics.push(d);
         }
     }
+    set.add_model_threats(model);
     set
 }
 
@@ -218,6 +227,7 @@ impl ThreatmapApp {
             clipboard: None,
             show_packs: false,
             palette: None,
+            keyboard_was_taken: false,
             show_findings_of: None,
             focus_finding: None,
             baseline: None,
@@ -356,6 +366,7 @@ impl ThreatmapApp {
             ctx.request_repaint();
         }
         self.autosave(&ctx);
+        self.keyboard_was_taken = ctx.memory(|m| m.focused().is_some());
         let title = self.doc.title();
         if title != self.title_sent {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));

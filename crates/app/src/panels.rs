@@ -337,6 +337,7 @@ fn element_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
         "assumptions",
         "properties",
     ];
+    threats_ui(ui, app, &e);
     egui::CollapsingHeader::new("Attributes").id_salt("attrs").default_open(true).show(ui, |ui| {
         egui::Grid::new("attr-grid").num_columns(2).striped(true).max_col_width(ui.available_width() * 0.5).show(ui, |ui| {
             for def in Element::ATTRIBUTES {
@@ -386,6 +387,141 @@ fn edit_element(app: &mut ThreatmapApp, id: &str, f: impl FnOnce(&mut Element)) 
             f(x);
         }
     });
+}
+
+/// Threats written by hand on this element: each is a finding like the rule packs' (badges,
+/// table, triage, reports, exports), with the title, severity, STRIDE categories, description,
+/// mitigations and references typed here.
+fn threats_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
+    use threatmap_core::model::Threat;
+    use threatmap_core::rules::Stride;
+    let header = egui::CollapsingHeader::new(format!("Threats written here ({})", e.threats.len()))
+        .id_salt("threats")
+        .default_open(!e.threats.is_empty());
+    header.show(ui, |ui| {
+        let eid = e.id.clone();
+        for t in &e.threats {
+            let tid = t.id.clone();
+            let edit = |app: &mut ThreatmapApp, f: Box<dyn FnOnce(&mut Threat)>| {
+                edit_element(app, &eid, |x| {
+                    if let Some(t) = x.threats.iter_mut().find(|t| t.id == tid) {
+                        f(t);
+                    }
+                });
+            };
+            let field = |name: &str| format!("threat.{name}.{}@{}", t.id, e.id);
+            egui::Frame::group(ui.style()).show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(&t.id).strong());
+                    let sev = Severity::parse(&t.severity).map_or_else(|| t.severity.clone(), |s| s.name().to_owned());
+                    let l = ui.label("Severity");
+                    let combo = egui::ComboBox::from_id_salt(("threat-sev", &t.id)).selected_text(&sev).show_ui(ui, |ui| {
+                        for s in Severity::ALL.iter().rev() {
+                            if ui.selectable_label(sev == s.name(), s.name()).clicked() {
+                                let v = s.name().to_owned();
+                                edit(app, Box::new(move |t| t.severity = v));
+                            }
+                        }
+                    });
+                    combo.response.labelled_by(l.id);
+                    if ui.small_button("Delete").on_hover_text("Delete this threat (Undo brings it back)").clicked() {
+                        let tid = t.id.clone();
+                        edit_element(app, &eid, |x| x.threats.retain(|t| t.id != tid));
+                    }
+                });
+                let mut title = t.title.clone();
+                let l = ui.label("Threat title");
+                let r = ui.add(egui::TextEdit::singleline(&mut title).desired_width(f32::INFINITY)).labelled_by(l.id);
+                let (tid, id) = (t.id.clone(), e.id.clone());
+                typed(app, &r, &field("title"), move |m| {
+                    if let Some(t) = threat_mut(m, &id, &tid) {
+                        t.title = title;
+                    }
+                });
+                ui.horizontal_wrapped(|ui| {
+                    for (name, s) in Stride::ALL.iter().map(|s| (s.name(), *s)) {
+                        let mut checked = t.stride.iter().any(|c| Stride::parse(c) == Some(s));
+                        if ui.checkbox(&mut checked, name).changed() {
+                            edit(
+                                app,
+                                Box::new(move |t| {
+                                    t.stride.retain(|c| Stride::parse(c) != Some(s));
+                                    if checked {
+                                        t.stride.push(s.name().to_owned());
+                                        t.stride.sort_by_key(|c| Stride::ALL.iter().position(|x| Stride::parse(c) == Some(*x)));
+                                    }
+                                }),
+                            );
+                        }
+                    }
+                });
+                let mut desc = t.description.clone();
+                let l = ui.label("Threat description");
+                let r = ui.add(egui::TextEdit::multiline(&mut desc).desired_rows(2).desired_width(f32::INFINITY)).labelled_by(l.id);
+                let (tid, id) = (t.id.clone(), e.id.clone());
+                typed(app, &r, &field("description"), move |m| {
+                    if let Some(t) = threat_mut(m, &id, &tid) {
+                        t.description = desc;
+                    }
+                });
+                let l = ui.label("Mitigations (one per line)");
+                let key = ui.id().with(field("mitigations"));
+                let (r, mitigations) = list_text_ui(ui, key, t.mitigations.join("\n"), |text| {
+                    egui::TextEdit::multiline(text).desired_rows(2).desired_width(f32::INFINITY)
+                });
+                let r = r.labelled_by(l.id);
+                let (tid, id) = (t.id.clone(), e.id.clone());
+                typed(app, &r, &field("mitigations"), move |m| {
+                    if let Some(t) = threat_mut(m, &id, &tid) {
+                        t.mitigations = mitigations.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).map(str::to_owned).collect();
+                    }
+                });
+                let l = ui.label("References (comma-separated)");
+                let key = ui.id().with(field("references"));
+                let (r, refs) = list_text_ui(ui, key, t.references.join(", "), |text| {
+                    egui::TextEdit::singleline(text).hint_text("CWE-284, CAPEC-122").desired_width(f32::INFINITY)
+                });
+                let r = r.labelled_by(l.id);
+                let (tid, id) = (t.id.clone(), e.id.clone());
+                typed(app, &r, &field("references"), move |m| {
+                    if let Some(t) = threat_mut(m, &id, &tid) {
+                        t.references = refs.split(',').map(str::trim).filter(|r| !r.is_empty()).map(str::to_owned).collect();
+                    }
+                });
+            });
+        }
+        if ui.button("Add threat").on_hover_text("Write a threat of your own on this element").clicked() {
+            let id = app.doc.model.next_threat_id();
+            let title = format!("Threat to {}", threatmap_core::model::one_line(&e.name));
+            edit_element(app, &e.id, |x| x.threats.push(Threat { id, title, severity: "Medium".to_owned(), ..Threat::default() }));
+        }
+    });
+}
+
+/// A text field for a list kept in the model (one entry per line, or comma-separated): while
+/// it is being typed in, the field keeps the text as typed (a trailing space or an empty new
+/// line would not survive the round trip through the list). Returns the field's response and
+/// its text.
+fn list_text_ui(
+    ui: &mut egui::Ui,
+    key: egui::Id,
+    from_model: String,
+    widget: impl FnOnce(&mut String) -> egui::TextEdit<'_>,
+) -> (egui::Response, String) {
+    let mut text: String = ui.data(|d| d.get_temp(key)).unwrap_or(from_model);
+    let r = ui.add(widget(&mut text));
+    if r.has_focus() {
+        ui.data_mut(|d| d.insert_temp(key, text.clone()));
+    } else {
+        ui.data_mut(|d| d.remove::<String>(key));
+    }
+    (r, text)
+}
+
+/// The threat `tid` written on element `eid`.
+fn threat_mut<'m>(m: &'m mut Model, eid: &str, tid: &str) -> Option<&'m mut threatmap_core::model::Threat> {
+    m.elements.iter_mut().find(|x| x.id == eid)?.threats.iter_mut().find(|t| t.id == tid)
 }
 
 /// Overrides: force or amend a threat's finding on this element (pytm's `overrides`).

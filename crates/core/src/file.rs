@@ -402,6 +402,7 @@ pub fn check(model: &Model) -> Vec<Problem> {
         }
     }
     let mut data_ids = HashSet::new();
+    let mut threat_ids: HashSet<&str> = HashSet::new();
     for d in &model.data {
         if d.id.trim().is_empty() {
             out.push(Problem::error(None, format!("data item {:?} has an empty id", clip(&d.name))));
@@ -461,6 +462,28 @@ pub fn check(model: &Model) -> Vec<Problem> {
                     Some(e),
                     format!("override of {threat}: unknown severity `{sev}` (use Info, Very Low, Low, Medium, High or Very High)"),
                 ));
+            }
+        }
+        for t in &e.threats {
+            let what = |m: String| Problem::error(Some(e), format!("threat {}: {m}", clip(&t.id)));
+            if t.id.trim().is_empty() {
+                out.push(Problem::error(Some(e), "a threat needs an `id`".to_owned()));
+            } else if !threat_ids.insert(t.id.as_str()) {
+                out.push(what("the id is used by another threat; ids must be unique in the model".to_owned()));
+            }
+            if t.title.trim().is_empty() {
+                out.push(what("a threat needs a `title`".to_owned()));
+            }
+            if crate::rules::Severity::parse(&t.severity).is_none() {
+                out.push(what(format!("unknown severity `{}` (use Info, Very Low, Low, Medium, High or Very High)", clip(&t.severity))));
+            }
+            for c in &t.stride {
+                if crate::rules::Stride::parse(c).is_none() {
+                    out.push(what(format!(
+                        "unknown STRIDE category `{}` (use Spoofing, Tampering, Repudiation, Information Disclosure, Denial of Service or Elevation of Privilege)",
+                        clip(c)
+                    )));
+                }
             }
         }
         for d in &e.data {

@@ -203,6 +203,10 @@ attributes! {
             /// Custom properties (from templates or the user), by name.
             #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
             pub properties: BTreeMap<String, PropValue>,
+            /// Threats written by hand on this element (in the app or the file), as Threat
+            /// Dragon users record them; each is a finding like those of the rule packs.
+            #[serde(default, skip_serializing_if = "Vec::is_empty")]
+            pub threats: Vec<Threat>,
         }
     }
 }
@@ -529,6 +533,45 @@ pub struct Assumption {
     /// Threat ids this assumption rules out.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exclude: Vec<String>,
+}
+
+/// A threat written by hand on an element or flow. It is reported as a finding keyed
+/// `id@element` (triage, badges, reports and every export treat it as any other), with the
+/// text given here.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Threat {
+    /// Identifier, unique among the model's threats and the rules that run on it (`T-1`).
+    pub id: String,
+    /// What the threat is, in a line.
+    pub title: String,
+    /// Severity: `Very High`, `High`, `Medium`, `Low`, `Very Low` or `Info`.
+    pub severity: String,
+    /// STRIDE categories by name (`Spoofing`, `Tampering`, `Repudiation`, `Information
+    /// Disclosure`, `Denial of Service`, `Elevation of Privilege`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stride: Vec<String>,
+    /// The threat in detail.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// How to counter it, one measure per entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mitigations: Vec<String>,
+    /// CWE, CAPEC and other references.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+}
+
+impl Model {
+    /// Every hand-written threat, with the element it is written on.
+    pub fn threats(&self) -> impl Iterator<Item = (&Element, &Threat)> {
+        self.elements.iter().flat_map(|e| e.threats.iter().map(move |t| (e, t)))
+    }
+
+    /// An id for a new hand-written threat: `T-1`, `T-2`, ... the first not in use.
+    pub fn next_threat_id(&self) -> String {
+        (1..).map(|n| format!("T-{n}")).find(|id| !self.threats().any(|(_, t)| &t.id == id)).unwrap_or_default()
+    }
 }
 
 /// An override of a generated finding. Every field given replaces the rule's value; the

@@ -92,6 +92,10 @@ pub enum Stride {
 }
 
 impl Stride {
+    /// The six categories, in STRIDE order.
+    pub const ALL: [Stride; 6] =
+        [Stride::Spoofing, Stride::Tampering, Stride::Repudiation, Stride::InformationDisclosure, Stride::DenialOfService, Stride::ElevationOfPrivilege];
+
     const NAMES: [(&'static str, Stride); 6] = [
         ("Spoofing", Stride::Spoofing),
         ("Tampering", Stride::Tampering),
@@ -445,6 +449,53 @@ impl RuleSet {
             _ => Path::new(spec).to_path_buf(),
         };
         self.add_file(&path)
+    }
+
+    /// Adds the threats written by hand on `model`'s elements, one rule per threat that fires
+    /// on its element only. A threat whose id a pack already uses, or whose severity or STRIDE
+    /// category is unknown, becomes a diagnostic naming its element.
+    pub fn add_model_threats(&mut self, model: &crate::model::Model) {
+        const FILE: &str = "threats written in the model";
+        let mut rules = Vec::new();
+        for (e, t) in model.threats() {
+            let problem = |message: String| RuleDiagnostic { file: FILE.to_owned(), rule: Some(t.id.clone()), line: None, column: None, message };
+            let Some(severity) = Severity::parse(&t.severity) else {
+                self.diagnostics.push(problem(format!("on {}: unknown severity `{}`", e.id, t.severity)));
+                continue;
+            };
+            let mut stride = Vec::new();
+            for c in &t.stride {
+                match Stride::parse(c) {
+                    Some(x) => stride.push(x.name()),
+                    None => self.diagnostics.push(problem(format!("on {}: unknown STRIDE category `{c}` (left out)", e.id))),
+                }
+            }
+            rules.push(GeneratedRule {
+                id: t.id.clone(),
+                title: literal_braces(&t.title),
+                targets: vec![e.kind.name()],
+                condition: format!("target.id == {}", crate::tmt::quoted(&e.id)),
+                severity: severity.name().to_owned(),
+                stride,
+                description: literal_braces(&t.description),
+                details: String::new(),
+                mitigations: t.mitigations.iter().map(|m| literal_braces(m)).collect(),
+                references: t.references.clone(),
+            });
+        }
+        if rules.is_empty() {
+            return;
+        }
+        let head = GeneratedHead {
+            name: "model".to_owned(),
+            title: format!("Threats written in {}", model.name),
+            description: "The threats written by hand on the model's elements.".to_owned(),
+            version: String::new(),
+        };
+        let text = GeneratedPack { pack: head, rules }.to_toml();
+        if let Err(d) = self.add_text(&text, FILE, "model") {
+            self.diagnostics.push(d);
+        }
     }
 
     /// Adds every rule of a file. A file that cannot be read or parsed as a whole is an error;
