@@ -146,6 +146,74 @@ fn new_starts_models_from_the_templates() {
     fails(&["new", &dir.path().join("x.threatmap.json").display().to_string(), "-t", "iot"], &["no template called iot", "iot-device"]);
 }
 
+/// A threat written on an element is a finding in every output, survives OTM both ways, is
+/// refused with its element named when it is malformed, and is said to be lost in pytm.
+#[test]
+fn threats_written_on_elements_reach_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(example("web-app.threatmap.json")).unwrap()).unwrap();
+    let threat = serde_json::json!({
+        "id": "T-1", "title": "Admin console <reachable> from the internet", "severity": "Very High",
+        "stride": ["Elevation of Privilege"], "description": "The /admin path is served on the public listener.",
+        "mitigations": ["Serve /admin on the internal listener only"], "references": ["CWE-284"]
+    });
+    let web = m["elements"].as_array_mut().unwrap().iter_mut().find(|e| e["id"] == "web").unwrap();
+    web["threats"] = serde_json::json!([threat]);
+    let path = write(dir.path(), "hw.threatmap.json", &serde_json::to_string_pretty(&m).unwrap());
+    ok(&["validate", &path]);
+    let tsv = ok(&["findings", &path, "--format", "tsv"]);
+    let row = tsv.lines().find(|l| l.starts_with("T-1@web\t")).unwrap_or_else(|| panic!("{tsv}"));
+    assert!(row.contains("Very High") && row.contains("Admin console <reachable> from the internet"), "{row}");
+    let json = ok(&["findings", &path, "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let list = v.as_array().or_else(|| v["findings"].as_array()).unwrap();
+    let f = list.iter().find(|f| f["key"] == "T-1@web").unwrap();
+    assert_eq!(f["mitigations"][0], "Serve /admin on the internal listener only");
+    assert_eq!(f["references"][0], "CWE-284");
+    assert_eq!(f["stride"][0], "Elevation of Privilege");
+    for format in ["sarif", "defectdojo", "csv", "json", "otm", "tm-bom"] {
+        let out = ok(&["export", &path, "--format", format]);
+        assert!(out.contains("Admin console") && out.contains("T-1"), "{format} leaves the threat out");
+    }
+    let html = ok(&["report", &path]);
+    assert!(html.contains("Admin console &lt;reachable&gt; from the internet"), "the report shows it, escaped");
+    // Triage by key, as any finding.
+    ok(&["triage", &path, "T-1@web", "--status", "mitigated", "--note", "moved to the internal listener"]);
+    assert!(!ok(&["findings", &path, "--format", "tsv"]).lines().any(|l| l.starts_with("T-1@web\t") && l.contains("\topen\t")));
+    // OTM out and back in another folder: the threat is still written on its element.
+    let otm = write(dir.path(), "hw.otm.json", &ok(&["export", &path, "--format", "otm"]));
+    let other = tempfile::tempdir().unwrap();
+    let back = other.path().join("back.threatmap.json").display().to_string();
+    ok(&["import", "otm", &otm, "-o", &back]);
+    let model = threatmap_core::file::load(std::path::Path::new(&back)).unwrap();
+    let t = &model.elements.iter().find(|e| e.id == "web").unwrap().threats;
+    assert_eq!(t.len(), 1, "{t:?}");
+    assert_eq!(t[0].title, "Admin console <reachable> from the internet");
+    assert!(ok(&["findings", &back, "--format", "tsv"]).lines().filter(|l| l.starts_with("T-1@")).count() == 1);
+    // pytm has no threats of its own per element: the export says so.
+    let o = run(&["export", &path, "--format", "pytm"]);
+    assert!(stderr(&o).contains("1 threat(s) written on elements are not carried"), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("Admin console"));
+    // Malformed threats are refused, naming the element and the threat.
+    let web = m["elements"].as_array_mut().unwrap().iter_mut().find(|e| e["id"] == "web").unwrap();
+    web["threats"] = serde_json::json!([
+        {"id": "T-1", "title": "a", "severity": "Severe"},
+        {"id": "T-1", "title": "", "severity": "Low", "stride": ["Sniffing"]}
+    ]);
+    let bad = write(dir.path(), "bad.threatmap.json", &serde_json::to_string_pretty(&m).unwrap());
+    fails(
+        &["validate", &bad],
+        &["Web Server", "threat T-1: unknown severity `Severe`", "the id is used by another threat", "needs a `title`", "unknown STRIDE category `Sniffing`"],
+    );
+    // A threat id a rule pack already uses is skipped with a message; the pack's rule stands.
+    let web = m["elements"].as_array_mut().unwrap().iter_mut().find(|e| e["id"] == "web").unwrap();
+    web["threats"] = serde_json::json!([{"id": "GEN-INJ-01", "title": "mine", "severity": "Low"}]);
+    let clash = write(dir.path(), "clash.threatmap.json", &serde_json::to_string_pretty(&m).unwrap());
+    let o = run(&["findings", &clash, "--format", "tsv"]);
+    assert!(stderr(&o).contains("GEN-INJ-01") && stderr(&o).contains("duplicate rule id"), "{}", stderr(&o));
+    assert!(!stdout(&o).contains("\tmine"));
+}
+
 /// A privacy control set on an element answers the LINDDUN threat it mitigates, and only that.
 #[test]
 fn privacy_controls_mitigate_linddun_threats() {

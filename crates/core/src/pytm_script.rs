@@ -903,7 +903,8 @@ pub fn write(model: &crate::model::Model) -> (String, Vec<String>) {
         let Ok(Json::Object(fields)) = serde_json::to_value(el) else { continue };
         for (key, value) in &fields {
             match key.as_str() {
-                "id" | "kind" | "name" | "source" | "sink" | "inBoundary" | "responseTo" => {}
+                // Threats written on elements have no place in pytm (said in `lost`).
+                "id" | "kind" | "name" | "source" | "sink" | "inBoundary" | "responseTo" | "threats" => {}
                 "data" => {
                     let items: Vec<&str> = el.data.iter().filter_map(|d| data_var.get(d.as_str())).map(String::as_str).collect();
                     line(format!("{v}.data = [{}]", items.join(", ")));
@@ -1031,6 +1032,12 @@ pub fn write(model: &crate::model::Model) -> (String, Vec<String>) {
     }
     if !model.rule_packs.is_empty() {
         lost.push(format!("the rule packs ({}) are Threatmap's: pytm uses its own threat library", model.rule_packs.join(", ")));
+    }
+    let written = model.threats().count();
+    if written > 0 {
+        lost.push(format!(
+            "{written} threat(s) written on elements are not carried: pytm's threats come from its threat library only (export findings, SARIF or OTM to keep them)"
+        ));
     }
 
     let _ = writeln!(out, "#!/usr/bin/env python3");
