@@ -765,6 +765,9 @@ fn the_inspector_fits_its_panel() {
                 let (left, right, top, bottom) = (b.x0 as f32, b.x1 as f32, b.y0 as f32, b.y1 as f32);
                 let label = a.label().unwrap_or_default();
                 let tab = bottom <= canvas_top + 1.0 && (label == "Diagram" || label == "+ Diagram");
+                // The elements drawn on the canvas are in the tree too, where they are drawn.
+                let drawn = label.ends_with("open findings") || label.ends_with("open finding") || label.contains(", worst ");
+                let tab = tab || drawn;
                 let in_band = left > 151.0 && top > 30.0 && bottom < table_top && right - left < w * 0.5 && !tab;
                 if in_band && (left < inspector_left - 1.0 || right > w + 1.0) {
                     spilled.push(format!("{:?} {:?} at {left:.0}..{right:.0}", a.role(), a.label().unwrap_or_default()));
@@ -1395,4 +1398,122 @@ fn a_threat_written_in_the_inspector_is_a_finding_like_any_other() {
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.run_steps(3);
     assert!(finding(&h).is_some(), "undo restores the threat and its finding");
+}
+
+/// The labels of the findings table's rows, top to bottom.
+fn table_rows(h: &Harness<'_, ThreatmapApp>) -> Vec<String> {
+    use egui_kittest::kittest::NodeT;
+    let sevs = threatmap_core::rules::Severity::ALL.map(|s| format!("{} ", s.name()));
+    h.query_all_by_label_contains(" on ")
+        .filter_map(|n| n.accesskit_node().label())
+        .filter(|l| sevs.iter().any(|s| l.starts_with(s.as_str())))
+        .collect()
+}
+
+#[test]
+fn bulk_triage_decides_about_many_findings_at_once() {
+    let mut h = harness(example());
+    h.state_mut().show_table = true;
+    h.run_steps(3);
+    // Ctrl+click and Shift+click choose rows.
+    let rows = table_rows(&h);
+    assert!(rows.len() > 6, "{rows:?}");
+    h.get_by_label(&rows[0]).click();
+    h.run_steps(2);
+    h.get_by_label(&rows[4]).click_modifiers(Modifiers::SHIFT);
+    h.run_steps(2);
+    assert_eq!(h.state().table_selection.len(), 5, "Shift+click takes the rows between");
+    h.get_by_label(&rows[2]).click_modifiers(Modifiers::COMMAND);
+    h.run_steps(2);
+    assert_eq!(h.state().table_selection.len(), 4, "Ctrl+click takes one row out");
+    assert!(h.query_by_label_contains("4 findings chosen").is_some());
+    // Every finding shown, one decision.
+    h.get_by_label("Select shown").click();
+    h.run_steps(2);
+    let chosen = h.state().table_selection.clone();
+    let open = h.state().cache.open;
+    assert!(chosen.len() >= 20 && chosen.len() == open, "{} of {open}", chosen.len());
+    h.get_by_label("Set status").click();
+    h.run_steps(2);
+    h.get_by_label("Accepted risk").click();
+    h.run_steps(2);
+    for (field, text) in [("Set justification", "Reviewed in the design review of 2 December"), ("Set owner", "alice"), ("Set ticket", "SEC-12"), ("Add tag", "review-q4")] {
+        h.get_by_label(field).click();
+        h.run_steps(1);
+        type_text(&mut h, text);
+    }
+    h.get_by_label(&format!("Apply to {}", chosen.len())).click();
+    h.run_steps(3);
+    let m = &h.state().doc.model;
+    assert_eq!(m.decisions.len(), chosen.len());
+    for key in &chosen {
+        let d = &m.decisions[key];
+        assert_eq!(d.status, threatmap_core::lifecycle::Status::AcceptedRisk, "{key}");
+        assert_eq!((d.owner.as_str(), d.ticket.as_str(), d.tags.as_slice()), ("alice", "SEC-12", &["review-q4".to_owned()][..]));
+        assert_eq!(d.justification, "Reviewed in the design review of 2 December");
+        assert_eq!(d.history.len(), 1, "{key}: the change is in its history");
+    }
+    assert_eq!(h.state().cache.open, 0, "nothing left to decide");
+    assert!(table_rows(&h).is_empty(), "the table (needs work) is empty");
+    assert!(h.state().table_selection.is_empty());
+    // One undo takes all of it back.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(3);
+    assert!(h.state().doc.model.decisions.is_empty());
+    assert_eq!(h.state().cache.open, open);
+}
+
+#[test]
+fn the_keyboard_walks_nudges_and_edits_elements_and_screen_readers_see_them() {
+    let mut m = example();
+    document::place_for_opening(&mut m);
+    let mut h = harness(m);
+    // Every drawn element is in the accessibility tree with its kind, name and open findings.
+    let a = h.state().analysis();
+    let web_open = a.open_findings().filter(|f| a.prepared.element(f.element).id == "web").count();
+    drop(a);
+    let label = format!("Server Web Server, {web_open} open findings, worst Very High");
+    assert!(h.query_by_label(&label).is_some(), "{label}");
+    // Clicking it there selects it, as a pointer would.
+    h.get_by_label(&label).click();
+    h.run_steps(2);
+    assert_eq!(h.state().selection.iter().collect::<Vec<_>>(), vec!["web"]);
+    h.key_press(Key::Escape);
+    h.run_steps(2);
+    // Tab walks the elements in model order, Shift+Tab back.
+    let order: Vec<String> = h.state().doc.model.elements.iter().map(|e| e.id.clone()).collect();
+    h.key_press(Key::Tab);
+    h.run_steps(2);
+    assert_eq!(h.state().selection.iter().next(), Some(&order[0]));
+    h.key_press(Key::Tab);
+    h.run_steps(2);
+    assert_eq!(h.state().selection.iter().next(), Some(&order[1]));
+    h.key_press_modifiers(Modifiers::SHIFT, Key::Tab);
+    h.run_steps(2);
+    assert_eq!(h.state().selection.iter().next(), Some(&order[0]));
+    // Arrows move the selection by a grid step, Shift+arrow by one unit; one undo each.
+    let id = order.iter().find(|i| element(&h, i).kind.is_node() && element(&h, i).kind != Kind::Boundary).unwrap().clone();
+    h.state_mut().selection = std::collections::BTreeSet::from([id.clone()]);
+    h.run_steps(1);
+    let before = rect(&h, &id);
+    h.key_press(Key::ArrowRight);
+    h.run_steps(1);
+    h.key_press(Key::ArrowDown);
+    h.run_steps(1);
+    h.key_press_modifiers(Modifiers::SHIFT, Key::ArrowLeft);
+    h.run_steps(2);
+    assert_eq!(rect(&h, &id).min - before.min, vec2(threatmap_app::canvas::GRID - 1.0, threatmap_app::canvas::GRID));
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_steps(2);
+    assert_eq!(rect(&h, &id).min - before.min, vec2(threatmap_app::canvas::GRID, threatmap_app::canvas::GRID));
+    // Enter puts the keyboard in the name field; typing renames.
+    h.key_press(Key::Enter);
+    h.run_steps(3);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.run_steps(1);
+    type_text(&mut h, "Renamed");
+    h.key_press(Key::Escape);
+    h.run_steps(2);
+    assert_eq!(element(&h, &id).name, "Renamed");
+    assert_eq!(h.state().selection.iter().next(), Some(&id), "Escape left the field and kept the selection");
 }

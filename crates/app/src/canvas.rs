@@ -38,6 +38,8 @@ pub struct CanvasState {
     pub diagram: usize,
     /// Bring this element to the middle of the view on the next frame (after any fit).
     pub center_on: Option<String>,
+    /// Bring this element into view on the next frame if it is outside (keyboard walks).
+    pub keep_in_view: Option<String>,
     /// Where the last frame drew each badge (screen rectangle, element id).
     pub badge_hits: Vec<(Rect, String)>,
     /// Where the last frame drew each flow's label (screen rectangle, flow id).
@@ -57,6 +59,7 @@ impl Default for CanvasState {
             geometry: None,
             diagram: 0,
             center_on: None,
+            keep_in_view: None,
             badge_hits: Vec::new(),
             label_hits: Vec::new(),
         }
@@ -178,6 +181,12 @@ pub fn canvas_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     {
         app.canvas.pan = rect.size() / 2.0 - c.to_vec2() * app.canvas.zoom;
     }
+    if let Some(id) = app.canvas.keep_in_view.take()
+        && let Some(c) = drawn_centre(&app.doc.model, app.canvas.diagram, &id)
+        && !rect.shrink(40.0).contains(app.canvas.screen_from_canvas(c))
+    {
+        app.canvas.pan = rect.size() / 2.0 - c.to_vec2() * app.canvas.zoom;
+    }
     let painter = ui.painter_at(rect);
     let dark = ui.visuals().dark_mode;
     painter.rect_filled(rect, 0.0, if dark { Color32::from_gray(30) } else { Color32::WHITE });
@@ -208,6 +217,24 @@ pub fn canvas_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         response.on_hover_text_at_pointer(badge_tooltip(app, id));
     }
     app.canvas.badge_hits = hits;
+}
+
+/// Exposes a drawn element to screen readers (AccessKit) as a button with its kind, name and
+/// open findings ("Server Web Server, 15 open findings, worst Very High") and whether it is
+/// selected; its bounds are where it is drawn, so a click there selects it.
+fn accessible_element(ui: &egui::Ui, app: &ThreatmapApp, e: &threatmap_core::model::Element, s: Rect) {
+    let findings = match app.cache.badges.get(&e.id) {
+        Some(b) if b.count > 0 => format!("{} open finding{}, worst {}", b.count, if b.count == 1 { "" } else { "s" }, b.worst.name()),
+        _ => "no open findings".to_owned(),
+    };
+    let label = format!("{} {}, {findings}", crate::commands::kind_words(e.kind), threatmap_core::model::one_line(&e.name));
+    let selected = app.selection.contains(&e.id);
+    ui.ctx().accesskit_node_builder(ui.id().with(("element", &e.id)), |n| {
+        n.set_role(egui::accesskit::Role::Button);
+        n.set_label(label);
+        n.set_bounds(egui::accesskit::Rect { x0: f64::from(s.min.x), y0: f64::from(s.min.y), x1: f64::from(s.max.x), y1: f64::from(s.max.y) });
+        n.set_selected(selected);
+    });
 }
 
 /// The middle of element `id` on diagram `d`: its box, or for a flow the point between its ends.
@@ -898,6 +925,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
         let stroke_color = if !e.in_scope() { Color32::GRAY } else { ink };
         let stroke = Stroke::new(1.6, stroke_color);
         node_shape(painter, e.kind, s, fill, stroke, z);
+        accessible_element(ui, app, e, s);
         if is_sel {
             painter.rect_stroke(s.expand(4.0), 4.0, Stroke::new(2.0, selected), StrokeKind::Outside);
         }

@@ -74,6 +74,21 @@ pub enum UiCommand {
     Validate,
     /// Search every command and element.
     CommandPalette,
+    /// Move the selection on the canvas: by a grid step, or by one unit when `fine`.
+    Nudge {
+        /// Left (-1) or right (1).
+        dx: i8,
+        /// Up (-1) or down (1).
+        dy: i8,
+        /// One unit instead of a grid step.
+        fine: bool,
+    },
+    /// Select the next element of the diagram shown, in model order.
+    NextElement,
+    /// Select the previous element of the diagram shown.
+    PreviousElement,
+    /// Put the keyboard in the selected element's name field in the inspector.
+    EditSelection,
 }
 
 const CMD: Modifiers = Modifiers::COMMAND;
@@ -107,6 +122,10 @@ impl UiCommand {
         v.extend([Undo, Redo, Cut, Copy, Paste, Duplicate, Delete, SelectAll, SelectNone]);
         v.extend([ZoomIn, ZoomOut, Fit, ToggleGrid, ToggleTable, ToggleDark]);
         v.extend([AutoLayout, RulePacks, Validate, CommandPalette]);
+        v.extend([NextElement, PreviousElement, EditSelection]);
+        for fine in [false, true] {
+            v.extend([(-1, 0), (1, 0), (0, -1), (0, 1)].map(|(dx, dy)| Nudge { dx, dy, fine }));
+        }
         v
     }
 
@@ -146,6 +165,18 @@ impl UiCommand {
             RulePacks => "Rule packs…".into(),
             Validate => "Validate".into(),
             CommandPalette => "Command palette…".into(),
+            Nudge { dx, dy, fine } => {
+                let way = match (dx, dy) {
+                    (-1, _) => "left",
+                    (1, _) => "right",
+                    (_, -1) => "up",
+                    _ => "down",
+                };
+                format!("Move selection {way}{}", if fine { " by one unit" } else { "" })
+            }
+            NextElement => "Select next element".into(),
+            PreviousElement => "Select previous element".into(),
+            EditSelection => "Edit selected element".into(),
         }
     }
 
@@ -171,6 +202,7 @@ impl UiCommand {
             Undo | Redo | Cut | Copy | Paste | Duplicate | Delete | SelectAll | SelectNone => Menu::Edit,
             ZoomIn | ZoomOut | Fit | ToggleGrid | ToggleTable | ToggleDark | CommandPalette => Menu::View,
             AutoLayout | RulePacks | Validate => Menu::Model,
+            Nudge { .. } | NextElement | PreviousElement | EditSelection => Menu::Edit,
         }
     }
 
@@ -198,6 +230,17 @@ impl UiCommand {
             Fit => const { &[sc(CMD, Key::Num0)] },
             AutoLayout => const { &[sc(CMD, Key::L)] },
             CommandPalette => const { &[sc(CMD, Key::K), sc(CMD_SHIFT, Key::P)] },
+            NextElement => const { &[sc(Modifiers::NONE, Key::Tab)] },
+            PreviousElement => const { &[sc(Modifiers::SHIFT, Key::Tab)] },
+            EditSelection => const { &[sc(Modifiers::NONE, Key::Enter)] },
+            Nudge { dx: -1, fine: false, .. } => const { &[sc(Modifiers::NONE, Key::ArrowLeft)] },
+            Nudge { dx: 1, fine: false, .. } => const { &[sc(Modifiers::NONE, Key::ArrowRight)] },
+            Nudge { dy: -1, fine: false, .. } => const { &[sc(Modifiers::NONE, Key::ArrowUp)] },
+            Nudge { dy: 1, fine: false, .. } => const { &[sc(Modifiers::NONE, Key::ArrowDown)] },
+            Nudge { dx: -1, fine: true, .. } => const { &[sc(Modifiers::SHIFT, Key::ArrowLeft)] },
+            Nudge { dx: 1, fine: true, .. } => const { &[sc(Modifiers::SHIFT, Key::ArrowRight)] },
+            Nudge { dy: -1, fine: true, .. } => const { &[sc(Modifiers::SHIFT, Key::ArrowUp)] },
+            Nudge { dy: 1, fine: true, .. } => const { &[sc(Modifiers::SHIFT, Key::ArrowDown)] },
             _ => &[],
         }
     }
@@ -230,7 +273,7 @@ impl ThreatmapApp {
         match cmd {
             Undo => self.doc.can_undo(),
             Redo => self.doc.can_redo(),
-            Cut | Copy | Duplicate | Delete | SelectNone => !self.selection.is_empty(),
+            Cut | Copy | Duplicate | Delete | SelectNone | Nudge { .. } | EditSelection => !self.selection.is_empty(),
             Paste => self.clipboard.is_some(),
             ClearBaseline => self.baseline.is_some(),
             _ => true,
@@ -302,7 +345,36 @@ impl ThreatmapApp {
                 self.show_table = true;
             }
             CommandPalette => self.palette = Some(Palette::default()),
+            Nudge { dx, dy, fine } => {
+                let step = if fine { 1.0 } else { crate::canvas::GRID };
+                let (d, selection) = (self.canvas.diagram, self.selection.clone());
+                let delta = egui::vec2(f32::from(dx) * step, f32::from(dy) * step);
+                self.doc.edit(|m| crate::document::move_by(m, d, &selection, delta));
+            }
+            NextElement => self.step_selection(1),
+            PreviousElement => self.step_selection(-1),
+            EditSelection => self.focus_name_field = true,
         }
+    }
+
+    /// Selects the element `by` places after (or before) the selected one among those the
+    /// diagram shown draws, in model order, and keeps it in view.
+    fn step_selection(&mut self, by: isize) {
+        let m = &self.doc.model;
+        let shown: Vec<&str> = m.elements.iter().zip(m.shown_on(self.canvas.diagram)).filter(|(_, on)| *on).map(|(e, _)| e.id.as_str()).collect();
+        if shown.is_empty() {
+            return;
+        }
+        let n = shown.len() as isize;
+        let next = match shown.iter().position(|id| self.selection.contains(*id)) {
+            Some(k) => (k as isize + by).rem_euclid(n),
+            None if by > 0 => 0,
+            None => n - 1,
+        };
+        let id = shown[next as usize].to_owned();
+        self.selection = std::iter::once(id.clone()).collect();
+        self.show_findings_of = Some(id.clone());
+        self.canvas.keep_in_view = Some(id);
     }
 
     /// A menu entry for `cmd`: a button with its shortcut (a check box for a switch), greyed
@@ -343,7 +415,17 @@ impl ThreatmapApp {
             if matches!(cmd, UiCommand::Cut | UiCommand::Copy | UiCommand::Paste) || (typing && !cmd.acts_while_typing()) {
                 continue;
             }
+            // Tab and the arrows belong to the canvas only while nothing has the keyboard (egui
+            // moves the focus between widgets with them otherwise).
+            if matches!(s.logical_key, Key::Tab | Key::ArrowLeft | Key::ArrowRight | Key::ArrowUp | Key::ArrowDown | Key::Enter)
+                && !self.can_run(cmd)
+            {
+                continue;
+            }
             if ctx.input_mut(|i| i.consume_shortcut(&s)) {
+                if s.logical_key == Key::Tab {
+                    ctx.memory_mut(|m| m.move_focus(egui::FocusDirection::None));
+                }
                 self.run(cmd, ctx);
             }
         }

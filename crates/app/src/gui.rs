@@ -129,6 +129,12 @@ pub struct ThreatmapApp {
     /// before the frame runs, so this tells an Escape that leaves a text field from one that
     /// clears the selection.
     pub keyboard_was_taken: bool,
+    /// Findings chosen in the table for a bulk decision (by key), and the row a Shift-click
+    /// extends the choice from.
+    pub table_selection: BTreeSet<String>,
+    pub table_anchor: Option<String>,
+    /// Put the keyboard in the inspector's name field on the next frame (Enter on a selection).
+    pub focus_name_field: bool,
     /// The command palette, while it is open.
     pub palette: Option<crate::commands::Palette>,
     /// Scroll the inspector to the findings of this element (a badge was clicked).
@@ -227,6 +233,9 @@ impl ThreatmapApp {
             clipboard: None,
             show_packs: false,
             palette: None,
+            focus_name_field: false,
+            table_selection: BTreeSet::new(),
+            table_anchor: None,
             keyboard_was_taken: false,
             show_findings_of: None,
             focus_finding: None,

@@ -245,6 +245,10 @@ fn element_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
     let mut name = e.name.clone();
     let l = ui.label("Name");
     let r = ui.add(egui::TextEdit::singleline(&mut name).desired_width(f32::INFINITY)).labelled_by(l.id);
+    if std::mem::take(&mut app.focus_name_field) {
+        r.request_focus();
+        r.scroll_to_me(Some(egui::Align::TOP));
+    }
     typed(app, &r, &format!("name@{id}"), |m| {
         if let Some(x) = m.elements.iter_mut().find(|x| x.id == id) {
             x.name = name;
@@ -1010,6 +1014,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     // The toolbar takes two rows in a narrow panel: egui's wrapping does not move a combo box
     // to the next row, which then pushes the panel under the inspector.
     let two_rows = ui.available_width() < 760.0;
+    let mut select_shown = false;
     ui.horizontal_wrapped(|ui| {
         let label = match shown_count {
             Some((shown, all)) if shown != all => format!("Findings ({shown} of {all})"),
@@ -1045,6 +1050,10 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             } else {
                 only_new = false;
             }
+            select_shown = ui
+                .button("Select shown")
+                .on_hover_text("Choose every finding the table shows, to decide about them at once (Ctrl+click and Shift+click choose rows)")
+                .clicked();
         }
     });
     let rows_id = ui.id().with("rows");
@@ -1117,6 +1126,14 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         }
     };
     let shown: Vec<&Row> = order.iter().map(|&k| &rows[k]).collect();
+    if !app.table_selection.is_empty() {
+        let keys: BTreeSet<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+        app.table_selection.retain(|k| keys.contains(k.as_str()));
+    }
+    if select_shown {
+        app.table_selection = shown.iter().map(|r| r.key.clone()).collect();
+        app.table_anchor = shown.first().map(|r| r.key.clone());
+    }
     if shown_count != Some((shown.len(), rows.len())) {
         ui.data_mut(|d| d.insert_temp(shown_id, (shown.len(), rows.len())));
         ui.ctx().request_repaint();
@@ -1157,6 +1174,9 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             add(ui)
         })
         .inner
+    }
+    if app.table_selection.len() > 1 && tab == 0 {
+        bulk_triage_ui(ui, app);
     }
     ui.horizontal(|ui| {
         for (k, (label, by)) in [("Severity", SortBy::Severity), ("ID", SortBy::Id), ("Title", SortBy::Title), ("Element", SortBy::Element)]
@@ -1200,7 +1220,11 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             });
             let rect = row.response.rect.expand2(egui::vec2(2.0, 1.0));
             let resp = ui.interact(rect, ui.id().with(("row", &r.key)), egui::Sense::click());
-            let is_sel = selected.contains(&r.element_id) && focused.as_deref().is_none_or(|k| k == r.key);
+            let is_sel = if app.table_selection.len() > 1 {
+                app.table_selection.contains(&r.key)
+            } else {
+                selected.contains(&r.element_id) && focused.as_deref().is_none_or(|k| k == r.key)
+            };
             let visuals = ui.style().interact_selectable(&resp, is_sel);
             if is_sel || resp.hovered() || resp.has_focus() {
                 let stroke = if resp.has_focus() { ui.visuals().selection.stroke } else { visuals.bg_stroke };
@@ -1216,13 +1240,105 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                 )
             });
             if resp.clicked() {
-                app.reveal(&r.element_id);
-                app.selection = BTreeSet::from([r.element_id.clone()]);
-                app.focus_finding = Some(r.key.clone());
+                let m = ui.input(|i| i.modifiers);
+                if m.shift && let Some(anchor) = app.table_anchor.clone() {
+                    // The rows between the anchor and this one, in the order shown.
+                    let at = |key: &str| shown.iter().position(|x| x.key == key);
+                    if let (Some(a), Some(b)) = (at(&anchor), at(&r.key)) {
+                        app.table_selection.extend(shown[a.min(b)..=a.max(b)].iter().map(|x| x.key.clone()));
+                    }
+                } else if m.command {
+                    if !app.table_selection.remove(&r.key) {
+                        app.table_selection.insert(r.key.clone());
+                    }
+                    app.table_anchor = Some(r.key.clone());
+                } else {
+                    app.reveal(&r.element_id);
+                    app.selection = BTreeSet::from([r.element_id.clone()]);
+                    app.focus_finding = Some(r.key.clone());
+                    app.table_selection = BTreeSet::from([r.key.clone()]);
+                    app.table_anchor = Some(r.key.clone());
+                }
             }
         }
     });
     ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab, status, only_new, only_here)));
+}
+
+/// One decision for every finding chosen in the table: a status, and the justification,
+/// owner, ticket and tag to record with it (fields left empty keep each finding's own). One
+/// undo step takes it all back.
+fn bulk_triage_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
+    use threatmap_core::lifecycle::{Status, current_user};
+    #[derive(Clone, Default)]
+    struct Bulk {
+        status: Option<Status>,
+        justification: String,
+        owner: String,
+        ticket: String,
+        tag: String,
+    }
+    let id = ui.id().with("bulk-triage");
+    let mut b: Bulk = ui.data(|d| d.get_temp(id)).unwrap_or_default();
+    let n = app.table_selection.len();
+    let mut apply = false;
+    egui::Frame::group(ui.style()).show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            ui.label(RichText::new(format!("{n} findings chosen")).strong());
+            let l = ui.label("Set status");
+            let combo = egui::ComboBox::from_id_salt("bulk-status").selected_text(b.status.map_or("(keep)", Status::label)).show_ui(ui, |ui| {
+                ui.selectable_value(&mut b.status, None, "(keep)");
+                for st in Status::ALL {
+                    ui.selectable_value(&mut b.status, Some(st), st.label());
+                }
+            });
+            combo.response.labelled_by(l.id);
+            for (label, field, width) in [
+                ("Set justification", &mut b.justification, 180.0),
+                ("Set owner", &mut b.owner, 90.0),
+                ("Set ticket", &mut b.ticket, 90.0),
+                ("Add tag", &mut b.tag, 80.0),
+            ] {
+                let l = ui.label(label);
+                ui.add(egui::TextEdit::singleline(field).desired_width(width)).labelled_by(l.id);
+            }
+            let any = b.status.is_some() || [&b.justification, &b.owner, &b.ticket, &b.tag].iter().any(|f| !f.trim().is_empty());
+            apply = ui.add_enabled(any, egui::Button::new(format!("Apply to {n}"))).clicked();
+            if ui.button("Clear choice").clicked() {
+                app.table_selection.clear();
+            }
+        });
+    });
+    if apply {
+        let keys: Vec<String> = app.table_selection.iter().cloned().collect();
+        let who = current_user();
+        let v = b.clone();
+        app.doc.edit(|m| {
+            for key in keys {
+                let d = m.decisions.entry(key).or_default();
+                if let Some(st) = v.status.filter(|st| *st != d.status) {
+                    d.set_status(st, &who, v.justification.trim());
+                }
+                if !v.justification.trim().is_empty() {
+                    d.justification = v.justification.trim().to_owned();
+                }
+                if !v.owner.trim().is_empty() {
+                    d.owner = v.owner.trim().to_owned();
+                }
+                if !v.ticket.trim().is_empty() {
+                    d.ticket = v.ticket.trim().to_owned();
+                }
+                let tag = v.tag.trim();
+                if !tag.is_empty() && !d.tags.iter().any(|t| t == tag) {
+                    d.tags.push(tag.to_owned());
+                }
+            }
+        });
+        app.status = format!("Decided about {n} findings at once (Undo takes it back)");
+        app.table_selection.clear();
+        b = Bulk::default();
+    }
+    ui.data_mut(|d| d.insert_temp(id, b));
 }
 
 /// What a findings table order depends on: model revision, filter text, minimum severity,
