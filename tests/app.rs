@@ -1517,3 +1517,43 @@ fn the_keyboard_walks_nudges_and_edits_elements_and_screen_readers_see_them() {
     assert_eq!(element(&h, &id).name, "Renamed");
     assert_eq!(h.state().selection.iter().next(), Some(&id), "Escape left the field and kept the selection");
 }
+
+#[test]
+fn a_model_is_built_from_the_keyboard_alone() {
+    let mut h = harness(Model::new("Keyboard"));
+    let command = |h: &mut Harness<'_, ThreatmapApp>, query: &str| {
+        h.key_press_modifiers(Modifiers::COMMAND, Key::K);
+        h.run_steps(2);
+        type_text(h, query);
+        h.key_press(Key::Enter);
+        h.run_steps(3);
+    };
+    let name_it = |h: &mut Harness<'_, ThreatmapApp>, name: &str| {
+        h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+        h.run_steps(1);
+        type_text(h, name);
+        h.key_press(Key::Escape);
+        h.run_steps(2);
+    };
+    command(&mut h, "add process");
+    name_it(&mut h, "Checkout");
+    command(&mut h, "add data store");
+    name_it(&mut h, "Orders");
+    command(&mut h, "add flow");
+    name_it(&mut h, "Save order");
+    let m = &h.state().doc.model;
+    let names: Vec<(&str, Kind)> = m.elements.iter().map(|e| (e.name.as_str(), e.kind)).collect();
+    assert_eq!(names, [("Checkout", Kind::Process), ("Orders", Kind::Datastore), ("Save order", Kind::Dataflow)]);
+    let (p, d, f) = (&m.elements[0], &m.elements[1], &m.elements[2]);
+    assert_eq!((f.source.as_deref(), f.sink.as_deref()), (Some(p.id.as_str()), Some(d.id.as_str())), "from the element selected before");
+    let (rp, rd) = (rect(&h, &p.id), rect(&h, &d.id));
+    assert!(!rp.intersects(rd), "the second node is placed clear of the first: {rp:?} {rd:?}");
+    assert!(h.state().cache.open > 0, "the rules ran on what the keyboard drew");
+    // A flow starts only at a node selected just before another node.
+    h.key_press(Key::Tab);
+    h.run_steps(2);
+    assert!(!h.state().can_run(threatmap_app::commands::UiCommand::AddFlow), "from the flow to Checkout: no flow");
+    h.key_press(Key::Tab);
+    h.run_steps(2);
+    assert!(h.state().can_run(threatmap_app::commands::UiCommand::AddFlow), "from Checkout to Orders");
+}

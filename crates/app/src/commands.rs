@@ -89,7 +89,25 @@ pub enum UiCommand {
     PreviousElement,
     /// Put the keyboard in the selected element's name field in the inspector.
     EditSelection,
+    /// Add an element of this kind in the middle of the view, selected and ready to name.
+    Add(Kind),
+    /// Add a dataflow from the element selected before to the one selected now.
+    AddFlow,
 }
+
+/// The kinds File → Add and the palette offer, in the stencils' order.
+pub const ADDABLE: [Kind; 10] = [
+    Kind::Actor,
+    Kind::ExternalEntity,
+    Kind::Process,
+    Kind::SetOfProcesses,
+    Kind::Server,
+    Kind::Datastore,
+    Kind::Lambda,
+    Kind::Llm,
+    Kind::Agent,
+    Kind::Boundary,
+];
 
 const CMD: Modifiers = Modifiers::COMMAND;
 const CMD_SHIFT: Modifiers = Modifiers { shift: true, ..Modifiers::COMMAND };
@@ -122,7 +140,8 @@ impl UiCommand {
         v.extend([Undo, Redo, Cut, Copy, Paste, Duplicate, Delete, SelectAll, SelectNone]);
         v.extend([ZoomIn, ZoomOut, Fit, ToggleGrid, ToggleTable, ToggleDark]);
         v.extend([AutoLayout, RulePacks, Validate, CommandPalette]);
-        v.extend([NextElement, PreviousElement, EditSelection]);
+        v.extend(ADDABLE.map(Add));
+        v.extend([AddFlow, NextElement, PreviousElement, EditSelection]);
         for fine in [false, true] {
             v.extend([(-1, 0), (1, 0), (0, -1), (0, 1)].map(|(dx, dy)| Nudge { dx, dy, fine }));
         }
@@ -177,6 +196,9 @@ impl UiCommand {
             NextElement => "Select next element".into(),
             PreviousElement => "Select previous element".into(),
             EditSelection => "Edit selected element".into(),
+            Add(Kind::Llm) => "Add LLM".into(),
+            Add(kind) => format!("Add {}", kind_words(kind).to_lowercase()),
+            AddFlow => "Add flow from the element selected before".into(),
         }
     }
 
@@ -203,6 +225,7 @@ impl UiCommand {
             ZoomIn | ZoomOut | Fit | ToggleGrid | ToggleTable | ToggleDark | CommandPalette => Menu::View,
             AutoLayout | RulePacks | Validate => Menu::Model,
             Nudge { .. } | NextElement | PreviousElement | EditSelection => Menu::Edit,
+            Add(_) | AddFlow => Menu::Model,
         }
     }
 
@@ -276,6 +299,7 @@ impl ThreatmapApp {
             Cut | Copy | Duplicate | Delete | SelectNone | Nudge { .. } | EditSelection => !self.selection.is_empty(),
             Paste => self.clipboard.is_some(),
             ClearBaseline => self.baseline.is_some(),
+            AddFlow => self.flow_ends().is_some(),
             _ => true,
         }
     }
@@ -354,7 +378,38 @@ impl ThreatmapApp {
             NextElement => self.step_selection(1),
             PreviousElement => self.step_selection(-1),
             EditSelection => self.focus_name_field = true,
+            Add(kind) => {
+                let d = self.canvas.diagram;
+                let centre = self.canvas.canvas_from_screen(self.canvas.screen_rect.center());
+                let at = crate::document::spot_near(&self.doc.model, d, centre, crate::document::default_size(kind));
+                let mut id = String::new();
+                self.doc.edit(|m| id = crate::document::add_element(m, d, kind, at));
+                self.select_new(id);
+            }
+            AddFlow => {
+                if let Some((source, sink)) = self.flow_ends() {
+                    let mut id = String::new();
+                    self.doc.edit(|m| id = crate::document::add_flow(m, &source, &sink));
+                    self.select_new(id);
+                }
+            }
         }
+    }
+
+    /// The ends of the flow [`UiCommand::AddFlow`] would draw: the node selected before, and
+    /// the one selected now.
+    fn flow_ends(&self) -> Option<(String, String)> {
+        let node = |id: &str| self.doc.model.elements.iter().any(|e| e.id == id && e.kind.is_node() && e.kind != Kind::Boundary);
+        let [sink] = self.selection.iter().collect::<Vec<_>>()[..] else { return None };
+        let source = self.selected_before.as_ref()?;
+        (source != sink && node(source) && node(sink)).then(|| (source.clone(), sink.clone()))
+    }
+
+    /// Selects what was just added and puts the keyboard in its name field.
+    fn select_new(&mut self, id: String) {
+        self.selection = std::iter::once(id.clone()).collect();
+        self.canvas.keep_in_view = Some(id);
+        self.focus_name_field = true;
     }
 
     /// Selects the element `by` places after (or before) the selected one among those the

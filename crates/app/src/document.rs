@@ -756,6 +756,26 @@ pub fn remove_from_diagram(model: &mut Model, d: usize, ids: &BTreeSet<String>) 
     kept
 }
 
+/// A centre near `near` on diagram `d` where a node of `size` overlaps no drawn node: the
+/// nearest free point of a spiral around it (`near` itself when all else is taken).
+pub fn spot_near(model: &Model, d: usize, near: Pos2, size: Vec2) -> Pos2 {
+    let nodes: Vec<Rect> = model.elements.iter().filter(|x| x.kind.is_node()).filter_map(|x| rect_of(model, d, &x.id, x.kind)).collect();
+    let free = |c: Pos2| !nodes.iter().any(|n| n.intersects(Rect::from_center_size(c, size).expand(16.0)));
+    let step = 20.0;
+    for ring in 0..40 {
+        let r = ring as f32 * step;
+        let around = (ring * 8).max(1);
+        for k in 0..around {
+            let a = k as f32 / around as f32 * std::f32::consts::TAU;
+            let c = near + vec2(a.cos() * r, a.sin() * r);
+            if free(c) {
+                return pos2((c.x / 10.0).round() * 10.0, (c.y / 10.0).round() * 10.0);
+            }
+        }
+    }
+    near
+}
+
 /// Adds a dataflow from `source` to `sink`; returns its id.
 pub fn add_flow(model: &mut Model, source: &str, sink: &str) -> String {
     let n = model.elements.iter().filter(|e| e.kind == Kind::Dataflow).count() + 1;

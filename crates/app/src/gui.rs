@@ -135,6 +135,10 @@ pub struct ThreatmapApp {
     pub table_anchor: Option<String>,
     /// Put the keyboard in the inspector's name field on the next frame (Enter on a selection).
     pub focus_name_field: bool,
+    /// The element selected alone before the one selected alone now (a keyboard flow starts
+    /// there), and the one selected now.
+    pub selected_before: Option<String>,
+    pub selected_now: Option<String>,
     /// The command palette, while it is open.
     pub palette: Option<crate::commands::Palette>,
     /// Scroll the inspector to the findings of this element (a badge was clicked).
@@ -233,6 +237,8 @@ impl ThreatmapApp {
             clipboard: None,
             show_packs: false,
             palette: None,
+            selected_before: None,
+            selected_now: None,
             focus_name_field: false,
             table_selection: BTreeSet::new(),
             table_anchor: None,
@@ -376,6 +382,11 @@ impl ThreatmapApp {
         }
         self.autosave(&ctx);
         self.keyboard_was_taken = ctx.memory(|m| m.focused().is_some());
+        if let [one] = self.selection.iter().collect::<Vec<_>>()[..]
+            && self.selected_now.as_ref() != Some(one)
+        {
+            self.selected_before = self.selected_now.replace(one.clone());
+        }
         let title = self.doc.title();
         if title != self.title_sent {
             ctx.send_viewport_cmd(egui::ViewportCommand::Title(title.clone()));
@@ -469,6 +480,10 @@ impl ThreatmapApp {
                 self.command_ui(ui, CommandPalette);
             });
             ui.menu_button("Model", |ui| {
+                ui.menu_button("Add", |ui| {
+                    let adds: Vec<UiCommand> = crate::commands::ADDABLE.into_iter().map(Add).chain([AddFlow]).collect();
+                    self.commands_ui(ui, &adds);
+                });
                 self.commands_ui(ui, &[AutoLayout, RulePacks, Validate]);
             });
         });
