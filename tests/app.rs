@@ -1556,4 +1556,14 @@ fn a_model_is_built_from_the_keyboard_alone() {
     h.key_press(Key::Tab);
     h.run_steps(2);
     assert!(h.state().can_run(threatmap_app::commands::UiCommand::AddFlow), "from Checkout to Orders");
+    // Triage one of its findings: the palette opens it with the keyboard on its status.
+    let first = threatmap_app::commands::palette_matches(h.state(), "triage").remove(0).0;
+    let threatmap_app::commands::PaletteItem::Finding(key) = first else { panic!("{first:?}") };
+    command(&mut h, "triage");
+    for k in [Key::Enter, Key::ArrowDown, Key::ArrowDown, Key::Enter] {
+        h.key_press(k);
+        h.run_steps(2);
+    }
+    let status = h.state().doc.model.decisions.get(&key).map(|d| d.status);
+    assert!(status.is_some_and(|s| s != threatmap_core::lifecycle::Status::Open), "{key}: {status:?}");
 }

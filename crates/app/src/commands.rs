@@ -518,6 +518,8 @@ pub enum PaletteItem {
     Command(UiCommand),
     /// An element to jump to, by id.
     Element(String),
+    /// A finding of the selected element to decide about, by key.
+    Finding(String),
 }
 
 /// The palette's matches for `query`, best first: the commands that can run now, and every
@@ -529,6 +531,14 @@ pub fn palette_matches(app: &ThreatmapApp, query: &str) -> Vec<(PaletteItem, Str
         let name = threatmap_core::model::one_line(&e.name);
         (PaletteItem::Element(e.id.clone()), format!("Go to {} {name}", kind_words(e.kind)))
     }));
+    // The selected element's findings, to triage from the keyboard.
+    if let [id] = app.selection.iter().collect::<Vec<_>>()[..] {
+        let a = app.analysis();
+        for f in a.findings.iter().filter(|f| a.prepared.element(f.element).id == *id) {
+            let title = threatmap_core::model::one_line(&a.rule(f).title_for(&a.prepared, f.element));
+            items.push((PaletteItem::Finding(a.key(f)), format!("Triage {} {title}", a.rule(f).id)));
+        }
+    }
     let pattern = Pattern::parse(query, CaseMatching::Ignore, Normalization::Smart);
     let mut matcher = nucleo_matcher::Matcher::new(nucleo_matcher::Config::DEFAULT);
     struct Text(PaletteItem, String);
@@ -608,6 +618,7 @@ pub fn palette_ui(ctx: &egui::Context, app: &mut ThreatmapApp) {
                 let hint = match item {
                     PaletteItem::Command(c) => c.shortcuts().first().map(|s| ctx.format_shortcut(s)).unwrap_or_default(),
                     PaletteItem::Element(id) => open_findings_text(app, id),
+                    PaletteItem::Finding(key) => app.doc.model.decisions.get(key).map(|d| d.status).unwrap_or_default().label().to_owned(),
                 };
                 let row = ui.horizontal(|ui| {
                     let r = ui.add(egui::Button::selectable(k == palette.selected, text.as_str()).truncate());
@@ -634,6 +645,10 @@ pub fn palette_ui(ctx: &egui::Context, app: &mut ThreatmapApp) {
     match chosen {
         Some(PaletteItem::Command(c)) => app.run(c, ctx),
         Some(PaletteItem::Element(id)) => app.go_to(&id),
+        Some(PaletteItem::Finding(key)) => {
+            app.focus_finding = Some(key);
+            app.focus_triage = true;
+        }
         None => {}
     }
 }

@@ -135,6 +135,8 @@ pub struct ThreatmapApp {
     pub table_anchor: Option<String>,
     /// Put the keyboard in the inspector's name field on the next frame (Enter on a selection).
     pub focus_name_field: bool,
+    /// Put the keyboard on the status of the finding `focus_finding` opens.
+    pub focus_triage: bool,
     /// The element selected alone before the one selected alone now (a keyboard flow starts
     /// there), and the one selected now.
     pub selected_before: Option<String>,
@@ -240,6 +242,7 @@ impl ThreatmapApp {
             selected_before: None,
             selected_now: None,
             focus_name_field: false,
+            focus_triage: false,
             table_selection: BTreeSet::new(),
             table_anchor: None,
             keyboard_was_taken: false,

@@ -831,7 +831,8 @@ fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
             ui.label(format!("Severity: {}", v.severity.name()));
             let key = v.key.clone();
             let current = app.doc.model.decisions.get(&key).cloned().unwrap_or_default();
-            triage_ui(ui, &mut edits, &key, &current);
+            let focus_status = focused && std::mem::take(&mut app.focus_triage);
+            triage_ui(ui, &mut edits, &key, &current, focus_status);
             if !v.stride.is_empty() {
                 ui.label(format!("STRIDE: {}", v.stride.join(", ")));
             }
@@ -893,6 +894,7 @@ fn triage_ui(
     edits: &mut Vec<(String, threatmap_core::lifecycle::Decision)>,
     key: &str,
     current: &threatmap_core::lifecycle::Decision,
+    focus_status: bool,
 ) {
     use threatmap_core::lifecycle::{Status, current_user, is_date};
     let field_width = (ui.available_width() - 90.0).clamp(70.0, 180.0);
@@ -906,7 +908,11 @@ fn triage_ui(
                 }
             }
         });
-        combo.response.labelled_by(label.id);
+        let combo = combo.response.labelled_by(label.id);
+        if focus_status {
+            combo.request_focus();
+            combo.scroll_to_me(Some(egui::Align::Center));
+        }
         if let Some(st) = pick {
             let mut d = current.clone();
             d.set_status(st, &current_user(), "");
