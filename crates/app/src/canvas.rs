@@ -818,6 +818,9 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
         if !view.intersects(s) {
             continue;
         }
+        if let Some(e) = model.elements.iter().find(|e| &e.id == id) {
+            accessible_element(ui, app, e, s);
+        }
         let stroke = Stroke::new(if is_sel { 2.5 } else { 1.5 }, if is_sel { selected } else { boundary_line });
         dashed_rect(painter, s, stroke, 8.0 * z);
         if text_visible {

@@ -437,6 +437,13 @@ fn threats_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
                 let mut title = t.title.clone();
                 let l = ui.label("Threat title");
                 let r = ui.add(egui::TextEdit::singleline(&mut title).desired_width(f32::INFINITY)).labelled_by(l.id);
+                // A threat just added takes the keyboard in its title.
+                let new_key = egui::Id::new("new-threat");
+                if ui.data(|d| d.get_temp::<String>(new_key)).as_deref() == Some(t.id.as_str()) {
+                    ui.data_mut(|d| d.remove::<String>(new_key));
+                    r.request_focus();
+                    r.scroll_to_me(Some(egui::Align::Center));
+                }
                 let (tid, id) = (t.id.clone(), e.id.clone());
                 typed(app, &r, &field("title"), move |m| {
                     if let Some(t) = threat_mut(m, &id, &tid) {
@@ -498,6 +505,7 @@ fn threats_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
         if ui.button("Add threat").on_hover_text("Write a threat of your own on this element").clicked() {
             let id = app.doc.model.next_threat_id();
             let title = format!("Threat to {}", threatmap_core::model::one_line(&e.name));
+            ui.data_mut(|d| d.insert_temp(egui::Id::new("new-threat"), id.clone()));
             edit_element(app, &e.id, |x| x.threats.push(Threat { id, title, severity: "Medium".to_owned(), ..Threat::default() }));
         }
     });
