@@ -487,7 +487,7 @@ fn file_import_converts_and_opens_another_tools_model() {
     .unwrap();
     let out = dir.path().join("shop.threatmap.json");
     let mut h = harness(example());
-    h.state_mut().import(threatmap_app::cli::ImportFormat::Otm, &src, &out);
+    h.state_mut().import(threatmap_app::convert::ImportFormat::Otm, &src, &out);
     h.run_steps(3);
     let app = h.state();
     assert!(app.status.starts_with("Imported"), "{}", app.status);
@@ -499,7 +499,7 @@ fn file_import_converts_and_opens_another_tools_model() {
     // A broken file leaves the open model alone and says why.
     let bad = dir.path().join("bad.tm7");
     std::fs::write(&bad, "<!DOCTYPE x [<!ENTITY a \"b\">]><ThreatModel/>").unwrap();
-    h.state_mut().import(threatmap_app::cli::ImportFormat::Tm7, &bad, &dir.path().join("bad.threatmap.json"));
+    h.state_mut().import(threatmap_app::convert::ImportFormat::Tm7, &bad, &dir.path().join("bad.threatmap.json"));
     assert!(h.state().status.contains("declares a DTD"), "{}", h.state().status);
     assert_eq!(h.state().doc.model.name, "Shop");
 }
@@ -517,7 +517,7 @@ fn opening_another_tools_model_imports_it_and_a_file_that_is_no_model_is_refused
     assert!(app.status.contains("Threat Dragon v2 model"), "{}", app.status);
     assert_eq!(
         app.files.asking(),
-        Some(&threatmap_app::files::Purpose::ImportTarget(threatmap_app::cli::ImportFormat::ThreatDragon, td.clone())),
+        Some(&threatmap_app::files::Purpose::ImportTarget(threatmap_app::convert::ImportFormat::ThreatDragon, td.clone())),
         "the app asks where the imported model goes"
     );
     assert_eq!(app.doc.model, before, "the open model is left alone until the import is done");
@@ -822,7 +822,7 @@ fn opening_a_layout_that_contradicts_the_model_keeps_the_model() {
     )
     .unwrap();
     let out = dir.path().join("zones.threatmap.json");
-    h.state_mut().import(threatmap_app::cli::ImportFormat::Otm, &otm, &out);
+    h.state_mut().import(threatmap_app::convert::ImportFormat::Otm, &otm, &out);
     h.run_steps(2);
     let app = h.state();
     assert_eq!(app.doc.model.elements.iter().find(|e| e.id == "api").and_then(|e| e.in_boundary.as_deref()), Some("dmz"));

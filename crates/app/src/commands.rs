@@ -7,7 +7,7 @@ use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
 use threatmap_core::attr::Kind;
 use threatmap_core::templates;
 
-use crate::cli::ImportFormat;
+use crate::convert::ImportFormat;
 use crate::files::Purpose;
 use crate::gui::{ExportKind, Pending, ThreatmapApp};
 

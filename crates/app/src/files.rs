@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use crate::cli::ImportFormat;
+use crate::convert::ImportFormat;
 
 /// What a file is asked for.
 #[derive(Debug, Clone, PartialEq)]

@@ -18,7 +18,7 @@ use crate::commands::UiCommand;
 use threatmap_render::dfd::Badge;
 
 use crate::canvas::CanvasState;
-use crate::cli::ImportFormat;
+use crate::convert::ImportFormat;
 use crate::document::{self, Document};
 use crate::files::{Ask, FileDialogs, Purpose, folder_of};
 
@@ -597,9 +597,9 @@ impl ThreatmapApp {
         let result = (|| -> anyhow::Result<Written> {
             let limit = if format == ImportFormat::Tm7 { threatmap_core::tmt::MAX_TM7_BYTES } else { file::MAX_FILE_BYTES };
             let text = file::read_text(src, limit).map_err(|p| anyhow::anyhow!("{}", p.display_in(&src.display().to_string())))?;
-            let imported = crate::cli::import(format, &text, src, out)?;
+            let imported = crate::convert::import(format, &text, src, out)?;
             for (path, pack) in &imported.packs {
-                crate::cli::write_pack(path, pack)?;
+                crate::convert::write_pack(path, pack)?;
             }
             file::save(&imported.model, out).with_context(|| format!("cannot write {}", out.display()))?;
             Ok((imported.warnings, imported.packs))

@@ -7,11 +7,13 @@
 //! - [`panels`]: palette, inspector, findings table, rule packs;
 //! - [`document`]: the open model, undo/redo, geometry edits;
 //! - [`files`]: file dialogs (the system's, or Threatmap's own where none can be shown);
+//! - [`convert`]: other tools' files into native models (the CLI and the app both call it);
 //! - [`cli`]: the subcommands.
 
 pub mod canvas;
 pub mod cli;
 pub mod commands;
+pub mod convert;
 pub mod document;
 pub mod files;
 pub mod gui;
