@@ -1565,3 +1565,29 @@ fn a_model_is_built_from_the_keyboard_alone() {
     let status = h.state().doc.model.decisions.get(&key).map(|d| d.status);
     assert!(status.is_some_and(|s| s != threatmap_core::lifecycle::Status::Open), "{key}: {status:?}");
 }
+
+#[test]
+fn a_minimap_shows_a_drawing_larger_than_the_view_and_moves_it() {
+    let mut m = Model::new("Large");
+    for k in 0..80 {
+        let id = format!("p{k}");
+        m.elements.push(threatmap_core::model::Element::new(id.clone(), Kind::Process, format!("Process {k}")));
+        let (x, y) = (f64::from(k % 10) * 220.0, f64::from(k / 10) * 160.0);
+        m.layout.insert(id, threatmap_core::model::Placement { x, y, width: Some(120.0), height: Some(60.0), line: Vec::new() });
+    }
+    let mut h = harness(m);
+    h.state_mut().canvas.zoom = 1.0;
+    h.state_mut().canvas.pan = vec2(20.0, 20.0);
+    h.run_steps(3);
+    let mini = h.get_by_label("Minimap: click or drag to move the view").rect();
+    // A click in the map's bottom-right corner shows the drawing's bottom-right part.
+    click_at(&mut h, mini.right_bottom() - vec2(8.0, 8.0));
+    let view = h.state().canvas.screen_rect;
+    let last = screen(&h, rect(&h, "p79").center());
+    assert!(view.contains(last), "the last process is in view after the click: {last:?} in {view:?}");
+    assert!(!h.state().selection.contains("p79") && h.state().selection.is_empty(), "a click on the map selects nothing");
+    // Zoomed out to fit, there is no map.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Num0);
+    h.run_steps(3);
+    assert!(h.query_by_label("Minimap: click or drag to move the view").is_none());
+}

@@ -217,6 +217,49 @@ pub fn canvas_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         response.on_hover_text_at_pointer(badge_tooltip(app, id));
     }
     app.canvas.badge_hits = hits;
+    minimap_ui(ui, app, rect, dark);
+}
+
+/// The minimap: when the drawing is larger than the view, a small map of it in the view's
+/// bottom-right corner with the part shown outlined; a click or drag there moves the view.
+fn minimap_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, view: Rect, dark: bool) {
+    const MAX: Vec2 = vec2(200.0, 130.0);
+    const PAD: f32 = 6.0;
+    let (model, d) = (&app.doc.model, app.canvas.diagram);
+    let drawn: Vec<(Kind, Rect)> = model
+        .elements
+        .iter()
+        .filter(|e| e.kind != Kind::Dataflow)
+        .filter_map(|e| rect_of(model, d, &e.id, e.kind).map(|r| (e.kind, r)))
+        .collect();
+    let bb = drawn.iter().fold(Rect::NOTHING, |a, (_, r)| a.union(*r));
+    let shown = Rect::from_min_max(app.canvas.canvas_from_screen(view.min), app.canvas.canvas_from_screen(view.max));
+    if !bb.is_positive() || shown.contains_rect(bb) || view.width() < MAX.x * 2.5 || view.height() < MAX.y * 2.5 {
+        return;
+    }
+    let scale = (MAX.x / bb.width()).min(MAX.y / bb.height());
+    let size = bb.size() * scale + Vec2::splat(2.0 * PAD);
+    let mini = Rect::from_min_size(view.max - size - Vec2::splat(10.0), size);
+    let to_mini = |p: Pos2| mini.min + Vec2::splat(PAD) + (p - bb.min) * scale;
+    let response = ui.interact(mini, ui.id().with("minimap"), Sense::click_and_drag());
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Other, true, "Minimap: click or drag to move the view"));
+    if let Some(q) = response.interact_pointer_pos().filter(|_| response.clicked() || response.dragged()) {
+        let c = bb.min + (q - mini.min - Vec2::splat(PAD)) / scale;
+        app.canvas.pan = view.size() / 2.0 - c.to_vec2() * app.canvas.zoom;
+    }
+    let painter = ui.painter_at(view);
+    let (paper, ink) = if dark { (Color32::from_gray(40), Color32::from_gray(170)) } else { (Color32::from_gray(248), Color32::from_gray(110)) };
+    painter.rect(mini, 4.0, paper, Stroke::new(1.0, ink), StrokeKind::Inside);
+    for (kind, r) in &drawn {
+        let m = Rect::from_min_max(to_mini(r.min), to_mini(r.max));
+        if *kind == Kind::Boundary {
+            painter.rect_stroke(m, 1.0, Stroke::new(1.0, Color32::from_rgb(200, 60, 60)), StrokeKind::Inside);
+        } else {
+            painter.rect_filled(m, 1.0, ink);
+        }
+    }
+    let part = Rect::from_min_max(to_mini(shown.min), to_mini(shown.max)).intersect(mini);
+    painter.rect_stroke(part, 1.0, Stroke::new(1.5, Color32::from_rgb(37, 99, 235)), StrokeKind::Inside);
 }
 
 /// Exposes a drawn element to screen readers (AccessKit) as a button with its kind, name and
