@@ -800,7 +800,8 @@ fn opening_a_layout_that_contradicts_the_model_keeps_the_model() {
     let app = h.state();
     let memberships = |m: &Model| m.elements.iter().map(|e| (e.id.clone(), e.in_boundary.clone())).collect::<Vec<_>>();
     assert_eq!(memberships(&app.doc.model), memberships(&model), "no membership changed");
-    let (node, zone) = (rect_of(&app.doc.model, 0, "web", Kind::Server).unwrap(), rect_of(&app.doc.model, 0, "vpc", Kind::Boundary).unwrap());
+    let (node, zone) =
+        (rect_of(&app.doc.model, 0, "web", Kind::Server).unwrap(), rect_of(&app.doc.model, 0, "vpc", Kind::Boundary).unwrap());
     assert!(zone.contains(node.center()), "the web server is drawn inside its boundary: {node:?} in {zone:?}");
     assert!(app.status.contains("laid out afresh"), "{}", app.status);
     assert!(app.cache.messages.iter().any(|m| m.contains("laid out afresh")), "{:?}", app.cache.messages);
@@ -944,7 +945,9 @@ fn diagram_tabs_add_switch_and_share_elements() {
     h.state_mut().canvas.zoom = 1.0;
     h.state_mut().canvas.pan = vec2(0.0, 0.0);
     h.run_steps(2);
-    let ids = |h: &Harness<'_, ThreatmapApp>| h.state().doc.model.elements.iter().map(|e| e.id.clone()).collect::<std::collections::BTreeSet<_>>();
+    let ids = |h: &Harness<'_, ThreatmapApp>| {
+        h.state().doc.model.elements.iter().map(|e| e.id.clone()).collect::<std::collections::BTreeSet<_>>()
+    };
     let had = ids(&h);
     let from = h.get_by_label("Lambda").rect().center();
     let to = screen(&h, pos2(300.0, 200.0));
@@ -962,7 +965,13 @@ fn diagram_tabs_add_switch_and_share_elements() {
     h.get_by_label("This diagram").click();
     h.run_steps(3);
     let m = &h.state().doc.model;
-    assert!(rect_of(m, 1, &lambda, Kind::Lambda).is_some() && rect_of(m, 0, &lambda, Kind::Lambda).is_none(), "{:?} {:?} {}", rect_of(m, 0, &lambda, Kind::Lambda), rect_of(m, 1, &lambda, Kind::Lambda), m.diagrams.len());
+    assert!(
+        rect_of(m, 1, &lambda, Kind::Lambda).is_some() && rect_of(m, 0, &lambda, Kind::Lambda).is_none(),
+        "{:?} {:?} {}",
+        rect_of(m, 0, &lambda, Kind::Lambda),
+        rect_of(m, 1, &lambda, Kind::Lambda),
+        m.diagrams.len()
+    );
 
     // Back on the first diagram, the web server is ticked onto the second one too.
     h.state_mut().selection.clear();
@@ -981,7 +990,8 @@ fn diagram_tabs_add_switch_and_share_elements() {
     let k = m.elements.iter().position(|e| e.id == "web").unwrap();
     assert_eq!(m.diagram_membership()[k], std::collections::BTreeSet::from([0, 1]), "web is on both diagrams");
     assert!(rect_of(m, 1, "web", Kind::Server).is_some());
-    let lambda_findings = h.state().analysis().findings.iter().filter(|f| h.state().analysis().prepared.element(f.element).id == lambda).count();
+    let lambda_findings =
+        h.state().analysis().findings.iter().filter(|f| h.state().analysis().prepared.element(f.element).id == lambda).count();
     assert_eq!(findings(&h), before + lambda_findings, "web's findings are counted once");
 
     // File → Export draws the diagram shown; a finding of the lambda, clicked on the first
@@ -1171,7 +1181,12 @@ fn delete_on_a_diagram_keeps_what_other_diagrams_show() {
 
     assert_eq!(&after[..before.len()], &before[..], "no membership changed");
     assert_eq!(after.last(), Some(&None), "the actor is outside every boundary");
-    let drawing = m.elements.iter().filter(|e| on_overview.contains(&e.id)).filter_map(|e| rect_of(m, 0, &e.id, e.kind)).fold(egui::Rect::NOTHING, |a, b| a.union(b));
+    let drawing = m
+        .elements
+        .iter()
+        .filter(|e| on_overview.contains(&e.id))
+        .filter_map(|e| rect_of(m, 0, &e.id, e.kind))
+        .fold(egui::Rect::NOTHING, |a, b| a.union(b));
     let actor = rect_of(m, 0, "actor", Kind::Actor).expect("the actor is on Overview now");
     assert!(actor.min.x > drawing.max.x, "outside every boundary, right of the drawing: {actor:?} {drawing:?}");
     for e in m.elements.iter().filter(|e| !on_overview.contains(&e.id) && e.kind.is_node()) {
@@ -1371,10 +1386,7 @@ fn a_threat_written_in_the_inspector_is_a_finding_like_any_other() {
         let a = h.state().analysis();
         a.findings.iter().find(|f| a.rule(f).id == "T-1").map(|f| (a.view(f).key, a.view(f).title, a.severity(f)))
     };
-    assert_eq!(
-        finding(&h),
-        Some(("T-1@web".into(), "Admin console open to the internet".into(), threatmap_core::rules::Severity::Medium))
-    );
+    assert_eq!(finding(&h), Some(("T-1@web".into(), "Admin console open to the internet".into(), threatmap_core::rules::Severity::Medium)));
     assert!(h.query_by_label_contains("Admin console open to the internet").is_some(), "listed under Findings and in the table");
     let badge_before = h.state().cache.badges.get("web").map(|b| b.count);
     // Severity from the combo box.
@@ -1418,8 +1430,10 @@ fn bulk_triage_decides_about_many_findings_at_once() {
     assert!(rows.len() > 6, "{rows:?}");
     h.get_by_label(&rows[0]).click();
     h.run_steps(2);
+    let at = h.get_by_label(&rows[4]).rect();
     h.get_by_label(&rows[4]).click_modifiers(Modifiers::SHIFT);
     h.run_steps(2);
+    assert_eq!(h.get_by_label(&rows[4]).rect(), at, "the bulk bar appears without moving the rows");
     assert_eq!(h.state().table_selection.len(), 5, "Shift+click takes the rows between");
     h.get_by_label(&rows[2]).click_modifiers(Modifiers::COMMAND);
     h.run_steps(2);
@@ -1435,7 +1449,12 @@ fn bulk_triage_decides_about_many_findings_at_once() {
     h.run_steps(2);
     h.get_by_label("Accepted risk").click();
     h.run_steps(2);
-    for (field, text) in [("Set justification", "Reviewed in the design review of 2 December"), ("Set owner", "alice"), ("Set ticket", "SEC-12"), ("Add tag", "review-q4")] {
+    for (field, text) in [
+        ("Set justification", "Reviewed in the design review of 2 December"),
+        ("Set owner", "alice"),
+        ("Set ticket", "SEC-12"),
+        ("Add tag", "review-q4"),
+    ] {
         h.get_by_label(field).click();
         h.run_steps(1);
         type_text(&mut h, text);
@@ -1535,6 +1554,7 @@ fn a_model_is_built_from_the_keyboard_alone() {
     };
     command(&mut h, "add process");
     name_it(&mut h, "Checkout");
+    let first = rect(&h, &h.state().doc.model.elements[0].id.clone());
     command(&mut h, "add data store");
     name_it(&mut h, "Orders");
     command(&mut h, "add flow");
@@ -1545,7 +1565,8 @@ fn a_model_is_built_from_the_keyboard_alone() {
     let (p, d, f) = (&m.elements[0], &m.elements[1], &m.elements[2]);
     assert_eq!((f.source.as_deref(), f.sink.as_deref()), (Some(p.id.as_str()), Some(d.id.as_str())), "from the element selected before");
     let (rp, rd) = (rect(&h, &p.id), rect(&h, &d.id));
-    assert!(!rp.intersects(rd), "the second node is placed clear of the first: {rp:?} {rd:?}");
+    assert!(!rp.expand(40.0).intersects(rd), "the second node is placed clear of the first, with room for a flow: {rp:?} {rd:?}");
+    assert_eq!(rp, first);
     assert!(h.state().cache.open > 0, "the rules ran on what the keyboard drew");
     // A flow starts only at a node selected just before another node.
     h.key_press(Key::Tab);
@@ -1558,12 +1579,17 @@ fn a_model_is_built_from_the_keyboard_alone() {
     let first = threatmap_app::commands::palette_matches(h.state(), "triage").remove(0).0;
     let threatmap_app::commands::PaletteItem::Finding(key) = first else { panic!("{first:?}") };
     command(&mut h, "triage");
-    for k in [Key::Enter, Key::ArrowDown, Key::ArrowDown, Key::Enter] {
-        h.key_press(k);
-        h.run_steps(2);
-    }
+    assert!(h.state().palette.as_ref().is_some_and(|p| p.triage.as_deref() == Some(key.as_str())), "the palette asks for its status");
+    type_text(&mut h, "accepted");
+    h.key_press(Key::Enter);
+    h.run_steps(3);
     let status = h.state().doc.model.decisions.get(&key).map(|d| d.status);
-    assert!(status.is_some_and(|s| s != threatmap_core::lifecycle::Status::Open), "{key}: {status:?}");
+    assert_eq!(status, Some(threatmap_core::lifecycle::Status::AcceptedRisk), "{key}");
+    // An accepted risk needs a justification: the keyboard is in it.
+    type_text(&mut h, "Internal tool");
+    h.key_press(Key::Tab);
+    h.run_steps(3);
+    assert_eq!(h.state().doc.model.decisions[&key].justification, "Internal tool");
 }
 
 #[test]

@@ -106,7 +106,10 @@ fn methodology_packs_fire_every_rule_on_their_examples() {
         }
         // The example runs the pack without `--rules`.
         let default_run = ok(&["findings", &model, "--format", "tsv"]);
-        assert!(default_run.lines().any(|l| l.split('\t').nth(4).is_some_and(|i| i.starts_with(prefix))), "{example_name} does not name {pack}");
+        assert!(
+            default_run.lines().any(|l| l.split('\t').nth(4).is_some_and(|i| i.starts_with(prefix))),
+            "{example_name} does not name {pack}"
+        );
     }
     // The AI pack reaches through flows: titles name the element at the other end.
     let tsv = ok(&["findings", &example("support-assistant.threatmap.json"), "--rules", "ai", "--format", "tsv"]);
@@ -203,7 +206,13 @@ fn threats_written_on_elements_reach_every_output() {
     let bad = write(dir.path(), "bad.threatmap.json", &serde_json::to_string_pretty(&m).unwrap());
     fails(
         &["validate", &bad],
-        &["Web Server", "threat T-1: unknown severity `Severe`", "the id is used by another threat", "needs a `title`", "unknown STRIDE category `Sniffing`"],
+        &[
+            "Web Server",
+            "threat T-1: unknown severity `Severe`",
+            "the id is used by another threat",
+            "needs a `title`",
+            "unknown STRIDE category `Sniffing`",
+        ],
     );
     // A threat id a rule pack already uses is skipped with a message; the pack's rule stands.
     let web = m["elements"].as_array_mut().unwrap().iter_mut().find(|e| e["id"] == "web").unwrap();
@@ -1032,7 +1041,9 @@ fn completions_cover_every_subcommand() {
         let script = ok(&["completions", "bash"]);
         let dir = tempfile::tempdir().unwrap();
         let file = write(dir.path(), "threatmap.bash", &script);
-        let probe = format!("source '{file}'; COMP_WORDS=(threatmap che); COMP_CWORD=1; _threatmap threatmap che threatmap; echo \"${{COMPREPLY[@]}}\"");
+        let probe = format!(
+            "source '{file}'; COMP_WORDS=(threatmap che); COMP_CWORD=1; _threatmap threatmap che threatmap; echo \"${{COMPREPLY[@]}}\""
+        );
         let o = std::process::Command::new("bash").arg("-c").arg(probe).output().unwrap();
         assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "check", "{}", String::from_utf8_lossy(&o.stderr));
     }
@@ -1087,7 +1098,9 @@ fn colour_follows_the_color_option() {
 fn desktop_entry_mime_types_and_package_assets_agree() {
     let linux = root().join("assets/linux");
     let entry = std::fs::read_to_string(linux.join("threatmap.desktop")).unwrap();
-    let key = |k: &str| entry.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap_or_else(|| panic!("no {k}= in the desktop entry")).to_owned();
+    let key = |k: &str| {
+        entry.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap_or_else(|| panic!("no {k}= in the desktop entry")).to_owned()
+    };
     assert_eq!(key("Exec"), "threatmap %f");
     assert_eq!(key("Icon"), "threatmap");
     assert!(root().join("assets/icons/threatmap.svg").exists());
@@ -1101,11 +1114,15 @@ fn desktop_entry_mime_types_and_package_assets_agree() {
 
     // Every packaged file outside target/ exists (target/ holds what the build writes).
     let manifest = std::fs::read_to_string(root().join("crates/app/Cargo.toml")).unwrap();
-    let sources: Vec<&str> = manifest.lines().filter_map(|l| l.trim().strip_prefix("[\"../../")).map(|l| l.split('"').next().unwrap()).collect();
+    let sources: Vec<&str> =
+        manifest.lines().filter_map(|l| l.trim().strip_prefix("[\"../../")).map(|l| l.split('"').next().unwrap()).collect();
     assert!(sources.len() >= 15, "{sources:?}");
     for src in sources.iter().filter(|s| !s.starts_with("target/")) {
         if let Some((dir, pattern)) = src.rsplit_once("/*") {
-            let n = std::fs::read_dir(root().join(dir)).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(pattern)).count();
+            let n = std::fs::read_dir(root().join(dir))
+                .unwrap()
+                .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(pattern))
+                .count();
             assert!(n > 0, "nothing matches {src}");
         } else {
             assert!(root().join(src).exists(), "{src} is packaged but missing");

@@ -678,3 +678,139 @@ fn autosave_recovers_the_last_edit_after_the_app_is_killed() {
     // Saved: nothing left to recover.
     wait_for(10, "the recovery file to go", || (!recovery.exists()).then_some(()));
 }
+
+/// The workflows TMT and Threat Dragon users rely on, in a real window: the command palette,
+/// a threat of one's own, bulk triage, every template, and a model built and triaged from the
+/// keyboard alone. What the window shows is read back; what was saved is read from the file.
+#[test]
+fn palette_threats_bulk_triage_templates_and_keyboard_in_a_real_window() {
+    if !tools(&["Xvfb", "xdotool", "openbox", "import", "convert", "tesseract"], "the new workflows in a real window") {
+        return;
+    }
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("web-app.threatmap.json");
+    std::fs::copy(common::example("web-app.threatmap.json"), &model).unwrap();
+    let desktop = Desktop::start(true);
+    let app = App::start(&desktop, dir.path(), &[&model], "web-app.threatmap.json");
+    let (w, h) = app.size();
+    let whole = Area { x: 0, y: 0, w, h };
+    // The table and its toolbar, up to the inspector (narrower than `table()` allows for).
+    let table = Area { x: 150, y: h - 260, w: w - 150 - (w as f32 * 0.27) as i32, h: 234 };
+    let command = |text: &str| {
+        app.key("ctrl+k");
+        app.wait_for_text(whole, "Type a command", "the command palette");
+        app.type_text(text);
+        app.key("Return");
+    };
+    let saved = |path: &Path| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap() };
+
+    // The palette: a command by a few letters, then an element by name.
+    let zoom_before = app.status();
+    command("zoom in");
+    let zoom_after = app.status();
+    assert_ne!(zoom_before, zoom_after, "Zoom In from the palette changes the zoom in the status bar");
+    command("go sql");
+    // The inspector shows its attributes (its operating system) and scrolls to its findings.
+    app.wait_for_text(app.inspector(), "CentOS", "the element the palette jumped to");
+
+    // A threat of one's own on the selected element: the new threat has the keyboard in its title.
+    let (_, open_before, _) = app.counts();
+    let header = app.wait_for_text(app.inspector(), "Threats written", "the hand-written threats section");
+    app.click(header);
+    let add = app.wait_for_text(app.inspector(), "Add threat", "the Add threat button");
+    app.click(add);
+    app.key("ctrl+a");
+    app.type_text("Backups copied to a public bucket");
+    app.key("Escape");
+    let (_, open_after, _) = app.counts();
+    assert_eq!(open_after, open_before + 1, "the new threat is an open finding");
+    let filter = app.wait_for_text(app.table(), "Filter", "the table's filter");
+    app.click(filter);
+    app.type_text("Backups");
+    // One row matches (the row itself is highlighted, as its element is selected).
+    app.wait_for_text(app.table(), "(1 of", "the threat in the findings table");
+    app.key("ctrl+a");
+    app.key("BackSpace");
+    app.key("ctrl+s");
+    wait_for(20, "the saved threat", || {
+        std::fs::read_to_string(&model).ok().filter(|t| t.contains("Backups copied to a public bucket")).map(|_| ())
+    });
+    let out = |args: &[&str]| String::from_utf8(Command::new(env!("CARGO_BIN_EXE_threatmap")).args(args).output().unwrap().stdout).unwrap();
+    let path = model.to_str().unwrap();
+    assert!(out(&["export", path, "--format", "sarif"]).contains("Backups copied to a public bucket"), "SARIF carries the threat");
+    assert!(out(&["report", path]).contains("Backups copied to a public bucket"), "the report carries the threat");
+
+    // Bulk triage: every finding shown, one status for all, saved.
+    app.key("Escape");
+    let select = app.wait_for_text(table, "Select shown", "the Select shown button");
+    app.click(select);
+    let keep = app.wait_for_text(table, "(keep)", "the bulk status choice");
+    app.click(keep);
+    let mitigated = app.wait_for_text(whole, "Mitigated", "the status list");
+    app.click(mitigated);
+    let apply = app.wait_for_text(table, "Apply", "the Apply button");
+    app.click(apply);
+    let (_, open_now, decided_now) = app.counts();
+    assert!(open_now == 0 && decided_now >= 20, "bulk triage decided {decided_now} findings, {open_now} left open");
+    app.key("ctrl+s");
+    wait_for(20, "the saved decisions", || {
+        let v = saved(&model);
+        let n = v["decisions"].as_object().map_or(0, |d| d.values().filter(|d| d["status"] == "mitigated").count());
+        (n >= 20).then_some(())
+    });
+
+    // Every template starts a model with findings (the untitled model is discarded each time).
+    for (query, title) in [
+        ("template web", "Web application"),
+        ("template mobile", "Mobile app with API"),
+        ("template kubernetes", "Cloud microservices on Kubernetes"),
+        ("template iot", "IoT device"),
+        ("template llm", "LLM application with tools"),
+    ] {
+        command(query);
+        if app.find(&app.shot("prompt"), whole, "Discard").is_some() {
+            let discard = app.wait_for_text(whole, "Discard", "the unsaved-changes prompt");
+            app.click(discard);
+        }
+        wait_for(20, "the template's model", || app.title().contains("Untitled").then_some(()));
+        app.wait_for_text(app.inspector(), title.split(' ').next().unwrap(), "the template's name in the inspector");
+        let (elements, open, _) = app.counts();
+        assert!(elements >= 8 && open > 0, "{title}: {elements} elements, {open} open findings");
+    }
+
+    // The keyboard alone: two nodes, a flow, a finding triaged, Save As.
+    app.key("ctrl+n");
+    let discard = app.wait_for_text(whole, "Discard", "the unsaved-changes prompt");
+    app.click(discard);
+    app.focus();
+    command("add process");
+    app.key("ctrl+a");
+    app.type_text("Checkout");
+    app.key("Escape");
+    command("add data store");
+    app.key("ctrl+a");
+    app.type_text("Orders");
+    app.key("Escape");
+    command("add flow");
+    app.key("ctrl+a");
+    app.type_text("Save order");
+    app.key("Escape");
+    let (elements, open, decided) = app.counts();
+    assert_eq!((elements, decided), (3, 0), "three elements drawn from the keyboard");
+    assert!(open > 0);
+    command("triage");
+    app.wait_for_text(whole, "Type a status", "the palette asking for a status");
+    app.type_text("mitigated");
+    app.key("Return");
+    let (_, open_after, decided_after) = app.counts();
+    assert_eq!((open_after, decided_after), (open - 1, 1), "one finding triaged from the keyboard");
+    app.key("ctrl+shift+s");
+    let kb = dir.path().join("keyboard.threatmap.json");
+    app.choose_file(&kb);
+    wait_for(20, "the model drawn from the keyboard", || (elements_in(&kb, None) == Some(3)).then_some(()));
+    let v = saved(&kb);
+    assert_eq!(v["decisions"].as_object().map_or(0, |d| d.len()), 1);
+    let flow = &v["elements"][2];
+    assert_eq!((flow["kind"].as_str(), flow["name"].as_str()), (Some("Dataflow"), Some("Save order")));
+}

@@ -230,8 +230,7 @@ fn nothing_hidden(m: &Model) -> Result<(), String> {
 fn drawing_agrees(m: &Model, d: usize) -> Result<(), String> {
     let layout = m.layout_of(d);
     let membership = m.diagram_membership();
-    let shared: BTreeSet<&str> =
-        m.elements.iter().zip(&membership).filter(|(_, on)| on.len() > 1).map(|(e, _)| e.id.as_str()).collect();
+    let shared: BTreeSet<&str> = m.elements.iter().zip(&membership).filter(|(_, on)| on.len() > 1).map(|(e, _)| e.id.as_str()).collect();
     let boxes: Vec<(&str, Rect)> = m
         .elements
         .iter()
@@ -353,4 +352,3 @@ proptest! {
         }
     }
 }
-

@@ -1108,8 +1108,7 @@ fn otm_round_trip_works_in_another_folder_and_validate_checks_rule_packs() {
 fn regraft_guids(text: &str) -> String {
     let b = text.as_bytes();
     let is_guid = |s: &[u8]| {
-        s.len() == 36
-            && s.iter().enumerate().all(|(k, c)| if [8, 13, 18, 23].contains(&k) { *c == b'-' } else { c.is_ascii_hexdigit() })
+        s.len() == 36 && s.iter().enumerate().all(|(k, c)| if [8, 13, 18, 23].contains(&k) { *c == b'-' } else { c.is_ascii_hexdigit() })
     };
     let mut out = String::with_capacity(text.len());
     let mut k = 0;
@@ -1195,7 +1194,8 @@ fn tmt_diagram_tabs_and_threat_dragon_diagrams_stay_separate_diagrams() {
     assert_eq!(again["diagrams"], model["diagrams"], "OTM keeps each diagram and its positions");
 
     // Threat Dragon: a model with two diagrams (the demo's and a copy) gives two diagrams.
-    let mut td: Value = serde_json::from_str(&std::fs::read_to_string(shared.join("compat/threat-dragon/v2-threat-model.json")).unwrap()).unwrap();
+    let mut td: Value =
+        serde_json::from_str(&std::fs::read_to_string(shared.join("compat/threat-dragon/v2-threat-model.json")).unwrap()).unwrap();
     let mut second: Value = serde_json::from_str(&regraft_guids(&td["detail"]["diagrams"][0].to_string())).unwrap();
     second["title"] = Value::from("Admin flows");
     td["detail"]["diagrams"].as_array_mut().unwrap().push(second);
@@ -1237,9 +1237,8 @@ fn recorded_threats_on_out_of_scope_elements_are_kept_and_marked() {
         expected.lines().skip(1).map(|l| l.split('\t').collect::<Vec<_>>()).filter(|c| c[1] == flow).map(|c| c[0].to_owned()).collect();
     assert!(!stored_on_flow.is_empty(), "TMT stored threats on {flow}");
 
-    let rows = |args: &[&str]| -> Vec<Vec<String>> {
-        ok(args).lines().skip(1).map(|l| l.split('\t').map(str::to_owned).collect()).collect()
-    };
+    let rows =
+        |args: &[&str]| -> Vec<Vec<String>> { ok(args).lines().skip(1).map(|l| l.split('\t').map(str::to_owned).collect()).collect() };
     let open = rows(&["findings", out.to_str().unwrap(), "--format", "tsv"]);
     assert!(open.iter().all(|r| r[1] != flow), "no open finding on the out-of-scope flow");
     let all = rows(&["findings", out.to_str().unwrap(), "--format", "tsv", "--all"]);
@@ -1268,7 +1267,11 @@ fn tmt_storage_stencils_drawn_as_external_interactors_import_as_data_stores() {
     let out = dir.path().join("rds.threatmap.json");
     let o = run(&["import", "tm7", tm7.to_str().unwrap(), "-o", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(stderr(&o).contains("is an external interactor of type \"Amazon RDS\" in its template; imported as a data store"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is an external interactor of type \"Amazon RDS\" in its template; imported as a data store"),
+        "{}",
+        stderr(&o)
+    );
     let model: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let interactor = model["elements"].as_array().unwrap().iter().find(|e| e["name"] == "Generic External Interactor").unwrap();
     assert_eq!(interactor["kind"], "Datastore");

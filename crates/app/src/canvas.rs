@@ -248,7 +248,8 @@ fn minimap_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, view: Rect, dark: bool)
         app.canvas.pan = view.size() / 2.0 - c.to_vec2() * app.canvas.zoom;
     }
     let painter = ui.painter_at(view);
-    let (paper, ink) = if dark { (Color32::from_gray(40), Color32::from_gray(170)) } else { (Color32::from_gray(248), Color32::from_gray(110)) };
+    let (paper, ink) =
+        if dark { (Color32::from_gray(40), Color32::from_gray(170)) } else { (Color32::from_gray(248), Color32::from_gray(110)) };
     painter.rect(mini, 4.0, paper, Stroke::new(1.0, ink), StrokeKind::Inside);
     for (kind, r) in &drawn {
         let m = Rect::from_min_max(to_mini(r.min), to_mini(r.max));
@@ -275,7 +276,12 @@ fn accessible_element(ui: &egui::Ui, app: &ThreatmapApp, e: &threatmap_core::mod
     ui.ctx().accesskit_node_builder(ui.id().with(("element", &e.id)), |n| {
         n.set_role(egui::accesskit::Role::Button);
         n.set_label(label);
-        n.set_bounds(egui::accesskit::Rect { x0: f64::from(s.min.x), y0: f64::from(s.min.y), x1: f64::from(s.max.x), y1: f64::from(s.max.y) });
+        n.set_bounds(egui::accesskit::Rect {
+            x0: f64::from(s.min.x),
+            y0: f64::from(s.min.y),
+            x1: f64::from(s.max.x),
+            y1: f64::from(s.max.y),
+        });
         n.set_selected(selected);
     });
 }

@@ -218,9 +218,8 @@ impl UiCommand {
     pub fn menu(self) -> Menu {
         use UiCommand::*;
         match self {
-            New | NewFromTemplate(_) | Open | Save | SaveAs | ImportPytm | Import(_) | CompareBaseline | ClearBaseline | Export(_) | Quit => {
-                Menu::File
-            }
+            New | NewFromTemplate(_) | Open | Save | SaveAs | ImportPytm | Import(_) | CompareBaseline | ClearBaseline | Export(_)
+            | Quit => Menu::File,
             Undo | Redo | Cut | Copy | Paste | Duplicate | Delete | SelectAll | SelectNone => Menu::Edit,
             ZoomIn | ZoomOut | Fit | ToggleGrid | ToggleTable | ToggleDark | CommandPalette => Menu::View,
             AutoLayout | RulePacks | Validate => Menu::Model,
@@ -333,9 +332,11 @@ impl ThreatmapApp {
             Quit => self.request(Pending::Quit),
             Undo => {
                 self.doc.undo();
+                self.status = "Undone".to_owned();
             }
             Redo => {
                 self.doc.redo();
+                self.status = "Redone".to_owned();
             }
             Cut => {
                 self.copy(ctx);
@@ -405,6 +406,18 @@ impl ThreatmapApp {
         (source != sink && node(source) && node(sink)).then(|| (source.clone(), sink.clone()))
     }
 
+    /// Gives the finding `key` a status (one undo step, recorded in its history) and opens it
+    /// in the inspector, the keyboard in its justification where the status needs one.
+    pub fn set_status(&mut self, key: &str, status: threatmap_core::lifecycle::Status) {
+        let who = threatmap_core::lifecycle::current_user();
+        self.doc.edit(|m| m.decisions.entry(key.to_owned()).or_default().set_status(status, &who, ""));
+        self.focus_finding = Some(key.to_owned());
+        let needs = self.doc.model.decisions.get(key).is_some_and(|d| d.missing_justification());
+        self.focus_triage = needs;
+        self.status =
+            if needs { format!("{key}: {}; say why in its justification", status.label()) } else { format!("{key}: {}", status.label()) };
+    }
+
     /// Selects what was just added and puts the keyboard in its name field.
     fn select_new(&mut self, id: String) {
         self.selection = std::iter::once(id.clone()).collect();
@@ -416,7 +429,8 @@ impl ThreatmapApp {
     /// diagram shown draws, in model order, and keeps it in view.
     fn step_selection(&mut self, by: isize) {
         let m = &self.doc.model;
-        let shown: Vec<&str> = m.elements.iter().zip(m.shown_on(self.canvas.diagram)).filter(|(_, on)| *on).map(|(e, _)| e.id.as_str()).collect();
+        let shown: Vec<&str> =
+            m.elements.iter().zip(m.shown_on(self.canvas.diagram)).filter(|(_, on)| *on).map(|(e, _)| e.id.as_str()).collect();
         if shown.is_empty() {
             return;
         }
@@ -428,7 +442,6 @@ impl ThreatmapApp {
         };
         let id = shown[next as usize].to_owned();
         self.selection = std::iter::once(id.clone()).collect();
-        self.show_findings_of = Some(id.clone());
         self.canvas.keep_in_view = Some(id);
     }
 
@@ -509,6 +522,8 @@ pub struct Palette {
     pub selected: usize,
     /// The frame it opened in: the click that opened it does not close it.
     pub opened_in_frame: Option<u64>,
+    /// Choosing a status for this finding (by key) rather than a command.
+    pub triage: Option<String>,
 }
 
 /// One match in the palette.
@@ -520,13 +535,22 @@ pub enum PaletteItem {
     Element(String),
     /// A finding of the selected element to decide about, by key.
     Finding(String),
+    /// The status to give the finding being triaged.
+    Status(threatmap_core::lifecycle::Status),
 }
 
 /// The palette's matches for `query`, best first: the commands that can run now, and every
 /// element by kind and name.
 pub fn palette_matches(app: &ThreatmapApp, query: &str) -> Vec<(PaletteItem, String)> {
-    let mut items: Vec<(PaletteItem, String)> =
-        UiCommand::all().into_iter().filter(|c| app.can_run(*c) && *c != UiCommand::CommandPalette).map(|c| (PaletteItem::Command(c), c.palette_text())).collect();
+    if app.palette.as_ref().is_some_and(|p| p.triage.is_some()) {
+        let items = threatmap_core::lifecycle::Status::ALL.map(|s| (PaletteItem::Status(s), s.label().to_owned()));
+        return fuzzy(query, items.into_iter().collect());
+    }
+    let mut items: Vec<(PaletteItem, String)> = UiCommand::all()
+        .into_iter()
+        .filter(|c| app.can_run(*c) && *c != UiCommand::CommandPalette)
+        .map(|c| (PaletteItem::Command(c), c.palette_text()))
+        .collect();
     items.extend(app.doc.model.elements.iter().map(|e| {
         let name = threatmap_core::model::one_line(&e.name);
         (PaletteItem::Element(e.id.clone()), format!("Go to {} {name}", kind_words(e.kind)))
@@ -539,6 +563,11 @@ pub fn palette_matches(app: &ThreatmapApp, query: &str) -> Vec<(PaletteItem, Str
             items.push((PaletteItem::Finding(a.key(f)), format!("Triage {} {title}", a.rule(f).id)));
         }
     }
+    fuzzy(query, items)
+}
+
+/// `items` that match `query`, best first (ties keep their order).
+fn fuzzy(query: &str, items: Vec<(PaletteItem, String)>) -> Vec<(PaletteItem, String)> {
     let pattern = Pattern::parse(query, CaseMatching::Ignore, Normalization::Smart);
     let mut matcher = nucleo_matcher::Matcher::new(nucleo_matcher::Config::DEFAULT);
     struct Text(PaletteItem, String);
@@ -574,8 +603,9 @@ const PALETTE_ROWS: usize = 12;
 /// The command palette window: type to search, Up/Down to choose, Enter to run or jump,
 /// Escape to close.
 pub fn palette_ui(ctx: &egui::Context, app: &mut ThreatmapApp) {
+    let Some(palette) = app.palette.as_ref() else { return };
+    let matches = palette_matches(app, &palette.query.clone());
     let Some(mut palette) = app.palette.take() else { return };
-    let matches = palette_matches(app, &palette.query);
     let (up, down, enter, escape) = ctx.input_mut(|i| {
         (
             i.consume_key(Modifiers::NONE, Key::ArrowUp),
@@ -602,7 +632,11 @@ pub fn palette_ui(ctx: &egui::Context, app: &mut ThreatmapApp) {
         egui::Frame::popup(ui.style()).show(ui, |ui| {
             ui.set_width(width);
             let edit = egui::TextEdit::singleline(&mut palette.query)
-                .hint_text("Type a command or an element's name")
+                .hint_text(if palette.triage.is_some() {
+                    "Type a status: mitigated, accepted, …"
+                } else {
+                    "Type a command or an element's name"
+                })
                 .desired_width(f32::INFINITY)
                 .id(egui::Id::new("command-palette-query"));
             let r = ui.add(edit);
@@ -619,6 +653,7 @@ pub fn palette_ui(ctx: &egui::Context, app: &mut ThreatmapApp) {
                     PaletteItem::Command(c) => c.shortcuts().first().map(|s| ctx.format_shortcut(s)).unwrap_or_default(),
                     PaletteItem::Element(id) => open_findings_text(app, id),
                     PaletteItem::Finding(key) => app.doc.model.decisions.get(key).map(|d| d.status).unwrap_or_default().label().to_owned(),
+                    PaletteItem::Status(_) => String::new(),
                 };
                 let row = ui.horizontal(|ui| {
                     let r = ui.add(egui::Button::selectable(k == palette.selected, text.as_str()).truncate());
@@ -639,15 +674,23 @@ pub fn palette_ui(ctx: &egui::Context, app: &mut ThreatmapApp) {
     if *palette.opened_in_frame.get_or_insert(frame) != frame && response.response.clicked_elsewhere() {
         close = true;
     }
+    // Choosing a finding asks for its status next, in the palette.
+    if let Some(PaletteItem::Finding(key)) = &chosen {
+        palette = Palette { triage: Some(key.clone()), ..Palette::default() };
+        close = false;
+    }
+    let triaged = palette.triage.clone();
     if !close {
         app.palette = Some(palette);
     }
     match chosen {
         Some(PaletteItem::Command(c)) => app.run(c, ctx),
         Some(PaletteItem::Element(id)) => app.go_to(&id),
-        Some(PaletteItem::Finding(key)) => {
-            app.focus_finding = Some(key);
-            app.focus_triage = true;
+        Some(PaletteItem::Finding(key)) => app.focus_finding = Some(key),
+        Some(PaletteItem::Status(status)) => {
+            if let Some(key) = triaged {
+                app.set_status(&key, status);
+            }
         }
         None => {}
     }

@@ -292,7 +292,11 @@ pub fn remove_diagram_keeping(model: &mut Model, d: usize) -> Vec<String> {
     let waypoints: Vec<(String, Placement)> = model
         .elements
         .iter()
-        .filter(|e| e.kind == Kind::Dataflow && e.source.as_ref().is_some_and(|s| moved.contains(s)) && e.sink.as_ref().is_some_and(|s| moved.contains(s)))
+        .filter(|e| {
+            e.kind == Kind::Dataflow
+                && e.source.as_ref().is_some_and(|s| moved.contains(s))
+                && e.sink.as_ref().is_some_and(|s| moved.contains(s))
+        })
         .filter_map(|e| Some((e.id.clone(), model.layout_of(d).get(&e.id)?.clone())))
         .collect();
     model.remove_diagram(d);
@@ -300,7 +304,9 @@ pub fn remove_diagram_keeping(model: &mut Model, d: usize) -> Vec<String> {
     let used = model.elements.iter().filter_map(|e| rect_of(model, target, &e.id, e.kind)).fold(Rect::NOTHING, |a, b| a.union(b));
     let bbox = placed
         .iter()
-        .map(|(_, p)| Rect::from_min_size(pos2(p.x as f32, p.y as f32), vec2(p.width.unwrap_or(0.0) as f32, p.height.unwrap_or(0.0) as f32)))
+        .map(|(_, p)| {
+            Rect::from_min_size(pos2(p.x as f32, p.y as f32), vec2(p.width.unwrap_or(0.0) as f32, p.height.unwrap_or(0.0) as f32))
+        })
         .fold(Rect::NOTHING, |a, b| a.union(b));
     let to = if used.is_positive() { pos2(used.max.x + 80.0, used.min.y) } else { pos2(40.0, 40.0) };
     let shift = if bbox.is_positive() { to - bbox.min } else { Vec2::ZERO };
@@ -482,9 +488,11 @@ pub fn moving_with(model: &Model, d: usize, ids: &BTreeSet<String>) -> BTreeSet<
     for id in ids {
         let Some(e) = model.elements.iter().find(|e| &e.id == id) else { continue };
         if e.kind == Kind::Boundary {
-            out.extend(descendants(model, id).into_iter().filter(|x| {
-                layout.contains_key(x) && model.elements.iter().any(|el| &el.id == x && el.kind != Kind::Dataflow)
-            }));
+            out.extend(
+                descendants(model, id)
+                    .into_iter()
+                    .filter(|x| layout.contains_key(x) && model.elements.iter().any(|el| &el.id == x && el.kind != Kind::Dataflow)),
+            );
         }
         if e.kind != Kind::Dataflow {
             out.insert(id.clone());
@@ -542,7 +550,9 @@ pub fn add_element(model: &mut Model, d: usize, kind: Kind, at: Pos2) -> String 
     let base = if kind == Kind::Boundary { "Trust boundary".to_owned() } else { kind.label().to_owned() };
     let taken = |n: &str| model.elements.iter().any(|e| e.name == n);
     let name = if taken(&base) { (2..).map(|k| format!("{base} {k}")).find(|n| !taken(n)).unwrap_or(base) } else { base };
-    let id = threatmap_core::model::unique_id(&name, |id| model.elements.iter().any(|e| e.id == id) || model.layouts().any(|l| l.contains_key(id)));
+    let id = threatmap_core::model::unique_id(&name, |id| {
+        model.elements.iter().any(|e| e.id == id) || model.layouts().any(|l| l.contains_key(id))
+    });
     let mut e = Element::new(id.clone(), kind, name);
     if let Some(level) = model.diagrams.get(d).and_then(|x| x.level) {
         e.levels = Some(vec![level]);
@@ -667,7 +677,12 @@ fn free_rect(model: &Model, d: usize, id: &str, size: Vec2) -> Rect {
 /// The spot, and whether it keeps the drawing true to the model (`false`: the best that was
 /// found inside a boundary with no room, which the caller may refuse).
 fn spot_search(model: &Model, d: usize, id: &str, size: Vec2, boundary: bool) -> (Pos2, bool) {
-    let used = model.elements.iter().filter(|x| x.id != id).filter_map(|x| rect_of(model, d, &x.id, x.kind)).fold(Rect::NOTHING, |a, b| a.union(b));
+    let used = model
+        .elements
+        .iter()
+        .filter(|x| x.id != id)
+        .filter_map(|x| rect_of(model, d, &x.id, x.kind))
+        .fold(Rect::NOTHING, |a, b| a.union(b));
     let beside = if used.is_positive() { pos2(used.max.x + 60.0, used.min.y) } else { pos2(40.0, 40.0) };
     let Some(e) = model.elements.iter().find(|e| e.id == id) else { return (beside, true) };
     let Some(parent) = e.in_boundary.as_deref().and_then(|b| rect_of(model, d, b, Kind::Boundary).map(|r| (b, r))) else {
@@ -760,7 +775,8 @@ pub fn remove_from_diagram(model: &mut Model, d: usize, ids: &BTreeSet<String>) 
 /// nearest free point of a spiral around it (`near` itself when all else is taken).
 pub fn spot_near(model: &Model, d: usize, near: Pos2, size: Vec2) -> Pos2 {
     let nodes: Vec<Rect> = model.elements.iter().filter(|x| x.kind.is_node()).filter_map(|x| rect_of(model, d, &x.id, x.kind)).collect();
-    let free = |c: Pos2| !nodes.iter().any(|n| n.intersects(Rect::from_center_size(c, size).expand(16.0)));
+    // Room for a flow and its label between the new node and the others.
+    let free = |c: Pos2| !nodes.iter().any(|n| n.intersects(Rect::from_center_size(c, size).expand(70.0)));
     let step = 20.0;
     for ring in 0..40 {
         let r = ring as f32 * step;
@@ -781,7 +797,9 @@ pub fn add_flow(model: &mut Model, source: &str, sink: &str) -> String {
     let n = model.elements.iter().filter(|e| e.kind == Kind::Dataflow).count() + 1;
     let taken = |n: &str| model.elements.iter().any(|e| e.name == n);
     let name = (n..).map(|k| format!("Flow {k}")).find(|x| !taken(x)).unwrap_or_default();
-    let id = threatmap_core::model::unique_id(&name, |id| model.elements.iter().any(|e| e.id == id) || model.layouts().any(|l| l.contains_key(id)));
+    let id = threatmap_core::model::unique_id(&name, |id| {
+        model.elements.iter().any(|e| e.id == id) || model.layouts().any(|l| l.contains_key(id))
+    });
     let mut flow = Element::flow(id.clone(), name, source, sink);
     // In a numbered model a new flow comes last (unnumbered flows would be numbered first).
     if model.is_ordered {

@@ -135,7 +135,7 @@ pub struct ThreatmapApp {
     pub table_anchor: Option<String>,
     /// Put the keyboard in the inspector's name field on the next frame (Enter on a selection).
     pub focus_name_field: bool,
-    /// Put the keyboard on the status of the finding `focus_finding` opens.
+    /// Put the keyboard in the justification of the finding `focus_finding` opens.
     pub focus_triage: bool,
     /// The element selected alone before the one selected alone now (a keyboard flow starts
     /// there), and the one selected now.
@@ -179,10 +179,9 @@ fn placed_document(mut model: Model, path: Option<PathBuf>) -> (Document, Option
     let said = match relaid.as_slice() {
         [] => None,
         _ if model.diagrams.is_empty() => Some(RELAID.to_owned()),
-        ds => Some(format!(
-            "{} {RELAID}",
-            ds.iter().map(|&d| format!("diagram {:?}", model.diagram_name(d))).collect::<Vec<_>>().join(", ")
-        )),
+        ds => {
+            Some(format!("{} {RELAID}", ds.iter().map(|&d| format!("diagram {:?}", model.diagram_name(d))).collect::<Vec<_>>().join(", ")))
+        }
     };
     (Document::new(model, path), said)
 }
@@ -338,7 +337,11 @@ impl ThreatmapApp {
             install_fonts(&ctx);
         }
         if self.dark_applied != Some(self.dark) {
-            ctx.set_visuals(if self.dark { egui::Visuals::dark() } else { egui::Visuals::light() });
+            let mut visuals = if self.dark { egui::Visuals::dark() } else { egui::Visuals::light() };
+            // A blinking cursor repaints the window twice a second: a steady one keeps an app
+            // waiting in a text field idle.
+            visuals.text_cursor.blink = false;
+            ctx.set_visuals(visuals);
             self.dark_applied = Some(self.dark);
         }
         self.fit_window_to_screen(&ctx);
@@ -415,13 +418,15 @@ impl ThreatmapApp {
         ui.horizontal(|ui| {
             let c = &self.cache;
             let decided = c.findings.len() - c.open;
+            let n = self.doc.model.elements.len();
             ui.label(format!(
-                "{} elements · {} open findings · {} decided · {} not applicable",
-                self.doc.model.elements.len(),
+                "{n} element{} · {} open findings · {} decided · {} excluded",
+                if n == 1 { "" } else { "s" },
                 c.open,
                 decided,
                 c.excluded.len()
-            ));
+            ))
+            .on_hover_text("Excluded: findings that an assumption rules out, or on elements out of scope");
             ui.separator();
             ui.label(format!("rules {:.1} ms", self.cache.took.as_secs_f64() * 1e3));
             ui.separator();
@@ -689,7 +694,11 @@ impl ThreatmapApp {
                 let stem = src.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "imported".to_owned());
                 ("Save the imported model as".to_owned(), true, MODEL, Some(format!("{stem}.threatmap.json")), folder_of(Some(src)))
             }
-            Purpose::SaveAs => ("Save the threat model as".to_owned(), true, MODEL, Some(format!("{slug}.threatmap.json")), here),
+            Purpose::SaveAs => {
+                // Save As of a saved model proposes its own file name, to change from there.
+                let name = self.doc.path.as_deref().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned());
+                ("Save the threat model as".to_owned(), true, MODEL, Some(name.unwrap_or_else(|| format!("{slug}.threatmap.json"))), here)
+            }
             Purpose::Export(kind) => {
                 // A model with several diagrams exports the one shown: its name is in the file's.
                 let dfd = match self.doc.model.diagrams.len() {
@@ -962,7 +971,6 @@ impl ThreatmapApp {
         }
         self.reveal(id);
         self.selection = std::iter::once(id.to_owned()).collect();
-        self.show_findings_of = Some(id.to_owned());
         self.canvas.center_on = Some(id.to_owned());
     }
 

@@ -47,7 +47,16 @@ pub fn palette_ui(ui: &mut egui::Ui) {
 
 /// Properties and findings of the selection.
 pub fn inspector_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+    // Another selection shows from its top (its name first), unless a badge asked for its
+    // findings.
+    let shown_id = ui.id().with("inspector-shows");
+    let shows: Option<BTreeSet<String>> = ui.data(|d| d.get_temp(shown_id));
+    let mut area = egui::ScrollArea::vertical().auto_shrink([false, false]);
+    if shows.as_ref() != Some(&app.selection) {
+        ui.data_mut(|d| d.insert_temp(shown_id, app.selection.clone()));
+        area = area.vertical_scroll_offset(0.0);
+    }
+    area.show(ui, |ui| {
         // Nothing may be wider than the panel: egui would widen the panel under the canvas,
         // which hides its left part. Text wraps, fields and combos fit the width.
         let width = ui.available_width();
@@ -107,7 +116,7 @@ fn model_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     }
     ui.add_space(8.0);
     ui.label(RichText::new("How to draw").strong());
-    ui.label("Drag stencils from the palette. Drag from a node's blue handle to another node for a dataflow. Drop elements inside a boundary to put them in it. Select something to see its findings.");
+    ui.label("Drag stencils from the palette. Drag from a node's blue handle to another node for a dataflow. Drop elements inside a boundary to put them in it. Select something to see its findings. Ctrl+K finds any command or element; from the keyboard, \"add process\" and the like draw, Tab selects, the arrows move.");
 }
 
 /// The value of an attribute for an editor.
@@ -485,7 +494,8 @@ fn threats_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
                 let (tid, id) = (t.id.clone(), e.id.clone());
                 typed(app, &r, &field("mitigations"), move |m| {
                     if let Some(t) = threat_mut(m, &id, &tid) {
-                        t.mitigations = mitigations.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).map(str::to_owned).collect();
+                        t.mitigations =
+                            mitigations.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).map(str::to_owned).collect();
                     }
                 });
                 let l = ui.label("References (comma-separated)");
@@ -839,8 +849,8 @@ fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
             ui.label(format!("Severity: {}", v.severity.name()));
             let key = v.key.clone();
             let current = app.doc.model.decisions.get(&key).cloned().unwrap_or_default();
-            let focus_status = focused && std::mem::take(&mut app.focus_triage);
-            triage_ui(ui, &mut edits, &key, &current, focus_status);
+            let focus_justification = focused && std::mem::take(&mut app.focus_triage);
+            triage_ui(ui, &mut edits, &key, &current, focus_justification);
             if !v.stride.is_empty() {
                 ui.label(format!("STRIDE: {}", v.stride.join(", ")));
             }
@@ -864,7 +874,8 @@ fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
                     }
                 }
             }
-            let why = a.explain(f);
+            // A threat written by hand fires on its element: there is no rule to explain.
+            let why = if a.rule(f).pack == "model" { Vec::new() } else { a.explain(f) };
             if !why.is_empty() {
                 ui.label(RichText::new("Why it fired").strong());
                 for w in why {
@@ -902,7 +913,7 @@ fn triage_ui(
     edits: &mut Vec<(String, threatmap_core::lifecycle::Decision)>,
     key: &str,
     current: &threatmap_core::lifecycle::Decision,
-    focus_status: bool,
+    focus_justification: bool,
 ) {
     use threatmap_core::lifecycle::{Status, current_user, is_date};
     let field_width = (ui.available_width() - 90.0).clamp(70.0, 180.0);
@@ -916,11 +927,7 @@ fn triage_ui(
                 }
             }
         });
-        let combo = combo.response.labelled_by(label.id);
-        if focus_status {
-            combo.request_focus();
-            combo.scroll_to_me(Some(egui::Align::Center));
-        }
+        combo.response.labelled_by(label.id);
         if let Some(st) = pick {
             let mut d = current.clone();
             d.set_status(st, &current_user(), "");
@@ -940,6 +947,10 @@ fn triage_ui(
             // The justification is prose: it wraps over several lines.
             let edit = if field == 0 { egui::TextEdit::multiline(&mut buf).desired_rows(2) } else { egui::TextEdit::singleline(&mut buf) };
             let r = ui.add(edit.desired_width(field_width)).labelled_by(l.id);
+            if field == 0 && focus_justification {
+                r.request_focus();
+                r.scroll_to_me(Some(egui::Align::Center));
+            }
             ui.end_row();
             if r.has_focus() || r.changed() {
                 ui.data_mut(|d| d.insert_temp(id, buf.clone()));
@@ -1066,7 +1077,9 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             }
             select_shown = ui
                 .button("Select shown")
-                .on_hover_text("Choose every finding the table shows, to decide about them at once (Ctrl+click and Shift+click choose rows)")
+                .on_hover_text(
+                    "Choose every finding the table shows, to decide about them at once (Ctrl+click and Shift+click choose rows)",
+                )
                 .clicked();
         }
     });
@@ -1084,7 +1097,13 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                     let e = a.prepared.element(f.element);
                     Row {
                         open: a.is_open(f),
-                        status: if f.excluded_by.as_deref() == Some(threatmap_core::engine::OUT_OF_SCOPE) { "Out of scope" } else if f.excluded_by.is_some() { "Not applicable (assumption)" } else { a.status(f).label() },
+                        status: if f.excluded_by.as_deref() == Some(threatmap_core::engine::OUT_OF_SCOPE) {
+                            "Out of scope"
+                        } else if f.excluded_by.is_some() {
+                            "Not applicable (assumption)"
+                        } else {
+                            a.status(f).label()
+                        },
                         severity: a.severity(f),
                         key: a.key(f),
                         id: a.rule(f).id.clone(),
@@ -1189,9 +1208,6 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         })
         .inner
     }
-    if app.table_selection.len() > 1 && tab == 0 {
-        bulk_triage_ui(ui, app);
-    }
     ui.horizontal(|ui| {
         for (k, (label, by)) in [("Severity", SortBy::Severity), ("ID", SortBy::Id), ("Title", SortBy::Title), ("Element", SortBy::Element)]
             .into_iter()
@@ -1208,74 +1224,90 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     let row_h = 20.0;
     let dark = ui.visuals().dark_mode;
     let focused = app.focus_finding.clone();
-    egui::ScrollArea::vertical().auto_shrink([false, false]).show_rows(ui, row_h, shown.len(), |ui, range| {
-        for r in &shown[range] {
-            // The whole row is one button: a click selects the element and opens the finding.
-            let background = ui.painter().add(egui::Shape::Noop);
-            let row = ui.horizontal(|ui| {
-                let (_, _, letter) = threatmap_render::dfd::severity_style(r.severity);
-                cell(ui, widths[0], row_h, |ui| {
-                    let text = if narrow { letter.to_owned() } else { format!("{letter} · {}", r.severity.name()) };
-                    ui.add(egui::Label::new(RichText::new(text).color(severity_text_color(r.severity, dark))).selectable(false))
-                        .on_hover_text(r.severity.name())
+    // The bulk bar goes under the rows, so choosing a second row moves none of them.
+    let bulk = app.table_selection.len() > 1;
+    let bar_h = if bulk { 72.0 } else { 0.0 };
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, false])
+        .max_height((ui.available_height() - if bulk { bar_h + ui.spacing().item_spacing.y } else { 0.0 }).max(row_h * 2.0))
+        .show_rows(ui, row_h, shown.len(), |ui, range| {
+            for r in &shown[range] {
+                // The whole row is one button: a click selects the element and opens the finding.
+                let background = ui.painter().add(egui::Shape::Noop);
+                let row = ui.horizontal(|ui| {
+                    let (_, _, letter) = threatmap_render::dfd::severity_style(r.severity);
+                    cell(ui, widths[0], row_h, |ui| {
+                        let text = if narrow { letter.to_owned() } else { format!("{letter} · {}", r.severity.name()) };
+                        ui.add(egui::Label::new(RichText::new(text).color(severity_text_color(r.severity, dark))).selectable(false))
+                            .on_hover_text(r.severity.name())
+                    });
+                    cell(ui, widths[1], row_h, |ui| ui.add(egui::Label::new(&r.id).truncate().selectable(false)).on_hover_text(&r.id));
+                    cell(ui, widths[2], row_h, |ui| {
+                        if is_new(&r.key) {
+                            ui.label(RichText::new("NEW").small().strong().color(Color32::from_rgb(37, 99, 235)))
+                                .on_hover_text("Not in the baseline");
+                        }
+                        let text =
+                            if r.open { RichText::new(&r.title) } else { RichText::new(format!("{} ({})", r.title, r.status)).weak() };
+                        ui.add(egui::Label::new(text).truncate().selectable(false));
+                    });
+                    cell(ui, widths[3], row_h, |ui| {
+                        ui.add(egui::Label::new(format!("{} ({})", r.element, r.kind)).truncate().selectable(false))
+                    });
                 });
-                cell(ui, widths[1], row_h, |ui| ui.add(egui::Label::new(&r.id).truncate().selectable(false)).on_hover_text(&r.id));
-                cell(ui, widths[2], row_h, |ui| {
-                    if is_new(&r.key) {
-                        ui.label(RichText::new("NEW").small().strong().color(Color32::from_rgb(37, 99, 235)))
-                            .on_hover_text("Not in the baseline");
-                    }
-                    let text = if r.open { RichText::new(&r.title) } else { RichText::new(format!("{} ({})", r.title, r.status)).weak() };
-                    ui.add(egui::Label::new(text).truncate().selectable(false));
-                });
-                cell(ui, widths[3], row_h, |ui| {
-                    ui.add(egui::Label::new(format!("{} ({})", r.element, r.kind)).truncate().selectable(false))
-                });
-            });
-            let rect = row.response.rect.expand2(egui::vec2(2.0, 1.0));
-            let resp = ui.interact(rect, ui.id().with(("row", &r.key)), egui::Sense::click());
-            let is_sel = if app.table_selection.len() > 1 {
-                app.table_selection.contains(&r.key)
-            } else {
-                selected.contains(&r.element_id) && focused.as_deref().is_none_or(|k| k == r.key)
-            };
-            let visuals = ui.style().interact_selectable(&resp, is_sel);
-            if is_sel || resp.hovered() || resp.has_focus() {
-                let stroke = if resp.has_focus() { ui.visuals().selection.stroke } else { visuals.bg_stroke };
-                ui.painter()
-                    .set(background, egui::epaint::RectShape::new(rect, 2.0, visuals.weak_bg_fill, stroke, egui::StrokeKind::Inside));
-            }
-            let resp = resp.on_hover_text(format!("{}: {}", r.id, r.title));
-            resp.widget_info(|| {
-                egui::WidgetInfo::labeled(
-                    egui::WidgetType::Button,
-                    true,
-                    format!("{} {} {} on {}", r.severity.name(), r.id, r.title, r.element),
-                )
-            });
-            if resp.clicked() {
-                let m = ui.input(|i| i.modifiers);
-                if m.shift && let Some(anchor) = app.table_anchor.clone() {
-                    // The rows between the anchor and this one, in the order shown.
-                    let at = |key: &str| shown.iter().position(|x| x.key == key);
-                    if let (Some(a), Some(b)) = (at(&anchor), at(&r.key)) {
-                        app.table_selection.extend(shown[a.min(b)..=a.max(b)].iter().map(|x| x.key.clone()));
-                    }
-                } else if m.command {
-                    if !app.table_selection.remove(&r.key) {
-                        app.table_selection.insert(r.key.clone());
-                    }
-                    app.table_anchor = Some(r.key.clone());
+                let rect = row.response.rect.expand2(egui::vec2(2.0, 1.0));
+                let resp = ui.interact(rect, ui.id().with(("row", &r.key)), egui::Sense::click());
+                let is_sel = if app.table_selection.len() > 1 {
+                    app.table_selection.contains(&r.key)
                 } else {
-                    app.reveal(&r.element_id);
-                    app.selection = BTreeSet::from([r.element_id.clone()]);
-                    app.focus_finding = Some(r.key.clone());
-                    app.table_selection = BTreeSet::from([r.key.clone()]);
-                    app.table_anchor = Some(r.key.clone());
+                    selected.contains(&r.element_id) && focused.as_deref().is_none_or(|k| k == r.key)
+                };
+                let visuals = ui.style().interact_selectable(&resp, is_sel);
+                if is_sel || resp.hovered() || resp.has_focus() {
+                    let stroke = if resp.has_focus() { ui.visuals().selection.stroke } else { visuals.bg_stroke };
+                    ui.painter()
+                        .set(background, egui::epaint::RectShape::new(rect, 2.0, visuals.weak_bg_fill, stroke, egui::StrokeKind::Inside));
+                }
+                let resp = resp.on_hover_text(format!("{}: {}", r.id, r.title));
+                resp.widget_info(|| {
+                    egui::WidgetInfo::labeled(
+                        egui::WidgetType::Button,
+                        true,
+                        format!("{} {} {} on {}", r.severity.name(), r.id, r.title, r.element),
+                    )
+                });
+                if resp.clicked() {
+                    let m = ui.input(|i| i.modifiers);
+                    if m.shift
+                        && let Some(anchor) = app.table_anchor.clone()
+                    {
+                        // The rows between the anchor and this one, in the order shown.
+                        let at = |key: &str| shown.iter().position(|x| x.key == key);
+                        if let (Some(a), Some(b)) = (at(&anchor), at(&r.key)) {
+                            app.table_selection.extend(shown[a.min(b)..=a.max(b)].iter().map(|x| x.key.clone()));
+                        }
+                    } else if m.command {
+                        if !app.table_selection.remove(&r.key) {
+                            app.table_selection.insert(r.key.clone());
+                        }
+                        app.table_anchor = Some(r.key.clone());
+                    } else {
+                        app.reveal(&r.element_id);
+                        app.selection = BTreeSet::from([r.element_id.clone()]);
+                        app.focus_finding = Some(r.key.clone());
+                        app.table_selection = BTreeSet::from([r.key.clone()]);
+                        app.table_anchor = Some(r.key.clone());
+                    }
                 }
             }
-        }
-    });
+        });
+    if bulk {
+        // Exactly the height taken from the rows, so the panel keeps its size.
+        ui.allocate_ui_with_layout(egui::vec2(ui.available_width(), bar_h), egui::Layout::top_down(egui::Align::Min), |ui| {
+            ui.set_min_height(bar_h);
+            bulk_triage_ui(ui, app);
+        });
+    }
     ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab, status, only_new, only_here)));
 }
 
@@ -1300,12 +1332,13 @@ fn bulk_triage_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         ui.horizontal_wrapped(|ui| {
             ui.label(RichText::new(format!("{n} findings chosen")).strong());
             let l = ui.label("Set status");
-            let combo = egui::ComboBox::from_id_salt("bulk-status").selected_text(b.status.map_or("(keep)", Status::label)).show_ui(ui, |ui| {
-                ui.selectable_value(&mut b.status, None, "(keep)");
-                for st in Status::ALL {
-                    ui.selectable_value(&mut b.status, Some(st), st.label());
-                }
-            });
+            let combo =
+                egui::ComboBox::from_id_salt("bulk-status").selected_text(b.status.map_or("(keep)", Status::label)).show_ui(ui, |ui| {
+                    ui.selectable_value(&mut b.status, None, "(keep)");
+                    for st in Status::ALL {
+                        ui.selectable_value(&mut b.status, Some(st), st.label());
+                    }
+                });
             combo.response.labelled_by(l.id);
             for (label, field, width) in [
                 ("Set justification", &mut b.justification, 180.0),
@@ -1414,13 +1447,15 @@ fn element_diagrams_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
             let only = checked && on.len() == 1;
             let stuck = checked && !only && !crate::document::removable_from(model, d, &e.id);
             let unboxable = !checked && !crate::document::can_show_on(model, d, &e.id);
-            let r = ui.add_enabled(!only && !stuck && !unboxable, egui::Checkbox::new(&mut checked, name.as_str())).on_disabled_hover_text(if stuck {
-                "Flows drawn only on this diagram connect it: delete them first, or show their other ends elsewhere."
-            } else if unboxable {
-                "Its members on that diagram cannot be boxed without taking in other elements: move them apart there first."
-            } else {
-                "An element is on at least one diagram; delete it to take it out of the model."
-            });
+            let r = ui.add_enabled(!only && !stuck && !unboxable, egui::Checkbox::new(&mut checked, name.as_str())).on_disabled_hover_text(
+                if stuck {
+                    "Flows drawn only on this diagram connect it: delete them first, or show their other ends elsewhere."
+                } else if unboxable {
+                    "Its members on that diagram cannot be boxed without taking in other elements: move them apart there first."
+                } else {
+                    "An element is on at least one diagram; delete it to take it out of the model."
+                },
+            );
             if r.changed() {
                 change = Some((d, checked));
             }
@@ -1453,10 +1488,9 @@ pub fn diagram_tabs_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             let name = app.doc.model.diagram_name(d).to_owned();
             let shown = if name.is_empty() { "Diagram".to_owned() } else { name.clone() };
             let label = truncated(ui, RichText::new(&shown), 220.0);
-            let r = ui.selectable_label(app.canvas.diagram == d, label).on_hover_text(format!(
-                "{shown}\nDouble-click or right-click to rename{}",
-                if count > 1 { " or delete" } else { "" }
-            ));
+            let r = ui
+                .selectable_label(app.canvas.diagram == d, label)
+                .on_hover_text(format!("{shown}\nDouble-click or right-click to rename{}", if count > 1 { " or delete" } else { "" }));
             if r.clicked() {
                 pick = Some(d);
             }
@@ -1513,7 +1547,8 @@ pub fn diagram_tabs_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             app.doc.edit(|m| {
                 let taken = |m: &Model, n: &str| (0..m.diagram_count()).any(|d| m.diagram_name(d).eq_ignore_ascii_case(n));
                 let first = if m.diagrams.is_empty() { "Diagram 1".to_owned() } else { String::new() };
-                let name = (m.diagram_count() + 1..).map(|k| format!("Diagram {k}")).find(|n| !taken(m, n) && *n != first).unwrap_or_default();
+                let name =
+                    (m.diagram_count() + 1..).map(|k| format!("Diagram {k}")).find(|n| !taken(m, n) && *n != first).unwrap_or_default();
                 new = m.add_diagram(&first, &name);
             });
             pick = Some(new);
@@ -1543,7 +1578,10 @@ pub fn diagram_tabs_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         });
         app.status = match kept.as_slice() {
             [] => format!("Deleted diagram {name:?}"),
-            [one] => format!("Deleted diagram {name:?}; {one}, on no other diagram, is now on {:?} (in its boundary there, or beside the drawing)", app.doc.model.diagram_name(0)),
+            [one] => format!(
+                "Deleted diagram {name:?}; {one}, on no other diagram, is now on {:?} (in its boundary there, or beside the drawing)",
+                app.doc.model.diagram_name(0)
+            ),
             many => format!(
                 "Deleted diagram {name:?}; its {} elements on no other diagram are now on {:?} (in their boundaries there, or beside the drawing)",
                 many.len(),

@@ -512,7 +512,10 @@ pub fn check(model: &Model) -> Vec<Problem> {
         }
     }
     if !model.diagrams.is_empty() && !model.layout.is_empty() {
-        out.push(Problem::error(None, "the model has both `layout` and `diagrams`: with several diagrams, each diagram's positions go in its own `layout`".to_owned()));
+        out.push(Problem::error(
+            None,
+            "the model has both `layout` and `diagrams`: with several diagrams, each diagram's positions go in its own `layout`".to_owned(),
+        ));
     }
     let mut names = HashSet::new();
     for (d, diagram) in model.diagrams.iter().enumerate() {

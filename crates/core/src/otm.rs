@@ -700,8 +700,7 @@ fn read_relative_positions(elements: &[Element], layout: &mut BTreeMap<String, P
             })
             .count()
     };
-    let placed_in_zones =
-        elements.iter().filter(|e| e.kind.is_node() && e.in_boundary.is_some() && layout.contains_key(&e.id)).count();
+    let placed_in_zones = elements.iter().filter(|e| e.kind.is_node() && e.in_boundary.is_some() && layout.contains_key(&e.id)).count();
     let absolute = inside(&|id| layout.get(id).map(|p| (p.x, p.y)));
     let relative_inside = inside(&|id| relative.get(id).copied());
     let (reading, kept_inside) =
@@ -709,8 +708,7 @@ fn read_relative_positions(elements: &[Element], layout: &mut BTreeMap<String, P
     if kept_inside < placed_in_zones {
         // Positions that put components outside their zones contradict the model (the
         // drawing would move them out): the diagram is laid out afresh from the zones.
-        let placed: Vec<String> =
-            elements.iter().filter(|e| e.kind.is_node() || e.kind == Kind::Boundary).map(|e| e.id.clone()).collect();
+        let placed: Vec<String> = elements.iter().filter(|e| e.kind.is_node() || e.kind == Kind::Boundary).map(|e| e.id.clone()).collect();
         for id in placed {
             layout.remove(&id);
         }

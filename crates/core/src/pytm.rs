@@ -932,12 +932,12 @@ impl<'a, 'b> PytmJson<'a, 'b> {
                 Out::Ids(ids) => write_strs(out, ids.iter().map(u32::to_string))?,
                 Out::Controls(i) => {
                     // pytm's controls and the model's own, sorted by name together.
-                    let mut controls: Vec<(&str, Value<'_>)> =
-                        self.controls_sorted
-                            .iter()
-                            .filter(|def| !crate::model::THREATMAP_CONTROLS.contains(&def.name) || e.controls.is_set(def.key))
-                            .map(|def| (def.name, p.control(*i, def.key)))
-                            .collect();
+                    let mut controls: Vec<(&str, Value<'_>)> = self
+                        .controls_sorted
+                        .iter()
+                        .filter(|def| !crate::model::THREATMAP_CONTROLS.contains(&def.name) || e.controls.is_set(def.key))
+                        .map(|def| (def.name, p.control(*i, def.key)))
+                        .collect();
                     for (name, v) in &e.controls.custom {
                         if Controls::attribute(name).is_none() {
                             controls.push((name, crate::engine::prop_value(Some(v))));

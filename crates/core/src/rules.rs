@@ -93,8 +93,14 @@ pub enum Stride {
 
 impl Stride {
     /// The six categories, in STRIDE order.
-    pub const ALL: [Stride; 6] =
-        [Stride::Spoofing, Stride::Tampering, Stride::Repudiation, Stride::InformationDisclosure, Stride::DenialOfService, Stride::ElevationOfPrivilege];
+    pub const ALL: [Stride; 6] = [
+        Stride::Spoofing,
+        Stride::Tampering,
+        Stride::Repudiation,
+        Stride::InformationDisclosure,
+        Stride::DenialOfService,
+        Stride::ElevationOfPrivilege,
+    ];
 
     const NAMES: [(&'static str, Stride); 6] = [
         ("Spoofing", Stride::Spoofing),
@@ -402,7 +408,11 @@ pub struct BuiltinPack {
 /// The packs compiled into Threatmap.
 pub const BUILTIN_PACKS: &[BuiltinPack] = &[
     BuiltinPack { name: "general", title: "General attack patterns", text: include_str!("../../../rules/general.toml") },
-    BuiltinPack { name: "stride-interactions", title: "STRIDE per interaction", text: include_str!("../../../rules/stride-interactions.toml") },
+    BuiltinPack {
+        name: "stride-interactions",
+        title: "STRIDE per interaction",
+        text: include_str!("../../../rules/stride-interactions.toml"),
+    },
     BuiltinPack { name: "iot", title: "Embedded and IoT boards", text: include_str!("../../../rules/iot.toml") },
     BuiltinPack { name: "linddun", title: "LINDDUN privacy threats", text: include_str!("../../../rules/linddun.toml") },
     BuiltinPack { name: "ai", title: "LLM applications and agents", text: include_str!("../../../rules/ai.toml") },
@@ -458,7 +468,8 @@ impl RuleSet {
         const FILE: &str = "threats written in the model";
         let mut rules = Vec::new();
         for (e, t) in model.threats() {
-            let problem = |message: String| RuleDiagnostic { file: FILE.to_owned(), rule: Some(t.id.clone()), line: None, column: None, message };
+            let problem =
+                |message: String| RuleDiagnostic { file: FILE.to_owned(), rule: Some(t.id.clone()), line: None, column: None, message };
             let Some(severity) = Severity::parse(&t.severity) else {
                 self.diagnostics.push(problem(format!("on {}: unknown severity `{}`", e.id, t.severity)));
                 continue;

@@ -33,11 +33,7 @@ pub const MODEL_TEMPLATES: &[ModelTemplate] = &[
         title: "Cloud microservices on Kubernetes",
         text: include_str!("../../../assets/templates/kubernetes-microservices.threatmap.json"),
     },
-    ModelTemplate {
-        name: "iot-device",
-        title: "IoT device",
-        text: include_str!("../../../assets/templates/iot-device.threatmap.json"),
-    },
+    ModelTemplate { name: "iot-device", title: "IoT device", text: include_str!("../../../assets/templates/iot-device.threatmap.json") },
     ModelTemplate {
         name: "llm-application",
         title: "LLM application with tools",

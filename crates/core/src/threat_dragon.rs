@@ -229,10 +229,8 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
             }
             let threats = data.get("threats").and_then(Value::as_array).map_or(0, Vec::len);
             if threats > 0 && !e.in_scope() {
-                warnings.push(format!(
-                    "{} is out of scope: its {threats} threat(s) are kept on record and reported as out of scope",
-                    e.name
-                ));
+                warnings
+                    .push(format!("{} is out of scope: its {threats} threat(s) are kept on record and reported as out of scope", e.name));
             }
             for (ti, t) in data.get("threats").and_then(Value::as_array).into_iter().flatten().enumerate() {
                 let tid = match str_of(t, "id") {

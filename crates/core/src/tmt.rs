@@ -470,10 +470,46 @@ fn names_a_store(type_name: &str) -> bool {
     let lower = type_name.to_lowercase();
     let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
     const WORDS: &[&str] = &[
-        "database", "databases", "db", "datastore", "storage", "store", "bucket", "buckets", "s3", "rds", "dynamodb", "aurora",
-        "redshift", "elasticache", "documentdb", "neptune", "keyspaces", "timestream", "glacier", "efs", "ebs", "fsx", "blob",
-        "cosmos", "cosmosdb", "sql", "nosql", "mysql", "postgresql", "postgres", "mongodb", "redis", "memcached", "cache",
-        "warehouse", "datalake", "lake", "filesystem", "disk", "volume",
+        "database",
+        "databases",
+        "db",
+        "datastore",
+        "storage",
+        "store",
+        "bucket",
+        "buckets",
+        "s3",
+        "rds",
+        "dynamodb",
+        "aurora",
+        "redshift",
+        "elasticache",
+        "documentdb",
+        "neptune",
+        "keyspaces",
+        "timestream",
+        "glacier",
+        "efs",
+        "ebs",
+        "fsx",
+        "blob",
+        "cosmos",
+        "cosmosdb",
+        "sql",
+        "nosql",
+        "mysql",
+        "postgresql",
+        "postgres",
+        "mongodb",
+        "redis",
+        "memcached",
+        "cache",
+        "warehouse",
+        "datalake",
+        "lake",
+        "filesystem",
+        "disk",
+        "volume",
     ];
     words.iter().any(|w| WORDS.contains(w)) || lower.contains("data store") || lower.contains("file system")
 }
@@ -873,10 +909,21 @@ mod tests {
 
     #[test]
     fn storage_services_are_known_by_their_type_names() {
-        for store in ["Amazon RDS", "Amazon S3 Bucket", "Amazon DynamoDB", "Amazon ElastiCache", "Azure Blob Storage", "SQL Database", "Generic Data Store", "Network File System"] {
+        for store in [
+            "Amazon RDS",
+            "Amazon S3 Bucket",
+            "Amazon DynamoDB",
+            "Amazon ElastiCache",
+            "Azure Blob Storage",
+            "SQL Database",
+            "Generic Data Store",
+            "Network File System",
+        ] {
             assert!(names_a_store(store), "{store}");
         }
-        for other in ["Generic External Interactor", "Browser", "Amazon API Gateway", "AWS Lambda", "Amazon SQS", "Human User", "Storefront"] {
+        for other in
+            ["Generic External Interactor", "Browser", "Amazon API Gateway", "AWS Lambda", "Amazon SQS", "Human User", "Storefront"]
+        {
             assert!(!names_a_store(other), "{other}");
         }
     }

@@ -159,8 +159,7 @@ impl Scene {
         let badges = badges(analysis);
         let shown = opts.diagram.filter(|_| !model.diagrams.is_empty()).map(|d| model.shown_on(d));
         let on_diagram = |i: u32| shown.as_ref().is_none_or(|s| s[i as usize]);
-        let on_level =
-            |i: u32| on_diagram(i) && (opts.levels.is_empty() || levels_of(analysis, i).iter().any(|l| opts.levels.contains(l)));
+        let on_level = |i: u32| on_diagram(i) && (opts.levels.is_empty() || levels_of(analysis, i).iter().any(|l| opts.levels.contains(l)));
         let layout = model.layout_of(opts.diagram.unwrap_or(0));
         let mut scene = Scene::default();
         let mut node_of: HashMap<u32, usize> = HashMap::new();
