@@ -1226,7 +1226,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     let focused = app.focus_finding.clone();
     // The bulk bar goes under the rows, so choosing a second row moves none of them.
     let bulk = app.table_selection.len() > 1;
-    let bar_h = if bulk { 72.0 } else { 0.0 };
+    let bar_h = if bulk { 60.0 } else { 0.0 };
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .max_height((ui.available_height() - if bulk { bar_h + ui.spacing().item_spacing.y } else { 0.0 }).max(row_h * 2.0))
@@ -1329,7 +1329,7 @@ fn bulk_triage_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     let n = app.table_selection.len();
     let mut apply = false;
     egui::Frame::group(ui.style()).show(ui, |ui| {
-        ui.horizontal_wrapped(|ui| {
+        ui.horizontal(|ui| {
             ui.label(RichText::new(format!("{n} findings chosen")).strong());
             let l = ui.label("Set status");
             let combo =
@@ -1340,19 +1340,26 @@ fn bulk_triage_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                     }
                 });
             combo.response.labelled_by(l.id);
-            for (label, field, width) in [
-                ("Set justification", &mut b.justification, 180.0),
-                ("Set owner", &mut b.owner, 90.0),
-                ("Set ticket", &mut b.ticket, 90.0),
-                ("Add tag", &mut b.tag, 80.0),
-            ] {
-                let l = ui.label(label);
-                ui.add(egui::TextEdit::singleline(field).desired_width(width)).labelled_by(l.id);
-            }
             let any = b.status.is_some() || [&b.justification, &b.owner, &b.ticket, &b.tag].iter().any(|f| !f.trim().is_empty());
             apply = ui.add_enabled(any, egui::Button::new(format!("Apply to {n}"))).clicked();
             if ui.button("Clear choice").clicked() {
                 app.table_selection.clear();
+            }
+        });
+        ui.horizontal_wrapped(|ui| {
+            for (label, field, width) in [
+                ("Set justification", &mut b.justification, 160.0),
+                ("Set owner", &mut b.owner, 80.0),
+                ("Set ticket", &mut b.ticket, 80.0),
+                ("Add tag", &mut b.tag, 70.0),
+            ] {
+                // A label wraps with its field, never apart from it.
+                let label_w = ui.fonts_mut(|f| f.layout_no_wrap(label.to_owned(), egui::TextStyle::Body.resolve(ui.style()), Color32::WHITE).size().x);
+                let size = egui::vec2(label_w + width + 3.0 * ui.spacing().item_spacing.x, ui.spacing().interact_size.y);
+                ui.allocate_ui_with_layout(size, egui::Layout::left_to_right(egui::Align::Center), |ui| {
+                    let l = ui.label(label);
+                    ui.add(egui::TextEdit::singleline(field).desired_width(width)).labelled_by(l.id);
+                });
             }
         });
     });
