@@ -1331,6 +1331,13 @@ fn the_command_palette_runs_commands_and_jumps_to_elements() {
     h.get_by_label("Command palette… Ctrl+K").click();
     h.run_steps(3);
     assert!(h.state().palette.is_some());
+    // Ctrl+Shift+P opens it too (as in editors that call it so).
+    h.key_press(Key::Escape);
+    h.run_steps(2);
+    assert!(h.state().palette.is_none());
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::P);
+    h.run_steps(2);
+    assert!(h.state().palette.is_some(), "Ctrl+Shift+P opens the palette");
 }
 
 #[test]

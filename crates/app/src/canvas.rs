@@ -36,10 +36,8 @@ pub struct CanvasState {
     geometry: Option<(u64, std::sync::Arc<Geometry>)>,
     /// The diagram shown (of a model with several).
     pub diagram: usize,
-    /// Bring this element to the middle of the view on the next frame (after any fit).
-    pub center_on: Option<String>,
-    /// Bring this element into view on the next frame if it is outside (keyboard walks).
-    pub keep_in_view: Option<String>,
+    /// Bring this element into view on the next frame (after any fit).
+    pub show: Option<(String, Show)>,
     /// Where the last frame drew each badge (screen rectangle, element id).
     pub badge_hits: Vec<(Rect, String)>,
     /// Where the last frame drew each flow's label (screen rectangle, flow id).
@@ -58,12 +56,20 @@ impl Default for CanvasState {
             screen_rect: Rect::NOTHING,
             geometry: None,
             diagram: 0,
-            center_on: None,
-            keep_in_view: None,
+            show: None,
             badge_hits: Vec::new(),
             label_hits: Vec::new(),
         }
     }
+}
+
+/// How [`CanvasState::show`] brings an element into view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Show {
+    /// In the middle of the view (the palette's Go to).
+    Centred,
+    /// Only if it is outside the view (keyboard walks, new elements).
+    IfHidden,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -176,14 +182,9 @@ pub fn canvas_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         let model = &app.doc.model;
         app.canvas.fit(model, min_zoom);
     }
-    if let Some(id) = app.canvas.center_on.take()
+    if let Some((id, how)) = app.canvas.show.take()
         && let Some(c) = drawn_centre(&app.doc.model, app.canvas.diagram, &id)
-    {
-        app.canvas.pan = rect.size() / 2.0 - c.to_vec2() * app.canvas.zoom;
-    }
-    if let Some(id) = app.canvas.keep_in_view.take()
-        && let Some(c) = drawn_centre(&app.doc.model, app.canvas.diagram, &id)
-        && !rect.shrink(40.0).contains(app.canvas.screen_from_canvas(c))
+        && (how == Show::Centred || !rect.shrink(40.0).contains(app.canvas.screen_from_canvas(c)))
     {
         app.canvas.pan = rect.size() / 2.0 - c.to_vec2() * app.canvas.zoom;
     }
@@ -267,11 +268,8 @@ fn minimap_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, view: Rect, dark: bool)
 /// open findings ("Server Web Server, 15 open findings, worst Very High") and whether it is
 /// selected; its bounds are where it is drawn, so a click there selects it.
 fn accessible_element(ui: &egui::Ui, app: &ThreatmapApp, e: &threatmap_core::model::Element, s: Rect) {
-    let findings = match app.cache.badges.get(&e.id) {
-        Some(b) if b.count > 0 => format!("{} open finding{}, worst {}", b.count, if b.count == 1 { "" } else { "s" }, b.worst.name()),
-        _ => "no open findings".to_owned(),
-    };
-    let label = format!("{} {}, {findings}", crate::commands::kind_words(e.kind), threatmap_core::model::one_line(&e.name));
+    let findings = crate::commands::open_findings_text(app, &e.id);
+    let label = format!("{} {}, {findings}", e.kind.label(), threatmap_core::model::one_line(&e.name));
     let selected = app.selection.contains(&e.id);
     ui.ctx().accesskit_node_builder(ui.id().with(("element", &e.id)), |n| {
         n.set_role(egui::accesskit::Role::Button);

@@ -95,37 +95,10 @@ pub enum UiCommand {
     AddFlow,
 }
 
-/// The kinds File → Add and the palette offer, in the stencils' order.
-pub const ADDABLE: [Kind; 10] = [
-    Kind::Actor,
-    Kind::ExternalEntity,
-    Kind::Process,
-    Kind::SetOfProcesses,
-    Kind::Server,
-    Kind::Datastore,
-    Kind::Lambda,
-    Kind::Llm,
-    Kind::Agent,
-    Kind::Boundary,
-];
-
 const CMD: Modifiers = Modifiers::COMMAND;
 const CMD_SHIFT: Modifiers = Modifiers { shift: true, ..Modifiers::COMMAND };
 const fn sc(modifiers: Modifiers, key: Key) -> KeyboardShortcut {
     KeyboardShortcut::new(modifiers, key)
-}
-
-/// The menu a command is listed under.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Menu {
-    /// File.
-    File,
-    /// Edit.
-    Edit,
-    /// View.
-    View,
-    /// Model.
-    Model,
 }
 
 impl UiCommand {
@@ -140,7 +113,7 @@ impl UiCommand {
         v.extend([Undo, Redo, Cut, Copy, Paste, Duplicate, Delete, SelectAll, SelectNone]);
         v.extend([ZoomIn, ZoomOut, Fit, ToggleGrid, ToggleTable, ToggleDark]);
         v.extend([AutoLayout, RulePacks, Validate, CommandPalette]);
-        v.extend(ADDABLE.map(Add));
+        v.extend(crate::panels::stencils().map(Add));
         v.extend([AddFlow, NextElement, PreviousElement, EditSelection]);
         for fine in [false, true] {
             v.extend([(-1, 0), (1, 0), (0, -1), (0, 1)].map(|(dx, dy)| Nudge { dx, dy, fine }));
@@ -196,8 +169,7 @@ impl UiCommand {
             NextElement => "Select next element".into(),
             PreviousElement => "Select previous element".into(),
             EditSelection => "Edit selected element".into(),
-            Add(Kind::Llm) => "Add LLM".into(),
-            Add(kind) => format!("Add {}", kind_words(kind).to_lowercase()),
+            Add(kind) => format!("Add {}", kind.label()),
             AddFlow => "Add flow from the element selected before".into(),
         }
     }
@@ -207,24 +179,10 @@ impl UiCommand {
         let label = self.label().trim_end_matches('…').to_owned();
         match self {
             UiCommand::NewFromTemplate(_) => format!("New from template: {label}"),
-            UiCommand::ImportPytm | UiCommand::Import(_) => format!("Import {}", label.trim_end_matches("…")),
+            UiCommand::ImportPytm | UiCommand::Import(_) => format!("Import {label}"),
             UiCommand::Export(_) => format!("Export {label}"),
             UiCommand::ToggleGrid | UiCommand::ToggleTable | UiCommand::ToggleDark => format!("Toggle {}", label.to_lowercase()),
             _ => label,
-        }
-    }
-
-    /// The menu it is listed under.
-    pub fn menu(self) -> Menu {
-        use UiCommand::*;
-        match self {
-            New | NewFromTemplate(_) | Open | Save | SaveAs | ImportPytm | Import(_) | CompareBaseline | ClearBaseline | Export(_)
-            | Quit => Menu::File,
-            Undo | Redo | Cut | Copy | Paste | Duplicate | Delete | SelectAll | SelectNone => Menu::Edit,
-            ZoomIn | ZoomOut | Fit | ToggleGrid | ToggleTable | ToggleDark | CommandPalette => Menu::View,
-            AutoLayout | RulePacks | Validate => Menu::Model,
-            Nudge { .. } | NextElement | PreviousElement | EditSelection => Menu::Edit,
-            Add(_) | AddFlow => Menu::Model,
         }
     }
 
@@ -421,7 +379,7 @@ impl ThreatmapApp {
     /// Selects what was just added and puts the keyboard in its name field.
     fn select_new(&mut self, id: String) {
         self.selection = std::iter::once(id.clone()).collect();
-        self.canvas.keep_in_view = Some(id);
+        self.canvas.show = Some((id, crate::canvas::Show::IfHidden));
         self.focus_name_field = true;
     }
 
@@ -442,7 +400,7 @@ impl ThreatmapApp {
         };
         let id = shown[next as usize].to_owned();
         self.selection = std::iter::once(id.clone()).collect();
-        self.canvas.keep_in_view = Some(id);
+        self.canvas.show = Some((id, crate::canvas::Show::IfHidden));
     }
 
     /// A menu entry for `cmd`: a button with its shortcut (a check box for a switch), greyed
@@ -553,7 +511,7 @@ pub fn palette_matches(app: &ThreatmapApp, query: &str) -> Vec<(PaletteItem, Str
         .collect();
     items.extend(app.doc.model.elements.iter().map(|e| {
         let name = threatmap_core::model::one_line(&e.name);
-        (PaletteItem::Element(e.id.clone()), format!("Go to {} {name}", kind_words(e.kind)))
+        (PaletteItem::Element(e.id.clone()), format!("Go to {} {name}", e.kind.label()))
     }));
     // The selected element's findings, to triage from the keyboard.
     if let [id] = app.selection.iter().collect::<Vec<_>>()[..] {
@@ -577,24 +535,6 @@ fn fuzzy(query: &str, items: Vec<(PaletteItem, String)>) -> Vec<(PaletteItem, St
         }
     }
     pattern.match_list(items.into_iter().map(|(i, t)| Text(i, t)), &mut matcher).into_iter().map(|(Text(i, t), _)| (i, t)).collect()
-}
-
-/// An element kind in words ("Data store", "External entity").
-pub fn kind_words(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Actor => "Actor",
-        Kind::ExternalEntity => "External entity",
-        Kind::Process => "Process",
-        Kind::SetOfProcesses => "Set of processes",
-        Kind::Server => "Server",
-        Kind::Datastore => "Data store",
-        Kind::Lambda => "Lambda",
-        Kind::Llm => "LLM",
-        Kind::Agent => "Agent",
-        Kind::Asset => "Asset",
-        Kind::Dataflow => "Dataflow",
-        Kind::Boundary => "Boundary",
-    }
 }
 
 /// The palette's most matches shown at once.
@@ -696,13 +636,10 @@ pub fn palette_ui(ctx: &egui::Context, app: &mut ThreatmapApp) {
     }
 }
 
-/// "3 open findings, worst High" for the palette and screen readers.
+/// "3 open findings, worst High" for the palette and screen readers, from the badge counts.
 pub fn open_findings_text(app: &ThreatmapApp, id: &str) -> String {
-    let a = app.analysis();
-    let Some(i) = a.prepared.index_of(id) else { return String::new() };
-    let open: Vec<_> = a.open_findings().filter(|f| f.element == i).collect();
-    match open.iter().map(|f| a.severity(f)).max() {
-        None => "no open findings".to_owned(),
-        Some(worst) => format!("{} open finding{}, worst {}", open.len(), if open.len() == 1 { "" } else { "s" }, worst.name()),
+    match app.cache.badges.get(id) {
+        Some(b) if b.count > 0 => format!("{} open finding{}, worst {}", b.count, if b.count == 1 { "" } else { "s" }, b.worst.name()),
+        _ => "no open findings".to_owned(),
     }
 }

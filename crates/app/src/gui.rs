@@ -489,7 +489,7 @@ impl ThreatmapApp {
             });
             ui.menu_button("Model", |ui| {
                 ui.menu_button("Add", |ui| {
-                    let adds: Vec<UiCommand> = crate::commands::ADDABLE.into_iter().map(Add).chain([AddFlow]).collect();
+                    let adds: Vec<UiCommand> = crate::panels::stencils().map(Add).chain([AddFlow]).collect();
                     self.commands_ui(ui, &adds);
                 });
                 self.commands_ui(ui, &[AutoLayout, RulePacks, Validate]);
@@ -971,7 +971,7 @@ impl ThreatmapApp {
         }
         self.reveal(id);
         self.selection = std::iter::once(id.to_owned()).collect();
-        self.canvas.center_on = Some(id.to_owned());
+        self.canvas.show = Some((id.to_owned(), crate::canvas::Show::Centred));
     }
 
     pub(crate) fn auto_layout(&mut self) {

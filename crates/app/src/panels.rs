@@ -415,9 +415,9 @@ fn threats_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
         let eid = e.id.clone();
         for t in &e.threats {
             let tid = t.id.clone();
-            let edit = |app: &mut ThreatmapApp, f: Box<dyn FnOnce(&mut Threat)>| {
-                edit_element(app, &eid, |x| {
-                    if let Some(t) = x.threats.iter_mut().find(|t| t.id == tid) {
+            let edit = |app: &mut ThreatmapApp, f: &dyn Fn(&mut Threat)| {
+                app.doc.edit(|m| {
+                    if let Some(t) = threat_mut(m, &eid, &tid) {
                         f(t);
                     }
                 });
@@ -433,7 +433,7 @@ fn threats_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
                         for s in Severity::ALL.iter().rev() {
                             if ui.selectable_label(sev == s.name(), s.name()).clicked() {
                                 let v = s.name().to_owned();
-                                edit(app, Box::new(move |t| t.severity = v));
+                                edit(app, &|t| t.severity = v.clone());
                             }
                         }
                     });
@@ -463,16 +463,13 @@ fn threats_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
                     for (name, s) in Stride::ALL.iter().map(|s| (s.name(), *s)) {
                         let mut checked = t.stride.iter().any(|c| Stride::parse(c) == Some(s));
                         if ui.checkbox(&mut checked, name).changed() {
-                            edit(
-                                app,
-                                Box::new(move |t| {
-                                    t.stride.retain(|c| Stride::parse(c) != Some(s));
-                                    if checked {
-                                        t.stride.push(s.name().to_owned());
-                                        t.stride.sort_by_key(|c| Stride::ALL.iter().position(|x| Stride::parse(c) == Some(*x)));
-                                    }
-                                }),
-                            );
+                            edit(app, &|t| {
+                                t.stride.retain(|c| Stride::parse(c) != Some(s));
+                                if checked {
+                                    t.stride.push(s.name().to_owned());
+                                    t.stride.sort_by_key(|c| Stride::ALL.iter().position(|x| Stride::parse(c) == Some(*x)));
+                                }
+                            });
                         }
                     }
                 });
@@ -1354,7 +1351,8 @@ fn bulk_triage_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                 ("Add tag", &mut b.tag, 70.0),
             ] {
                 // A label wraps with its field, never apart from it.
-                let label_w = ui.fonts_mut(|f| f.layout_no_wrap(label.to_owned(), egui::TextStyle::Body.resolve(ui.style()), Color32::WHITE).size().x);
+                let label_w = ui
+                    .fonts_mut(|f| f.layout_no_wrap(label.to_owned(), egui::TextStyle::Body.resolve(ui.style()), Color32::WHITE).size().x);
                 let size = egui::vec2(label_w + width + 3.0 * ui.spacing().item_spacing.x, ui.spacing().interact_size.y);
                 ui.allocate_ui_with_layout(size, egui::Layout::left_to_right(egui::Align::Center), |ui| {
                     let l = ui.label(label);
