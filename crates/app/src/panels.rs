@@ -116,7 +116,7 @@ fn model_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     }
     ui.add_space(8.0);
     ui.label(RichText::new("How to draw").strong());
-    ui.label("Drag stencils from the palette. Drag from a node's blue handle to another node for a dataflow. Drop elements inside a boundary to put them in it. Select something to see its findings. Ctrl+K finds any command or element; from the keyboard, \"add process\" and the like draw, Tab selects, the arrows move.");
+    ui.label("Drag stencils from the palette. Drag from a node's blue handle to another node for a dataflow. Drop elements inside a boundary to put them in it. Select something to see its findings. Ctrl+K finds any command or element; from the keyboard, \"Add Process\" and the like draw, Tab selects, the arrows move.");
 }
 
 /// The value of an attribute for an editor.
@@ -256,7 +256,7 @@ fn element_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
     let r = ui.add(egui::TextEdit::singleline(&mut name).desired_width(f32::INFINITY)).labelled_by(l.id);
     if std::mem::take(&mut app.focus_name_field) {
         r.request_focus();
-        r.scroll_to_me(Some(egui::Align::TOP));
+        r.scroll_to_me(Some(egui::Align::Center));
     }
     typed(app, &r, &format!("name@{id}"), |m| {
         if let Some(x) = m.elements.iter_mut().find(|x| x.id == id) {
