@@ -16,6 +16,8 @@ use threatmap_core::model::{Controls, DataItem, Element, FIXED_ATTRIBUTES, Model
 use threatmap_core::rules::{BUILTIN_PACKS, RuleSet, Severity, packs_for};
 use threatmap_core::{diff, otm, pytm, templates, tmt};
 
+mod tickets;
+
 use crate::convert::ImportFormat;
 use crate::convert::{BadInput, bad, import, write_pack};
 use threatmap_render::dfd::{DfdOptions, Diagram};
@@ -110,6 +112,12 @@ enum Command {
         rules: RuleArgs,
         #[command(flatten)]
         exclude: ExcludeArg,
+    },
+    /// Hand findings to the development team's tracker (Redmine, GitHub, GitLab, Jira) and follow
+    /// the tickets back to verified closure.
+    Tickets {
+        #[command(subcommand)]
+        action: tickets::TicketsCommand,
     },
     /// Fail (exit 1) when a finding at or above a severity is open: for CI.
     Check {
@@ -780,6 +788,11 @@ fn run(command: Command) -> Result<ExitCode> {
             for path in write_man_pages(&output)? {
                 writeln!(out, "{}", path.display())?;
             }
+        }
+        Command::Tickets { action } => {
+            let code = tickets::run(&mut out, action)?;
+            out.flush()?;
+            return Ok(code);
         }
     }
     out.flush()?;

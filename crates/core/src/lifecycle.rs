@@ -20,6 +20,9 @@ pub enum Status {
     NeedsInvestigation,
     /// A fix is being made.
     InProgress,
+    /// The development team's ticket says it is fixed: the analyst has to verify it (then marks
+    /// it mitigated, or reopens it).
+    FixReported,
     /// Fixed or otherwise mitigated.
     Mitigated,
     /// The risk is accepted as it is.
@@ -32,19 +35,21 @@ pub enum Status {
 
 impl Status {
     /// Every status, in workflow order.
-    pub const ALL: [Status; 7] = [
+    pub const ALL: [Status; 8] = [
         Status::Open,
         Status::NeedsInvestigation,
         Status::InProgress,
+        Status::FixReported,
         Status::Mitigated,
         Status::AcceptedRisk,
         Status::NotApplicable,
         Status::Transferred,
     ];
 
-    /// True while the finding still needs work: open, needs investigation or in progress.
+    /// True while the finding still needs work: open, needs investigation, in progress, or a fix
+    /// reported but not yet verified.
     pub const fn is_open(self) -> bool {
-        matches!(self, Status::Open | Status::NeedsInvestigation | Status::InProgress)
+        matches!(self, Status::Open | Status::NeedsInvestigation | Status::InProgress | Status::FixReported)
     }
 
     /// The name in files and on the command line.
@@ -53,6 +58,7 @@ impl Status {
             Status::Open => "open",
             Status::NeedsInvestigation => "needs-investigation",
             Status::InProgress => "in-progress",
+            Status::FixReported => "fix-reported",
             Status::Mitigated => "mitigated",
             Status::AcceptedRisk => "accepted-risk",
             Status::NotApplicable => "not-applicable",
@@ -66,6 +72,7 @@ impl Status {
             Status::Open => "Open",
             Status::NeedsInvestigation => "Needs investigation",
             Status::InProgress => "In progress",
+            Status::FixReported => "Fix reported, to verify",
             Status::Mitigated => "Mitigated",
             Status::AcceptedRisk => "Accepted risk",
             Status::NotApplicable => "Not applicable",
@@ -129,6 +136,37 @@ pub struct Decision {
     /// Every status change, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<Change>,
+    /// The tracker ticket `threatmap tickets push` created for the finding, as the tracker last
+    /// confirmed it. Set only once the tracker has answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracked: Option<TicketLink>,
+}
+
+/// A finding's ticket in the development team's tracker, as last seen there.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketLink {
+    /// The tracker's id of the ticket (`42`, `SEC-7`).
+    pub id: String,
+    /// Where people open it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub url: String,
+    /// The ticket's state in the tracker's words (`New`, `Closed`, `open`), or `missing` when
+    /// the tracker no longer has it (deleted, or moved out of the project).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub state: String,
+    /// True when that state means the developers consider the work done (closed, resolved).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub done: bool,
+    /// The key the ticket carries in its text (`model/RULE@element`, or a group's key when one
+    /// ticket carries several findings): how a later push finds it again.
+    pub key: String,
+    /// A digest of the text last pushed, so that a push changes only the tickets whose text changed.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub pushed: String,
+    /// When the ticket was last read from or written to the tracker (UTC, RFC 3339).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub synced: String,
 }
 
 impl Decision {
@@ -153,6 +191,117 @@ impl Decision {
         self.history.push(Change { from: self.status, to, at: now_utc(), by: by.to_owned(), note: note.to_owned() });
         self.status = to;
     }
+}
+
+/// The kinds of tracker a model's findings can be handed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrackerKind {
+    /// Redmine's REST API (`X-Redmine-API-Key`).
+    Redmine,
+    /// GitHub Issues (REST, a token).
+    Github,
+    /// GitLab Issues (REST v4, a token).
+    Gitlab,
+    /// Jira Cloud (REST v3, Atlassian Document Format; an account e-mail and API token).
+    Jira,
+    /// Jira Server or Data Center (REST v2; a personal access token).
+    JiraServer,
+}
+
+impl TrackerKind {
+    /// Every kind, as the `kind` field names them.
+    pub const ALL: [TrackerKind; 5] =
+        [TrackerKind::Redmine, TrackerKind::Github, TrackerKind::Gitlab, TrackerKind::Jira, TrackerKind::JiraServer];
+
+    /// The name in model files.
+    pub const fn key(self) -> &'static str {
+        match self {
+            TrackerKind::Redmine => "redmine",
+            TrackerKind::Github => "github",
+            TrackerKind::Gitlab => "gitlab",
+            TrackerKind::Jira => "jira",
+            TrackerKind::JiraServer => "jira-server",
+        }
+    }
+
+    /// The name shown to people.
+    pub const fn label(self) -> &'static str {
+        match self {
+            TrackerKind::Redmine => "Redmine",
+            TrackerKind::Github => "GitHub",
+            TrackerKind::Gitlab => "GitLab",
+            TrackerKind::Jira => "Jira Cloud",
+            TrackerKind::JiraServer => "Jira Server",
+        }
+    }
+}
+
+/// How findings are gathered into tickets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum TicketGroup {
+    /// One ticket per finding.
+    #[default]
+    Finding,
+    /// One ticket per element, carrying all of its selected findings.
+    Element,
+    /// One ticket per rule, carrying every element it fired on.
+    Rule,
+}
+
+/// Where a model's findings are handed to: the development team's tracker and how tickets are
+/// written there. Credentials are never kept here: they come from the environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TrackerSettings {
+    /// Which tracker.
+    pub kind: TrackerKind,
+    /// Its base URL (`https://redmine.example.com`, `https://api.github.com`,
+    /// `https://gitlab.com`, `https://example.atlassian.net`).
+    pub url: String,
+    /// The project: a Redmine project identifier, a GitHub `owner/repository`, a GitLab project
+    /// path or id, a Jira project key.
+    pub project: String,
+    /// Prefix of the key each ticket carries, telling this model's tickets from other models'
+    /// in the same project (default: the model's name).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+    /// One ticket per finding (default), per element or per rule.
+    #[serde(default, skip_serializing_if = "crate::model::is_default")]
+    pub group: TicketGroup,
+    /// Labels put on every ticket (default `threat`); the STRIDE categories are added to them.
+    /// Redmine has no labels: they are written into the ticket's text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
+    /// The tracker's priority for each severity (`high: Urgent`); unset severities use the
+    /// tracker kind's defaults. GitHub and GitLab have no priority field: a `priority:` label
+    /// carries it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub priorities: BTreeMap<String, String>,
+    /// Redmine tracker or Jira issue type of new tickets (default `Bug`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub issue_type: String,
+    /// Ticket states, besides closed ones, that mean the developers report a fix (Redmine's
+    /// default: `Resolved`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub done_states: Vec<String>,
+    /// The environment variable holding the credential (default: `THREATMAP_TRACKER_TOKEN`,
+    /// then the kind's usual one: `REDMINE_API_KEY`, `GITHUB_TOKEN`, `GITLAB_TOKEN`, `JIRA_API_TOKEN`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub token_env: String,
+    /// Jira Cloud: the account e-mail the API token belongs to (or set `JIRA_USER`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub user: String,
+    /// Where the model can be read (a repository URL): linked from every ticket.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub model_url: String,
+    /// Ticket title template (`{severity}: {title}` by default); fields in braces.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub title: String,
+    /// Ticket body template (Markdown); fields in braces. Empty: the built-in body.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub body: String,
 }
 
 /// The current time, UTC, RFC 3339 to the second.

@@ -45,7 +45,7 @@ fn datastore_unknown(_: Kind) -> Value<'static> {
 fn is_false(b: &bool) -> bool {
     !*b
 }
-fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+pub(crate) fn is_default<T: Default + PartialEq>(v: &T) -> bool {
     *v == T::default()
 }
 
@@ -706,6 +706,9 @@ pub struct Model {
     /// history. Kept when the finding disappears (reported as orphaned).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub decisions: crate::lifecycle::Decisions,
+    /// The development team's tracker that `threatmap tickets` hands findings to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tracker: Option<crate::lifecycle::TrackerSettings>,
     /// Diagram positions by element id, for a model with one diagram. Kept apart from the
     /// semantics so that moving a shape changes only this section.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -903,6 +906,7 @@ impl Model {
             data: Vec::new(),
             elements: Vec::new(),
             decisions: BTreeMap::new(),
+            tracker: None,
             layout: BTreeMap::new(),
             diagrams: Vec::new(),
         }

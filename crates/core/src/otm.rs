@@ -47,7 +47,7 @@ const PACKS_ATTR: &str = "threatmap:rulePacks";
 /// OTM's threat instance state for a decision status.
 pub fn state_of(s: Status) -> &'static str {
     match s {
-        Status::Open | Status::NeedsInvestigation | Status::InProgress => "EXPOSED",
+        Status::Open | Status::NeedsInvestigation | Status::InProgress | Status::FixReported => "EXPOSED",
         Status::Mitigated => "MITIGATED",
         Status::AcceptedRisk => "ACCEPTED",
         Status::NotApplicable => "NOT_APPLICABLE",
