@@ -230,7 +230,13 @@ fn the_github_adapter_keeps_to_githubs_api_description() {
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(!text.contains(TOKEN));
     let key_of = |n: i64| -> String {
-        m["decisions"].as_object().unwrap().iter().find(|(_, d)| d["tracked"]["id"] == n.to_string()).map(|(k, _)| k.clone()).unwrap()
+        m["decisions"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(_, d)| d["tracked"]["id"].as_str() == Some(n.to_string().as_str()))
+            .map(|(k, _)| k.clone())
+            .unwrap()
     };
     assert_eq!(m["decisions"][key_of(1)]["ticket"], "https://github.com/acme/shop/issues/1");
 
