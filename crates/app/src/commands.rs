@@ -93,6 +93,12 @@ pub enum UiCommand {
     Add(Kind),
     /// Add a dataflow from the element selected before to the one selected now.
     AddFlow,
+    /// Name the tracker findings are handed to.
+    TrackerSettings,
+    /// Create (or update) tickets for the findings chosen in the table.
+    CreateTickets,
+    /// Read the recorded tickets' states and move the decisions.
+    SyncTickets,
 }
 
 const CMD: Modifiers = Modifiers::COMMAND;
@@ -112,7 +118,7 @@ impl UiCommand {
         v.extend([CompareBaseline, ClearBaseline, Export(ExportKind::Png), Export(ExportKind::Svg), Export(ExportKind::Report), Quit]);
         v.extend([Undo, Redo, Cut, Copy, Paste, Duplicate, Delete, SelectAll, SelectNone]);
         v.extend([ZoomIn, ZoomOut, Fit, ToggleGrid, ToggleTable, ToggleDark]);
-        v.extend([AutoLayout, RulePacks, Validate, CommandPalette]);
+        v.extend([AutoLayout, RulePacks, Validate, CommandPalette, CreateTickets, SyncTickets, TrackerSettings]);
         v.extend(crate::panels::stencils().map(Add));
         v.extend([AddFlow, NextElement, PreviousElement, EditSelection]);
         for fine in [false, true] {
@@ -171,6 +177,9 @@ impl UiCommand {
             EditSelection => "Edit selected element".into(),
             Add(kind) => format!("Add {}", kind.label()),
             AddFlow => "Add flow from the element selected before".into(),
+            TrackerSettings => "Tracker…".into(),
+            CreateTickets => "Create tickets for chosen findings".into(),
+            SyncTickets => "Sync tickets".into(),
         }
     }
 
@@ -182,6 +191,7 @@ impl UiCommand {
             UiCommand::ImportPytm | UiCommand::Import(_) => format!("Import {label}"),
             UiCommand::Export(_) => format!("Export {label}"),
             UiCommand::ToggleGrid | UiCommand::ToggleTable | UiCommand::ToggleDark => format!("Toggle {}", label.to_lowercase()),
+            UiCommand::TrackerSettings => "Tickets: tracker settings".to_owned(),
             _ => label,
         }
     }
@@ -257,6 +267,10 @@ impl ThreatmapApp {
             Paste => self.clipboard.is_some(),
             ClearBaseline => self.baseline.is_some(),
             AddFlow => self.flow_ends().is_some(),
+            CreateTickets => {
+                self.has_tracker() && self.handoff.job.is_none() && (!self.table_selection.is_empty() || self.focus_finding.is_some())
+            }
+            SyncTickets => self.has_tracker() && self.handoff.job.is_none() && self.has_tickets(),
             _ => true,
         }
     }
@@ -328,6 +342,9 @@ impl ThreatmapApp {
                 self.show_table = true;
             }
             CommandPalette => self.palette = Some(Palette::default()),
+            TrackerSettings => self.handoff.show_settings = true,
+            CreateTickets => self.create_tickets(ctx),
+            SyncTickets => self.sync_tickets(ctx),
             Nudge { dx, dy, fine } => {
                 let step = if fine { 1.0 } else { crate::canvas::GRID };
                 let (d, selection) = (self.canvas.diagram, self.selection.clone());

@@ -125,6 +125,8 @@ pub struct ThreatmapApp {
     pub clipboard: Option<String>,
     /// Show the rule packs window.
     pub show_packs: bool,
+    /// Tickets: the tracker window and the push or pull running now.
+    pub handoff: crate::handoff::Handoff,
     /// A widget had the keyboard at the end of the last frame. egui drops the focus on Escape
     /// before the frame runs, so this tells an Escape that leaves a text field from one that
     /// clears the selection.
@@ -237,6 +239,7 @@ impl ThreatmapApp {
             recent: Vec::new(),
             clipboard: None,
             show_packs: false,
+            handoff: Default::default(),
             palette: None,
             selected_before: None,
             selected_now: None,
@@ -493,6 +496,11 @@ impl ThreatmapApp {
                     self.commands_ui(ui, &adds);
                 });
                 self.commands_ui(ui, &[AutoLayout, RulePacks, Validate]);
+            });
+            ui.menu_button("Tickets", |ui| {
+                self.commands_ui(ui, &[CreateTickets, SyncTickets]);
+                ui.separator();
+                self.command_ui(ui, TrackerSettings);
             });
         });
     }
@@ -890,6 +898,7 @@ impl ThreatmapApp {
             egui::Window::new("Rule packs").open(&mut open).show(ctx, |ui| crate::panels::packs_ui(ui, self));
             self.show_packs = open;
         }
+        self.handoff_ui(ctx);
     }
 
     /// Asks for a rule pack file to add.

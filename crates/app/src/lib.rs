@@ -8,6 +8,7 @@
 //! - [`document`]: the open model, undo/redo, geometry edits;
 //! - [`files`]: file dialogs (the system's, or Threatmap's own where none can be shown);
 //! - [`convert`]: other tools' files into native models (the CLI and the app both call it);
+//! - [`handoff`]: tickets in the app (tracker settings, create and sync on a background thread);
 //! - [`cli`]: the subcommands.
 
 pub mod canvas;
@@ -17,4 +18,5 @@ pub mod convert;
 pub mod document;
 pub mod files;
 pub mod gui;
+pub mod handoff;
 pub mod panels;

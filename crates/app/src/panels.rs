@@ -826,6 +826,7 @@ fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
         heading.scroll_to_me(Some(egui::Align::TOP));
     }
     let focus = app.focus_finding.take();
+    let tracker_name = app.doc.model.tracker.as_ref().map_or("Tracker", |t| t.kind.label());
     if mine.is_empty() {
         ui.label("No open findings on this element.");
     }
@@ -847,6 +848,7 @@ fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
             let key = v.key.clone();
             let current = app.doc.model.decisions.get(&key).cloned().unwrap_or_default();
             let focus_justification = focused && std::mem::take(&mut app.focus_triage);
+            crate::handoff::ticket_ui(ui, tracker_name, &current);
             triage_ui(ui, &mut edits, &key, &current, focus_justification);
             if !v.stride.is_empty() {
                 ui.label(format!("STRIDE: {}", v.stride.join(", ")));
@@ -977,16 +979,22 @@ fn triage_ui(
     }
     // The history, newest first (the last few; the file keeps all of it).
     for change in current.history.iter().rev().take(5) {
-        ui.label(
-            RichText::new(format!(
-                "{} → {}{}{}",
-                change.from.label(),
-                change.to.label(),
-                if change.at.is_empty() { String::new() } else { format!(" on {}", change.at) },
-                if change.by.is_empty() { String::new() } else { format!(" by {}", change.by) }
-            ))
-            .weak(),
+        // An entry that changed no status (a ticket handed over, a ticket gone) is its note.
+        let what = if change.from == change.to { String::new() } else { format!("{} → {}", change.from.label(), change.to.label()) };
+        let note = change.note.trim();
+        let text = format!(
+            "{what}{}{}{}",
+            if note.is_empty() {
+                String::new()
+            } else if what.is_empty() {
+                note.to_owned()
+            } else {
+                format!(": {note}")
+            },
+            if change.at.is_empty() { String::new() } else { format!(" on {}", change.at) },
+            if change.by.is_empty() { String::new() } else { format!(" by {}", change.by) }
         );
+        ui.add(egui::Label::new(RichText::new(text).weak()).wrap());
     }
     if current.history.len() > 5 {
         ui.label(RichText::new(format!("… and {} earlier change(s)", current.history.len() - 5)).weak());
@@ -1008,6 +1016,8 @@ struct Row {
     element_id: String,
     element: String,
     kind: &'static str,
+    /// The ticket: a tracked one's id and state, else what the decision records.
+    ticket: String,
 }
 
 /// Sort column of the findings table.
@@ -1037,6 +1047,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     // to the next row, which then pushes the panel under the inspector.
     let two_rows = ui.available_width() < 760.0;
     let mut select_shown = false;
+    let (mut create_tickets, mut sync_tickets) = (false, false);
     ui.horizontal_wrapped(|ui| {
         let label = match shown_count {
             Some((shown, all)) if shown != all => format!("Findings ({shown} of {all})"),
@@ -1071,6 +1082,24 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                 ui.checkbox(&mut only_new, "New since baseline").on_hover_text(format!("Only findings that {name} did not have"));
             } else {
                 only_new = false;
+            }
+            if app.has_tracker() {
+                let chosen = app.table_selection.len();
+                let label = if chosen > 1 { format!("Create {chosen} tickets") } else { "Create ticket".to_owned() };
+                if ui
+                    .add_enabled(app.can_run(crate::commands::UiCommand::CreateTickets), egui::Button::new(label))
+                    .on_hover_text("Hand the chosen findings to the tracker (a finding that has a ticket gets it updated)")
+                    .clicked()
+                {
+                    create_tickets = true;
+                }
+                if ui
+                    .add_enabled(app.can_run(crate::commands::UiCommand::SyncTickets), egui::Button::new("Sync tickets"))
+                    .on_hover_text("Read the tickets' states: closed ones become \"fix reported\", reopened ones \"in progress\"")
+                    .clicked()
+                {
+                    sync_tickets = true;
+                }
             }
             select_shown = ui
                 .button("Select shown")
@@ -1109,6 +1138,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                         element_id: e.id.clone(),
                         element: threatmap_core::model::one_line(&e.name),
                         kind: e.kind.name(),
+                        ticket: a.decision(f).map(ticket_cell).unwrap_or_default(),
                     }
                 })
                 .collect();
@@ -1194,8 +1224,11 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         ui.fonts_mut(|f| f.layout_no_wrap(longest.to_owned(), egui::TextStyle::Body.resolve(ui.style()), Color32::WHITE).size().x);
     let id_w = (id_text + 12.0).clamp(64.0, (avail * 0.25).max(64.0));
     let elem_w = (avail * 0.28).clamp(100.0, 320.0);
-    let title_w = (avail - sev_w - id_w - elem_w).max(100.0);
-    let widths = [sev_w, id_w, title_w, elem_w];
+    // The ticket column shows once findings have tickets (or a tracker is named).
+    let tickets = app.has_tracker() || rows.iter().any(|r| !r.ticket.is_empty());
+    let ticket_w = if tickets { (avail * 0.14).clamp(90.0, 180.0) } else { 0.0 };
+    let title_w = (avail - sev_w - id_w - elem_w - ticket_w).max(100.0);
+    let widths = [sev_w, id_w, title_w, elem_w, ticket_w];
     // A left-aligned cell of fixed width.
     fn cell<R>(ui: &mut egui::Ui, w: f32, h: f32, add: impl FnOnce(&mut egui::Ui) -> R) -> R {
         ui.allocate_ui_with_layout(egui::vec2(w, h), egui::Layout::left_to_right(egui::Align::Center), |ui| {
@@ -1215,6 +1248,9 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             if cell(ui, widths[k], 18.0, |ui| ui.add(egui::Button::new(RichText::new(text).strong()).frame(false))).clicked() {
                 sort = by;
             }
+        }
+        if tickets {
+            cell(ui, widths[4], 18.0, |ui| ui.label(RichText::new("Ticket").strong()));
         }
     });
     let selected: BTreeSet<String> = app.selection.clone();
@@ -1251,6 +1287,9 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                     cell(ui, widths[3], row_h, |ui| {
                         ui.add(egui::Label::new(format!("{} ({})", r.element, r.kind)).truncate().selectable(false))
                     });
+                    if tickets {
+                        cell(ui, widths[4], row_h, |ui| ui.add(egui::Label::new(&r.ticket).truncate().selectable(false)));
+                    }
                 });
                 let rect = row.response.rect.expand2(egui::vec2(2.0, 1.0));
                 let resp = ui.interact(rect, ui.id().with(("row", &r.key)), egui::Sense::click());
@@ -1306,6 +1345,24 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         });
     }
     ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab, status, only_new, only_here)));
+    if create_tickets {
+        app.run(crate::commands::UiCommand::CreateTickets, ui.ctx());
+    }
+    if sync_tickets {
+        app.run(crate::commands::UiCommand::SyncTickets, ui.ctx());
+    }
+}
+
+/// A finding's ticket in the table: "#12 Closed" for a tracked one, else the decision's text.
+fn ticket_cell(d: &threatmap_core::lifecycle::Decision) -> String {
+    match &d.tracked {
+        Some(t) => {
+            let id = if t.id.chars().all(|c| c.is_ascii_digit()) { format!("#{}", t.id) } else { t.id.clone() };
+            let state = if t.state == "missing" { "gone" } else { t.state.as_str() };
+            format!("{id} {state}").trim().to_owned()
+        }
+        None => d.ticket.clone(),
+    }
 }
 
 /// One decision for every finding chosen in the table: a status, and the justification,

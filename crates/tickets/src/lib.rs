@@ -76,7 +76,7 @@ pub enum Found {
 
 /// One development tracker, as the hand-off sees it. Every method is one or a few requests; the
 /// implementations retry transient failures themselves.
-pub trait Tracker {
+pub trait Tracker: Send {
     /// "Redmine at http://…, project webapp".
     fn describe(&self) -> String;
     /// Every ticket of the project that carries a Threatmap key starting with `scope`.

@@ -25,13 +25,19 @@ pub struct Selection {
     pub elements: Vec<String>,
     /// Only findings whose decision carries one of these tags.
     pub tags: Vec<String>,
+    /// Only these findings (keys), whatever their status when no statuses are given: the
+    /// findings a person chose.
+    pub findings: Vec<String>,
 }
 
 impl Selection {
     /// True if the finding is selected.
     pub fn takes(&self, a: &Analysis<'_>, f: &Finding) -> bool {
         let status = a.status(f);
-        let status_ok = if self.statuses.is_empty() {
+        let key_ok = self.findings.is_empty() || self.findings.contains(&a.key(f));
+        let status_ok = if self.statuses.is_empty() && !self.findings.is_empty() {
+            true
+        } else if self.statuses.is_empty() {
             matches!(status, Status::Open | Status::NeedsInvestigation | Status::InProgress)
         } else {
             self.statuses.contains(&status)
@@ -40,7 +46,8 @@ impl Selection {
         let element = &a.prepared.element(f.element).id;
         let tags_ok = self.tags.is_empty()
             || a.decision(f).is_some_and(|d| d.tags.iter().any(|t| self.tags.iter().any(|w| w.eq_ignore_ascii_case(t))));
-        status_ok
+        key_ok
+            && status_ok
             && self.min_severity.is_none_or(|min| a.severity(f) >= min)
             && (self.rules.is_empty() || self.rules.iter().any(|r| r == rule))
             && (self.elements.is_empty() || self.elements.iter().any(|e| e == element))

@@ -112,6 +112,9 @@ pub(super) struct SelectArgs {
     /// Only findings whose decision carries one of these tags, comma-separated.
     #[arg(long = "tag", value_delimiter = ',')]
     tags: Vec<String>,
+    /// Only these findings (keys as `findings --format tsv` prints them), comma-separated.
+    #[arg(long = "key", value_delimiter = ',')]
+    keys: Vec<String>,
     /// Gather findings into one ticket per finding, element or rule (overrides the model's setting).
     #[arg(long, value_parser = parse_group)]
     group: Option<TicketGroup>,
@@ -169,6 +172,7 @@ pub(super) fn run(out: &mut dyn Write, command: TicketsCommand) -> Result<ExitCo
                 rules: select.rules,
                 elements: select.elements,
                 tags: select.tags,
+                findings: select.keys,
             };
             let mut tracker = tracker_for(&m, dry_run)?;
             writeln!(out, "{}{}", tracker.describe(), if dry_run { " (dry run: nothing is sent)" } else { "" })?;

@@ -1,0 +1,411 @@
+//! The ticket hand-off in the app: the tracker settings window, creating tickets for the chosen
+//! findings and syncing ticket states on a background thread (progress, Cancel), and merging
+//! what the tracker confirmed into the open model as it arrives.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use egui::RichText;
+use threatmap_core::engine::Options;
+use threatmap_core::lifecycle::{Decision, Decisions, TicketGroup, TrackerKind, TrackerSettings};
+use threatmap_core::model::Model;
+use threatmap_tickets::sync::{self, Hooks};
+use threatmap_tickets::{Outcome, Selection};
+
+use crate::gui::ThreatmapApp;
+
+/// The hand-off's state in the app.
+#[derive(Debug, Default)]
+pub struct Handoff {
+    /// Show the tracker settings window.
+    pub show_settings: bool,
+    /// The settings being edited there (applied with Apply).
+    form: Option<TrackerSettings>,
+    /// The push or pull running now.
+    pub job: Option<Job>,
+}
+
+/// What a running push or pull sends back.
+#[derive(Debug)]
+enum Msg {
+    /// Decisions the tracker confirmed a change to: (key, before, after).
+    Changed(Vec<(String, Decision, Decision)>),
+    /// The run ended: a summary, and whether everything was done.
+    Done(Result<(String, bool), String>),
+}
+
+/// A push or pull running on its own thread.
+#[derive(Debug)]
+pub struct Job {
+    /// "Creating tickets in Redmine".
+    pub what: String,
+    done: Arc<AtomicUsize>,
+    total: Arc<AtomicUsize>,
+    cancel: Arc<AtomicBool>,
+    rx: mpsc::Receiver<Msg>,
+}
+
+/// A push or a pull.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Push,
+    Pull,
+}
+
+fn empty_settings(kind: TrackerKind) -> TrackerSettings {
+    TrackerSettings {
+        kind,
+        url: String::new(),
+        project: String::new(),
+        scope: String::new(),
+        group: TicketGroup::Finding,
+        labels: Vec::new(),
+        priorities: BTreeMap::new(),
+        issue_type: String::new(),
+        done_states: Vec::new(),
+        token_env: String::new(),
+        user: String::new(),
+        model_url: String::new(),
+        title: String::new(),
+        body: String::new(),
+    }
+}
+
+/// The decisions that differ between two snapshots, as (key, before, after).
+fn changed(before: &Decisions, after: &Decisions) -> Vec<(String, Decision, Decision)> {
+    after
+        .iter()
+        .filter(|(k, d)| before.get(*k) != Some(*d))
+        .map(|(k, d)| (k.clone(), before.get(k).cloned().unwrap_or_default(), d.clone()))
+        .collect()
+}
+
+/// Merges what a push or pull did to a decision into the decision as the user has it now: the
+/// ticket link, the history entries it added, and the status and ticket it moved (unless the
+/// user changed those meanwhile).
+fn merge(now: &mut Decision, before: &Decision, after: &Decision) {
+    now.tracked.clone_from(&after.tracked);
+    if now.status == before.status {
+        now.status = after.status;
+    }
+    if now.ticket == before.ticket {
+        now.ticket.clone_from(&after.ticket);
+    }
+    now.history.extend(after.history.iter().skip(before.history.len()).cloned());
+}
+
+impl ThreatmapApp {
+    /// True if the model names a tracker.
+    pub fn has_tracker(&self) -> bool {
+        self.doc.model.tracker.is_some()
+    }
+
+    /// True if some decision records a ticket.
+    pub fn has_tickets(&self) -> bool {
+        self.doc.model.decisions.values().any(|d| d.tracked.is_some())
+    }
+
+    /// Creates (or updates) tickets for the findings chosen in the table, or the finding open
+    /// in the inspector.
+    pub fn create_tickets(&mut self, ctx: &egui::Context) {
+        let mut keys: Vec<String> = self.table_selection.iter().cloned().collect();
+        if keys.is_empty() {
+            keys.extend(self.focus_finding.clone());
+        }
+        if keys.is_empty() {
+            self.status = "Choose findings in the table first (Ctrl+click, Shift+click or Select shown)".to_owned();
+            return;
+        }
+        let selection = Selection { findings: keys, ..Selection::default() };
+        self.start_job(Kind::Push, selection, ctx);
+    }
+
+    /// Reads every recorded ticket's state and moves the decisions.
+    pub fn sync_tickets(&mut self, ctx: &egui::Context) {
+        self.start_job(Kind::Pull, Selection::default(), ctx);
+    }
+
+    fn start_job(&mut self, kind: Kind, selection: Selection, ctx: &egui::Context) {
+        if self.handoff.job.is_some() {
+            self.status = "A ticket run is going on: wait for it or cancel it".to_owned();
+            return;
+        }
+        let Some(settings) = self.doc.model.tracker.clone() else {
+            self.handoff.show_settings = true;
+            self.status = "Name the tracker first".to_owned();
+            return;
+        };
+        let connected = threatmap_tickets::secret_from_env(&settings)
+            .and_then(|secret| threatmap_tickets::connect(&settings, secret, threatmap_tickets::Retry::default()));
+        let mut tracker = match connected {
+            Ok(t) => t,
+            Err(e) => {
+                self.fail(format!("Cannot reach {}", settings.kind.label()), e.to_string());
+                return;
+            }
+        };
+        let what = match kind {
+            Kind::Push => format!("Creating tickets in {}", settings.kind.label()),
+            Kind::Pull => format!("Syncing tickets with {}", settings.kind.label()),
+        };
+        let mut model: Model = self.doc.model.clone();
+        let rules = self.rules.clone();
+        let done = Arc::new(AtomicUsize::new(0));
+        let total = Arc::new(AtomicUsize::new(0));
+        let cancel = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel();
+        let (d, t, c, ctx) = (done.clone(), total.clone(), cancel.clone(), ctx.clone());
+        std::thread::spawn(move || {
+            let mut last = model.decisions.clone();
+            let tx_save = tx.clone();
+            let ctx_save = ctx.clone();
+            let mut save = move |m: &Model| {
+                let changes = changed(&last, &m.decisions);
+                last = m.decisions.clone();
+                if !changes.is_empty() {
+                    let _ = tx_save.send(Msg::Changed(changes));
+                    ctx_save.request_repaint();
+                }
+                Ok(())
+            };
+            let ctx_progress = ctx.clone();
+            let mut progress = move |i: usize, n: usize| {
+                d.store(i, Ordering::Relaxed);
+                t.store(n, Ordering::Relaxed);
+                ctx_progress.request_repaint();
+                !c.load(Ordering::Relaxed)
+            };
+            let hooks = Hooks { save: &mut save, progress: &mut progress };
+            let result = match kind {
+                Kind::Push => {
+                    sync::push(&mut model, &rules, &Options::default(), &selection, tracker.as_mut(), hooks, false, false).map(|r| {
+                        let mut s = format!(
+                            "{} created, {} recorded from an earlier push, {} updated, {} reopened, {} unchanged",
+                            r.created.len(),
+                            r.recovered.len(),
+                            r.updated.len(),
+                            r.reopened.len(),
+                            r.unchanged
+                        );
+                        if r.skipped > 0 {
+                            s.push_str(&format!(", {} skipped (ticket gone; push from the command line with --recreate)", r.skipped));
+                        }
+                        if !r.failed.is_empty() {
+                            s.push_str(&format!("; {} failed: {}", r.failed.len(), r.failed[0].1));
+                        }
+                        (s, !r.incomplete())
+                    })
+                }
+                Kind::Pull => sync::pull(&mut model, &rules, &Options::default(), tracker.as_mut(), hooks, false).map(|r| {
+                    let mut s = format!(
+                        "{} ticket(s) read, {} decision(s) moved, {} missing, {} remediation failure(s)",
+                        r.read,
+                        r.changes.len(),
+                        r.missing.len(),
+                        r.remediation_failures.len()
+                    );
+                    if !r.failed.is_empty() {
+                        s.push_str(&format!("; {} not read: {}", r.failed.len(), r.failed[0].1));
+                    }
+                    (s, !r.incomplete())
+                }),
+            };
+            let _ = tx.send(Msg::Done(result.map_err(|e| e.to_string())));
+            ctx.request_repaint();
+        });
+        self.status = format!("{what}…");
+        self.handoff.job = Some(Job { what, done, total, cancel, rx });
+    }
+
+    /// Takes in what the running job sent, and shows its progress with a Cancel button.
+    pub fn handoff_ui(&mut self, ctx: &egui::Context) {
+        let mut finished = None;
+        if let Some(job) = &self.handoff.job {
+            let mut merges = Vec::new();
+            while let Ok(msg) = job.rx.try_recv() {
+                match msg {
+                    Msg::Changed(c) => merges.extend(c),
+                    Msg::Done(r) => finished = Some(r),
+                }
+            }
+            if !merges.is_empty() {
+                self.doc.edit(|m| {
+                    for (k, before, after) in &merges {
+                        merge(m.decisions.entry(k.clone()).or_default(), before, after);
+                    }
+                });
+            }
+        }
+        match finished {
+            Some(Ok((summary, complete))) => {
+                let what = self.handoff.job.take().map(|j| j.what).unwrap_or_default();
+                if complete {
+                    self.status = format!("{what}: {summary}");
+                } else {
+                    self.fail(format!("{what}: not everything was done"), format!("{summary}. Run it again to finish."));
+                }
+            }
+            Some(Err(e)) => {
+                let what = self.handoff.job.take().map(|j| j.what).unwrap_or_default();
+                self.fail(format!("{what} failed"), e);
+            }
+            None => {}
+        }
+        if let Some(job) = &self.handoff.job {
+            let (done, total) = (job.done.load(Ordering::Relaxed), job.total.load(Ordering::Relaxed));
+            let mut cancel = false;
+            egui::Window::new(&job.what).collapsible(false).resizable(false).anchor(egui::Align2::RIGHT_BOTTOM, [-16.0, -40.0]).show(
+                ctx,
+                |ui| {
+                    let fraction = if total == 0 { 0.0 } else { done as f32 / total as f32 };
+                    ui.add(egui::ProgressBar::new(fraction).text(format!("{done} of {total} ticket(s)")).desired_width(260.0));
+                    cancel = ui.button("Cancel").on_hover_text("Stop after the ticket being written; what is done is kept").clicked();
+                },
+            );
+            if cancel {
+                job.cancel.store(true, Ordering::Relaxed);
+                self.status = "Cancelling after the current ticket…".to_owned();
+            }
+        }
+        if self.handoff.show_settings {
+            let mut open = true;
+            egui::Window::new("Tracker").open(&mut open).resizable(false).show(ctx, |ui| tracker_ui(ui, self));
+            self.handoff.show_settings = open && self.handoff.show_settings;
+            if !self.handoff.show_settings {
+                self.handoff.form = None;
+            }
+        }
+    }
+}
+
+/// The tracker settings form: where the model's findings are handed to.
+fn tracker_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
+    let current = app.doc.model.tracker.clone();
+    let form = app.handoff.form.get_or_insert_with(|| current.clone().unwrap_or_else(|| empty_settings(TrackerKind::Redmine)));
+    ui.label("Findings you choose become tickets in the development team's tracker; syncing reads their state back.");
+    ui.add_space(4.0);
+    egui::Grid::new("tracker-form").num_columns(2).show(ui, |ui| {
+        let l = ui.label("Tracker");
+        egui::ComboBox::from_id_salt("tracker-kind")
+            .selected_text(form.kind.label())
+            .show_ui(ui, |ui| {
+                for k in TrackerKind::ALL {
+                    ui.selectable_value(&mut form.kind, k, k.label());
+                }
+            })
+            .response
+            .labelled_by(l.id);
+        ui.end_row();
+        let hint_url = match form.kind {
+            TrackerKind::Github => "https://api.github.com",
+            TrackerKind::Gitlab => "https://gitlab.com",
+            TrackerKind::Jira => "https://example.atlassian.net",
+            _ => "https://tracker.example.com",
+        };
+        let hint_project = match form.kind {
+            TrackerKind::Github => "owner/repository",
+            TrackerKind::Gitlab => "group/project",
+            TrackerKind::Jira | TrackerKind::JiraServer => "project key, e.g. SEC",
+            TrackerKind::Redmine => "project identifier",
+        };
+        for (label, field, hint) in
+            [("URL", 0, hint_url), ("Project", 1, hint_project), ("Link to the model", 2, "https://git.example.com/…")]
+        {
+            let l = ui.label(label);
+            let value = match field {
+                0 => &mut form.url,
+                1 => &mut form.project,
+                _ => &mut form.model_url,
+            };
+            ui.add(egui::TextEdit::singleline(value).hint_text(hint).desired_width(280.0)).labelled_by(l.id);
+            ui.end_row();
+        }
+        if form.kind == TrackerKind::Jira {
+            let l = ui.label("Account e-mail");
+            ui.add(egui::TextEdit::singleline(&mut form.user).desired_width(280.0)).labelled_by(l.id);
+            ui.end_row();
+        }
+        let l = ui.label("One ticket per");
+        egui::ComboBox::from_id_salt("tracker-group")
+            .selected_text(match form.group {
+                TicketGroup::Finding => "finding",
+                TicketGroup::Element => "element",
+                TicketGroup::Rule => "rule",
+            })
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut form.group, TicketGroup::Finding, "finding");
+                ui.selectable_value(&mut form.group, TicketGroup::Element, "element");
+                ui.selectable_value(&mut form.group, TicketGroup::Rule, "rule");
+            })
+            .response
+            .labelled_by(l.id);
+        ui.end_row();
+        let l = ui.label("Labels");
+        let mut labels = form.labels.join(", ");
+        if ui.add(egui::TextEdit::singleline(&mut labels).hint_text("threat").desired_width(280.0)).labelled_by(l.id).changed() {
+            form.labels = labels.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+        }
+        ui.end_row();
+    });
+    // The credential is never shown or stored: only where it is read from, and whether it is there.
+    let vars = threatmap_tickets::token_variables(form);
+    let set = vars.iter().find(|v| std::env::var(v).is_ok_and(|s| !s.trim().is_empty()));
+    match set {
+        Some(v) => ui.label(format!("Credential: read from {v} (set)")),
+        None => ui.colored_label(
+            ui.visuals().warn_fg_color,
+            format!("Credential: set {} before starting Threatmap; it is never stored in the model.", vars.join(" or ")),
+        ),
+    };
+    let valid = (form.url.starts_with("https://") || form.url.starts_with("http://")) && !form.project.trim().is_empty();
+    let changed = current.as_ref() != Some(&*form);
+    let mut apply = false;
+    let mut remove = false;
+    ui.horizontal(|ui| {
+        apply = ui.add_enabled(valid && changed, egui::Button::new("Apply")).clicked();
+        if current.is_some() {
+            remove = ui.button("Remove tracker").on_hover_text("The tickets already recorded stay on the findings").clicked();
+        }
+    });
+    if !valid {
+        ui.label(RichText::new("A URL (http:// or https://) and a project are needed.").weak());
+    }
+    if apply {
+        let mut t = form.clone();
+        t.url = t.url.trim().trim_end_matches('/').to_owned();
+        t.project = t.project.trim().to_owned();
+        app.doc.edit(|m| m.tracker = Some(t));
+        app.status = "Tracker set: choose findings in the table, then Create tickets".to_owned();
+        app.handoff.show_settings = false;
+    }
+    if remove {
+        app.doc.edit(|m| m.tracker = None);
+        app.handoff.show_settings = false;
+    }
+}
+
+/// The ticket of a finding, in the inspector: its link and state, and what that state means.
+pub fn ticket_ui(ui: &mut egui::Ui, kind: &str, d: &Decision) {
+    let Some(t) = &d.tracked else { return };
+    let id = if t.id.chars().all(|c| c.is_ascii_digit()) { format!("#{}", t.id) } else { t.id.clone() };
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new("Ticket").strong());
+        if t.url.is_empty() {
+            ui.label(format!("{kind} {id}"));
+        } else {
+            ui.hyperlink_to(format!("{kind} {id}"), &t.url);
+        }
+        let state = if t.state == "missing" { "gone from the tracker (deleted or moved)".to_owned() } else { t.state.clone() };
+        ui.label(RichText::new(state).weak());
+    });
+    if t.done && d.status == threatmap_core::lifecycle::Status::FixReported {
+        // The finding is shown, so its rule still fires on the model.
+        ui.colored_label(
+            ui.visuals().warn_fg_color,
+            "Remediation failure? The ticket is done but the rule still fires: record the fix in the model (a control), \
+             or reopen the finding with a note for the developers.",
+        );
+    }
+}
