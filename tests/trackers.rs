@@ -518,3 +518,121 @@ fn the_stand_in_catches_what_the_description_does_not_allow() {
     assert!(!desc.check_response("GET", template, 200, Some(&bad)).is_empty(), "number is required");
     assert!(!desc.check_response("GET", template, 418, None).is_empty(), "status not described");
 }
+
+/// The app's hand-off, driven through its UI: name the tracker in the Tracker window, choose
+/// findings in the table, Create tickets, and Sync after a developer closed one. The credential
+/// comes from the environment, so the test runs itself again in a child process that has it.
+#[test]
+fn the_app_creates_and_syncs_tickets_from_the_findings_table() {
+    if std::env::var_os("THREATMAP_TEST_CHILD").is_none() {
+        let o = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "the_app_creates_and_syncs_tickets_from_the_findings_table", "--nocapture"])
+            .env("THREATMAP_TEST_CHILD", "1")
+            .env("GITHUB_TOKEN", TOKEN)
+            .env_remove("THREATMAP_TRACKER_TOKEN")
+            .output()
+            .unwrap();
+        let text = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(o.status.success() && text.contains("1 passed"), "{text}");
+        return;
+    }
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use threatmap_app::gui::ThreatmapApp;
+    let Some(shared) = shared("trackers/github-rest-api.json") else { return };
+    let desc = Arc::new(Description::load(&shared.join("trackers/github-rest-api.json")));
+    let state = Arc::new(Mutex::new(GhState::default()));
+    let gh = github_standin(desc, state.clone());
+    let model = threatmap_core::file::load_any(Path::new(&example("web-app.threatmap.json"))).unwrap().model;
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut ThreatmapApp| app.ui(ui), ThreatmapApp::new(model, None, None));
+    h.state_mut().show_table = true;
+    h.run_steps(3);
+    let typed = |h: &mut Harness<'_, ThreatmapApp>, text: &str| {
+        for c in text.chars() {
+            h.event(egui::Event::Text(c.to_string()));
+            h.run_steps(1);
+        }
+    };
+    // Tickets → Tracker…: GitHub, the stand-in's URL, the repository.
+    h.get_by_label("Tickets").click();
+    h.run_steps(2);
+    h.get_by_label("Tracker…").click();
+    h.run_steps(3);
+    h.get_all_by_role(egui::accesskit::Role::ComboBox).find(|c| c.value().as_deref() == Some("Redmine")).unwrap().click();
+    h.run_steps(2);
+    h.get_by_label("GitHub").click();
+    h.run_steps(2);
+    h.get_by_label("URL").click();
+    h.run_steps(1);
+    typed(&mut h, &gh.url);
+    h.get_by_label("Project").click();
+    h.run_steps(1);
+    typed(&mut h, "acme/shop");
+    assert!(h.query_by_label_contains("read from GITHUB_TOKEN (set)").is_some(), "the window says where the credential comes from");
+    h.get_by_label("Apply").click();
+    h.run_steps(3);
+    let t = h.state().doc.model.tracker.clone().unwrap();
+    assert_eq!(
+        (t.kind, t.url.as_str(), t.project.as_str()),
+        (threatmap_core::lifecycle::TrackerKind::Github, gh.url.as_str(), "acme/shop")
+    );
+    assert!(!serde_json::to_string(&h.state().doc.model).unwrap().contains(TOKEN));
+
+    // Choose three findings and create their tickets.
+    let rows: Vec<String> = {
+        use egui_kittest::kittest::NodeT;
+        h.query_all_by_label_contains(" on ").filter_map(|n| n.accesskit_node().label()).filter(|l| l.starts_with("Very High ")).collect()
+    };
+    assert!(rows.len() >= 3, "{rows:?}");
+    h.get_by_label(&rows[0]).click();
+    h.run_steps(2);
+    h.get_by_label(&rows[2]).click_modifiers(egui::Modifiers::SHIFT);
+    h.run_steps(2);
+    let chosen = h.state().table_selection.clone();
+    assert_eq!(chosen.len(), 3);
+    h.get_by_label("Create 3 tickets").click();
+    let wait = |h: &mut Harness<'_, ThreatmapApp>| {
+        h.run_steps(2);
+        assert!(
+            h.state().handoff.job.is_some() || h.state().failure.is_some() || h.state().status.contains(" tickets "),
+            "no ticket run started"
+        );
+        let started = std::time::Instant::now();
+        while h.state().handoff.job.is_some() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(60), "the ticket run did not end");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            h.step();
+        }
+        h.run_steps(2);
+    };
+    wait(&mut h);
+    assert!(h.state().failure.is_none(), "{:?}", h.state().failure);
+    assert!(h.state().status.contains("3 created"), "{}", h.state().status);
+    assert_eq!(state.lock().unwrap().issues.len(), 3);
+    for k in &chosen {
+        let d = &h.state().doc.model.decisions[k];
+        assert!(d.tracked.is_some(), "{k}");
+    }
+    assert!(h.query_by_label_contains("#1 open").is_some(), "the ticket column shows the ticket");
+
+    // A developer closes the first; Sync tickets moves its finding to "fix reported".
+    {
+        let mut s = state.lock().unwrap();
+        let i = s.issues.get_mut(&1).unwrap();
+        i.state = "closed".into();
+        i.closed_by = Some("octodev".into());
+    }
+    h.get_by_label("Sync tickets").click();
+    wait(&mut h);
+    let moved: Vec<&String> =
+        chosen.iter().filter(|k| h.state().doc.model.decisions[*k].status == threatmap_core::lifecycle::Status::FixReported).collect();
+    assert_eq!(moved.len(), 1, "{}", h.state().status);
+    assert!(h.state().status.contains("1 decision(s) moved, 0 missing, 1 remediation failure(s)"), "{}", h.state().status);
+    // The inspector shows the ticket and what its state means.
+    h.get_by_label(&rows[0]).click();
+    h.run_steps(3);
+    assert!(h.query_by_label_contains("Remediation failure?").is_some());
+    assert!(gh.violations().is_empty(), "{:?}", gh.violations());
+}
