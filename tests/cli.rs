@@ -1147,3 +1147,34 @@ fn desktop_entry_mime_types_and_package_assets_agree() {
     assert!(globs.contains("80:application/x-threatmap+json:*.threatmap.json"), "{globs}");
     assert!(globs.contains(":application/x-microsoft-tm7:*.tm7"), "{globs}");
 }
+
+/// A model's tracker section is checked like the rest of it, and the ticket commands say what
+/// is missing before sending anything.
+#[test]
+fn tracker_settings_are_validated_and_ticket_commands_explain_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(example("web-app.threatmap.json")).unwrap()).unwrap();
+    let plain = write(dir.path(), "plain.threatmap.json", &serde_json::to_string_pretty(&m).unwrap());
+    fails(&["tickets", "push", &plain], &["names no tracker", "tickets setup"]);
+    fails(&["tickets", "pull", &plain], &["names no tracker"]);
+    m["tracker"] =
+        serde_json::json!({"kind": "github", "url": "ftp://example.com", "project": "just-a-name", "priorities": {"urgent": "P1"}});
+    let bad = write(dir.path(), "bad.threatmap.json", &serde_json::to_string_pretty(&m).unwrap());
+    fails(&["validate", &bad], &["tracker.url `ftp://example.com`", "GitHub needs `owner/repository`", "`urgent` is not a severity"]);
+    m["tracker"] = serde_json::json!({"kind": "trac", "url": "https://example.com", "project": "x"});
+    let unknown = write(dir.path(), "unknown.threatmap.json", &serde_json::to_string_pretty(&m).unwrap());
+    fails(&["validate", &unknown], &["trac"]);
+    // Setup writes the section; the credential is read from the environment, never written.
+    let ok_path = write(dir.path(), "ok.threatmap.json", &std::fs::read_to_string(example("web-app.threatmap.json")).unwrap());
+    let out = ok(&["tickets", "setup", &ok_path, "--kind", "gitlab", "--url", "https://gitlab.example.com/", "--project", "sec/shop"]);
+    assert!(out.contains("GITLAB_TOKEN"), "{out}");
+    let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&ok_path).unwrap()).unwrap();
+    assert_eq!(written["tracker"], serde_json::json!({"kind": "gitlab", "url": "https://gitlab.example.com", "project": "sec/shop"}));
+    ok(&["validate", &ok_path]);
+    // A dry run needs no credential and sends nothing (the host does not exist).
+    let dry = ok(&["tickets", "push", &ok_path, "--severity", "very-high", "--dry-run"]);
+    assert!(dry.contains("create: POST https://gitlab.example.com/api/v4/projects/sec%2Fshop/issues"), "{dry}");
+    let o = run(&["tickets", "push", &ok_path]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("GITLAB_TOKEN"), "{}", stderr(&o));
+}

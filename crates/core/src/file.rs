@@ -547,6 +547,37 @@ pub fn check(model: &Model) -> Vec<Problem> {
                 format!("decision `{}`: {} with no justification", clip(key), d.status.label().to_lowercase()),
             ));
         }
+        if let Some(t) = &d.tracked {
+            if t.id.trim().is_empty() {
+                out.push(Problem::error(None, format!("decision `{}`: its tracked ticket has an empty id", clip(key))));
+            }
+            if t.key.trim().is_empty() {
+                out.push(Problem::error(None, format!("decision `{}`: its tracked ticket has an empty key", clip(key))));
+            }
+        }
+    }
+    if let Some(t) = &model.tracker {
+        let url = t.url.trim();
+        if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() < "http://x".len() {
+            out.push(Problem::error(None, format!("tracker.url `{}`: expected an http:// or https:// URL", clip(&t.url))));
+        }
+        if t.project.trim().is_empty() {
+            out.push(Problem::error(
+                None,
+                "tracker.project is empty (a Redmine project, GitHub owner/repository, GitLab project or Jira key)".to_owned(),
+            ));
+        }
+        for k in t.priorities.keys() {
+            if crate::rules::Severity::parse(k).is_none() {
+                out.push(Problem::error(
+                    None,
+                    format!("tracker.priorities: `{}` is not a severity (info, very-low, low, medium, high, very-high)", clip(k)),
+                ));
+            }
+        }
+        if t.kind == crate::lifecycle::TrackerKind::Github && t.project.trim().trim_matches('/').split('/').count() != 2 {
+            out.push(Problem::error(None, format!("tracker.project `{}`: GitHub needs `owner/repository`", clip(&t.project))));
+        }
     }
     out.sort_by_key(|p| p.level);
     out
