@@ -1178,3 +1178,32 @@ fn tracker_settings_are_validated_and_ticket_commands_explain_what_is_missing() 
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("GITLAB_TOKEN"), "{}", stderr(&o));
 }
+
+/// `--tag` narrows findings, exports, reports and checks to the findings tagged so.
+#[test]
+fn tags_filter_findings_exports_reports_and_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write(dir.path(), "m.threatmap.json", &std::fs::read_to_string(example("web-app.threatmap.json")).unwrap());
+    for key in ["GEN-INJ-01@web", "GEN-AUTH-04@db"] {
+        ok(&["triage", &p, key, "--status", "in-progress", "--tag", "pci"]);
+    }
+    ok(&["triage", &p, "GEN-INJ-02@web", "--status", "open", "--tag", "gdpr"]);
+    let tsv = ok(&["findings", &p, "--format", "tsv", "--tag", "PCI"]);
+    let keys: Vec<&str> = tsv.lines().skip(1).filter_map(|l| l.split('\t').next()).collect();
+    assert_eq!(keys, ["GEN-INJ-01@web", "GEN-AUTH-04@db"], "{tsv}");
+    let both = ok(&["findings", &p, "--format", "tsv", "--tag", "pci,gdpr"]);
+    assert_eq!(both.lines().count(), 4, "{both}");
+    let csv = ok(&["export", &p, "--format", "csv", "--tag", "gdpr"]);
+    assert!(csv.contains("GEN-INJ-02@web") && !csv.contains("GEN-INJ-01@web") && !csv.contains("GEN-AUTH-04@db"), "{csv}");
+    let report = ok(&["report", &p, "--tag", "pci"]);
+    assert!(report.contains("GEN-AUTH-04"), "the report keeps the tagged findings");
+    assert!(
+        !report.contains("GEN-INJ-02"),
+        "the report keeps only the tagged findings: {}",
+        report.match_indices("GEN-INJ-02").map(|(i, _)| &report[i.saturating_sub(200)..i + 20]).collect::<Vec<_>>().join("\n---\n")
+    );
+    let o = run(&["check", &p, "--fail-on", "info", "--tag", "pci"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("check failed: 2 open finding(s)"), "{}", stdout(&o));
+    ok(&["check", &p, "--fail-on", "info", "--tag", "no-such-tag"]);
+}

@@ -61,6 +61,8 @@ enum Command {
         rules: RuleArgs,
         #[command(flatten)]
         exclude: ExcludeArg,
+        #[command(flatten)]
+        tags: TagArg,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
@@ -68,7 +70,7 @@ enum Command {
         #[arg(long)]
         all: bool,
         /// Only findings with these statuses, comma-separated: open, needs-investigation,
-        /// in-progress, mitigated, accepted-risk, not-applicable, transferred, excluded.
+        /// in-progress, fix-reported, mitigated, accepted-risk, not-applicable, transferred, excluded.
         #[arg(long, value_delimiter = ',', value_parser = parse_status_filter)]
         status: Vec<StatusFilter>,
     },
@@ -133,6 +135,8 @@ enum Command {
         rules: RuleArgs,
         #[command(flatten)]
         exclude: ExcludeArg,
+        #[command(flatten)]
+        tags: TagArg,
     },
     /// Convert a model from another tool into a native `*.threatmap.json` file.
     Import {
@@ -232,6 +236,8 @@ enum Command {
         rules: RuleArgs,
         #[command(flatten)]
         exclude: ExcludeArg,
+        #[command(flatten)]
+        tags: TagArg,
     },
     /// Write the model, rules and findings to an SQLite database (replaced if it exists).
     Sqldump {
@@ -259,6 +265,8 @@ enum Command {
         rules: RuleArgs,
         #[command(flatten)]
         exclude: ExcludeArg,
+        #[command(flatten)]
+        tags: TagArg,
     },
     /// What changed between two versions of a model: elements and flows added, removed,
     /// renamed, changed or moved; findings new, gone or with a changed severity; decisions.
@@ -374,6 +382,41 @@ struct ExcludeArg {
     /// Threat ids to skip, comma-separated (e.g. `INP03,DE01`).
     #[arg(long, value_name = "IDS", value_delimiter = ',')]
     exclude: Vec<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+struct TagArg {
+    /// Only findings whose decision carries one of these tags, comma-separated.
+    #[arg(long = "tag", value_name = "TAGS", value_delimiter = ',')]
+    tags: Vec<String>,
+}
+
+impl TagArg {
+    fn matches(&self, d: &lifecycle::Decision) -> bool {
+        d.tags.iter().any(|t| self.tags.iter().any(|w| w.trim().eq_ignore_ascii_case(t)))
+    }
+
+    /// The model with only the decisions that carry one of the tags (all of it when none is
+    /// given), so that a tagged decision whose finding is gone is still reported as orphaned
+    /// and the others are not.
+    fn narrow(&self, mut m: Model) -> Model {
+        if !self.tags.is_empty() {
+            m.decisions.retain(|_, d| self.matches(d));
+        }
+        m
+    }
+
+    /// Keeps only the findings whose decision carries one of the tags.
+    fn keep(&self, a: &mut Analysis<'_>) {
+        if self.tags.is_empty() {
+            return;
+        }
+        let keep = |f: &threatmap_core::engine::Finding| a.decision(f).is_some_and(|d| self.matches(d));
+        let findings: Vec<_> = a.findings.iter().filter(|f| keep(f)).cloned().collect();
+        let excluded: Vec<_> = a.excluded.iter().filter(|f| keep(f)).cloned().collect();
+        a.findings = findings;
+        a.excluded = excluded;
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -505,10 +548,12 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Describe { kinds } => describe(&mut out, &kinds)?,
         Command::ListElements => list_elements(&mut out)?,
         Command::Validate { model } => return validate(&mut out, &model),
-        Command::Findings { model, rules, exclude, format, all, status } => {
+        Command::Findings { model, rules, exclude, tags, format, all, status } => {
             let (m, base) = load_model(&model)?;
+            let m = tags.narrow(m);
             let rules = load_rules(&rules, Some((&m, &base)))?;
-            let analysis = analyze(&m, &rules, &options(&exclude));
+            let mut analysis = analyze(&m, &rules, &options(&exclude));
+            tags.keep(&mut analysis);
             warn_orphans(&analysis, &model);
             print_findings(&mut out, &analysis, format, all, &status)?;
         }
@@ -566,7 +611,7 @@ fn run(command: Command) -> Result<ExitCode> {
                 write_file(&output, |w| pytm::write_json(&analysis, w))?;
             }
         }
-        Command::Check { model, fail_on, allow_empty, rules, exclude } => {
+        Command::Check { model, fail_on, allow_empty, rules, exclude, tags } => {
             let (m, base) = load_model(&model)?;
             if m.elements.is_empty() && !allow_empty {
                 return Err(bad(format!(
@@ -574,8 +619,10 @@ fn run(command: Command) -> Result<ExitCode> {
                     model.display()
                 )));
             }
+            let m = tags.narrow(m);
             let rules = load_rules(&rules, Some((&m, &base)))?;
-            let analysis = analyze(&m, &rules, &options(&exclude));
+            let mut analysis = analyze(&m, &rules, &options(&exclude));
+            tags.keep(&mut analysis);
             warn_orphans(&analysis, &model);
             let failing: Vec<_> = analysis.open_findings().filter(|f| analysis.severity(f) >= fail_on).collect();
             writeln!(out, "{}", summary(&analysis))?;
@@ -702,10 +749,12 @@ fn run(command: Command) -> Result<ExitCode> {
             };
             emit(&mut out, image.output.as_deref(), &bytes)?;
         }
-        Command::Report { model, template, format, output, rules, exclude } => {
+        Command::Report { model, template, format, output, rules, exclude, tags } => {
             let (m, base) = load_model(&model)?;
+            let m = tags.narrow(m);
             let rules = load_rules(&rules, Some((&m, &base)))?;
-            let analysis = analyze(&m, &rules, &options(&exclude));
+            let mut analysis = analyze(&m, &rules, &options(&exclude));
+            tags.keep(&mut analysis);
             let text = match (&template, format) {
                 (None, ReportFormat::Html) => report::html(&analysis),
                 (None, ReportFormat::Md) => return Err(bad("--format md needs --template T.md (a pytm report template)")),
@@ -726,10 +775,12 @@ fn run(command: Command) -> Result<ExitCode> {
             sqldump::write(&analysis, &output).with_context(|| format!("cannot write {}", output.display()))?;
             writeln!(out, "wrote {}: {} findings, {} excluded", output.display(), analysis.findings.len(), analysis.excluded.len())?;
         }
-        Command::Export { model, format, output, rules, exclude } => {
+        Command::Export { model, format, output, rules, exclude, tags } => {
             let (m, base) = load_model(&model)?;
+            let m = tags.narrow(m);
             let rules = load_rules(&rules, Some((&m, &base)))?;
-            let analysis = analyze(&m, &rules, &options(&exclude));
+            let mut analysis = analyze(&m, &rules, &options(&exclude));
+            tags.keep(&mut analysis);
             warn_orphans(&analysis, &model);
             let text = match format {
                 ExportFormat::Sarif => {
