@@ -171,7 +171,7 @@ impl ThreatmapApp {
                 Ok(())
             };
             let ctx_progress = ctx.clone();
-            let mut progress = move |i: usize, n: usize| {
+            let mut progress = move |i: usize, n: usize, _: &[String]| {
                 d.store(i, Ordering::Relaxed);
                 t.store(n, Ordering::Relaxed);
                 ctx_progress.request_repaint();

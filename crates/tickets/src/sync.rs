@@ -80,8 +80,9 @@ impl Outcome for PullReport {
 pub struct Hooks<'a> {
     /// Saves the model (atomically); an error stops the run.
     pub save: &'a mut dyn FnMut(&Model) -> Result<(), String>,
-    /// Called before each ticket with (done, total); returning false stops the run there.
-    pub progress: &'a mut dyn FnMut(usize, usize) -> bool,
+    /// Called before each ticket with (done, total, the report's lines so far); returning false
+    /// stops the run there.
+    pub progress: &'a mut dyn FnMut(usize, usize, &[String]) -> bool,
 }
 
 impl std::fmt::Debug for Hooks<'_> {
@@ -163,7 +164,7 @@ pub fn push(
     }
     let total = drafts.len();
     for (i, d) in drafts.iter().enumerate() {
-        if !(hooks.progress)(i, total) {
+        if !(hooks.progress)(i, total, &report.lines) {
             report.not_reached = total - i;
             report.lines.push(format!("stopped: {} ticket(s) not reached; push again to finish", total - i));
             break;
@@ -321,7 +322,7 @@ pub fn pull(
     }
     let total = tickets.len();
     for (i, (id, keys)) in tickets.iter().enumerate() {
-        if !(hooks.progress)(i, total) {
+        if !(hooks.progress)(i, total, &report.lines) {
             report.lines.push(format!("stopped: {} ticket(s) not read; pull again to finish", total - i));
             report.failed.push((id.clone(), "cancelled".to_owned()));
             break;

@@ -178,7 +178,16 @@ pub(super) fn run(out: &mut dyn Write, command: TicketsCommand) -> Result<ExitCo
             writeln!(out, "{}{}", tracker.describe(), if dry_run { " (dry run: nothing is sent)" } else { "" })?;
             let name = model.display().to_string();
             let mut save = |m: &Model| file::save(m, &model).map_err(|e| format!("cannot write {name}: {e}"));
-            let mut progress = |_: usize, _: usize| true;
+            // Lines are printed as the run goes, so a long or interrupted push shows its progress.
+            let printed = std::cell::Cell::new(0);
+            let mut progress = |_: usize, _: usize, lines: &[String]| {
+                for l in &lines[printed.get().min(lines.len())..] {
+                    let _ = writeln!(out, "{l}");
+                }
+                let _ = out.flush();
+                printed.set(lines.len());
+                true
+            };
             let report = sync::push(
                 &mut m,
                 &rules,
@@ -190,7 +199,7 @@ pub(super) fn run(out: &mut dyn Write, command: TicketsCommand) -> Result<ExitCo
                 recreate,
             )
             .map_err(|e| bad(e.to_string()))?;
-            for l in &report.lines {
+            for l in &report.lines[printed.get().min(report.lines.len())..] {
                 writeln!(out, "{l}")?;
             }
             if !dry_run {
@@ -215,7 +224,7 @@ pub(super) fn run(out: &mut dyn Write, command: TicketsCommand) -> Result<ExitCo
             writeln!(out, "{}{}", tracker.describe(), if dry_run { " (dry run: nothing is sent)" } else { "" })?;
             let name = model.display().to_string();
             let mut save = |m: &Model| file::save(m, &model).map_err(|e| format!("cannot write {name}: {e}"));
-            let mut progress = |_: usize, _: usize| true;
+            let mut progress = |_: usize, _: usize, _: &[String]| true;
             let report = sync::pull(
                 &mut m,
                 &rules,
