@@ -1,5 +1,5 @@
 //! Output safety in a real browser: a model whose every user-typed field carries script
-//! payloads is rendered to the HTML report (built-in and pytm-template) and to SVG diagrams,
+//! payloads is rendered to the HTML report (built-in and pytm-template), the portfolio and to SVG diagrams,
 //! and each file is opened in headless Chromium. The payloads would mark the document
 //! (`data-xss`, the title) if any script ran; the test reads the DOM back with `--dump-dom` and
 //! checks that no mark is there, no element carries an event handler and no link has a
@@ -211,9 +211,11 @@ fn no_payload_runs_in_the_report_or_the_diagrams() {
     ok(&["dfd", &model, "-o", &out("dfd.svg")]);
     ok(&["dfd", &model, "--auto-layout", "--colormap", "-o", &out("dfd-auto.svg")]);
     ok(&["seq", &model, "-o", &out("seq.svg")]);
+    // The portfolio of the folder: the hostile model's names, owner and tag on its dashboard.
+    ok(&["portfolio", &d.display().to_string(), "-o", &out("portfolio.html")]);
 
     let profile = d.join("profile");
-    for name in ["report.html", "template.html", "own-template.html", "dfd.svg", "dfd-auto.svg", "seq.svg"] {
+    for name in ["report.html", "template.html", "own-template.html", "dfd.svg", "dfd-auto.svg", "seq.svg", "portfolio.html"] {
         let file = d.join(name);
         let dom = dump_dom(&browser, &file, &profile);
         assert_inert(&dom, name);

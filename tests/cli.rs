@@ -1207,3 +1207,104 @@ fn tags_filter_findings_exports_reports_and_checks() {
     assert!(stdout(&o).contains("check failed: 2 open finding(s)"), "{}", stdout(&o));
     ok(&["check", &p, "--fail-on", "info", "--tag", "no-such-tag"]);
 }
+
+/// `portfolio` sums up every model of a git repository: findings, decisions, overdue dates,
+/// owners, tags, tickets, remediation failures, orphans, last change (from git) and staleness;
+/// a model that cannot be read is listed with why. `stale` follows pytm's `--stale_days`.
+#[test]
+fn portfolio_sums_up_a_repository_of_models_and_stale_follows_pytm() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let git = |args: &[&str], date: &str, who: &str| {
+        let o = std::process::Command::new("git")
+            .arg("-C")
+            .arg(d)
+            .args(args)
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
+            .env("GIT_AUTHOR_NAME", who)
+            .env("GIT_AUTHOR_EMAIL", "dev@example.com")
+            .env("GIT_COMMITTER_NAME", who)
+            .env("GIT_COMMITTER_EMAIL", "dev@example.com")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    git(&["init", "-q"], "2026-01-01T00:00:00Z", "Ana");
+    std::fs::create_dir_all(d.join("shop/src")).unwrap();
+    std::fs::create_dir_all(d.join("board")).unwrap();
+    std::fs::create_dir_all(d.join("broken")).unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(example("web-app.threatmap.json")).unwrap()).unwrap();
+    for e in m["elements"].as_array_mut().unwrap() {
+        if e["id"] == "web" {
+            e["sourceFiles"] = serde_json::json!(["src/server.py"]);
+        }
+    }
+    m["decisions"] = serde_json::json!({
+        "GEN-INJ-01@web": {"status": "in-progress", "owner": "ana", "due": "2020-01-01", "tags": ["pci"],
+                           "tracked": {"id": "8", "state": "New", "key": "shop/GEN-INJ-01@web"}},
+        "GEN-INJ-02@web": {"status": "fix-reported", "tags": ["pci"],
+                           "tracked": {"id": "7", "state": "Closed", "done": true, "key": "shop/GEN-INJ-02@web"}},
+        "GONE-01@web": {"status": "open"}
+    });
+    let shop = d.join("shop/shop.threatmap.json");
+    std::fs::write(&shop, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    git(&["add", "shop/shop.threatmap.json"], "2026-01-01T00:00:00Z", "Ana");
+    git(&["commit", "-qm", "shop model"], "2026-01-01T00:00:00Z", "Ana");
+    std::fs::write(d.join("shop/src/server.py"), "print('hello')\n").unwrap();
+    git(&["add", "shop/src/server.py"], "2026-03-01T00:00:00Z", "Ana");
+    git(&["commit", "-qm", "server"], "2026-03-01T00:00:00Z", "Ana");
+    std::fs::copy(example("iot-board.threatmap.json"), d.join("board/board.threatmap.json")).unwrap();
+    git(&["add", "board"], "2026-02-01T00:00:00Z", "Ben");
+    git(&["commit", "-qm", "board model"], "2026-02-01T00:00:00Z", "Ben");
+    std::fs::write(d.join("broken/broken.threatmap.json"), "{\"threatmap\": 1, \"name\": \"x\",\n  \"elements\": [}\n").unwrap();
+
+    let p = d.display().to_string();
+    let json: serde_json::Value = serde_json::from_str(&ok(&["portfolio", &p, "--format", "json"])).unwrap();
+    let apps = json["applications"].as_array().unwrap();
+    let paths: Vec<&str> = apps.iter().map(|a| a["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["board/board.threatmap.json", "broken/broken.threatmap.json", "shop/shop.threatmap.json"]);
+    let (board, broken, shop_app) = (&apps[0], &apps[1], &apps[2]);
+    assert_eq!((board["changed"].as_str(), board["changedBy"].as_str()), (Some("2026-02-01T00:00:00Z"), Some("Ben")));
+    assert_eq!(board["open"], ok(&["findings", &example("iot-board.threatmap.json"), "--format", "tsv"]).lines().count() - 1);
+    assert!(broken["error"].as_str().unwrap().contains("broken.threatmap.json"), "{broken}");
+    assert_eq!((shop_app["changed"].as_str(), shop_app["changedBy"].as_str()), (Some("2026-01-01T00:00:00Z"), Some("Ana")));
+    assert_eq!(shop_app["overdue"], serde_json::json!([{"finding": "GEN-INJ-01@web", "due": "2020-01-01", "owner": "ana"}]));
+    assert_eq!(shop_app["owners"], serde_json::json!({"ana": 1}));
+    assert_eq!(shop_app["tags"], serde_json::json!({"pci": 2}));
+    assert_eq!(shop_app["tickets"], serde_json::json!({"Closed": 1, "New": 1}));
+    assert_eq!(shop_app["remediationFailures"], serde_json::json!(["GEN-INJ-02@web"]));
+    assert_eq!(shop_app["orphanedDecisions"], 1);
+    assert_eq!((shop_app["statuses"]["in-progress"].as_u64(), shop_app["statuses"]["fix-reported"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(shop_app["open"], 63, "fix reported is still open until verified");
+    assert_eq!(shop_app["stale"], serde_json::json!([{"file": "src/server.py", "ageDays": 59}]));
+    let json60: serde_json::Value = serde_json::from_str(&ok(&["portfolio", &p, "--format", "json", "--stale-days", "60"])).unwrap();
+    assert_eq!(json60["applications"][2]["stale"], serde_json::json!([]));
+    // The same figures as CSV and HTML.
+    let csv = ok(&["portfolio", &p, "--format", "csv"]);
+    assert_eq!(csv.lines().count(), 4, "{csv}");
+    let html = ok(&["portfolio", &p, "--title", "Payments <team>"]);
+    assert!(
+        html.contains("Payments &lt;team&gt;")
+            && html.contains("1 remediation failure(s)")
+            && html.contains("src/server.py: 59 day(s) newer")
+    );
+    assert!(!html.contains("<script"), "no script");
+    assert_eq!(ok(&["portfolio", &p]), ok(&["portfolio", &p]), "deterministic");
+
+    // pytm's --stale_days, on file times.
+    let touch = |file: &std::path::Path, when: &str| {
+        assert!(std::process::Command::new("touch").arg("-d").arg(when).arg(file).status().unwrap().success());
+    };
+    touch(&shop, "2026-01-01 00:00:00");
+    touch(&d.join("shop/src/server.py"), "2026-03-01 12:00:00");
+    let out = ok(&["stale", &shop.display().to_string(), "--days", "30"]);
+    assert!(out.starts_with("Checking for code 30 days older than this model.\n"), "{out}");
+    assert!(out.contains(&format!("This model is 59 days older than {}.", d.join("shop/src/server.py").display())), "{out}");
+    let o = run(&["stale", &shop.display().to_string(), "--days", "30", "--check"]);
+    assert_eq!(o.status.code(), Some(1));
+    touch(&d.join("shop/src/server.py"), "2025-11-01 00:00:00");
+    let out = ok(&["stale", &shop.display().to_string(), "--days", "30", "--check"]);
+    assert!(out.contains(&format!("is only 61 days newer than source code file {}", d.join("shop/src/server.py").display())), "{out}");
+    fails(&["portfolio", &d.join("board").join("nothing").display().to_string()], &["not a folder"]);
+}

@@ -16,6 +16,7 @@ use threatmap_core::model::{Controls, DataItem, Element, FIXED_ATTRIBUTES, Model
 use threatmap_core::rules::{BUILTIN_PACKS, RuleSet, Severity, packs_for};
 use threatmap_core::{diff, otm, pytm, templates, tmt};
 
+mod portfolio;
 mod tickets;
 
 use crate::convert::ImportFormat;
@@ -114,6 +115,39 @@ enum Command {
         rules: RuleArgs,
         #[command(flatten)]
         exclude: ExcludeArg,
+    },
+    /// Every application's threat model in one dashboard: the model files (`*.threatmap.json`) in
+    /// a folder (typically a git repository) and below, each with its open findings by severity,
+    /// decisions, overdue due dates, owners, tags, tickets, remediation failures, orphaned
+    /// decisions, when it last changed (git) and whether the code it names changed since.
+    Portfolio {
+        /// The folder.
+        dir: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = portfolio::PortfolioFormat::Html)]
+        format: portfolio::PortfolioFormat,
+        /// Output file (standard output without it).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// A model is stale when a source file it names (`sourceFiles`) changed this many days
+        /// or more after it.
+        #[arg(long, default_value_t = 30)]
+        stale_days: i64,
+        /// The dashboard's title (default: the folder's name).
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// pytm's `--stale_days`: report the source files an element names (`sourceFiles`, relative
+    /// to the model) whose modification time differs from the model file's by DAYS or more.
+    Stale {
+        /// Model file.
+        model: PathBuf,
+        /// The threshold in days.
+        #[arg(long)]
+        days: i64,
+        /// Exit 1 when a source file is newer than the model by DAYS or more (for CI).
+        #[arg(long)]
+        check: bool,
     },
     /// Hand findings to the development team's tracker (Redmine, GitHub, GitLab, Jira) and follow
     /// the tickets back to verified closure.
@@ -839,6 +873,16 @@ fn run(command: Command) -> Result<ExitCode> {
             for path in write_man_pages(&output)? {
                 writeln!(out, "{}", path.display())?;
             }
+        }
+        Command::Portfolio { dir, format, output, stale_days, title } => {
+            let code = portfolio::portfolio(&mut out, &dir, format, output.as_deref(), stale_days, title)?;
+            out.flush()?;
+            return Ok(code);
+        }
+        Command::Stale { model, days, check } => {
+            let code = portfolio::stale(&mut out, &model, days, check)?;
+            out.flush()?;
+            return Ok(code);
         }
         Command::Tickets { action } => {
             let code = tickets::run(&mut out, action)?;

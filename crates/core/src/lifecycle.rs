@@ -367,6 +367,19 @@ impl Analysis<'_> {
         self.findings.iter().filter(|f| self.is_open(f))
     }
 
+    /// Findings whose ticket the developers closed, still awaiting verification, while their
+    /// rule still fires on the model: the model does not show the fix the ticket reports
+    /// (ThreadFix's remediation failure). By finding key, with the decision.
+    pub fn remediation_failures(&self) -> Vec<(String, &Decision)> {
+        self.findings
+            .iter()
+            .filter_map(|f| {
+                let d = self.decision(f)?;
+                (d.status == Status::FixReported && d.tracked.as_ref().is_some_and(|t| t.done)).then(|| (self.key(f), d))
+            })
+            .collect()
+    }
+
     /// Decisions whose finding the rules no longer generate (kept, reported, never dropped).
     pub fn orphaned_decisions(&self) -> Vec<(&str, &Decision)> {
         let live: std::collections::HashSet<String> = self.findings.iter().chain(self.excluded.iter()).map(|f| self.key(f)).collect();

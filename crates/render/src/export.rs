@@ -339,7 +339,7 @@ pub fn csv(a: &Analysis<'_>) -> Result<String, csv::Error> {
 }
 
 /// Prefixes cells a spreadsheet would evaluate as a formula (CSV injection).
-fn defuse_formula(cell: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn defuse_formula(cell: &str) -> std::borrow::Cow<'_, str> {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{cell}").into() } else { cell.into() }
 }
 

@@ -8,7 +8,8 @@
 //! - [`pytm_text`]: DOT and PlantUML text in the shapes pytm emits, for existing pipelines;
 //! - [`report`]: the self-contained HTML report and pytm's Markdown templates;
 //! - [`sqldump`]: the model and findings as an SQLite database;
-//! - [`export`]: findings and decisions for trackers (SARIF, DefectDojo, CSV, JSON).
+//! - [`export`]: findings and decisions for trackers (SARIF, DefectDojo, CSV, JSON);
+//! - [`portfolio`]: every application's model summed up in one dashboard (HTML, JSON, CSV).
 //!
 //! Every output is deterministic (same model, same bytes) and escapes everything a user types.
 
@@ -16,6 +17,7 @@ pub mod dfd;
 pub mod export;
 pub mod font;
 pub mod layout;
+pub mod portfolio;
 pub mod pytm_text;
 pub mod report;
 pub mod seq;

@@ -6,7 +6,7 @@
 //! nothing. A ticket created just before such a stop, whose confirmation never reached the model,
 //! is found again by the key in its text: the next push records it instead of creating another.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use threatmap_core::engine::{Options, analyze};
 use threatmap_core::lifecycle::{Change, Status, TicketLink, TrackerSettings, now_utc};
@@ -404,19 +404,13 @@ pub fn pull(
 /// still fires on the current model: the model does not show the fix the ticket reports.
 pub fn remediation_failures(model: &Model, rules: &RuleSet, options: &Options) -> Vec<String> {
     let a = analyze(model, rules, options);
-    let live: BTreeSet<String> = a.findings.iter().map(|f| a.key(f)).collect();
-    let settings_label = model.tracker.as_ref().map(|t| t.kind.label()).unwrap_or("tracker");
-    model
-        .decisions
-        .iter()
-        .filter(|(k, d)| live.contains(*k) && d.status == Status::FixReported && d.tracked.as_ref().is_some_and(|l| l.done))
+    let tracker = model.tracker.as_ref().map(|t| t.kind.label()).unwrap_or("tracker");
+    a.remediation_failures()
+        .into_iter()
         .map(|(k, d)| {
-            let id = d.tracked.as_ref().map(|l| l.id.as_str()).unwrap_or_default();
+            let (id, state) = d.tracked.as_ref().map(|l| (l.id.as_str(), l.state.as_str())).unwrap_or_default();
             let id = if id.chars().all(|c| c.is_ascii_digit()) { format!("#{id}") } else { id.to_owned() };
-            format!(
-                "{k}: {settings_label} {id} is {}, but the rule still fires on the model: the model does not show the fix",
-                d.tracked.as_ref().map(|l| l.state.as_str()).unwrap_or("done")
-            )
+            format!("{k}: {tracker} {id} is {state}, but the rule still fires on the model: the model does not show the fix")
         })
         .collect()
 }
