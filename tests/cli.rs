@@ -1308,3 +1308,65 @@ fn portfolio_sums_up_a_repository_of_models_and_stale_follows_pytm() {
     assert!(out.contains(&format!("is only 61 days newer than source code file {}", d.join("shop/src/server.py").display())), "{out}");
     fails(&["portfolio", &d.join("board").join("nothing").display().to_string()], &["not a folder"]);
 }
+
+/// Attachments: copied beside the model, listed with their hash, checked, embedded (images) or
+/// linked in the report, and refused when their names would leave the folder.
+#[test]
+fn attachments_are_kept_beside_the_model_checked_and_shown_in_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = write(d, "shop.threatmap.json", &std::fs::read_to_string(example("web-app.threatmap.json")).unwrap());
+    std::fs::write(d.join("whiteboard.png"), include_bytes!("../assets/icons/threatmap-16.png")).unwrap();
+    std::fs::write(d.join("notes.pdf"), b"%PDF-1.4 design notes").unwrap();
+    std::fs::write(d.join("diagram.svg"), "<svg xmlns='http://www.w3.org/2000/svg' onload='alert(1)'><script>alert(2)</script></svg>")
+        .unwrap();
+    let out = ok(&[
+        "attach",
+        &p,
+        &d.join("whiteboard.png").display().to_string(),
+        &d.join("notes.pdf").display().to_string(),
+        "--title",
+        "Design review",
+    ]);
+    assert!(out.contains("attached whiteboard.png (image/png") && out.contains("attached notes.pdf"), "{out}");
+    ok(&["attach", &p, &d.join("diagram.svg").display().to_string()]);
+    assert!(d.join("shop.artefacts/whiteboard.png").exists() && d.join("shop.artefacts/notes.pdf").exists());
+    // The same file again is the same attachment.
+    assert!(ok(&["attach", &p, &d.join("notes.pdf").display().to_string()]).contains("already attached as notes.pdf"));
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    let list = m["artefacts"].as_array().unwrap();
+    assert_eq!(list.len(), 3);
+    assert_eq!(list[1]["name"], "notes.pdf");
+    assert_eq!(list[1]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(list[1]["title"], "Design review");
+    let listing = ok(&["attachments", &p]);
+    assert_eq!(listing.matches("\tok\n").count(), 3, "{listing}");
+    ok(&["validate", &p]);
+
+    // The report embeds the images (the SVG as an image: its script cannot run) and links the PDF.
+    let report = ok(&["report", &p]);
+    assert!(report.contains("<img src=\"data:image/png;base64,"), "the PNG is embedded");
+    assert!(report.contains("<img src=\"data:image/svg+xml;base64,"), "the SVG is an image only");
+    assert!(!report.contains("alert(2)") && !report.contains("onload"), "the SVG's text is not in the page");
+    assert!(report.contains("<a href=\"shop.artefacts/notes.pdf\">Design review (notes.pdf)</a>"), "the PDF is linked");
+
+    // A changed file is noticed.
+    std::fs::write(d.join("shop.artefacts/notes.pdf"), b"tampered").unwrap();
+    let o = run(&["attachments", &p]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("notes.pdf") && stdout(&o).contains("has changed since it was attached"), "{}", stdout(&o));
+    assert!(ok(&["validate", &p]).contains("has changed since it was attached"));
+    assert!(ok(&["report", &p]).contains("not included: artefact `notes.pdf` has changed"));
+    // Detach removes the entry and the file.
+    ok(&["detach", &p, "notes.pdf"]);
+    assert!(!d.join("shop.artefacts/notes.pdf").exists());
+    fails(&["detach", &p, "nothing.pdf"], &["no attachment `nothing.pdf`", "whiteboard.png"]);
+
+    // Names that would leave the folder are refused by validate.
+    let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+    m["artefacts"][0]["name"] = serde_json::json!("../../etc/passwd");
+    let evil = write(d, "evil.threatmap.json", &serde_json::to_string_pretty(&m).unwrap());
+    fails(&["validate", &evil], &["artefact name `../../etc/passwd`"]);
+    let o = run(&["report", &evil]);
+    assert_eq!(o.status.code(), Some(2), "an invalid model is refused: {}", stderr(&o));
+}

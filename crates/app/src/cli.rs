@@ -16,6 +16,7 @@ use threatmap_core::model::{Controls, DataItem, Element, FIXED_ATTRIBUTES, Model
 use threatmap_core::rules::{BUILTIN_PACKS, RuleSet, Severity, packs_for};
 use threatmap_core::{diff, otm, pytm, templates, tmt};
 
+mod artefacts;
 mod portfolio;
 mod tickets;
 
@@ -115,6 +116,32 @@ enum Command {
         rules: RuleArgs,
         #[command(flatten)]
         exclude: ExcludeArg,
+    },
+    /// Attach files to a model (whiteboard photos, design documents, the file it was imported
+    /// from): each is copied into the model's artefacts folder (`NAME.artefacts/` beside it) and
+    /// listed in the model with its SHA-256; the report embeds the images and links the rest.
+    Attach {
+        /// Native model file; rewritten atomically.
+        model: PathBuf,
+        /// Files to attach.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// What they are, in a few words.
+        #[arg(long)]
+        title: Option<String>,
+    },
+    /// List a model's attachments and check each file against its SHA-256 (exit 1 when one is
+    /// missing or changed).
+    Attachments {
+        /// Native model file.
+        model: PathBuf,
+    },
+    /// Remove an attachment from a model and its file from the artefacts folder.
+    Detach {
+        /// Native model file; rewritten atomically.
+        model: PathBuf,
+        /// The attachment's name, as `attachments` lists it.
+        name: String,
     },
     /// Every application's threat model in one dashboard: the model files (`*.threatmap.json`) in
     /// a folder (typically a git repository) and below, each with its open findings by severity,
@@ -790,7 +817,7 @@ fn run(command: Command) -> Result<ExitCode> {
             let mut analysis = analyze(&m, &rules, &options(&exclude));
             tags.keep(&mut analysis);
             let text = match (&template, format) {
-                (None, ReportFormat::Html) => report::html(&analysis),
+                (None, ReportFormat::Html) => report::html_with(&analysis, &artefacts::for_report(&m, &model)),
                 (None, ReportFormat::Md) => return Err(bad("--format md needs --template T.md (a pytm report template)")),
                 (Some(t), format) => {
                     let name = t.display().to_string();
@@ -873,6 +900,21 @@ fn run(command: Command) -> Result<ExitCode> {
             for path in write_man_pages(&output)? {
                 writeln!(out, "{}", path.display())?;
             }
+        }
+        Command::Attach { model, files, title } => {
+            let code = artefacts::attach(&mut out, &model, &files, title.as_deref())?;
+            out.flush()?;
+            return Ok(code);
+        }
+        Command::Attachments { model } => {
+            let code = artefacts::list(&mut out, &model)?;
+            out.flush()?;
+            return Ok(code);
+        }
+        Command::Detach { model, name } => {
+            let code = artefacts::detach(&mut out, &model, &name)?;
+            out.flush()?;
+            return Ok(code);
         }
         Command::Portfolio { dir, format, output, stale_days, title } => {
             let code = portfolio::portfolio(&mut out, &dir, format, output.as_deref(), stale_days, title)?;
@@ -1119,7 +1161,15 @@ fn validate(out: &mut dyn Write, path: &Path) -> Result<ExitCode> {
     for d in &set.diagnostics {
         writeln!(out, "{name}: warning: {d} (rule skipped)")?;
     }
-    let warnings = loaded.warnings.len() + set.diagnostics.len();
+    // Attachments must be the files the model lists.
+    let mut artefact_warnings = 0;
+    for a in &loaded.model.artefacts {
+        if let Err(e) = threatmap_core::artefacts::read(path, a) {
+            writeln!(out, "{name}: warning: {e}")?;
+            artefact_warnings += 1;
+        }
+    }
+    let warnings = loaded.warnings.len() + set.diagnostics.len() + artefact_warnings;
     writeln!(out, "{name}: valid: {}, {warnings} warning(s)", counts(&loaded.model))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -556,6 +556,24 @@ pub fn check(model: &Model) -> Vec<Problem> {
             }
         }
     }
+    let mut artefact_names = HashSet::new();
+    for a in &model.artefacts {
+        if let Err(e) = crate::artefacts::check_name(&a.name) {
+            out.push(Problem::error(None, e.to_string()));
+        }
+        if !artefact_names.insert(a.name.as_str()) {
+            out.push(Problem::error(None, format!("artefact `{}` is listed twice", clip(&a.name))));
+        }
+        if a.sha256.len() != 64 || !a.sha256.chars().all(|c| c.is_ascii_hexdigit()) {
+            out.push(Problem::error(None, format!("artefact `{}`: sha256 is not 64 hex digits", clip(&a.name))));
+        }
+        if a.size > crate::artefacts::MAX_ARTEFACT_BYTES {
+            out.push(Problem::error(
+                None,
+                format!("artefact `{}` is {} bytes; the limit is {}", clip(&a.name), a.size, crate::artefacts::MAX_ARTEFACT_BYTES),
+            ));
+        }
+    }
     if let Some(t) = &model.tracker {
         let url = t.url.trim();
         if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() < "http://x".len() {

@@ -5,6 +5,7 @@
 //! and app crates show them. Nothing here draws, opens windows or touches the network; rule
 //! conditions are data, evaluated by [`expr`] with no code execution and bounded time.
 
+pub mod artefacts;
 pub mod attr;
 pub mod diff;
 pub mod engine;

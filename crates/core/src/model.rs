@@ -706,6 +706,10 @@ pub struct Model {
     /// history. Kept when the finding disappears (reported as orphaned).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub decisions: crate::lifecycle::Decisions,
+    /// Files attached to the model (photos, documents, the file it came from), kept in its
+    /// artefacts folder beside it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artefacts: Vec<crate::artefacts::Artefact>,
     /// The development team's tracker that `threatmap tickets` hands findings to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tracker: Option<crate::lifecycle::TrackerSettings>,
@@ -906,6 +910,7 @@ impl Model {
             data: Vec::new(),
             elements: Vec::new(),
             decisions: BTreeMap::new(),
+            artefacts: Vec::new(),
             tracker: None,
             layout: BTreeMap::new(),
             diagrams: Vec::new(),
