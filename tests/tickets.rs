@@ -313,6 +313,9 @@ fn findings_go_to_redmine_and_come_back_verified() {
         assert!(last["note"].as_str().unwrap().contains("Redmine #"), "{last}");
     }
     assert_eq!(decision(&m, sqli)["tracked"]["state"], "Closed");
+    // The developer's words on closing are in the history, for the analyst who verifies.
+    let note = decision(&m, sqli)["history"].as_array().unwrap().last().unwrap()["note"].as_str().unwrap().to_owned();
+    assert!(note.contains("“Queries are parameterised now.”"), "{note}");
     assert_eq!(decision(&m, cmdi)["tracked"]["state"], "Resolved");
     // Two rules still fire on the model: it does not show the fix the tickets report.
     assert!(out.contains(&format!("remediation failure: {cmdi}")) && out.contains(&format!("remediation failure: {unfixed}")), "{out}");

@@ -634,5 +634,47 @@ fn the_app_creates_and_syncs_tickets_from_the_findings_table() {
     h.get_by_label(&rows[0]).click();
     h.run_steps(3);
     assert!(h.query_by_label_contains("Remediation failure?").is_some());
+    assert!(h.query_by_label_contains("#1 closed · still fires").is_some(), "the table marks the remediation failure");
+    // The analyst reopens it: status back to In progress, the reason in the justification
+    // (taken in as it is typed), then Create ticket reopens the ticket and posts the reason.
+    let key = moved[0].clone();
+    // With the keyboard: the palette's Triage, the status, then the reason where the cursor is.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::K);
+    h.run_steps(2);
+    let rule = key.split('@').next().unwrap().to_owned();
+    typed(&mut h, &format!("triage {rule}"));
+    h.key_press(egui::Key::Enter);
+    h.run_steps(2);
+    assert!(
+        h.state().palette.as_ref().is_some_and(|p| p.triage.as_deref() == Some(key.as_str())),
+        "the palette asks for the status of {key}"
+    );
+    typed(&mut h, "in progress");
+    h.key_press(egui::Key::Enter);
+    h.run_steps(4);
+    assert_eq!(h.state().doc.model.decisions[&key].status, threatmap_core::lifecycle::Status::InProgress);
+    assert!(h.query_by_label_contains("the next Create ticket reopens the ticket").is_some(), "the inspector says what happens next");
+    typed(&mut h, "The legacy route still builds SQL by hand.");
+    assert_eq!(
+        h.state().doc.model.decisions[&key].justification,
+        "The legacy route still builds SQL by hand.",
+        "typed text is in the model at once"
+    );
+    h.key_press(egui::Key::Tab);
+    h.run_steps(2);
+    h.get_by_label(&rows[0]).click();
+    h.run_steps(2);
+    h.get_by_label("Create ticket").click();
+    wait(&mut h);
+    assert!(h.state().status.contains("1 reopened"), "{}", h.state().status);
+    {
+        let s = state.lock().unwrap();
+        assert_eq!(s.issues[&1].state, "open");
+        assert!(
+            s.issues[&1].comments.iter().any(|c| c.contains("The legacy route still builds SQL by hand.")),
+            "{:?}",
+            s.issues[&1].comments
+        );
+    }
     assert!(gh.violations().is_empty(), "{:?}", gh.violations());
 }

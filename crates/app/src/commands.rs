@@ -387,7 +387,14 @@ impl ThreatmapApp {
         let who = threatmap_core::lifecycle::current_user();
         self.doc.edit(|m| m.decisions.entry(key.to_owned()).or_default().set_status(status, &who, ""));
         self.focus_finding = Some(key.to_owned());
-        let needs = self.doc.model.decisions.get(key).is_some_and(|d| d.missing_justification());
+        // A reason is wanted: for setting a finding aside, and for reopening one whose ticket the
+        // developers closed (the reason goes on the ticket).
+        let needs = self.doc.model.decisions.get(key).is_some_and(|d| {
+            d.missing_justification()
+                || (d.tracked.as_ref().is_some_and(|t| t.done)
+                    && d.status.is_open()
+                    && d.status != threatmap_core::lifecycle::Status::FixReported)
+        });
         self.focus_triage = needs;
         self.status =
             if needs { format!("{key}: {}; say why in its justification", status.label()) } else { format!("{key}: {}", status.label()) };

@@ -21,6 +21,8 @@ use crate::gui::ThreatmapApp;
 pub struct Handoff {
     /// Show the tracker settings window.
     pub show_settings: bool,
+    /// Creating this many tickets waits for a yes.
+    confirm: Option<(Vec<String>, usize)>,
     /// The settings being edited there (applied with Apply).
     form: Option<TrackerSettings>,
     /// The push or pull running now.
@@ -41,11 +43,19 @@ enum Msg {
 pub struct Job {
     /// "Creating tickets in Redmine".
     pub what: String,
+    /// "Tickets pushed to Redmine", for when it is over.
+    done_what: String,
+    /// The model had no unsaved changes when the run started: it is saved when the run ends,
+    /// so the file records the tickets as the command line's runs do.
+    save_after: bool,
     done: Arc<AtomicUsize>,
     total: Arc<AtomicUsize>,
     cancel: Arc<AtomicBool>,
     rx: mpsc::Receiver<Msg>,
 }
+
+/// Creating more new tickets than this at once asks first.
+const CONFIRM_ABOVE: usize = 10;
 
 /// A push or a pull.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +128,16 @@ impl ThreatmapApp {
             self.status = "Choose findings in the table first (Ctrl+click, Shift+click or Select shown)".to_owned();
             return;
         }
+        // Many tickets at once are a lot to put in the developers' tracker: ask first.
+        let new = keys.iter().filter(|k| self.doc.model.decisions.get(*k).is_none_or(|d| d.tracked.is_none())).count();
+        if new > CONFIRM_ABOVE {
+            self.handoff.confirm = Some((keys, new));
+            return;
+        }
+        self.push_findings(keys, ctx);
+    }
+
+    fn push_findings(&mut self, keys: Vec<String>, ctx: &egui::Context) {
         let selection = Selection { findings: keys, ..Selection::default() };
         self.start_job(Kind::Push, selection, ctx);
     }
@@ -142,14 +162,30 @@ impl ThreatmapApp {
         let mut tracker = match connected {
             Ok(t) => t,
             Err(e) => {
-                self.fail(format!("Cannot reach {}", settings.kind.label()), e.to_string());
+                let what = match &e {
+                    threatmap_tickets::Error::Setup(m) if m.starts_with("no credential") => {
+                        format!("No credential for {}", settings.kind.label())
+                    }
+                    _ => format!("Cannot use {}", settings.kind.label()),
+                };
+                self.fail(
+                    what,
+                    format!(
+                        "{e}. Set it in the environment Threatmap is started from, then start Threatmap again; it is never stored in the model."
+                    ),
+                );
                 return;
             }
         };
-        let what = match kind {
-            Kind::Push => format!("Creating tickets in {}", settings.kind.label()),
-            Kind::Pull => format!("Syncing tickets with {}", settings.kind.label()),
+        let (what, done_what) = match kind {
+            Kind::Push => {
+                (format!("Creating tickets in {}", settings.kind.label()), format!("Tickets pushed to {}", settings.kind.label()))
+            }
+            Kind::Pull => {
+                (format!("Syncing tickets with {}", settings.kind.label()), format!("Tickets synced with {}", settings.kind.label()))
+            }
         };
+        let save_after = !self.doc.is_dirty() && self.doc.path.is_some();
         let mut model: Model = self.doc.model.clone();
         let rules = self.rules.clone();
         let done = Arc::new(AtomicUsize::new(0));
@@ -189,9 +225,6 @@ impl ThreatmapApp {
                             r.reopened.len(),
                             r.unchanged
                         );
-                        if r.skipped > 0 {
-                            s.push_str(&format!(", {} skipped (ticket gone; push from the command line with --recreate)", r.skipped));
-                        }
                         if !r.failed.is_empty() {
                             s.push_str(&format!("; {} failed: {}", r.failed.len(), r.failed[0].1));
                         }
@@ -216,7 +249,7 @@ impl ThreatmapApp {
             ctx.request_repaint();
         });
         self.status = format!("{what}…");
-        self.handoff.job = Some(Job { what, done, total, cancel, rx });
+        self.handoff.job = Some(Job { what, done_what, save_after, done, total, cancel, rx });
     }
 
     /// Takes in what the running job sent, and shows its progress with a Cancel button.
@@ -238,20 +271,29 @@ impl ThreatmapApp {
                 });
             }
         }
-        match finished {
-            Some(Ok((summary, complete))) => {
-                let what = self.handoff.job.take().map(|j| j.what).unwrap_or_default();
-                if complete {
-                    self.status = format!("{what}: {summary}");
-                } else {
-                    self.fail(format!("{what}: not everything was done"), format!("{summary}. Run it again to finish."));
+        if let Some(result) = finished
+            && let Some(job) = self.handoff.job.take()
+        {
+            let cancelled = job.cancel.load(Ordering::Relaxed);
+            let (done, total) = (job.done.load(Ordering::Relaxed), job.total.load(Ordering::Relaxed));
+            match result {
+                Ok((summary, _)) if cancelled => {
+                    self.status = format!("Cancelled after {done} of {total} ticket(s); what was done is kept: {summary}");
                 }
+                Ok((summary, true)) => self.status = format!("{}: {summary}", job.done_what),
+                Ok((summary, false)) => self.fail(
+                    format!("{}: not everything was done", job.what),
+                    format!("{summary}. What was done is kept; run it again to finish."),
+                ),
+                Err(e) => self.fail(format!("{} failed", job.what), e),
             }
-            Some(Err(e)) => {
-                let what = self.handoff.job.take().map(|j| j.what).unwrap_or_default();
-                self.fail(format!("{what} failed"), e);
+            // The file records the tickets, as a command-line run's would, unless the model has
+            // other unsaved changes (then the user saves, as ever).
+            if job.save_after && self.doc.is_dirty() {
+                self.save();
+            } else if self.doc.is_dirty() && self.has_tickets() {
+                self.status.push_str(" · save the model to keep the tickets in its file");
             }
-            None => {}
         }
         if let Some(job) = &self.handoff.job {
             let (done, total) = (job.done.load(Ordering::Relaxed), job.total.load(Ordering::Relaxed));
@@ -260,13 +302,40 @@ impl ThreatmapApp {
                 ctx,
                 |ui| {
                     let fraction = if total == 0 { 0.0 } else { done as f32 / total as f32 };
-                    ui.add(egui::ProgressBar::new(fraction).text(format!("{done} of {total} ticket(s)")).desired_width(260.0));
+                    let text = if total == 0 { "Connecting…".to_owned() } else { format!("{done} of {total} ticket(s)") };
+                    ui.add(egui::ProgressBar::new(fraction).text(text).desired_width(260.0));
                     cancel = ui.button("Cancel").on_hover_text("Stop after the ticket being written; what is done is kept").clicked();
                 },
             );
             if cancel {
                 job.cancel.store(true, Ordering::Relaxed);
                 self.status = "Cancelling after the current ticket…".to_owned();
+            }
+        }
+        if let Some((keys, new)) = self.handoff.confirm.clone() {
+            let kind = self.doc.model.tracker.as_ref().map_or("the tracker", |t| t.kind.label());
+            let mut answer = None;
+            egui::Modal::new(egui::Id::new("confirm-tickets")).show(ctx, |ui| {
+                ui.set_max_width(420.0);
+                ui.heading(format!("Create {new} tickets in {kind}?"));
+                ui.label("Each chosen finding without a ticket gets one in the developers' tracker.");
+                ui.add_space(8.0);
+                ui.horizontal(|ui| {
+                    if ui.button(format!("Create {new} tickets")).clicked() {
+                        answer = Some(true);
+                    }
+                    if ui.button("Cancel").clicked() || ui.input(|i| i.key_pressed(egui::Key::Escape)) {
+                        answer = Some(false);
+                    }
+                });
+            });
+            match answer {
+                Some(true) => {
+                    self.handoff.confirm = None;
+                    self.push_findings(keys, ctx);
+                }
+                Some(false) => self.handoff.confirm = None,
+                None => {}
             }
         }
         if self.handoff.show_settings {
@@ -400,7 +469,11 @@ pub fn ticket_ui(ui: &mut egui::Ui, kind: &str, d: &Decision) {
         let state = if t.state == "missing" { "gone from the tracker (deleted or moved)".to_owned() } else { t.state.clone() };
         ui.label(RichText::new(state).weak());
     });
-    if t.done && d.status == threatmap_core::lifecycle::Status::FixReported {
+    use threatmap_core::lifecycle::Status;
+    if t.done && matches!(d.status, Status::Open | Status::NeedsInvestigation | Status::InProgress) {
+        ui.label(RichText::new("Reopened here: the next Create ticket reopens the ticket and posts the justification on it.").weak());
+    }
+    if t.done && d.status == Status::FixReported {
         // The finding is shown, so its rule still fires on the model.
         ui.colored_label(
             ui.visuals().warn_fg_color,

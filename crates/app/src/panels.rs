@@ -818,7 +818,7 @@ fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
     let a = threatmap_core::engine::Analysis { prepared, rules: &app.rules, findings: own, excluded: Vec::new() };
     let mut mine: Vec<&threatmap_core::engine::Finding> = a.findings.iter().collect();
     // Triage edits are collected while the analysis borrows the model, then applied.
-    let mut edits: Vec<(String, threatmap_core::lifecycle::Decision)> = Vec::new();
+    let mut edits: Vec<(String, threatmap_core::lifecycle::Decision, Option<String>)> = Vec::new();
     mine.sort_by(|x, y| a.severity(y).cmp(&a.severity(x)).then(a.rule(x).id.cmp(&a.rule(y).id)));
     let heading = ui.heading(format!("Findings ({})", mine.len()));
     if app.show_findings_of.as_deref() == Some(id) {
@@ -889,10 +889,17 @@ fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
         }
     }
     drop(a);
-    for (key, d) in edits {
-        app.doc.edit(|m| {
-            m.decisions.insert(key, d);
-        });
+    for (key, d, field) in edits {
+        match field.as_deref() {
+            // The field lost the keyboard: its typing is one undo step, now ended.
+            Some("") => app.doc.end_field_edit(),
+            Some(f) => app.doc.edit_field(f, |m| {
+                m.decisions.insert(key, d);
+            }),
+            None => app.doc.edit(|m| {
+                m.decisions.insert(key, d);
+            }),
+        }
     }
 }
 
@@ -906,10 +913,11 @@ fn truncated(ui: &egui::Ui, text: RichText, width: f32) -> egui::WidgetText {
 }
 
 /// Triage controls of one finding: status, justification, owner, ticket, due date. Text fields
-/// are committed when they lose focus (one undo step per field edit, not per keystroke).
+/// are taken in as they are typed (so a save while typing keeps the text), and the typing into
+/// one field is one undo step. An edit carries the field it came from, for that coalescing.
 fn triage_ui(
     ui: &mut egui::Ui,
-    edits: &mut Vec<(String, threatmap_core::lifecycle::Decision)>,
+    edits: &mut Vec<(String, threatmap_core::lifecycle::Decision, Option<String>)>,
     key: &str,
     current: &threatmap_core::lifecycle::Decision,
     focus_justification: bool,
@@ -930,7 +938,7 @@ fn triage_ui(
         if let Some(st) = pick {
             let mut d = current.clone();
             d.set_status(st, &current_user(), "");
-            edits.push((key.to_owned(), d));
+            edits.push((key.to_owned(), d, None));
         }
         ui.end_row();
         for (label, field) in [("Justification", 0), ("Owner", 1), ("Ticket", 2), ("Due (YYYY-MM-DD)", 3)] {
@@ -940,8 +948,9 @@ fn triage_ui(
                 2 => current.ticket.clone(),
                 _ => current.due.clone().unwrap_or_default(),
             };
+            // The due date is taken in once it is a date (or empty); until then it waits here.
             let id = egui::Id::new(("triage-field", key, field));
-            let mut buf: String = ui.data(|d| d.get_temp(id)).unwrap_or_else(|| value.clone());
+            let mut buf: String = if field == 3 { ui.data(|d| d.get_temp(id)).unwrap_or_else(|| value.clone()) } else { value.clone() };
             let l = ui.label(label);
             // The justification is prose: it wraps over several lines.
             let edit = if field == 0 { egui::TextEdit::multiline(&mut buf).desired_rows(2) } else { egui::TextEdit::singleline(&mut buf) };
@@ -951,12 +960,14 @@ fn triage_ui(
                 r.scroll_to_me(Some(egui::Align::Center));
             }
             ui.end_row();
-            if r.has_focus() || r.changed() {
-                ui.data_mut(|d| d.insert_temp(id, buf.clone()));
-            } else {
-                ui.data_mut(|d| d.remove::<String>(id));
+            if field == 3 {
+                if r.has_focus() || r.changed() {
+                    ui.data_mut(|d| d.insert_temp(id, buf.clone()));
+                } else {
+                    ui.data_mut(|d| d.remove::<String>(id));
+                }
             }
-            if r.lost_focus() && buf != value {
+            if r.changed() && buf != value {
                 if field == 3 && !buf.is_empty() && !is_date(&buf) {
                     continue;
                 }
@@ -967,7 +978,10 @@ fn triage_ui(
                     2 => d.ticket = buf,
                     _ => d.due = Some(buf).filter(|b| !b.is_empty()),
                 }
-                edits.push((key.to_owned(), d));
+                edits.push((key.to_owned(), d, Some(format!("triage-{field}@{key}"))));
+            }
+            if r.lost_focus() {
+                edits.push((key.to_owned(), current.clone(), Some(String::new())));
             }
         }
     });
@@ -1359,7 +1373,10 @@ fn ticket_cell(d: &threatmap_core::lifecycle::Decision) -> String {
         Some(t) => {
             let id = if t.id.chars().all(|c| c.is_ascii_digit()) { format!("#{}", t.id) } else { t.id.clone() };
             let state = if t.state == "missing" { "gone" } else { t.state.as_str() };
-            format!("{id} {state}").trim().to_owned()
+            // A row is a finding that fires: a done ticket awaiting verification is a
+            // remediation failure until the model shows the fix.
+            let flag = if t.done && d.status == threatmap_core::lifecycle::Status::FixReported { " · still fires" } else { "" };
+            format!("{id} {state}{flag}").trim().to_owned()
         }
         None => d.ticket.clone(),
     }

@@ -38,6 +38,7 @@ impl Github {
             },
             done: state == "closed",
             changed_by: issue["closed_by"]["login"].as_str().unwrap_or_default().to_owned(),
+            note: String::new(),
             key: issue["body"].as_str().and_then(key_in),
         }
     }

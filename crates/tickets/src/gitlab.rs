@@ -31,6 +31,7 @@ impl Gitlab {
             state: state.to_owned(),
             done: state == "closed",
             changed_by: issue["closed_by"]["username"].as_str().unwrap_or_default().to_owned(),
+            note: String::new(),
             key: issue["description"].as_str().and_then(key_in),
         }
     }

@@ -128,6 +128,10 @@ impl Client {
                 }
                 Err(e) => {
                     last = self.redact(&e.to_string());
+                    // Nothing listens there, or the name does not resolve: waiting will not help.
+                    if let Some(why) = unreachable(&e) {
+                        return Err(Error::Network(format!("{method} {}: {why} ({last}); check the tracker's URL", self.redact(&url))));
+                    }
                     if attempt < self.retry.attempts {
                         std::thread::sleep(wait.min(self.retry.max_wait));
                     }
@@ -198,7 +202,33 @@ impl Client {
             Value::String(s) => short(s),
             v => short(&v.to_string()),
         };
+        let hint = match a.status {
+            401 => "the credential was refused: check the token the tracker settings read",
+            403 => "the credential may not do this in the project",
+            404 => "not found: check the project and the URL",
+            410 => "gone",
+            422 | 400 => "the tracker refused the ticket's fields",
+            _ => "",
+        };
+        let message = match (message.is_empty(), hint.is_empty()) {
+            (true, _) => hint.to_owned(),
+            (false, true) => message,
+            (false, false) => format!("{hint}: {message}"),
+        };
         Error::Refused { method, url: self.redact(&self.url(path)), status: a.status, message: self.redact(&message) }
+    }
+}
+
+/// Why a transport error means the tracker cannot be reached at this URL at all (no retry),
+/// or None for errors worth retrying (timeouts, dropped connections).
+fn unreachable(e: &ureq::Error) -> Option<&'static str> {
+    match e {
+        ureq::Error::HostNotFound => Some("the host name does not resolve"),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => Some("nothing answers at that address"),
+        ureq::Error::ConnectionFailed => Some("the connection could not be made"),
+        ureq::Error::BadUri(_) | ureq::Error::RequireHttpsOnly(_) => Some("the URL is not usable"),
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::TlsRequired => Some("the TLS connection failed"),
+        _ => None,
     }
 }
 

@@ -69,6 +69,7 @@ impl Jira {
             state,
             done,
             changed_by: fields["assignee"]["displayName"].as_str().unwrap_or_default().to_owned(),
+            note: String::new(),
             key: key_in(&description),
         }
     }
@@ -143,6 +144,7 @@ impl Tracker for Jira {
                 state: String::new(),
                 done: false,
                 changed_by: String::new(),
+                note: String::new(),
                 key: Some(d.key.clone()),
             }),
         }

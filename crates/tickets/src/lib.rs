@@ -61,6 +61,8 @@ pub struct Remote {
     pub done: bool,
     /// Who last changed its state, when the tracker says.
     pub changed_by: String,
+    /// What they wrote with that change (Redmine's note on the status change), if anything.
+    pub note: String,
     /// The Threatmap key in its text, if any.
     pub key: Option<String>,
 }

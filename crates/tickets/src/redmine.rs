@@ -51,6 +51,14 @@ impl Redmine {
 
     fn known(&mut self) -> Result<&Known, Error> {
         if self.known.is_none() {
+            // A public project answers anyone: check the key itself first.
+            let me = self.client.get("/users/current.json")?;
+            if me.status == 401 {
+                return Err(Error::Setup(format!(
+                    "Redmine at {} refused the API key (check REDMINE_API_KEY, or the variable the tracker settings name)",
+                    self.client.base
+                )));
+            }
             let path = format!("/projects/{}.json", enc(&self.project));
             let a = self.client.get(&path)?;
             if a.status == 404 {
@@ -96,23 +104,19 @@ impl Redmine {
 
     fn remote(&self, issue: &Value) -> Remote {
         let id = issue["id"].as_i64().map(|i| i.to_string()).unwrap_or_default();
-        // Who last changed the status: the newest journal entry that did.
-        let changed_by = issue["journals"]
+        // Who last changed the status, and what they wrote: the newest journal entry that did.
+        let change = issue["journals"]
             .as_array()
-            .and_then(|j| {
-                j.iter()
-                    .rev()
-                    .find(|e| e["details"].as_array().is_some_and(|d| d.iter().any(|x| x["name"] == "status_id")))
-                    .and_then(|e| e["user"]["name"].as_str())
-            })
-            .unwrap_or_default()
-            .to_owned();
+            .and_then(|j| j.iter().rev().find(|e| e["details"].as_array().is_some_and(|d| d.iter().any(|x| x["name"] == "status_id"))));
+        let changed_by = change.and_then(|e| e["user"]["name"].as_str()).unwrap_or_default().to_owned();
+        let note = change.and_then(|e| e["notes"].as_str()).unwrap_or_default().trim().to_owned();
         Remote {
             url: format!("{}/issues/{id}", self.client.base),
             id,
             state: issue["status"]["name"].as_str().unwrap_or_default().to_owned(),
             done: self.done(&issue["status"]),
             changed_by,
+            note,
             key: issue["description"].as_str().and_then(key_in),
         }
     }

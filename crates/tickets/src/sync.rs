@@ -189,7 +189,13 @@ pub fn push(
             d.findings.iter().find_map(|k| {
                 let dec = model.decisions.get(k)?;
                 matches!(dec.status, Status::Open | Status::NeedsInvestigation | Status::InProgress).then(|| {
-                    let note = dec.history.last().map(|c| c.note.trim().to_owned()).filter(|n| !n.is_empty());
+                    // The reason: the note of the reopening, else the justification written for it.
+                    let note = dec
+                        .history
+                        .last()
+                        .map(|c| c.note.trim().to_owned())
+                        .filter(|n| !n.is_empty())
+                        .or_else(|| Some(dec.justification.trim().to_owned()).filter(|j| !j.is_empty()));
                     format!(
                         "Reopened by the security review of `{k}`: {}",
                         note.unwrap_or_else(|| "the fix could not be verified.".to_owned())
@@ -366,12 +372,14 @@ pub fn pull(
                     };
                     let to = if r.done && !old.done && matches!(dec.status, Status::Open | Status::NeedsInvestigation | Status::InProgress)
                     {
-                        Some((Status::FixReported, format!("{name} is {}: the developers report a fix; verify it", r.state)))
+                        let said = if r.note.is_empty() { String::new() } else { format!(": “{}”", r.note) };
+                        Some((Status::FixReported, format!("{name} is {}{said}; the developers report a fix: verify it", r.state)))
                     } else if !r.done
                         && (old.done || old.state == "missing")
                         && matches!(dec.status, Status::FixReported | Status::Mitigated)
                     {
-                        Some((Status::InProgress, format!("{name} was reopened ({})", r.state)))
+                        let said = if r.note.is_empty() { String::new() } else { format!(": “{}”", r.note) };
+                        Some((Status::InProgress, format!("{name} was reopened ({}){said}", r.state)))
                     } else {
                         None
                     };
