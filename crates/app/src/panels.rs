@@ -1240,7 +1240,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     let elem_w = (avail * 0.28).clamp(100.0, 320.0);
     // The ticket column shows once findings have tickets (or a tracker is named).
     let tickets = app.has_tracker() || rows.iter().any(|r| !r.ticket.is_empty());
-    let ticket_w = if tickets { (avail * 0.14).clamp(90.0, 180.0) } else { 0.0 };
+    let ticket_w = if tickets { (avail * 0.19).clamp(110.0, 210.0) } else { 0.0 };
     let title_w = (avail - sev_w - id_w - elem_w - ticket_w).max(100.0);
     let widths = [sev_w, id_w, title_w, elem_w, ticket_w];
     // A left-aligned cell of fixed width.
