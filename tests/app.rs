@@ -1624,3 +1624,96 @@ fn a_minimap_shows_a_drawing_larger_than_the_view_and_moves_it() {
     h.run_steps(3);
     assert!(h.query_by_label("Minimap: click or drag to move the view").is_none());
 }
+
+/// A folder of models opens as a portfolio: the sidebar lists each with its counts, and a
+/// click opens it.
+#[test]
+fn a_folder_opens_as_a_portfolio_and_a_click_opens_its_models() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/examples");
+    std::fs::create_dir_all(dir.path().join("team-b")).unwrap();
+    std::fs::copy(examples.join("web-app.threatmap.json"), dir.path().join("web.threatmap.json")).unwrap();
+    std::fs::copy(examples.join("iot-board.threatmap.json"), dir.path().join("team-b/board.threatmap.json")).unwrap();
+    let mut h = harness(Model::new("empty"));
+    h.state_mut().open_portfolio(dir.path());
+    h.run_steps(3);
+    assert!(h.query_by_label("Portfolio").is_some());
+    let web = h.query_by_label_contains("Comment web application\n63 open · worst Very High");
+    assert!(web.is_some(), "the sidebar lists the web app with its counts");
+    h.get_by_label_contains("Connected sensor board").click();
+    h.run_steps(3);
+    assert_eq!(h.state().doc.model.name, "Connected sensor board");
+    assert!(h.state().doc.path.as_ref().is_some_and(|p| p.ends_with("team-b/board.threatmap.json")));
+    // The counts follow a save: triage a finding, save, and the sidebar has one fewer open.
+    let key = {
+        let a = h.state().analysis();
+        a.findings.first().map(|f| a.key(f)).unwrap()
+    };
+    h.state_mut().set_status(&key, threatmap_core::lifecycle::Status::Mitigated);
+    h.state_mut().save();
+    h.run_steps(3);
+    let open_now = h
+        .state()
+        .portfolio
+        .as_ref()
+        .unwrap()
+        .entries
+        .iter()
+        .find(|e| e.path == "team-b/board.threatmap.json")
+        .unwrap()
+        .summary
+        .as_ref()
+        .unwrap()
+        .open_total();
+    assert_eq!(open_now, h.state().cache.open, "the sidebar follows the saved file");
+    h.get_by_label("Close").click();
+    h.run_steps(2);
+    assert!(h.state().portfolio.is_none());
+}
+
+/// Attachments in the app: attached beside the saved model, previewed (PNG, SVG), listed with
+/// their size, and in the report the app exports.
+#[test]
+fn attachments_are_added_previewed_and_reach_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_path = dir.path().join("shop.threatmap.json");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/examples/web-app.threatmap.json"), &model_path).unwrap();
+    let png = dir.path().join("whiteboard.png");
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../assets/icons/threatmap-64.png"), &png).unwrap();
+    let pdf = dir.path().join("notes.pdf");
+    std::fs::write(&pdf, b"%PDF-1.4 notes").unwrap();
+    let model = threatmap_core::file::load_any(&model_path).unwrap().model;
+    let mut h = Harness::builder()
+        .with_size(vec2(1400.0, 900.0))
+        .build_ui_state(|ui, app: &mut ThreatmapApp| app.ui(ui), ThreatmapApp::new(model, Some(model_path.clone()), None));
+    h.run_steps(3);
+    assert!(h.query_by_label("Attach files…").is_some(), "the model's inspector offers attachments");
+    h.state_mut().attach_file(&png);
+    h.state_mut().attach_file(&pdf);
+    h.run_steps(3);
+    assert_eq!(h.state().doc.model.artefacts.len(), 2);
+    assert!(dir.path().join("shop.artefacts/whiteboard.png").exists());
+    {
+        use egui_kittest::kittest::NodeT;
+        let images: Vec<String> = h.get_all_by_role(egui::accesskit::Role::Image).filter_map(|n| n.accesskit_node().label()).collect();
+        assert!(images.contains(&"whiteboard.png".to_owned()), "the PNG is previewed: {images:?}");
+    }
+    assert!(h.query_by_label_contains("notes.pdf · 14 bytes").is_some());
+    // The same file again is not attached twice.
+    h.state_mut().attach_file(&pdf);
+    assert_eq!(h.state().doc.model.artefacts.len(), 2);
+    assert!(h.state().status.contains("attached already"), "{}", h.state().status);
+    // The report the app writes embeds the image and links the PDF.
+    let report = dir.path().join("report.html");
+    h.state_mut().write_export(threatmap_app::gui::ExportKind::Report, &report).unwrap();
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("data:image/png;base64,") && html.contains("shop.artefacts/notes.pdf"));
+    // Removing takes it off the model (one undo brings it back).
+    h.get_all_by_label("Remove").next().unwrap().click();
+    h.run_steps(3);
+    assert_eq!(h.state().doc.model.artefacts.len(), 1);
+    // An untitled model says to save first.
+    let mut h2 = harness(Model::new("untitled"));
+    h2.state_mut().attach_file(&png);
+    assert!(h2.state().failure.as_ref().is_some_and(|(_, why)| why.contains("Save the model first")));
+}

@@ -17,8 +17,9 @@ use threatmap_core::rules::{BUILTIN_PACKS, RuleSet, Severity, packs_for};
 use threatmap_core::{diff, otm, pytm, templates, tmt};
 
 mod artefacts;
-mod portfolio;
 mod tickets;
+
+use crate::portfolio;
 
 use crate::convert::ImportFormat;
 use crate::convert::{BadInput, bad, import, write_pack};
@@ -817,7 +818,7 @@ fn run(command: Command) -> Result<ExitCode> {
             let mut analysis = analyze(&m, &rules, &options(&exclude));
             tags.keep(&mut analysis);
             let text = match (&template, format) {
-                (None, ReportFormat::Html) => report::html_with(&analysis, &artefacts::for_report(&m, &model)),
+                (None, ReportFormat::Html) => report::html_with(&analysis, &crate::attachments::for_report(&m, &model)),
                 (None, ReportFormat::Md) => return Err(bad("--format md needs --template T.md (a pytm report template)")),
                 (Some(t), format) => {
                     let name = t.display().to_string();

@@ -93,6 +93,8 @@ pub enum UiCommand {
     Add(Kind),
     /// Add a dataflow from the element selected before to the one selected now.
     AddFlow,
+    /// Open a folder of models as the portfolio sidebar.
+    OpenPortfolio,
     /// Name the tracker findings are handed to.
     TrackerSettings,
     /// Create (or update) tickets for the findings chosen in the table.
@@ -113,7 +115,7 @@ impl UiCommand {
         use UiCommand::*;
         let mut v = vec![New];
         v.extend(templates::MODEL_TEMPLATES.iter().map(|t| NewFromTemplate(t.name)));
-        v.extend([Open, Save, SaveAs, ImportPytm]);
+        v.extend([Open, OpenPortfolio, Save, SaveAs, ImportPytm]);
         v.extend(IMPORTS.iter().map(|(_, f)| Import(*f)));
         v.extend([CompareBaseline, ClearBaseline, Export(ExportKind::Png), Export(ExportKind::Svg), Export(ExportKind::Report), Quit]);
         v.extend([Undo, Redo, Cut, Copy, Paste, Duplicate, Delete, SelectAll, SelectNone]);
@@ -177,6 +179,7 @@ impl UiCommand {
             EditSelection => "Edit selected element".into(),
             Add(kind) => format!("Add {}", kind.label()),
             AddFlow => "Add flow from the element selected before".into(),
+            OpenPortfolio => "Open Folder as Portfolio…".into(),
             TrackerSettings => "Tracker…".into(),
             CreateTickets => "Create tickets for chosen findings".into(),
             SyncTickets => "Sync tickets".into(),
@@ -342,6 +345,7 @@ impl ThreatmapApp {
                 self.show_table = true;
             }
             CommandPalette => self.palette = Some(Palette::default()),
+            OpenPortfolio => self.ask_file(Purpose::Portfolio),
             TrackerSettings => self.handoff.show_settings = true,
             CreateTickets => self.create_tickets(ctx),
             SyncTickets => self.sync_tickets(ctx),

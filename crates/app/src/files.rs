@@ -27,6 +27,10 @@ pub enum Purpose {
     Export(crate::gui::ExportKind),
     /// A rule pack to add.
     RulePack,
+    /// A file to attach to the model.
+    Attach,
+    /// A folder of models to open as a portfolio.
+    Portfolio,
 }
 
 /// One question for a file dialog.
@@ -44,6 +48,8 @@ pub struct Ask {
     pub file_name: Option<String>,
     /// The folder to start in.
     pub directory: Option<PathBuf>,
+    /// Ask for a folder, not a file.
+    pub folder: bool,
 }
 
 /// Which dialog answers.
@@ -133,7 +139,7 @@ fn builtin_dialog(ask: Option<&Ask>, dark: bool) -> egui_file_dialog::FileDialog
             if let Some(ext) = exts.first() {
                 d = d.add_save_extension(name, ext).default_save_extension(name);
             }
-        } else {
+        } else if !exts.is_empty() {
             d = d.add_file_filter_extensions(name, exts).default_file_filter(name);
         }
         if let Some(f) = &ask.file_name {
@@ -177,7 +183,9 @@ impl FileDialogs {
 
     fn open_builtin(&mut self, ask: Ask) {
         self.builtin = builtin_dialog(Some(&ask), self.dark);
-        if ask.save {
+        if ask.folder {
+            self.builtin.pick_directory();
+        } else if ask.save {
             self.builtin.save_file();
         } else {
             self.builtin.pick_file();
@@ -246,9 +254,15 @@ fn with_extension(p: PathBuf, ask: &Ask) -> PathBuf {
 
 fn system_dialog(ask: &Ask) -> Option<PathBuf> {
     let (name, exts) = ask.filter;
-    let mut d = rfd::FileDialog::new().set_title(&ask.title).add_filter(name, exts);
+    let mut d = rfd::FileDialog::new().set_title(&ask.title);
+    if !exts.is_empty() {
+        d = d.add_filter(name, exts);
+    }
     if let Some(dir) = ask.directory.as_deref().filter(|d| d.is_dir()) {
         d = d.set_directory(dir);
+    }
+    if ask.folder {
+        return d.pick_folder();
     }
     if ask.save {
         if let Some(f) = &ask.file_name {

@@ -127,6 +127,10 @@ pub struct ThreatmapApp {
     pub show_packs: bool,
     /// Tickets: the tracker window and the push or pull running now.
     pub handoff: crate::handoff::Handoff,
+    /// Previews of the model's attached images.
+    pub previews: crate::attachments::Previews,
+    /// The folder of models shown in the portfolio sidebar, if one is open.
+    pub portfolio: Option<crate::portfolio::Sidebar>,
     /// A widget had the keyboard at the end of the last frame. egui drops the focus on Escape
     /// before the frame runs, so this tells an Escape that leaves a text field from one that
     /// clears the selection.
@@ -240,6 +244,8 @@ impl ThreatmapApp {
             clipboard: None,
             show_packs: false,
             handoff: Default::default(),
+            previews: Default::default(),
+            portfolio: None,
             palette: None,
             selected_before: None,
             selected_now: None,
@@ -358,6 +364,9 @@ impl ThreatmapApp {
         let width = ctx.content_rect().width();
         egui::Panel::top("menu").show(ui, |ui| self.menu_ui(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
+        if self.portfolio.is_some() {
+            egui::Panel::left("portfolio").resizable(false).exact_size(210.0).show(ui, |ui| crate::portfolio::sidebar_ui(ui, self));
+        }
         egui::Panel::left("palette").resizable(false).exact_size(150.0).show(ui, crate::panels::palette_ui);
         // The inspector gives way in small windows, so the canvas and the table keep room (its
         // width follows the window's; egui lets a resizable panel's content push it wider).
@@ -408,6 +417,10 @@ impl ThreatmapApp {
         self.status = format!("Saved {}", p.display());
         self.clear_recovery();
         self.remember(p);
+        // The sidebar's counts follow the saved file.
+        if self.portfolio.is_some() {
+            self.refresh_portfolio();
+        }
     }
 
     /// Puts a file at the top of the recent files.
@@ -453,6 +466,7 @@ impl ThreatmapApp {
                     }
                 });
                 self.command_ui(ui, Open);
+                self.command_ui(ui, OpenPortfolio);
                 ui.menu_button("Open Recent", |ui| {
                     if self.recent.is_empty() {
                         ui.label("No recent files");
@@ -684,6 +698,8 @@ impl ThreatmapApp {
             Purpose::RulePack => {
                 ("Add a rule pack".to_owned(), false, ("Rule pack (.toml, threats.json)", &["toml", "json"][..]), None, here)
             }
+            Purpose::Attach => ("Attach a file to the model".to_owned(), false, ("Any file", &[][..]), None, here),
+            Purpose::Portfolio => ("Open a folder of models as a portfolio".to_owned(), false, ("Folder", &[][..]), None, here),
             Purpose::Import(format) => {
                 let filter = match format {
                     ImportFormat::Tm7 => ("Microsoft TMT model (.tm7)", &["tm7"][..]),
@@ -721,7 +737,8 @@ impl ThreatmapApp {
                 ("Export".to_owned(), true, filter, Some(name), here)
             }
         };
-        self.files.ask(Ask { purpose, title, save, filter, file_name, directory });
+        let folder = purpose == Purpose::Portfolio;
+        self.files.ask(Ask { purpose, title, save, filter, file_name, directory, folder });
     }
 
     /// Shows a failure to the user (a window they must acknowledge) and in the status line.
@@ -742,7 +759,12 @@ impl ThreatmapApp {
                 let svg = threatmap_render::dfd::Diagram::new(&a, &opts).to_svg(&a);
                 threatmap_render::svg::to_png(&svg, 2.0, threatmap_render::svg::Background::White).map_err(|e| e.to_string())?
             }
-            ExportKind::Report => threatmap_render::report::html(&a).into_bytes(),
+            ExportKind::Report => match self.doc.path.as_deref() {
+                Some(model) => {
+                    threatmap_render::report::html_with(&a, &crate::attachments::for_report(&self.doc.model, model)).into_bytes()
+                }
+                None => threatmap_render::report::html(&a).into_bytes(),
+            },
         };
         file::write_atomic(path, &bytes).map_err(|e| e.to_string())
     }
@@ -765,6 +787,8 @@ impl ThreatmapApp {
                 Ok(()) => self.status = format!("Exported {}", p.display()),
                 Err(e) => self.fail(format!("Cannot export {}", p.display()), e),
             },
+            Purpose::Attach => self.attach_file(&p),
+            Purpose::Portfolio => self.open_portfolio(&p),
             Purpose::RulePack => {
                 let spec = p.display().to_string();
                 self.doc.edit(|m| {

@@ -8,9 +8,12 @@
 //! - [`document`]: the open model, undo/redo, geometry edits;
 //! - [`files`]: file dialogs (the system's, or Threatmap's own where none can be shown);
 //! - [`convert`]: other tools' files into native models (the CLI and the app both call it);
+//! - [`attachments`]: a model's attached files in the app and the report;
 //! - [`handoff`]: tickets in the app (tracker settings, create and sync on a background thread);
+//! - [`portfolio`]: a folder's models summed up (the `portfolio` command and the app's sidebar);
 //! - [`cli`]: the subcommands.
 
+pub mod attachments;
 pub mod canvas;
 pub mod cli;
 pub mod commands;
@@ -20,3 +23,4 @@ pub mod files;
 pub mod gui;
 pub mod handoff;
 pub mod panels;
+pub mod portfolio;

@@ -117,6 +117,7 @@ fn model_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     ui.add_space(8.0);
     ui.label(RichText::new("How to draw").strong());
     ui.label("Drag stencils from the palette. Drag from a node's blue handle to another node for a dataflow. Drop elements inside a boundary to put them in it. Select something to see its findings. Ctrl+K finds any command or element; from the keyboard, \"Add Process\" and the like draw, Tab selects, the arrows move.");
+    crate::attachments::attachments_ui(ui, app);
 }
 
 /// The value of an attribute for an editor.

@@ -184,9 +184,51 @@ pub fn to_png(svg: &str, scale: f32, background: Background) -> Result<Vec<u8>, 
     pixmap.encode_png().map_err(|e| RenderError::Png(e.to_string()))
 }
 
+/// A preview of an attached image, at most `max_side` pixels on its longer side: premultiplied
+/// RGBA rows, with its width and height. PNG and SVG (drawn as an image: nothing in an SVG
+/// runs, and it loads no files); other formats are not previewed.
+pub fn preview(bytes: &[u8], media_type: &str, max_side: u32) -> Result<(u32, u32, Vec<u8>), RenderError> {
+    use resvg::tiny_skia::{Pixmap, PixmapPaint, Transform};
+    let max_side = max_side.max(1) as f32;
+    let out = match media_type {
+        "image/png" => {
+            let src = Pixmap::decode_png(bytes).map_err(|e| RenderError::Png(e.to_string()))?;
+            let scale = (max_side / src.width().max(src.height()) as f32).min(1.0);
+            let (w, h) = (((src.width() as f32) * scale).ceil().max(1.0) as u32, ((src.height() as f32) * scale).ceil().max(1.0) as u32);
+            let mut dst = Pixmap::new(w, h).ok_or(RenderError::TooLarge(w, h))?;
+            dst.draw_pixmap(0, 0, src.as_ref(), &PixmapPaint::default(), Transform::from_scale(scale, scale), None);
+            dst
+        }
+        "image/svg+xml" => {
+            let options = resvg::usvg::Options { fontdb: font::fontdb(), font_family: font::FAMILY.to_owned(), ..Default::default() };
+            let tree = resvg::usvg::Tree::from_data(bytes, &options).map_err(|e| RenderError::Svg(e.to_string()))?;
+            let size = tree.size();
+            let scale = max_side / size.width().max(size.height()).max(1.0);
+            let (w, h) = ((size.width() * scale).ceil().max(1.0) as u32, (size.height() * scale).ceil().max(1.0) as u32);
+            let mut dst = Pixmap::new(w, h).ok_or(RenderError::TooLarge(w, h))?;
+            resvg::render(&tree, Transform::from_scale(scale, scale), &mut dst.as_mut());
+            dst
+        }
+        other => return Err(RenderError::Svg(format!("{other} is not previewed"))),
+    };
+    Ok((out.width(), out.height(), out.take()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn previews_fit_the_box() {
+        let svg = br#"<svg xmlns="http://www.w3.org/2000/svg" width="400" height="100"><rect width="400" height="100" fill="red"/></svg>"#;
+        let (w, h, px) = preview(svg, "image/svg+xml", 200).unwrap();
+        assert_eq!((w, h), (200, 50));
+        assert_eq!(&px[..4], &[255, 0, 0, 255]);
+        let png = to_png(std::str::from_utf8(svg).unwrap(), 1.0, Background::Transparent).unwrap();
+        let (w, h, _) = preview(&png, "image/png", 100).unwrap();
+        assert_eq!((w, h), (100, 25));
+        assert!(preview(b"x", "image/jpeg", 100).is_err());
+    }
 
     #[test]
     fn escapes_markup_and_controls() {

@@ -9,7 +9,6 @@ use anyhow::{Context, Result};
 use threatmap_core::artefacts;
 use threatmap_core::file;
 use threatmap_core::model::Model;
-use threatmap_render::report::Attached;
 
 use super::bad;
 
@@ -71,22 +70,4 @@ pub(super) fn detach(out: &mut dyn Write, model: &Path, name: &str) -> Result<Ex
     }
     writeln!(out, "detached {}", a.name)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// The attachments of `m` for a report written beside the model: checked bytes, and links
-/// relative to the model's folder.
-pub(super) fn for_report<'a>(m: &'a Model, model: &Path) -> Vec<Attached<'a>> {
-    let folder = artefacts::folder_of(model);
-    let folder_name = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    // Each segment escaped (a `:` can never start a scheme), unreserved characters kept.
-    const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
-    let seg = |s: &str| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string();
-    m.artefacts
-        .iter()
-        .map(|a| Attached {
-            artefact: a,
-            href: format!("{}/{}", seg(&folder_name), seg(&a.name)),
-            bytes: artefacts::read(model, a).map_err(|e| e.to_string()),
-        })
-        .collect()
 }

@@ -1,5 +1,6 @@
-//! `threatmap portfolio` and `threatmap stale`: every application's model in one dashboard, and
-//! pytm's check of models older than the code they describe.
+//! Portfolios: every model file of a folder (typically a git repository) summed up, for
+//! `threatmap portfolio`, the app's portfolio sidebar, and pytm's check of models older than the
+//! code they describe (`threatmap stale`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,11 +13,11 @@ use threatmap_core::file;
 use threatmap_core::model::Model;
 use threatmap_render::portfolio::{self, Entry, Stale};
 
-use super::{bad, emit};
+use crate::convert::bad;
 
 /// Output of `portfolio`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-pub(super) enum PortfolioFormat {
+pub enum PortfolioFormat {
     /// One self-contained HTML dashboard.
     Html,
     /// The figures as JSON.
@@ -100,19 +101,14 @@ fn source_files(m: &Model) -> Vec<String> {
     out
 }
 
-pub(super) fn portfolio(
-    out: &mut dyn Write,
-    dir: &Path,
-    format: PortfolioFormat,
-    output: Option<&Path>,
-    stale_days: i64,
-    title: Option<String>,
-) -> Result<ExitCode> {
-    if !dir.is_dir() {
-        return Err(bad(format!("{}: not a folder", dir.display())));
-    }
-    let today = time::OffsetDateTime::now_utc().date();
-    let today_text = today.format(time::macros::format_description!("[year]-[month]-[day]")).unwrap_or_default();
+/// Today, as YYYY-MM-DD (UTC).
+pub fn today() -> String {
+    time::OffsetDateTime::now_utc().date().format(time::macros::format_description!("[year]-[month]-[day]")).unwrap_or_default()
+}
+
+/// Every model file under `dir`, summed up, in path order. A model that cannot be read is an
+/// entry with the reason.
+pub fn entries(dir: &Path, stale_days: i64, today_text: &str) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
     for path in model_files(dir)? {
         let rel = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().replace('\\', "/");
@@ -125,7 +121,7 @@ pub(super) fn portfolio(
                 let rules = crate::gui::rules_for(&m, base.as_deref());
                 let summary = {
                     let a = analyze(&m, &rules, &Options::default());
-                    portfolio::summarize(&a, &today_text)
+                    portfolio::summarize(&a, today_text)
                 };
                 // Staleness: source files changed well after the model (git dates when present).
                 let mut stale = Vec::new();
@@ -160,6 +156,23 @@ pub(super) fn portfolio(
         };
         entries.push(entry);
     }
+    Ok(entries)
+}
+
+/// `threatmap portfolio`: the dashboard of a folder's models.
+pub fn portfolio(
+    out: &mut dyn Write,
+    dir: &Path,
+    format: PortfolioFormat,
+    output: Option<&Path>,
+    stale_days: i64,
+    title: Option<String>,
+) -> Result<ExitCode> {
+    if !dir.is_dir() {
+        return Err(bad(format!("{}: not a folder", dir.display())));
+    }
+    let today_text = today();
+    let entries = entries(dir, stale_days, &today_text)?;
     if entries.is_empty() {
         return Err(bad(format!("{}: no model files (*.threatmap.json) in this folder or below", dir.display())));
     }
@@ -172,7 +185,12 @@ pub(super) fn portfolio(
         PortfolioFormat::Json => portfolio::json(&entries, &today_text, stale_days),
         PortfolioFormat::Csv => portfolio::csv(&entries)?,
     };
-    emit(out, output, text.as_bytes())?;
+    match output {
+        Some(p) if p != Path::new("-") => {
+            file::write_atomic(p, text.as_bytes()).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", p.display()))?
+        }
+        _ => out.write_all(text.as_bytes())?,
+    }
     let unreadable = entries.iter().filter(|e| e.summary.is_err()).count();
     if unreadable > 0 {
         eprintln!("warning: {unreadable} model(s) could not be read; the dashboard lists why");
@@ -183,7 +201,7 @@ pub(super) fn portfolio(
 /// pytm's `--stale_days`: for each source file an element names (relative to the model's
 /// folder), whether its modification time differs from the model file's by `days` or more.
 /// With `check`, exit 1 when some source file is newer than the model by that much.
-pub(super) fn stale(out: &mut dyn Write, model: &Path, days: i64, check: bool) -> Result<ExitCode> {
+pub fn stale(out: &mut dyn Write, model: &Path, days: i64, check: bool) -> Result<ExitCode> {
     let loaded = file::load_any(model).map_err(|e| bad(e.to_string()))?;
     let name = model.display().to_string();
     let Some(model_time) = std::fs::metadata(model).and_then(|m| m.modified()).ok() else {
@@ -208,4 +226,97 @@ pub(super) fn stale(out: &mut dyn Write, model: &Path, days: i64, check: bool) -
         }
     }
     Ok(if check && newer > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The portfolio sidebar of the app: a folder's models with their counts.
+#[derive(Debug)]
+pub struct Sidebar {
+    /// The folder.
+    pub dir: PathBuf,
+    /// Its models, summed up.
+    pub entries: Vec<Entry>,
+}
+
+impl crate::gui::ThreatmapApp {
+    /// Opens a folder of models as the portfolio sidebar.
+    pub fn open_portfolio(&mut self, dir: &Path) {
+        match entries(dir, 30, &today()) {
+            Ok(e) if e.is_empty() => {
+                self.fail(
+                    format!("No models in {}", dir.display()),
+                    "A portfolio is a folder of model files (*.threatmap.json), in it or below.".to_owned(),
+                );
+            }
+            Ok(e) => {
+                self.status = format!("Portfolio: {} model(s) in {}", e.len(), dir.display());
+                self.portfolio = Some(Sidebar { dir: dir.to_path_buf(), entries: e });
+            }
+            Err(e) => self.fail(format!("Cannot open {} as a portfolio", dir.display()), e.to_string()),
+        }
+    }
+
+    /// Sums the portfolio's models up again (after a save, or on Refresh).
+    pub fn refresh_portfolio(&mut self) {
+        if let Some(dir) = self.portfolio.as_ref().map(|p| p.dir.clone())
+            && let Ok(e) = entries(&dir, 30, &today())
+        {
+            self.portfolio = Some(Sidebar { dir, entries: e });
+        }
+    }
+}
+
+/// The sidebar: each model with its open findings, worst severity and fixes to verify; a click
+/// opens it (asking about unsaved changes first).
+pub fn sidebar_ui(ui: &mut egui::Ui, app: &mut crate::gui::ThreatmapApp) {
+    use egui::RichText;
+    let Some(p) = &app.portfolio else { return };
+    let name = p.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.dir.display().to_string());
+    let mut open = None;
+    let (mut refresh, mut close) = (false, false);
+    ui.horizontal(|ui| {
+        ui.heading("Portfolio");
+        refresh = ui.small_button("Refresh").on_hover_text("Read the folder's models again").clicked();
+        close = ui.small_button("Close").clicked();
+    });
+    ui.label(RichText::new(&name).weak()).on_hover_text(p.dir.display().to_string());
+    let current = app.doc.path.as_ref().and_then(|d| d.canonicalize().ok());
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        for e in &p.entries {
+            let path = p.dir.join(&e.path);
+            let is_open = current.is_some() && path.canonicalize().ok() == current;
+            let detail = match &e.summary {
+                Ok(s) => {
+                    let worst = s.open.iter().find(|(_, n)| *n > 0).map(|(sev, _)| sev.name()).unwrap_or("none");
+                    let verify: usize =
+                        s.statuses.iter().filter(|(st, _)| *st == threatmap_core::lifecycle::Status::FixReported).map(|(_, n)| n).sum();
+                    let mut d = format!("{} open · worst {worst}", s.open_total());
+                    if verify > 0 {
+                        d.push_str(&format!(" · {verify} to verify"));
+                    }
+                    if !s.remediation_failures.is_empty() {
+                        d.push_str(&format!(" · {} still fire", s.remediation_failures.len()));
+                    }
+                    if !e.stale.is_empty() {
+                        d.push_str(" · stale");
+                    }
+                    d
+                }
+                Err(why) => format!("cannot be read: {why}"),
+            };
+            let text = RichText::new(format!("{}\n{detail}", if e.name.is_empty() { &e.path } else { &e.name }));
+            let r = ui.selectable_label(is_open, text).on_hover_text(&e.path);
+            if r.clicked() && !is_open {
+                open = Some(path);
+            }
+        }
+    });
+    if let Some(path) = open {
+        app.request(crate::gui::Pending::Open(Some(path)));
+    }
+    if refresh {
+        app.refresh_portfolio();
+    }
+    if close {
+        app.portfolio = None;
+    }
 }
