@@ -55,6 +55,9 @@ fn start_redmine() -> Option<Redmine> {
     }
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(SYSTEM_DB, dir.path().join("redmine.sqlite3")).unwrap();
+    // Trackers, statuses and priorities (the package loads them; this is a no-op then).
+    let out = rails(dir.path()).args(["bin/rake", "redmine:load_default_data"]).output().unwrap();
+    assert!(out.status.success(), "load_default_data: {}", String::from_utf8_lossy(&out.stderr));
     // REST on, Markdown text, and a developer account with a key of its own.
     let script = "Setting.rest_api_enabled = '1'; Setting.text_formatting = 'common_mark'; \
         u = User.new(firstname: 'Dana', lastname: 'Developer', mail: 'dana@example.com'); u.login = 'dana'; \
