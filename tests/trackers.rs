@@ -678,3 +678,170 @@ fn the_app_creates_and_syncs_tickets_from_the_findings_table() {
     }
     assert!(gh.violations().is_empty(), "{:?}", gh.violations());
 }
+
+/// GitLab publishes no description of its issues API here, so its stand-in follows GitLab's
+/// documentation (the operations, parameters and answers the adapter uses, written out below):
+/// weaker than the GitHub and Jira checks, but every request still has to be one of these.
+#[test]
+fn the_gitlab_adapter_pushes_pulls_and_reopens_against_a_documented_stand_in() {
+    let op = |params: &[(&str, &str, bool)], body: bool, statuses: &[u16]| {
+        let mut o = json!({
+            "parameters": params.iter().map(|(n, place, req)| json!({"name": n, "in": place, "required": req, "schema": {"type": "string"}})).collect::<Vec<_>>(),
+            "responses": statuses.iter().map(|s| (s.to_string(), json!({"description": "answer"}))).collect::<serde_json::Map<_, _>>(),
+        });
+        if body {
+            o["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"type": "object"}}}});
+        }
+        o
+    };
+    let id = ("id", "path", true);
+    let iid = ("issue_iid", "path", true);
+    let desc = Arc::new(Description::from_value(json!({
+        "openapi": "3.0.0",
+        "paths": {
+            "/api/v4/projects/{id}/issues": {
+                "get": op(&[id, ("labels", "query", false), ("scope", "query", false), ("state", "query", false), ("per_page", "query", false), ("page", "query", false)], false, &[200, 401, 404]),
+                "post": op(&[id], true, &[201, 400, 401, 404]),
+            },
+            "/api/v4/projects/{id}/issues/{issue_iid}": {
+                "get": op(&[id, iid], false, &[200, 401, 404]),
+                "put": op(&[id, iid], true, &[200, 400, 401, 404]),
+            },
+            "/api/v4/projects/{id}/issues/{issue_iid}/notes": {"post": op(&[id, iid], true, &[201, 400, 401, 404])},
+        }
+    })));
+    #[derive(Clone)]
+    struct Issue {
+        title: String,
+        description: String,
+        labels: Vec<String>,
+        state: String,
+        closed_by: Option<String>,
+        notes: Vec<String>,
+        moved: bool,
+    }
+    let issues: Arc<Mutex<BTreeMap<i64, Issue>>> = Arc::new(Mutex::new(BTreeMap::new()));
+    let store = issues.clone();
+    let gl = StandIn::start(desc, move |r: &Request, template: &str| {
+        if r.header("private-token") != Some(TOKEN) {
+            return Reply::json(401, json!({"message": "401 Unauthorized"}));
+        }
+        assert!(r.path.starts_with("/api/v4/projects/sec%2Fshop/"), "the project path is escaped: {}", r.path);
+        let mut s = store.lock().unwrap();
+        let as_json = |n: i64, i: &Issue| {
+            json!({
+                "iid": n, "id": 1000 + n, "title": i.title, "description": i.description, "labels": i.labels,
+                "state": i.state, "web_url": format!("https://gitlab.example.com/sec/shop/-/issues/{n}"),
+                "closed_by": i.closed_by.as_ref().map(|u| json!({"username": u})),
+                "moved_to_id": if i.moved { json!(77) } else { Value::Null },
+            })
+        };
+        let n = r.path.split('/').nth(6).and_then(|x| x.parse::<i64>().ok()).unwrap_or(0);
+        let labels_of = |b: &Value| b["labels"].as_str().unwrap_or("").split(',').filter(|l| !l.is_empty()).map(str::to_owned).collect();
+        match (r.method.as_str(), template) {
+            ("POST", "/api/v4/projects/{id}/issues") => {
+                let b = r.body.clone().unwrap_or_default();
+                let n = s.len() as i64 + 1;
+                let i = Issue {
+                    title: b["title"].as_str().unwrap_or_default().to_owned(),
+                    description: b["description"].as_str().unwrap_or_default().to_owned(),
+                    labels: labels_of(&b),
+                    state: "opened".into(),
+                    closed_by: None,
+                    notes: Vec::new(),
+                    moved: false,
+                };
+                let v = as_json(n, &i);
+                s.insert(n, i);
+                Reply::json(201, v)
+            }
+            ("GET", "/api/v4/projects/{id}/issues") => {
+                let label = r.param("labels").unwrap_or_default();
+                Reply::json(200, s.iter().filter(|(_, i)| i.labels.iter().any(|l| l == label)).map(|(n, i)| as_json(*n, i)).collect())
+            }
+            ("GET", "/api/v4/projects/{id}/issues/{issue_iid}") => match s.get(&n) {
+                Some(i) => Reply::json(200, as_json(n, i)),
+                None => Reply::json(404, json!({"message": "404 Not found"})),
+            },
+            ("PUT", "/api/v4/projects/{id}/issues/{issue_iid}") => {
+                let b = r.body.clone().unwrap_or_default();
+                let Some(i) = s.get_mut(&n) else { return Reply::json(404, json!({"message": "404 Not found"})) };
+                if let Some(t) = b["title"].as_str() {
+                    i.title = t.to_owned();
+                }
+                if let Some(d) = b["description"].as_str() {
+                    i.description = d.to_owned();
+                }
+                if b["labels"].is_string() {
+                    i.labels = labels_of(&b);
+                }
+                if b["state_event"] == "reopen" {
+                    i.state = "opened".into();
+                    i.closed_by = None;
+                }
+                let v = as_json(n, i);
+                Reply::json(200, v)
+            }
+            ("POST", "/api/v4/projects/{id}/issues/{issue_iid}/notes") => match s.get_mut(&n) {
+                Some(i) => {
+                    i.notes.push(r.body.as_ref().unwrap()["body"].as_str().unwrap_or_default().to_owned());
+                    Reply::json(201, json!({"id": 1, "body": i.notes.last()}))
+                }
+                None => Reply::json(404, json!({"message": "404 Not found"})),
+            },
+            _ => Reply::json(404, json!({"message": "404 Not found"})),
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.threatmap.json");
+    std::fs::copy(example("web-app.threatmap.json"), &path).unwrap();
+    let p = path.to_str().unwrap();
+    ok(&["tickets", "setup", p, "--kind", "gitlab", "--url", &gl.url, "--project", "sec/shop", "--group", "rule"]);
+    let env = [("GITLAB_TOKEN", TOKEN)];
+    let (code, out, err) = tickets(&["push", p, "--severity", "very-high"], &env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let n = issues.lock().unwrap().len();
+    assert!(n >= 3, "{out}");
+    {
+        let s = issues.lock().unwrap();
+        let first = &s[&1];
+        assert!(
+            first.labels.contains(&"threatmap".to_owned()) && first.labels.iter().any(|l| l == "priority:critical"),
+            "{:?}",
+            first.labels
+        );
+        assert!(first.description.contains("#### Findings"), "one ticket per rule lists its findings: {}", first.description);
+    }
+    let (_, out, _) = tickets(&["push", p, "--severity", "very-high"], &env);
+    assert!(out.contains(&format!("0 created, 0 recorded from an earlier push, 0 updated, 0 reopened, {n} unchanged")), "{out}");
+    // Closed by a developer, another moved: the pull moves and notes them.
+    {
+        let mut s = issues.lock().unwrap();
+        let i = s.get_mut(&1).unwrap();
+        i.state = "closed".into();
+        i.closed_by = Some("dev".into());
+        s.get_mut(&2).unwrap().moved = true;
+    }
+    let (code, out, _) = tickets(&["pull", p], &env);
+    assert_eq!(code, 0, "{out}");
+    let m = model(&path);
+    let on = |id: &str| -> Vec<String> {
+        m["decisions"].as_object().unwrap().iter().filter(|(_, d)| d["tracked"]["id"] == id).map(|(k, _)| k.clone()).collect()
+    };
+    for k in on("1") {
+        assert_eq!(m["decisions"][&k]["status"], "fix-reported", "{k}: {out}");
+        assert_eq!(m["decisions"][&k]["history"].as_array().unwrap().last().unwrap()["by"], "dev (GitLab)");
+    }
+    for k in on("2") {
+        assert_eq!(m["decisions"][&k]["tracked"]["state"], "missing", "{k}: {out}");
+    }
+    let reopen = on("1")[0].clone();
+    ok(&["triage", p, &reopen, "--status", "in-progress", "--note", "Not fixed on the admin route."]);
+    let (_, out, _) = tickets(&["push", p, "--severity", "very-high"], &env);
+    assert!(out.contains("1 reopened"), "{out}");
+    let s = issues.lock().unwrap();
+    assert_eq!(s[&1].state, "opened");
+    assert!(s[&1].notes.iter().any(|n| n.contains("Not fixed on the admin route.")), "{:?}", s[&1].notes);
+    drop(s);
+    assert!(gl.violations().is_empty(), "{:?}", gl.violations());
+}

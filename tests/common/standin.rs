@@ -96,7 +96,10 @@ fn esc(s: &str) -> String {
 
 impl Description {
     pub fn load(path: &Path) -> Description {
-        let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        Description::from_value(serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
+    }
+
+    pub fn from_value(mut spec: Value) -> Description {
         nullable_to_null_type(&mut spec);
         Description { spec, validators: Mutex::new(BTreeMap::new()) }
     }
