@@ -427,8 +427,11 @@ impl<'d> App<'d> {
         let shot = self.shot("menu");
         let at = self.find(&shot, self.menu_bar(), path[0]).unwrap_or_else(|| panic!("menu {} not found", path[0]));
         self.click(at);
+        // The menu and its submenus, and little of the canvas beside them (drawings behind a
+        // wide crop throw tesseract's layout off).
         let (w, h) = self.size();
-        let popup = Area { x: 0, y: 20, w: w / 2, h: h / 2 };
+        let x = (at.0 - 40).max(0);
+        let popup = Area { x, y: 20, w: 460.min(w - x), h: h / 2 };
         for entry in &path[1..] {
             let at = self.wait_for_text(popup, entry, "menu entry");
             self.click(at);
