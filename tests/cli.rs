@@ -1370,3 +1370,22 @@ fn attachments_are_kept_beside_the_model_checked_and_shown_in_the_report() {
     let o = run(&["report", &evil]);
     assert_eq!(o.status.code(), Some(2), "an invalid model is refused: {}", stderr(&o));
 }
+
+/// `findings --format json` and `export --format json` are written as they go; the bytes are
+/// those of the whole document printed at once (what they were before streaming).
+#[test]
+fn streamed_json_findings_are_the_bytes_of_the_whole_document() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["web-app.threatmap.json", "iot-board.threatmap.json", "clinic-portal.threatmap.json"] {
+        let streamed = ok(&["findings", &example(name), "--format", "json"]);
+        let whole: serde_json::Value = serde_json::from_str(&streamed).unwrap();
+        assert!(whole.as_array().is_some_and(|a| a.len() > 50), "{name}");
+        assert_eq!(streamed, serde_json::to_string_pretty(&whole).unwrap() + "\n", "{name}");
+        let out = dir.path().join(format!("{name}.out.json"));
+        ok(&["export", &example(name), "--format", "json", "-o", &out.display().to_string()]);
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), streamed, "{name}: export and findings agree");
+    }
+    // An empty model gives an empty array, as before.
+    let empty = write(dir.path(), "empty.threatmap.json", "{\"threatmap\": 1, \"name\": \"e\"}");
+    assert_eq!(ok(&["findings", &empty, "--format", "json"]), "[]\n");
+}

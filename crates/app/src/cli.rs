@@ -847,22 +847,32 @@ fn run(command: Command) -> Result<ExitCode> {
             let text = match format {
                 ExportFormat::Sarif => {
                     let text = file::read_text(&model, file::MAX_FILE_BYTES).unwrap_or_default();
-                    export::sarif(&analysis, &sarif_uri(&model), &file::element_lines(&text, &m))
+                    Some(export::sarif(&analysis, &sarif_uri(&model), &file::element_lines(&text, &m)))
                 }
-                ExportFormat::Defectdojo => export::defectdojo(&analysis),
-                ExportFormat::Csv => export::csv(&analysis)?,
-                ExportFormat::Json => export::findings_json(&analysis, &export::all_findings(&analysis)),
-                ExportFormat::Otm => otm::export(&analysis, &pack_texts(&m, &base)?),
-                ExportFormat::TmBom => threatmap_core::tm_bom::export(&analysis),
+                ExportFormat::Defectdojo => Some(export::defectdojo(&analysis)),
+                ExportFormat::Csv => Some(export::csv(&analysis)?),
+                // Written as it goes: memory does not grow with the number of findings.
+                ExportFormat::Json => {
+                    let list = export::all_findings(&analysis);
+                    match output.as_deref() {
+                        Some(p) if p != Path::new("-") => write_file(p, |w| export::write_findings_json(&analysis, &list, w))?,
+                        _ => export::write_findings_json(&analysis, &list, &mut out)?,
+                    }
+                    None
+                }
+                ExportFormat::Otm => Some(otm::export(&analysis, &pack_texts(&m, &base)?)),
+                ExportFormat::TmBom => Some(threatmap_core::tm_bom::export(&analysis)),
                 ExportFormat::Pytm => {
                     let (script, lost) = threatmap_core::pytm_script::write(&m);
                     for l in lost {
                         eprintln!("{}: warning: {l}", model.display());
                     }
-                    script
+                    Some(script)
                 }
             };
-            emit(&mut out, output.as_deref(), text.as_bytes())?;
+            if let Some(text) = text {
+                emit(&mut out, output.as_deref(), text.as_bytes())?;
+            }
         }
         Command::Diff { old, new, format, fail_on_new, rules, exclude } => {
             let (om, obase) = load_model(&old)?;
@@ -1123,7 +1133,7 @@ fn print_findings<'a>(out: &mut dyn Write, a: &'a Analysis<'a>, format: Format, 
                 )?;
             }
         }
-        Format::Json => out.write_all(export::findings_json(a, &list).as_bytes())?,
+        Format::Json => export::write_findings_json(a, &list, out)?,
     }
     Ok(())
 }

@@ -346,21 +346,33 @@ pub(crate) fn defuse_formula(cell: &str) -> std::borrow::Cow<'_, str> {
 /// Every finding (and excluded finding, with status `excluded`) with its text, decision and
 /// the evidence of why it fired, as a JSON array.
 pub fn findings_json<'a>(a: &'a Analysis<'a>, list: &[(&'a Finding, &str)]) -> String {
-    let items: Vec<Value> = list
-        .iter()
-        .map(|(f, status)| {
-            let mut v = serde_json::to_value(a.view(f)).unwrap_or_default();
-            if let Some(obj) = v.as_object_mut() {
-                obj.insert("status".to_owned(), Value::String((*status).to_owned()));
-                if let Some(d) = a.decision(f) {
-                    obj.insert("decision".to_owned(), serde_json::to_value(d).unwrap_or_default());
-                }
-                obj.insert("why".to_owned(), serde_json::to_value(a.explain(f)).unwrap_or_default());
+    let mut out = Vec::new();
+    // Writing to memory cannot fail.
+    let _ = write_findings_json(a, list, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`findings_json`] written as it goes: one finding at a time is built and written, so memory
+/// does not grow with the output (the same bytes).
+pub fn write_findings_json<'a>(a: &'a Analysis<'a>, list: &[(&'a Finding, &str)], w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use serde::Serializer as _;
+    use std::io::Write as _;
+    let item = |(f, status): &(&'a Finding, &str)| {
+        let mut v = serde_json::to_value(a.view(f)).unwrap_or_default();
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("status".to_owned(), Value::String((*status).to_owned()));
+            if let Some(d) = a.decision(f) {
+                obj.insert("decision".to_owned(), serde_json::to_value(d).unwrap_or_default());
             }
-            v
-        })
-        .collect();
-    pretty(&Value::Array(items))
+            obj.insert("why".to_owned(), serde_json::to_value(a.explain(f)).unwrap_or_default());
+        }
+        v
+    };
+    let mut buffered = std::io::BufWriter::new(w);
+    let mut ser = serde_json::Serializer::pretty(&mut buffered);
+    ser.collect_seq(list.iter().map(item)).map_err(std::io::Error::other)?;
+    buffered.write_all(b"\n")?;
+    buffered.flush()
 }
 
 /// Every finding of the analysis, then the excluded ones, paired with its status key.
