@@ -1687,7 +1687,7 @@ fn attachments_are_added_previewed_and_reach_the_report() {
         .with_size(vec2(1400.0, 900.0))
         .build_ui_state(|ui, app: &mut ThreatmapApp| app.ui(ui), ThreatmapApp::new(model, Some(model_path.clone()), None));
     h.run_steps(3);
-    assert!(h.query_by_label("Attach files…").is_some(), "the model's inspector offers attachments");
+    assert!(h.query_by_label("Attach a file…").is_some(), "the model's inspector offers attachments");
     h.state_mut().attach_file(&png);
     h.state_mut().attach_file(&pdf);
     h.run_steps(3);
@@ -1698,7 +1698,7 @@ fn attachments_are_added_previewed_and_reach_the_report() {
         let images: Vec<String> = h.get_all_by_role(egui::accesskit::Role::Image).filter_map(|n| n.accesskit_node().label()).collect();
         assert!(images.contains(&"whiteboard.png".to_owned()), "the PNG is previewed: {images:?}");
     }
-    assert!(h.query_by_label_contains("notes.pdf · 14 bytes").is_some());
+    assert!(h.query_by_label("notes.pdf").is_some() && h.query_by_label("14 bytes").is_some(), "name and size");
     // The same file again is not attached twice.
     h.state_mut().attach_file(&pdf);
     assert_eq!(h.state().doc.model.artefacts.len(), 2);
@@ -1708,10 +1708,24 @@ fn attachments_are_added_previewed_and_reach_the_report() {
     h.state_mut().write_export(threatmap_app::gui::ExportKind::Report, &report).unwrap();
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.contains("data:image/png;base64,") && html.contains("shop.artefacts/notes.pdf"));
-    // Removing takes it off the model (one undo brings it back).
+    // Removing takes it off the model (one undo brings it back); its file leaves the folder
+    // when the model is saved.
+    h.state_mut().save();
+    h.run_steps(2);
     h.get_all_by_label("Remove").next().unwrap().click();
     h.run_steps(3);
     assert_eq!(h.state().doc.model.artefacts.len(), 1);
+    assert!(dir.path().join("shop.artefacts/whiteboard.png").exists(), "kept until the save (an undo can bring it back)");
+    h.state_mut().save();
+    h.run_steps(2);
+    assert!(!dir.path().join("shop.artefacts/whiteboard.png").exists(), "removed with the save");
+    assert!(dir.path().join("shop.artefacts/notes.pdf").exists());
+    // A report written elsewhere links the files by absolute file: URL.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let report2 = elsewhere.path().join("r.html");
+    h.state_mut().write_export(threatmap_app::gui::ExportKind::Report, &report2).unwrap();
+    let html2 = std::fs::read_to_string(&report2).unwrap();
+    assert!(html2.contains("href=\"file:///") && html2.contains("shop.artefacts/notes.pdf"), "the link works from elsewhere");
     // An untitled model says to save first.
     let mut h2 = harness(Model::new("untitled"));
     h2.state_mut().attach_file(&png);

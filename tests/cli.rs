@@ -1357,6 +1357,11 @@ fn attachments_are_kept_beside_the_model_checked_and_shown_in_the_report() {
     assert!(stdout(&o).contains("notes.pdf") && stdout(&o).contains("has changed since it was attached"), "{}", stdout(&o));
     assert!(ok(&["validate", &p]).contains("has changed since it was attached"));
     assert!(ok(&["report", &p]).contains("not included: artefact `notes.pdf` has changed"));
+    // A file in the folder that the model does not list is pointed out.
+    std::fs::write(d.join("shop.artefacts/stray.txt"), b"left behind").unwrap();
+    assert!(stdout(&run(&["attachments", &p])).contains("not listed in the model: stray.txt"));
+    assert!(ok(&["validate", &p]).contains("does not list: stray.txt"));
+    std::fs::remove_file(d.join("shop.artefacts/stray.txt")).unwrap();
     // Detach removes the entry and the file.
     ok(&["detach", &p, "notes.pdf"]);
     assert!(!d.join("shop.artefacts/notes.pdf").exists());

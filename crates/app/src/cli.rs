@@ -818,7 +818,10 @@ fn run(command: Command) -> Result<ExitCode> {
             let mut analysis = analyze(&m, &rules, &options(&exclude));
             tags.keep(&mut analysis);
             let text = match (&template, format) {
-                (None, ReportFormat::Html) => report::html_with(&analysis, &crate::attachments::for_report(&m, &model)),
+                (None, ReportFormat::Html) => report::html_with(
+                    &analysis,
+                    &crate::attachments::for_report(&m, &model, output.as_deref().filter(|p| *p != Path::new("-"))),
+                ),
                 (None, ReportFormat::Md) => return Err(bad("--format md needs --template T.md (a pytm report template)")),
                 (Some(t), format) => {
                     let name = t.display().to_string();
@@ -1179,6 +1182,11 @@ fn validate(out: &mut dyn Write, path: &Path) -> Result<ExitCode> {
             writeln!(out, "{name}: warning: {e}")?;
             artefact_warnings += 1;
         }
+    }
+    let strays = threatmap_core::artefacts::strays(path, &loaded.model.artefacts);
+    if !strays.is_empty() {
+        writeln!(out, "{name}: warning: files in its artefacts folder that the model does not list: {}", strays.join(", "))?;
+        artefact_warnings += 1;
     }
     let warnings = loaded.warnings.len() + set.diagnostics.len() + artefact_warnings;
     writeln!(out, "{name}: valid: {}, {warnings} warning(s)", counts(&loaded.model))?;

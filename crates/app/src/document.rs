@@ -147,6 +147,10 @@ impl Document {
     /// Saves atomically to `path` and remembers it.
     pub fn save_to(&mut self, path: PathBuf) -> std::io::Result<()> {
         threatmap_core::file::save(&self.model, &path)?;
+        // Attachments removed since the last save leave the folder with this save.
+        if self.path.as_deref() == Some(path.as_path()) {
+            threatmap_core::artefacts::prune(&path, &self.saved.artefacts, &self.model.artefacts);
+        }
         self.saved = self.model.clone();
         self.path = Some(path);
         self.dirty.set(None);

@@ -131,6 +131,8 @@ pub struct ThreatmapApp {
     pub previews: crate::attachments::Previews,
     /// The folder of models shown in the portfolio sidebar, if one is open.
     pub portfolio: Option<crate::portfolio::Sidebar>,
+    /// Where the last attached file came from (the next Attach starts there).
+    pub last_attach_dir: Option<PathBuf>,
     /// A widget had the keyboard at the end of the last frame. egui drops the focus on Escape
     /// before the frame runs, so this tells an Escape that leaves a text field from one that
     /// clears the selection.
@@ -246,6 +248,7 @@ impl ThreatmapApp {
             handoff: Default::default(),
             previews: Default::default(),
             portfolio: None,
+            last_attach_dir: None,
             palette: None,
             selected_before: None,
             selected_now: None,
@@ -698,7 +701,9 @@ impl ThreatmapApp {
             Purpose::RulePack => {
                 ("Add a rule pack".to_owned(), false, ("Rule pack (.toml, threats.json)", &["toml", "json"][..]), None, here)
             }
-            Purpose::Attach => ("Attach a file to the model".to_owned(), false, ("Any file", &[][..]), None, here),
+            Purpose::Attach => {
+                ("Attach a file to the model".to_owned(), false, ("Any file", &[][..]), None, self.last_attach_dir.clone().or(here))
+            }
             Purpose::Portfolio => ("Open a folder of models as a portfolio".to_owned(), false, ("Folder", &[][..]), None, here),
             Purpose::Import(format) => {
                 let filter = match format {
@@ -760,9 +765,8 @@ impl ThreatmapApp {
                 threatmap_render::svg::to_png(&svg, 2.0, threatmap_render::svg::Background::White).map_err(|e| e.to_string())?
             }
             ExportKind::Report => match self.doc.path.as_deref() {
-                Some(model) => {
-                    threatmap_render::report::html_with(&a, &crate::attachments::for_report(&self.doc.model, model)).into_bytes()
-                }
+                Some(model) => threatmap_render::report::html_with(&a, &crate::attachments::for_report(&self.doc.model, model, Some(path)))
+                    .into_bytes(),
                 None => threatmap_render::report::html(&a).into_bytes(),
             },
         };
@@ -923,6 +927,7 @@ impl ThreatmapApp {
             self.show_packs = open;
         }
         self.handoff_ui(ctx);
+        self.attachments_poll();
     }
 
     /// Asks for a rule pack file to add.

@@ -250,6 +250,8 @@ impl crate::gui::ThreatmapApp {
             Ok(e) => {
                 self.status = format!("Portfolio: {} model(s) in {}", e.len(), dir.display());
                 self.portfolio = Some(Sidebar { dir: dir.to_path_buf(), entries: e });
+                // The sidebar takes room from the canvas: fit the drawing again.
+                self.canvas.fit_requested = true;
             }
             Err(e) => self.fail(format!("Cannot open {} as a portfolio", dir.display()), e.to_string()),
         }
@@ -303,7 +305,10 @@ pub fn sidebar_ui(ui: &mut egui::Ui, app: &mut crate::gui::ThreatmapApp) {
                 }
                 Err(why) => format!("cannot be read: {why}"),
             };
-            let text = RichText::new(format!("{}\n{detail}", if e.name.is_empty() { &e.path } else { &e.name }));
+            let mut text = RichText::new(format!("{}\n{detail}", if e.name.is_empty() { &e.path } else { &e.name }));
+            if e.summary.is_err() {
+                text = text.color(ui.visuals().error_fg_color);
+            }
             let r = ui.selectable_label(is_open, text).on_hover_text(&e.path);
             if r.clicked() && !is_open {
                 open = Some(path);
@@ -318,5 +323,6 @@ pub fn sidebar_ui(ui: &mut egui::Ui, app: &mut crate::gui::ThreatmapApp) {
     }
     if close {
         app.portfolio = None;
+        app.canvas.fit_requested = true;
     }
 }

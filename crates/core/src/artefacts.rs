@@ -45,7 +45,7 @@ pub enum ArtefactError {
     #[error("artefact name `{0}`: expected a plain file name (no folders, no `..`, not hidden)")]
     Name(String),
     /// The file is larger than allowed.
-    #[error("artefact `{name}` is {size} bytes; the limit is {MAX_ARTEFACT_BYTES}")]
+    #[error("{name} is {}; attachments can be at most {}", size_text(*.size), size_text(MAX_ARTEFACT_BYTES))]
     TooLarge {
         /// The file's name.
         name: String,
@@ -164,6 +164,48 @@ pub fn attach(model: &Path, file: &Path, title: &str, taken: &[Artefact]) -> Res
     crate::file::write_atomic(&folder.join(&name), &bytes)
         .map_err(|e| ArtefactError::Unreadable { name: name.clone(), why: e.to_string() })?;
     Ok(Artefact { media_type: media_type(&name).to_owned(), name, title: title.trim().to_owned(), sha256: hash, size: bytes.len() as u64 })
+}
+
+/// Deletes from the artefacts folder of `model` the files `before` listed that `now` no longer
+/// does (the attachments removed since the last save). Files the model never listed are left
+/// alone. Returns the names deleted.
+pub fn prune(model: &Path, before: &[Artefact], now: &[Artefact]) -> Vec<String> {
+    let folder = folder_of(model);
+    let mut gone = Vec::new();
+    for a in before {
+        if now.iter().any(|x| x.name == a.name) || check_name(&a.name).is_err() {
+            continue;
+        }
+        let path = folder.join(&a.name);
+        if path.is_file() && std::fs::remove_file(&path).is_ok() {
+            gone.push(a.name.clone());
+        }
+    }
+    gone
+}
+
+/// Files in the artefacts folder of `model` that `listed` does not name: left by an attach that
+/// was never saved, or put there by hand.
+pub fn strays(model: &Path, listed: &[Artefact]) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(folder_of(model)) else { return Vec::new() };
+    let mut out: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        // Atomic writes leave nothing behind, but a crash mid-write could: not a stray.
+        .filter(|n| !n.starts_with('.') && !listed.iter().any(|a| &a.name == n))
+        .collect();
+    out.sort();
+    out
+}
+
+/// A size for people: "554 MB", "29 kB", "14 bytes".
+pub fn size_text(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 => format!("{:.0} MB", n as f64 / f64::from(1u32 << 20)),
+        n if n >= 1 << 10 => format!("{:.0} kB", n as f64 / 1024.0),
+        n => format!("{n} bytes"),
+    }
 }
 
 #[cfg(test)]

@@ -334,8 +334,11 @@ pub fn html(entries: &[Entry], title: &str, today: &str, stale_days: i64) -> Str
         };
         let statuses: Vec<String> =
             s.statuses.iter().filter(|(_, n)| *n > 0).map(|(st, n)| format!("<span>{} {n}</span>", esc(st.label()))).collect();
-        let _ =
-            write!(h, "<p class=\"p-chips\">Decisions: {}</p>", if statuses.is_empty() { "none".to_owned() } else { statuses.join("") });
+        let _ = write!(
+            h,
+            "<p class=\"p-chips\">Findings by status: {}</p>",
+            if statuses.is_empty() { "none".to_owned() } else { statuses.join("") }
+        );
         for (label, map) in [("Owners", &s.owners), ("Tags", &s.tags), ("Tickets", &s.tickets)] {
             if map.is_empty() {
                 continue;

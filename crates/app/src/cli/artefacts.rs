@@ -50,6 +50,10 @@ pub(super) fn list(out: &mut dyn Write, model: &Path) -> Result<ExitCode> {
         writeln!(out, "{}\t{}\t{}\t{}\t{state}", a.name, a.media_type, a.size, a.title)?;
     }
     writeln!(out, "{} attachment(s) in {}", m.artefacts.len(), artefacts::folder_of(model).display())?;
+    let strays = artefacts::strays(model, &m.artefacts);
+    if !strays.is_empty() {
+        writeln!(out, "also in the folder, not listed in the model: {} (attach them, or delete them)", strays.join(", "))?;
+    }
     Ok(if bad_files > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
