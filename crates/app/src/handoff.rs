@@ -2,7 +2,6 @@
 //! findings and syncing ticket states on a background thread (progress, Cancel), and merging
 //! what the tracker confirmed into the open model as it arrives.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -62,25 +61,6 @@ const CONFIRM_ABOVE: usize = 10;
 enum Kind {
     Push,
     Pull,
-}
-
-fn empty_settings(kind: TrackerKind) -> TrackerSettings {
-    TrackerSettings {
-        kind,
-        url: String::new(),
-        project: String::new(),
-        scope: String::new(),
-        group: TicketGroup::Finding,
-        labels: Vec::new(),
-        priorities: BTreeMap::new(),
-        issue_type: String::new(),
-        done_states: Vec::new(),
-        token_env: String::new(),
-        user: String::new(),
-        model_url: String::new(),
-        title: String::new(),
-        body: String::new(),
-    }
 }
 
 /// The decisions that differ between two snapshots, as (key, before, after).
@@ -352,7 +332,8 @@ impl ThreatmapApp {
 /// The tracker settings form: where the model's findings are handed to.
 fn tracker_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     let current = app.doc.model.tracker.clone();
-    let form = app.handoff.form.get_or_insert_with(|| current.clone().unwrap_or_else(|| empty_settings(TrackerKind::Redmine)));
+    let form =
+        app.handoff.form.get_or_insert_with(|| current.clone().unwrap_or_else(|| TrackerSettings::new(TrackerKind::Redmine, "", "")));
     ui.label("Findings you choose become tickets in the development team's tracker; syncing reads their state back.");
     ui.add_space(4.0);
     egui::Grid::new("tracker-form").num_columns(2).show(ui, |ui| {

@@ -304,6 +304,28 @@ pub struct TrackerSettings {
     pub body: String,
 }
 
+impl TrackerSettings {
+    /// Settings naming a tracker and a project, everything else at its default.
+    pub fn new(kind: TrackerKind, url: &str, project: &str) -> TrackerSettings {
+        TrackerSettings {
+            kind,
+            url: url.to_owned(),
+            project: project.to_owned(),
+            scope: String::new(),
+            group: TicketGroup::Finding,
+            labels: Vec::new(),
+            priorities: BTreeMap::new(),
+            issue_type: String::new(),
+            done_states: Vec::new(),
+            token_env: String::new(),
+            user: String::new(),
+            model_url: String::new(),
+            title: String::new(),
+            body: String::new(),
+        }
+    }
+}
+
 /// The current time, UTC, RFC 3339 to the second.
 pub fn now_utc() -> String {
     let t = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc());

@@ -288,22 +288,7 @@ pub(super) fn run(out: &mut dyn Write, command: TicketsCommand) -> Result<ExitCo
         }
         TicketsCommand::Setup { model, kind, url, project, group, labels, model_url, token_env, user } => {
             let mut m = native(&model)?;
-            let mut t = m.tracker.take().unwrap_or(TrackerSettings {
-                kind,
-                url: String::new(),
-                project: String::new(),
-                scope: String::new(),
-                group: TicketGroup::Finding,
-                labels: Vec::new(),
-                priorities: Default::default(),
-                issue_type: String::new(),
-                done_states: Vec::new(),
-                token_env: String::new(),
-                user: String::new(),
-                model_url: String::new(),
-                title: String::new(),
-                body: String::new(),
-            });
+            let mut t = m.tracker.take().unwrap_or_else(|| TrackerSettings::new(kind, "", ""));
             t.kind = kind;
             t.url = url.trim().trim_end_matches('/').to_owned();
             t.project = project.trim().to_owned();
