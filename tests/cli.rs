@@ -1280,6 +1280,11 @@ fn portfolio_sums_up_a_repository_of_models_and_stale_follows_pytm() {
     assert_eq!(shop_app["stale"], serde_json::json!([{"file": "src/server.py", "ageDays": 59}]));
     let json60: serde_json::Value = serde_json::from_str(&ok(&["portfolio", &p, "--format", "json", "--stale-days", "60"])).unwrap();
     assert_eq!(json60["applications"][2]["stale"], serde_json::json!([]));
+    // `--tag` sums up only the findings tagged so, in every model.
+    let pci: serde_json::Value = serde_json::from_str(&ok(&["portfolio", &p, "--format", "json", "--tag", "pci"])).unwrap();
+    assert_eq!(pci["applications"][2]["open"], 2, "{}", pci["applications"][2]);
+    assert_eq!(pci["applications"][2]["orphanedDecisions"], 0, "the untagged orphan is not counted");
+    assert_eq!(pci["applications"][0]["open"], 0);
     // The same figures as CSV and HTML.
     let csv = ok(&["portfolio", &p, "--format", "csv"]);
     assert_eq!(csv.lines().count(), 4, "{csv}");

@@ -164,6 +164,8 @@ enum Command {
         /// The dashboard's title (default: the folder's name).
         #[arg(long)]
         title: Option<String>,
+        #[command(flatten)]
+        tags: TagArg,
     },
     /// pytm's `--stale_days`: report the source files an element names (`sourceFiles`, relative
     /// to the model) whose modification time differs from the model file's by DAYS or more.
@@ -454,30 +456,16 @@ struct TagArg {
 }
 
 impl TagArg {
-    fn matches(&self, d: &lifecycle::Decision) -> bool {
-        d.tags.iter().any(|t| self.tags.iter().any(|w| w.trim().eq_ignore_ascii_case(t)))
+    fn filter(&self) -> lifecycle::TagFilter {
+        lifecycle::TagFilter(self.tags.clone())
     }
 
-    /// The model with only the decisions that carry one of the tags (all of it when none is
-    /// given), so that a tagged decision whose finding is gone is still reported as orphaned
-    /// and the others are not.
-    fn narrow(&self, mut m: Model) -> Model {
-        if !self.tags.is_empty() {
-            m.decisions.retain(|_, d| self.matches(d));
-        }
-        m
+    fn narrow(&self, m: Model) -> Model {
+        self.filter().narrow(m)
     }
 
-    /// Keeps only the findings whose decision carries one of the tags.
     fn keep(&self, a: &mut Analysis<'_>) {
-        if self.tags.is_empty() {
-            return;
-        }
-        let keep = |f: &threatmap_core::engine::Finding| a.decision(f).is_some_and(|d| self.matches(d));
-        let findings: Vec<_> = a.findings.iter().filter(|f| keep(f)).cloned().collect();
-        let excluded: Vec<_> = a.excluded.iter().filter(|f| keep(f)).cloned().collect();
-        a.findings = findings;
-        a.excluded = excluded;
+        self.filter().keep(a);
     }
 }
 
@@ -930,8 +918,8 @@ fn run(command: Command) -> Result<ExitCode> {
             out.flush()?;
             return Ok(code);
         }
-        Command::Portfolio { dir, format, output, stale_days, title } => {
-            let code = portfolio::portfolio(&mut out, &dir, format, output.as_deref(), stale_days, title)?;
+        Command::Portfolio { dir, format, output, stale_days, title, tags } => {
+            let code = portfolio::portfolio(&mut out, &dir, format, output.as_deref(), stale_days, title, &tags.filter())?;
             out.flush()?;
             return Ok(code);
         }

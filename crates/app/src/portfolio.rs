@@ -10,6 +10,7 @@ use anyhow::Result;
 use clap::ValueEnum;
 use threatmap_core::engine::{Options, analyze};
 use threatmap_core::file;
+use threatmap_core::lifecycle::TagFilter;
 use threatmap_core::model::Model;
 use threatmap_render::portfolio::{self, Entry, Stale};
 
@@ -108,7 +109,7 @@ pub fn today() -> String {
 
 /// Every model file under `dir`, summed up, in path order. A model that cannot be read is an
 /// entry with the reason.
-pub fn entries(dir: &Path, stale_days: i64, today_text: &str) -> Result<Vec<Entry>> {
+pub fn entries(dir: &Path, stale_days: i64, today_text: &str, tags: &TagFilter) -> Result<Vec<Entry>> {
     let mut entries = Vec::new();
     for path in model_files(dir)? {
         let rel = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().replace('\\', "/");
@@ -116,11 +117,12 @@ pub fn entries(dir: &Path, stale_days: i64, today_text: &str) -> Result<Vec<Entr
         let loaded = file::load_any(&path);
         let entry = match loaded {
             Ok(loaded) => {
-                let m = loaded.model;
+                let m = tags.narrow(loaded.model);
                 let base = path.parent().map(Path::to_path_buf);
                 let rules = crate::gui::rules_for(&m, base.as_deref());
                 let summary = {
-                    let a = analyze(&m, &rules, &Options::default());
+                    let mut a = analyze(&m, &rules, &Options::default());
+                    tags.keep(&mut a);
                     portfolio::summarize(&a, today_text)
                 };
                 // Staleness: source files changed well after the model (git dates when present).
@@ -167,12 +169,13 @@ pub fn portfolio(
     output: Option<&Path>,
     stale_days: i64,
     title: Option<String>,
+    tags: &TagFilter,
 ) -> Result<ExitCode> {
     if !dir.is_dir() {
         return Err(bad(format!("{}: not a folder", dir.display())));
     }
     let today_text = today();
-    let entries = entries(dir, stale_days, &today_text)?;
+    let entries = entries(dir, stale_days, &today_text, tags)?;
     if entries.is_empty() {
         return Err(bad(format!("{}: no model files (*.threatmap.json) in this folder or below", dir.display())));
     }
@@ -240,7 +243,7 @@ pub struct Sidebar {
 impl crate::gui::ThreatmapApp {
     /// Opens a folder of models as the portfolio sidebar.
     pub fn open_portfolio(&mut self, dir: &Path) {
-        match entries(dir, 30, &today()) {
+        match entries(dir, 30, &today(), &TagFilter::default()) {
             Ok(e) if e.is_empty() => {
                 self.fail(
                     format!("No models in {}", dir.display()),
@@ -260,7 +263,7 @@ impl crate::gui::ThreatmapApp {
     /// Sums the portfolio's models up again (after a save, or on Refresh).
     pub fn refresh_portfolio(&mut self) {
         if let Some(dir) = self.portfolio.as_ref().map(|p| p.dir.clone())
-            && let Ok(e) = entries(&dir, 30, &today())
+            && let Ok(e) = entries(&dir, 30, &today(), &TagFilter::default())
         {
             self.portfolio = Some(Sidebar { dir, entries: e });
         }

@@ -326,6 +326,40 @@ impl TrackerSettings {
     }
 }
 
+/// Tags to narrow a model's findings to: those whose decision carries one of them (case does
+/// not matter). No tags: every finding.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TagFilter(pub Vec<String>);
+
+impl TagFilter {
+    /// True if the decision carries one of the tags.
+    pub fn matches(&self, d: &Decision) -> bool {
+        d.tags.iter().any(|t| self.0.iter().any(|w| w.trim().eq_ignore_ascii_case(t)))
+    }
+
+    /// The model with only the decisions that carry one of the tags (all of it when none is
+    /// given), so that a tagged decision whose finding is gone is still reported as orphaned
+    /// and the others are not.
+    pub fn narrow(&self, mut m: crate::model::Model) -> crate::model::Model {
+        if !self.0.is_empty() {
+            m.decisions.retain(|_, d| self.matches(d));
+        }
+        m
+    }
+
+    /// Keeps only the findings of `a` whose decision carries one of the tags.
+    pub fn keep(&self, a: &mut Analysis<'_>) {
+        if self.0.is_empty() {
+            return;
+        }
+        let keep = |f: &Finding| a.decision(f).is_some_and(|d| self.matches(d));
+        let findings: Vec<Finding> = a.findings.iter().filter(|f| keep(f)).cloned().collect();
+        let excluded: Vec<Finding> = a.excluded.iter().filter(|f| keep(f)).cloned().collect();
+        a.findings = findings;
+        a.excluded = excluded;
+    }
+}
+
 /// The current time, UTC, RFC 3339 to the second.
 pub fn now_utc() -> String {
     let t = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| time::OffsetDateTime::now_utc());
