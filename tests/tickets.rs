@@ -336,6 +336,10 @@ fn findings_go_to_redmine_and_come_back_verified() {
     let out = tickets_ok(&["push", p, "--severity", "high"], &key);
     assert!(out.contains("2 skipped") && out.contains("--recreate"), "{out}");
     assert_eq!(rm.issues("webapp").len(), high.len() - 2);
+    // `--key` takes just one finding; `--recreate` hands a gone one over again.
+    let out = tickets_ok(&["push", p, "--key", others[1], "--recreate"], &key);
+    assert!(out.contains("1 created") && out.contains(others[1].as_str()), "{out}");
+    assert_eq!(rm.issues("webapp").len(), high.len() - 1);
 
     // `status` lists the tickets offline and fails on remediation failures.
     let o = tickets(&["status", p], &key);

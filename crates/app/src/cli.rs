@@ -609,8 +609,7 @@ fn run(command: Command) -> Result<ExitCode> {
         }
         Command::Triage { model, key, status, note, owner, ticket, due, tags, rules } => {
             let name = model.display().to_string();
-            let text = file::read_text(&model, file::MAX_FILE_BYTES).map_err(|p| bad(p.display_in(&name).to_string()))?;
-            let mut m = file::parse(&text, &name).map_err(|e| bad(format!("{e} (triage needs a native model; import pytm JSON first)")))?;
+            let mut m = native_model(&model, "triage")?;
             if let Some(d) = due.as_deref().filter(|d| !lifecycle::is_date(d)) {
                 return Err(bad(format!("--due {d}: expected a date as YYYY-MM-DD")));
             }
@@ -975,6 +974,14 @@ fn pack_texts(m: &Model, base: &Path) -> Result<std::collections::BTreeMap<Strin
         out.insert(spec.clone(), text);
     }
     Ok(out)
+}
+
+/// Reads a native model for a command that rewrites it (`what`: "triage", "tickets"); other
+/// formats are refused with a word on importing them first.
+fn native_model(path: &Path, what: &str) -> Result<Model> {
+    let name = path.display().to_string();
+    let text = file::read_text(path, file::MAX_FILE_BYTES).map_err(|p| bad(p.display_in(&name).to_string()))?;
+    file::parse(&text, &name).map_err(|e| bad(format!("{e} ({what} needs a native model; import other formats first)")))
 }
 
 /// Loads a model of any format `threatmap` reads (native, pytm JSON or a pytm script), printing its warnings.

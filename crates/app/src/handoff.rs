@@ -439,7 +439,7 @@ fn tracker_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
 /// The ticket of a finding, in the inspector: its link and state, and what that state means.
 pub fn ticket_ui(ui: &mut egui::Ui, kind: &str, d: &Decision) {
     let Some(t) = &d.tracked else { return };
-    let id = if t.id.chars().all(|c| c.is_ascii_digit()) { format!("#{}", t.id) } else { t.id.clone() };
+    let id = t.shown_id();
     ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new("Ticket").strong());
         if t.url.is_empty() {

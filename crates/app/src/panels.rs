@@ -1372,7 +1372,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
 fn ticket_cell(d: &threatmap_core::lifecycle::Decision) -> String {
     match &d.tracked {
         Some(t) => {
-            let id = if t.id.chars().all(|c| c.is_ascii_digit()) { format!("#{}", t.id) } else { t.id.clone() };
+            let id = t.shown_id();
             let state = if t.state == "missing" { "gone" } else { t.state.as_str() };
             // A row is a finding that fires: a done ticket awaiting verification is a
             // remediation failure until the model shows the fix.

@@ -193,6 +193,18 @@ impl Decision {
     }
 }
 
+impl TicketLink {
+    /// The ticket as people name it: `#42` for a number, `SEC-7` as it is.
+    pub fn shown_id(&self) -> String {
+        shown_ticket_id(&self.id)
+    }
+}
+
+/// A tracker's ticket id as people name it: `#42` for a number, `SEC-7` as it is.
+pub fn shown_ticket_id(id: &str) -> String {
+    if !id.is_empty() && id.chars().all(|c| c.is_ascii_digit()) { format!("#{id}") } else { id.to_owned() }
+}
+
 /// The kinds of tracker a model's findings can be handed to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]

@@ -53,30 +53,15 @@ impl Tracker for Github {
         format!("GitHub at {}, repository {}", self.client.base, self.repo)
     }
 
-    fn find(&mut self, scope: &str) -> Result<Vec<Remote>, Error> {
-        let mut out = Vec::new();
-        let mut path = format!("/repos/{}/issues?state=all&labels={MARKER_LABEL}&per_page=100", self.repo);
-        loop {
-            let a = self.client.get(&path)?;
-            if !a.ok() {
-                return Err(self.client.refused("GET", &path, &a));
-            }
-            for i in a.body.as_array().into_iter().flatten() {
-                // The issues list also holds pull requests.
-                if i.get("pull_request").is_some_and(|p| !p.is_null()) {
-                    continue;
-                }
-                let r = self.remote(i);
-                if r.key.as_deref().is_some_and(|k| k.starts_with(&format!("{scope}/"))) {
-                    out.push(r);
-                }
-            }
-            match a.link_next {
-                Some(next) => path = next,
-                None => break,
-            }
-        }
-        Ok(out)
+    fn find(&mut self) -> Result<Vec<Remote>, Error> {
+        let items = self.client.pages(&format!("/repos/{}/issues?state=all&labels={MARKER_LABEL}&per_page=100", self.repo))?;
+        Ok(items
+            .iter()
+            // The issues list also holds pull requests.
+            .filter(|i| i.get("pull_request").is_none_or(Value::is_null))
+            .map(|i| self.remote(i))
+            .filter(|r| r.key.is_some())
+            .collect())
     }
 
     fn create(&mut self, d: &Draft) -> Result<Remote, Error> {

@@ -46,26 +46,9 @@ impl Tracker for Gitlab {
         format!("GitLab at {}, project {}", self.client.base, self.project)
     }
 
-    fn find(&mut self, scope: &str) -> Result<Vec<Remote>, Error> {
-        let mut out = Vec::new();
-        let mut path = format!("{}?labels={MARKER_LABEL}&scope=all&state=all&per_page=100", self.issues());
-        loop {
-            let a = self.client.get(&path)?;
-            if !a.ok() {
-                return Err(self.client.refused("GET", &path, &a));
-            }
-            for i in a.body.as_array().into_iter().flatten() {
-                let r = self.remote(i);
-                if r.key.as_deref().is_some_and(|k| k.starts_with(&format!("{scope}/"))) {
-                    out.push(r);
-                }
-            }
-            match a.link_next {
-                Some(next) => path = next,
-                None => break,
-            }
-        }
-        Ok(out)
+    fn find(&mut self) -> Result<Vec<Remote>, Error> {
+        let items = self.client.pages(&format!("{}?labels={MARKER_LABEL}&scope=all&state=all&per_page=100", self.issues()))?;
+        Ok(items.iter().map(|i| self.remote(i)).filter(|r| r.key.is_some()).collect())
     }
 
     fn create(&mut self, d: &Draft) -> Result<Remote, Error> {

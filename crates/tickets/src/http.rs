@@ -195,6 +195,24 @@ impl Client {
         b
     }
 
+    /// Every item of a JSON list that the tracker pages with `Link: rel="next"` (GitHub,
+    /// GitLab), from `first` on.
+    pub fn pages(&self, first: &str) -> Result<Vec<Value>, Error> {
+        let mut items = Vec::new();
+        let mut path = first.to_owned();
+        loop {
+            let a = self.get(&path)?;
+            if !a.ok() {
+                return Err(self.refused("GET", &path, &a));
+            }
+            items.extend(a.body.as_array().into_iter().flatten().cloned());
+            match a.link_next {
+                Some(next) => path = next,
+                None => return Ok(items),
+            }
+        }
+    }
+
     /// The error for an answer an adapter did not expect.
     pub fn refused(&self, method: &'static str, path: &str, a: &Answer) -> Error {
         let message = match &a.body {

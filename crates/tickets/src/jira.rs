@@ -95,7 +95,7 @@ impl Tracker for Jira {
         format!("Jira at {}, project {}", self.client.base, self.project)
     }
 
-    fn find(&mut self, scope: &str) -> Result<Vec<Remote>, Error> {
+    fn find(&mut self) -> Result<Vec<Remote>, Error> {
         let path = self.api("/search");
         let mut out = Vec::new();
         let mut start = 0;
@@ -113,7 +113,7 @@ impl Tracker for Jira {
             let issues = a.body["issues"].as_array().cloned().unwrap_or_default();
             for i in &issues {
                 let r = self.remote(i);
-                if r.key.as_deref().is_some_and(|k| k.starts_with(&format!("{scope}/"))) {
+                if r.key.is_some() {
                     out.push(r);
                 }
             }

@@ -81,8 +81,8 @@ pub enum Found {
 pub trait Tracker: Send {
     /// "Redmine at http://…, project webapp".
     fn describe(&self) -> String;
-    /// Every ticket of the project that carries a Threatmap key starting with `scope`.
-    fn find(&mut self, scope: &str) -> Result<Vec<Remote>, Error>;
+    /// Every ticket of the project that carries a Threatmap key (of any model).
+    fn find(&mut self) -> Result<Vec<Remote>, Error>;
     /// Creates a ticket; returns it only once the tracker confirmed it.
     fn create(&mut self, draft: &Draft) -> Result<Remote, Error>;
     /// Rewrites a ticket's title, text, labels and priority.

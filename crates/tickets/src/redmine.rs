@@ -152,7 +152,7 @@ impl Tracker for Redmine {
         format!("Redmine at {}, project {}", self.client.base, self.project)
     }
 
-    fn find(&mut self, scope: &str) -> Result<Vec<Remote>, Error> {
+    fn find(&mut self) -> Result<Vec<Remote>, Error> {
         let project_id = self.known()?.project_id;
         let mut out = Vec::new();
         let mut offset = 0;
@@ -162,7 +162,7 @@ impl Tracker for Redmine {
             let issues = body["issues"].as_array().cloned().unwrap_or_default();
             for i in &issues {
                 let r = self.remote(i);
-                if r.key.as_deref().is_some_and(|k| k.starts_with(&format!("{scope}/"))) {
+                if r.key.is_some() {
                     out.push(r);
                 }
             }

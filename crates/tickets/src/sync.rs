@@ -93,8 +93,7 @@ impl std::fmt::Debug for Hooks<'_> {
 
 /// The label of a ticket in lines for people: "Redmine #12".
 fn label(settings: &TrackerSettings, id: &str) -> String {
-    let id = if id.chars().all(|c| c.is_ascii_digit()) { format!("#{id}") } else { id.to_owned() };
-    format!("{} {id}", settings.kind.label())
+    format!("{} {}", settings.kind.label(), threatmap_core::lifecycle::shown_ticket_id(id))
 }
 
 fn link_of(r: &Remote, key: &str, pushed: &str) -> TicketLink {
@@ -155,8 +154,9 @@ pub fn push(
             report.lines.extend(tracker.would(&Op::Find).into_iter().map(|r| format!("read: {r}")));
         } else {
             let scope = text::scope(&settings, &model.name);
-            for r in tracker.find(&scope)? {
-                if let Some(k) = r.key.clone() {
+            // Only this model's tickets: their keys start with its scope.
+            for r in tracker.find()? {
+                if let Some(k) = r.key.clone().filter(|k| k.starts_with(&format!("{scope}/"))) {
                     on_tracker.entry(k).or_insert(r);
                 }
             }
@@ -416,8 +416,7 @@ pub fn remediation_failures(model: &Model, rules: &RuleSet, options: &Options) -
     a.remediation_failures()
         .into_iter()
         .map(|(k, d)| {
-            let (id, state) = d.tracked.as_ref().map(|l| (l.id.as_str(), l.state.as_str())).unwrap_or_default();
-            let id = if id.chars().all(|c| c.is_ascii_digit()) { format!("#{id}") } else { id.to_owned() };
+            let (id, state) = d.tracked.as_ref().map(|l| (l.shown_id(), l.state.as_str())).unwrap_or_default();
             format!("{k}: {tracker} {id} is {state}, but the rule still fires on the model: the model does not show the fix")
         })
         .collect()

@@ -523,6 +523,21 @@ mod tests {
     }
 
     #[test]
+    fn priorities_follow_the_settings_then_the_trackers_defaults() {
+        use threatmap_core::lifecycle::{TrackerKind, TrackerSettings};
+        let mut t = TrackerSettings::new(TrackerKind::Jira, "https://x.atlassian.net", "SEC");
+        assert_eq!(priority(&t, Severity::VeryHigh), "Highest");
+        t.priorities.insert("very-high".into(), "P0".into());
+        t.priorities.insert("High".into(), "P1".into());
+        assert_eq!((priority(&t, Severity::VeryHigh).as_str(), priority(&t, Severity::High).as_str()), ("P0", "P1"));
+        assert_eq!(priority(&t, Severity::Low), "Low", "unset severities keep the default");
+        t.priorities.insert("urgent".into(), "P0".into());
+        assert!(check_settings(&t).is_err(), "a key that is no severity is refused");
+        let r = TrackerSettings::new(TrackerKind::Redmine, "http://r", "p");
+        assert_eq!(priority(&r, Severity::High), "Urgent");
+    }
+
+    #[test]
     fn names_cannot_inject_markdown() {
         assert_eq!(md("a*b* [x](http://evil) <img> @team"), "a\\*b\\* \\[x\\](http://evil) \\<img\\> \\@team");
     }

@@ -8,19 +8,12 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use threatmap_core::artefacts;
 use threatmap_core::file;
-use threatmap_core::model::Model;
 
 use super::bad;
 
-fn native(path: &Path) -> Result<Model> {
-    let name = path.display().to_string();
-    let text = file::read_text(path, file::MAX_FILE_BYTES).map_err(|p| bad(p.display_in(&name).to_string()))?;
-    file::parse(&text, &name).map_err(|e| bad(format!("{e} (attachments need a native model)")))
-}
-
 /// Attaches files to a model: copies each into its artefacts folder and lists it in the model.
 pub(super) fn attach(out: &mut dyn Write, model: &Path, files: &[PathBuf], title: Option<&str>) -> Result<ExitCode> {
-    let mut m = native(model)?;
+    let mut m = super::native_model(model, "attachments")?;
     for f in files {
         let a = artefacts::attach(model, f, title.unwrap_or(""), &m.artefacts).map_err(|e| bad(e.to_string()))?;
         if m.artefacts.iter().any(|x| x.sha256 == a.sha256) {
@@ -37,7 +30,7 @@ pub(super) fn attach(out: &mut dyn Write, model: &Path, files: &[PathBuf], title
 /// Lists a model's attachments and checks each file against its hash: exit 1 when one is
 /// missing or changed.
 pub(super) fn list(out: &mut dyn Write, model: &Path) -> Result<ExitCode> {
-    let m = native(model)?;
+    let m = super::native_model(model, "attachments")?;
     let mut bad_files = 0;
     for a in &m.artefacts {
         let state = match artefacts::read(model, a) {
@@ -59,7 +52,7 @@ pub(super) fn list(out: &mut dyn Write, model: &Path) -> Result<ExitCode> {
 
 /// Removes an attachment from a model and its file from the artefacts folder.
 pub(super) fn detach(out: &mut dyn Write, model: &Path, name: &str) -> Result<ExitCode> {
-    let mut m = native(model)?;
+    let mut m = super::native_model(model, "attachments")?;
     let Some(at) = m.artefacts.iter().position(|a| a.name == name) else {
         let names: Vec<&str> = m.artefacts.iter().map(|a| a.name.as_str()).collect();
         return Err(bad(format!("{}: no attachment `{name}` (attachments: {})", model.display(), names.join(", "))));

@@ -136,13 +136,6 @@ fn parse_group(s: &str) -> Result<TicketGroup, String> {
     }
 }
 
-/// Reads a native model for writing.
-fn native(path: &Path) -> Result<Model> {
-    let name = path.display().to_string();
-    let text = file::read_text(path, file::MAX_FILE_BYTES).map_err(|p| bad(p.display_in(&name).to_string()))?;
-    file::parse(&text, &name).map_err(|e| bad(format!("{e} (tickets need a native model; import other formats first)")))
-}
-
 fn base_of(path: &Path) -> PathBuf {
     path.parent().map(Path::to_path_buf).unwrap_or_default()
 }
@@ -161,7 +154,7 @@ fn tracker_for(m: &Model, dry_run: bool) -> Result<Box<dyn threatmap_tickets::Tr
 pub(super) fn run(out: &mut dyn Write, command: TicketsCommand) -> Result<ExitCode> {
     match command {
         TicketsCommand::Push { model, select, dry_run, recreate, rules, exclude } => {
-            let mut m = native(&model)?;
+            let mut m = super::native_model(&model, "tickets")?;
             let rules = load_rules(&rules, Some((&m, &base_of(&model))))?;
             if let (Some(g), Some(t)) = (select.group, m.tracker.as_mut()) {
                 t.group = g;
@@ -218,7 +211,7 @@ pub(super) fn run(out: &mut dyn Write, command: TicketsCommand) -> Result<ExitCo
             Ok(if report.incomplete() { ExitCode::from(1) } else { ExitCode::SUCCESS })
         }
         TicketsCommand::Pull { model, dry_run, rules, exclude } => {
-            let mut m = native(&model)?;
+            let mut m = super::native_model(&model, "tickets")?;
             let rules = load_rules(&rules, Some((&m, &base_of(&model))))?;
             let mut tracker = tracker_for(&m, dry_run)?;
             writeln!(out, "{}{}", tracker.describe(), if dry_run { " (dry run: nothing is sent)" } else { "" })?;
@@ -287,7 +280,7 @@ pub(super) fn run(out: &mut dyn Write, command: TicketsCommand) -> Result<ExitCo
             Ok(if failures.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         TicketsCommand::Setup { model, kind, url, project, group, labels, model_url, token_env, user } => {
-            let mut m = native(&model)?;
+            let mut m = super::native_model(&model, "tickets")?;
             let mut t = m.tracker.take().unwrap_or_else(|| TrackerSettings::new(kind, "", ""));
             t.kind = kind;
             t.url = url.trim().trim_end_matches('/').to_owned();
