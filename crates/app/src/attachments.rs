@@ -12,15 +12,24 @@ use threatmap_render::report::Attached;
 
 use crate::gui::ThreatmapApp;
 
-/// Previews made so far, by SHA-256 (a failed one keeps its reason), and what the system's
-/// viewer said about the files it was asked to open.
-pub struct Previews(HashMap<String, Result<egui::TextureHandle, String>>, Opened);
+/// Previews made so far, by SHA-256 (a failed one keeps its reason); the files checked against
+/// their hashes (once per model revision, not per frame); and what the system's viewer said
+/// about the files it was asked to open.
+pub struct Previews(HashMap<String, Result<egui::TextureHandle, String>>, Opened, Option<Checked>);
+
+/// The attachments of one revision of a model, checked: each file's state by name, and the
+/// files in the folder that the model does not list.
+struct Checked {
+    of: (std::path::PathBuf, u64, bool),
+    files: HashMap<String, Result<(), String>>,
+    strays: Vec<String>,
+}
 
 type Opened = (std::sync::mpsc::Sender<(String, Result<(), String>)>, std::sync::mpsc::Receiver<(String, Result<(), String>)>);
 
 impl Default for Previews {
     fn default() -> Previews {
-        Previews(HashMap::new(), std::sync::mpsc::channel())
+        Previews(HashMap::new(), std::sync::mpsc::channel(), None)
     }
 }
 
@@ -122,6 +131,31 @@ pub fn attachments_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     if app.doc.model.artefacts.is_empty() {
         ui.label(RichText::new("Whiteboard photos, design documents, the file the model came from.").weak());
     }
+    // The files are read and hashed when the model changes, not on every frame.
+    let of = (model_path.clone(), app.doc.revision(), app.doc.is_dirty());
+    if app.previews.2.as_ref().is_none_or(|c| c.of != of) {
+        let mut files = HashMap::new();
+        for a in &app.doc.model.artefacts {
+            let checked = artefacts::read(&model_path, a).map_err(|e| e.to_string());
+            if let Ok(data) = &checked
+                && matches!(a.media_type.as_str(), "image/png" | "image/svg+xml")
+                && !app.previews.0.contains_key(&a.sha256)
+            {
+                let preview = threatmap_render::svg::preview(data, &a.media_type, PREVIEW_SIDE)
+                    .map(|(w, h, rgba)| {
+                        let image = egui::ColorImage::from_rgba_premultiplied([w as usize, h as usize], &rgba);
+                        ui.ctx().load_texture(format!("artefact-{}", a.sha256), image, egui::TextureOptions::LINEAR)
+                    })
+                    .map_err(|e| e.to_string());
+                app.previews.0.insert(a.sha256.clone(), preview);
+            }
+            files.insert(a.name.clone(), checked.map(|_| ()));
+        }
+        // A file removed since the last save is not a stray: the save takes it away.
+        let mut strays = artefacts::strays(&model_path, &app.doc.model.artefacts);
+        strays.retain(|n| !app.doc.saved().artefacts.iter().any(|a| &a.name == n));
+        app.previews.2 = Some(Checked { of, files, strays });
+    }
     let mut remove = None;
     let list: Vec<Artefact> = app.doc.model.artefacts.clone();
     for a in &list {
@@ -135,33 +169,23 @@ pub fn attachments_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                     ui.label(RichText::new(format!("{} · {}", a.name, artefacts::size_text(a.size))).weak());
                 }
             });
-            let bytes = artefacts::read(&model_path, a);
-            match &bytes {
-                Err(e) => {
-                    ui.colored_label(ui.visuals().warn_fg_color, e.to_string());
-                }
-                Ok(data) if matches!(a.media_type.as_str(), "image/png" | "image/svg+xml") => {
-                    let entry = app.previews.0.entry(a.sha256.clone()).or_insert_with(|| {
-                        threatmap_render::svg::preview(data, &a.media_type, PREVIEW_SIDE)
-                            .map(|(w, h, rgba)| {
-                                let image = egui::ColorImage::from_rgba_premultiplied([w as usize, h as usize], &rgba);
-                                ui.ctx().load_texture(format!("artefact-{}", a.sha256), image, egui::TextureOptions::LINEAR)
-                            })
-                            .map_err(|e| e.to_string())
-                    });
-                    match entry {
-                        Ok(tex) => {
-                            let size = tex.size_vec2();
-                            let scale = (ui.available_width() / size.x).min(1.0);
-                            ui.add(egui::Image::new((tex.id(), size * scale)).alt_text(a.name.as_str()));
-                        }
-                        Err(e) => {
-                            ui.label(RichText::new(format!("No preview: {e}")).weak());
-                        }
+            let state = app.previews.2.as_ref().and_then(|c| c.files.get(&a.name)).cloned().unwrap_or(Ok(()));
+            if let Err(e) = &state {
+                ui.colored_label(ui.visuals().warn_fg_color, e);
+            } else {
+                match app.previews.0.get(&a.sha256) {
+                    Some(Ok(tex)) => {
+                        let size = tex.size_vec2();
+                        let scale = (ui.available_width() / size.x).min(1.0);
+                        ui.add(egui::Image::new((tex.id(), size * scale)).alt_text(a.name.as_str()));
                     }
+                    Some(Err(e)) => {
+                        ui.label(RichText::new(format!("No preview: {e}")).weak());
+                    }
+                    None => {}
                 }
-                Ok(_) => {}
             }
+            let bytes = state;
             ui.horizontal(|ui| {
                 if bytes.is_ok() && ui.button("Open").on_hover_text("Open with the system's viewer").clicked() {
                     let path = artefacts::folder_of(&model_path).join(&a.name);
@@ -174,7 +198,7 @@ pub fn attachments_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             });
         });
     }
-    let strays = artefacts::strays(&model_path, &app.doc.model.artefacts);
+    let strays = app.previews.2.as_ref().map(|c| c.strays.clone()).unwrap_or_default();
     if !strays.is_empty() {
         ui.label(
             RichText::new(format!(

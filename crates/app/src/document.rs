@@ -57,6 +57,11 @@ impl Document {
         self.revision
     }
 
+    /// The model as last saved (or opened).
+    pub fn saved(&self) -> &Model {
+        &self.saved
+    }
+
     /// True if the model differs from the saved file.
     pub fn is_dirty(&self) -> bool {
         let has_path = self.path.is_some();

@@ -116,10 +116,6 @@ pub struct Entry {
     pub stale: Vec<Stale>,
 }
 
-fn status_key(s: Status) -> &'static str {
-    s.key()
-}
-
 /// The portfolio as JSON: one object per application, the figures the dashboard shows.
 pub fn json(entries: &[Entry], today: &str, stale_days: i64) -> String {
     let apps: Vec<Value> = entries
@@ -137,7 +133,7 @@ pub fn json(entries: &[Entry], today: &str, stale_days: i64) -> String {
                     v["elements"] = json!(s.elements);
                     v["open"] = json!(s.open_total());
                     v["openBySeverity"] = Value::Object(s.open.iter().map(|(sev, n)| (sev_key(*sev).to_owned(), json!(n))).collect());
-                    v["statuses"] = Value::Object(s.statuses.iter().map(|(st, n)| (status_key(*st).to_owned(), json!(n))).collect());
+                    v["statuses"] = Value::Object(s.statuses.iter().map(|(st, n)| (st.key().to_owned(), json!(n))).collect());
                     v["excluded"] = json!(s.excluded);
                     v["overdue"] =
                         s.overdue.iter().map(|(k, due, owner)| json!({"finding": k, "due": due, "owner": owner})).collect::<Value>();
