@@ -714,7 +714,7 @@ fn a_small_window_keeps_the_findings_table_clear_of_the_inspector() {
         .build_ui_state(|ui, app: &mut ThreatmapApp| app.ui(ui), ThreatmapApp::new(example(), None, None));
     h.run_steps(4);
     let inspector_left = h.get_by_label("Threat model").rect().left();
-    let mut rects = vec![("the Element column".to_owned(), h.get_by_label("Element").rect())];
+    let mut rects = vec![("the Element column".to_owned(), h.get_by_label("Sort by Element").rect())];
     for combo in h.get_all_by_role(egui::accesskit::Role::ComboBox) {
         rects.push((format!("the {:?} filter", combo.value()), combo.rect()));
     }
@@ -723,7 +723,7 @@ fn a_small_window_keeps_the_findings_table_clear_of_the_inspector() {
         assert!(r.right() < inspector_left, "{what} ends at {} but the inspector starts at {inspector_left}", r.right());
     }
     // The ID column is wide enough for the IDs ("GEN-AUTH-01" is about 90 px).
-    let (id, title) = (h.get_by_label("ID").rect(), h.get_by_label("Title").rect());
+    let (id, title) = (h.get_by_label("Sort by ID").rect(), h.get_by_label("Sort by Title").rect());
     assert!(title.left() - id.left() >= 100.0, "the ID column is {} px", title.left() - id.left());
 }
 
@@ -752,7 +752,7 @@ fn the_inspector_fits_its_panel() {
             // findings table, there is only the painted canvas: any widget there has spilled
             // out of the inspector.
             let inspector_left = w - (w * 0.27).clamp(240.0, 400.0);
-            let table_top = h.get_by_label("Title").rect().top() - 30.0;
+            let table_top = h.get_by_label("Sort by Title").rect().top() - 30.0;
             let canvas_top = h.state().canvas.screen_rect.top();
             if let Some(key) = finding {
                 h.get_by_label("Justification");
@@ -1730,4 +1730,35 @@ fn attachments_are_added_previewed_and_reach_the_report() {
     let mut h2 = harness(Model::new("untitled"));
     h2.state_mut().attach_file(&png);
     assert!(h2.state().failure.as_ref().is_some_and(|(_, why)| why.contains("Save the model first")));
+}
+
+#[test]
+fn the_table_shows_status_and_owner_columns_that_sort() {
+    use threatmap_core::lifecycle::{Decision, Status};
+    let mut model = example();
+    for (key, status, owner) in [("GEN-INJ-01@web", Status::Mitigated, "alice"), ("GEN-ACT-03@user", Status::InProgress, "bob")] {
+        let mut d = Decision::default();
+        d.set_status(status, "tester", "");
+        d.owner = owner.to_owned();
+        model.decisions.insert(key.to_owned(), d);
+    }
+    let mut h = harness(model);
+    h.state_mut().show_table = true;
+    h.run_steps(3);
+    // The owner column shows once a decision names one; the rows say their status.
+    h.get_by_label("Sort by Owner").click();
+    h.run_steps(3);
+    let rows = table_rows(&h);
+    assert!(rows[0].contains("on User") && rows[0].ends_with(Status::InProgress.label()), "bob's finding first: {rows:?}");
+    assert!(!rows.iter().any(|r| r.ends_with(Status::Mitigated.label())), "a mitigated finding needs no work: not shown");
+    h.get_by_label("Sort by Status").click();
+    h.state_mut().filter = "User".to_owned();
+    h.run_steps(3);
+    let rank = |r: &String| Status::ALL.iter().position(|s| r.ends_with(&format!(", {}", s.label()))).expect("a status");
+    let ranks: Vec<usize> = table_rows(&h).iter().map(rank).collect();
+    assert!(ranks.windows(2).all(|w| w[0] <= w[1]) && ranks.contains(&0) && ranks.contains(&2), "workflow order: {ranks:?}");
+    // The filter finds rows by owner too.
+    h.state_mut().filter = "bob".to_owned();
+    h.run_steps(3);
+    assert_eq!(table_rows(&h).len(), 1);
 }

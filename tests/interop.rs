@@ -492,7 +492,7 @@ fn threat_dragon_model_imports_every_element_flow_boundary_and_threat() {
     assert!(said.contains("7 elements, 10 dataflows, 3 boundaries"), "{said}");
     let model: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     assert_eq!(model["name"], "Demo Threat Model");
-    assert_eq!(model["rulePacks"][0], "demo.threats.toml");
+    assert!(!dir.path().join("demo.threats.toml").exists(), "no pack: the threats are the elements' own");
     for e in model["elements"].as_array().unwrap() {
         let id = e["id"].as_str().unwrap();
         if e["kind"] != "Dataflow" {
@@ -502,26 +502,23 @@ fn threat_dragon_model_imports_every_element_flow_boundary_and_threat() {
     let curves = model["layout"].as_object().unwrap().values().filter(|p| p["line"].as_array().is_some_and(|l| l.len() >= 2)).count();
     assert_eq!(curves, 3, "boundary curves keep their bends");
 
-    // Every threat is a rule of the threats pack; every in-scope one a finding, with its status.
-    let pack = std::fs::read_to_string(dir.path().join("demo.threats.toml")).unwrap();
-    assert_eq!(pack.matches("[[rule]]").count(), 14);
-    let tsv =
-        ok(&["findings", out.to_str().unwrap(), "--rules", dir.path().join("demo.threats.toml").to_str().unwrap(), "--format", "tsv"]);
-    let rows: Vec<Vec<&str>> = tsv.lines().skip(1).map(|l| l.split('\t').collect()).collect();
-    let all_tsv = ok(&[
-        "findings",
-        out.to_str().unwrap(),
-        "--rules",
-        dir.path().join("demo.threats.toml").to_str().unwrap(),
-        "--format",
-        "tsv",
-        "--all",
-    ]);
+    // Every threat is its element's own threat; every in-scope one a finding, with its status.
+    let own = |cell: &str, tid: &str| {
+        model["elements"].as_array().unwrap().iter().find(|e| e["id"] == cell).unwrap()["threats"]
+            .as_array()
+            .is_some_and(|ts| ts.iter().any(|t| t["id"] == tid))
+    };
+    // The model runs its threats beside the default packs: rows of the Threat Dragon threats only.
+    let recorded: BTreeSet<String> = threats.iter().map(|(tid, cell, _)| format!("{tid}@{cell}")).collect();
+    let tsv = ok(&["findings", out.to_str().unwrap(), "--format", "tsv"]);
+    let rows: Vec<Vec<&str>> = tsv.lines().skip(1).map(|l| l.split('\t').collect::<Vec<_>>()).filter(|r| recorded.contains(r[0])).collect();
+    assert!(tsv.lines().count() > rows.len() + 1, "the default packs run too");
+    let all_tsv = ok(&["findings", out.to_str().unwrap(), "--format", "tsv", "--all"]);
     let all_rows: Vec<Vec<&str>> = all_tsv.lines().skip(1).map(|l| l.split('\t').collect()).collect();
     let out_of_scope: BTreeSet<&str> =
         model["elements"].as_array().unwrap().iter().filter(|e| e["inScope"] == false).map(|e| e["id"].as_str().unwrap()).collect();
     for (tid, cell, status) in &threats {
-        assert!(pack.contains(tid), "{tid} is in the pack");
+        assert!(own(cell, tid), "{tid} is a threat of {cell}");
         let row = rows.iter().find(|r| r[0] == format!("{tid}@{cell}"));
         if out_of_scope.contains(cell) {
             assert!(row.is_none(), "no open finding on an out-of-scope element");
@@ -570,8 +567,7 @@ fn threat_dragon_v1_model_imports_whole() {
             assert_eq!(model["layout"][id]["x"].as_f64(), c["position"]["x"].as_f64(), "{id} keeps its position");
         }
     }
-    // Every threat is a rule and a finding with its status (none of these is out of scope).
-    let pack = dir.path().join("v1.threats.toml");
+    // Every threat is its element's own and a finding with its status (none is out of scope).
     let threats: Vec<(&str, &str)> = cells
         .iter()
         .flat_map(|c| {
@@ -579,10 +575,26 @@ fn threat_dragon_v1_model_imports_whole() {
         })
         .collect();
     assert_eq!(threats.len(), 14);
-    assert_eq!(std::fs::read_to_string(&pack).unwrap().matches("[[rule]]").count(), threats.len());
-    let tsv = ok(&["findings", out.to_str().unwrap(), "--rules", pack.to_str().unwrap(), "--format", "tsv"]);
-    let mut statuses: Vec<(String, String)> =
-        tsv.lines().skip(1).map(|l| l.split('\t').collect::<Vec<_>>()).map(|r| (r[1].to_owned(), r[7].to_owned())).collect();
+    let keys: BTreeSet<String> = elements
+        .iter()
+        .flat_map(|e| {
+            e["threats"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |t| format!("{}@{}", t["id"].as_str().unwrap(), e["id"].as_str().unwrap()))
+        })
+        .collect();
+    assert_eq!(keys.len(), threats.len(), "each threat is its element's own");
+    assert!(!dir.path().join("v1.threats.toml").exists());
+    let tsv = ok(&["findings", out.to_str().unwrap(), "--format", "tsv"]);
+    let mut statuses: Vec<(String, String)> = tsv
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .filter(|r| keys.contains(r[0]))
+        .map(|r| (r[1].to_owned(), r[7].to_owned()))
+        .collect();
     let mut want: Vec<(String, String)> = threats.iter().map(|(c, s)| ((*c).to_owned(), s.to_lowercase())).collect();
     statuses.sort();
     want.sort();
@@ -1063,45 +1075,67 @@ fn otm_assets_ratings_tags_and_mitigation_states_are_kept() {
     assert!(!pack.contains("shared/compat"), "the pack names the source file, not where it was");
 }
 
-/// A model exported to OTM runs wherever the OTM file is imported: the rule pack files it names
-/// travel in the file and are written beside the imported model. `validate` fails on a model
-/// whose rule pack is missing (so does `findings`).
+/// A model exported to OTM runs wherever the OTM file is imported: its own threats travel in
+/// the file, and so do the rule pack files it names, written beside the imported model.
+/// `validate` fails on a model whose rule pack is missing (so does `findings`).
 #[test]
 fn otm_round_trip_works_in_another_folder_and_validate_checks_rule_packs() {
-    let Some(shared) = shared("compat/threat-dragon/v2-threat-model.json") else { return };
+    let Some(root) = shared("compat/threat-dragon/v2-threat-model.json") else { return };
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     std::fs::create_dir_all(&a).unwrap();
     std::fs::create_dir_all(&b).unwrap();
-    let model = a.join("td.threatmap.json");
-    let td = shared.join("compat/threat-dragon/v2-threat-model.json");
-    let o = run(&["import", "threat-dragon", td.to_str().unwrap(), "-o", model.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let otm = a.join("td.otm.json");
-    ok(&["export", model.to_str().unwrap(), "--format", "otm", "-o", otm.to_str().unwrap()]);
-    let back = b.join("back.threatmap.json");
-    let said = ok(&["import", "otm", otm.to_str().unwrap(), "-o", back.to_str().unwrap()]);
-    assert!(said.contains("td.threats.toml: rule pack the model uses"), "the pack keeps the name the model gives it: {said}");
-    let tsv = |m: &std::path::Path| -> BTreeSet<String> {
+    let findings = |m: &std::path::Path| -> BTreeSet<String> {
         ok(&["findings", m.to_str().unwrap(), "--format", "tsv"])
             .lines()
             .skip(1)
             .map(|l| l.split('\t').take(8).collect::<Vec<_>>().join("\t"))
             .collect()
     };
-    let (before, after) = (tsv(&model), tsv(&back));
-    assert!(before.iter().any(|r| r.contains("Threat Dragon") || !r.is_empty()) && before.len() > 50);
+    // Threat Dragon's threats are the elements' own: they come back as such.
+    let model = a.join("td.threatmap.json");
+    let td = root.join("compat/threat-dragon/v2-threat-model.json");
+    let o = run(&["import", "threat-dragon", td.to_str().unwrap(), "-o", model.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let otm = a.join("td.otm.json");
+    ok(&["export", model.to_str().unwrap(), "--format", "otm", "-o", otm.to_str().unwrap()]);
+    let back = b.join("back.threatmap.json");
+    ok(&["import", "otm", otm.to_str().unwrap(), "-o", back.to_str().unwrap()]);
+    let (before, after) = (findings(&model), findings(&back));
+    assert!(before.len() > 50);
     assert_eq!(after, before, "the same findings, with the model's own threats, in the other folder");
+    let own = |m: &std::path::Path| -> usize {
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(m).unwrap()).unwrap();
+        v["elements"].as_array().unwrap().iter().map(|e| e["threats"].as_array().map_or(0, Vec::len)).sum()
+    };
+    assert_eq!((own(&model), own(&back)), (14, 14), "every Threat Dragon threat is an element's own, both sides");
+    assert!(ok(&["validate", back.to_str().unwrap()]).contains("valid"));
+
+    // A model's rule pack file (TM-BOM's threats) travels in the OTM file under its name.
+    let model = a.join("vault.threatmap.json");
+    ok(&[
+        "import",
+        "tm-bom",
+        root.join("compat/tm-bom/hashicorp-vault-threat-model.json").to_str().unwrap(),
+        "-o",
+        model.to_str().unwrap(),
+    ]);
+    let otm = a.join("vault.otm.json");
+    ok(&["export", model.to_str().unwrap(), "--format", "otm", "-o", otm.to_str().unwrap()]);
+    let back = b.join("vault-back.threatmap.json");
+    let said = ok(&["import", "otm", otm.to_str().unwrap(), "-o", back.to_str().unwrap()]);
+    assert!(said.contains("vault.threats.toml: rule pack the model uses"), "the pack keeps the name the model gives it: {said}");
+    assert_eq!(findings(&back), findings(&model), "the same findings in the other folder");
     assert!(ok(&["validate", back.to_str().unwrap()]).contains("valid"));
     // Another file of the pack's name is never overwritten by an import.
-    let mine = b.join("td.threats.toml");
+    let mine = b.join("vault.threats.toml");
     std::fs::write(&mine, "# my own notes\n").unwrap();
     let again = b.join("again.threatmap.json");
-    fails(&["import", "otm", otm.to_str().unwrap(), "-o", again.to_str().unwrap()], &["td.threats.toml", "not overwritten"]);
+    fails(&["import", "otm", otm.to_str().unwrap(), "-o", again.to_str().unwrap()], &["vault.threats.toml", "not overwritten"]);
     assert_eq!(std::fs::read_to_string(&mine).unwrap(), "# my own notes\n");
     std::fs::remove_file(&mine).unwrap();
-    fails(&["validate", back.to_str().unwrap()], &["rule pack `td.threats.toml`", "invalid"]);
-    fails(&["findings", back.to_str().unwrap()], &["td.threats.toml"]);
+    fails(&["validate", back.to_str().unwrap()], &["rule pack `vault.threats.toml`", "invalid"]);
+    fails(&["findings", back.to_str().unwrap()], &["vault.threats.toml"]);
 }
 
 /// `text` with every GUID in it changed (its first group replaced), the same way each time.

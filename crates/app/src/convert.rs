@@ -19,8 +19,8 @@ pub enum ImportFormat {
     /// Microsoft Threat Modeling Tool `.tm7`; its template is written as a rule pack beside
     /// the model (`NAME.template.toml`).
     Tm7,
-    /// OWASP Threat Dragon JSON (1.x files are migrated as Threat Dragon 2.x does); its threats are written as a rule pack beside the model
-    /// (`NAME.threats.toml`), their statuses as decisions.
+    /// OWASP Threat Dragon JSON (1.x files are migrated as Threat Dragon 2.x does); its threats
+    /// become the elements' own threats, their statuses decisions.
     ThreatDragon,
     /// Open Threat Model (OTM) JSON; threats found by other tools are written as a rule pack
     /// beside the model (`NAME.threats.toml`), their states as decisions.
@@ -116,10 +116,7 @@ pub fn import(format: ImportFormat, text: &str, file: &Path, output: &Path) -> R
             let pack_name = format!("{stem}.template.toml");
             (pack_name.clone(), tmt::import(text, &name, &model_stem(file), &pack_name))
         }
-        ImportFormat::ThreatDragon => {
-            let pack_name = format!("{stem}.threats.toml");
-            (pack_name.clone(), threat_dragon::import(text, &name, &pack_name))
-        }
+        ImportFormat::ThreatDragon => (String::new(), threat_dragon::import(text, &name)),
         ImportFormat::Otm => {
             let pack_name = format!("{stem}.threats.toml");
             (pack_name.clone(), otm::import(text, &name, &pack_name))

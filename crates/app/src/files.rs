@@ -244,8 +244,21 @@ impl FileDialogs {
     }
 }
 
-/// A file to save gets the filter's extension if it has none.
+/// A file to save gets the filter's extension if it has none. A model gets `.threatmap.json`
+/// when a new name was typed over the proposed one (the dialog keeps the proposal's last
+/// extension only, so `orders` typed over `web-app.threatmap.json` reads `orders.json`); a file
+/// picked to be overwritten keeps its name.
 fn with_extension(p: PathBuf, ask: &Ask) -> PathBuf {
+    const MODEL: &str = ".threatmap.json";
+    let model = matches!(ask.purpose, Purpose::SaveAs | Purpose::ImportTarget(..));
+    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if model && !name.ends_with(MODEL) && !p.exists() {
+        let stem = name.strip_suffix(".json").unwrap_or(&name);
+        let renamed = p.with_file_name(format!("{stem}{MODEL}"));
+        if !stem.is_empty() && !renamed.exists() {
+            return renamed;
+        }
+    }
     match ask.filter.1.first() {
         Some(ext) if ask.save && p.extension().is_none() => p.with_extension(ext),
         _ => p,
@@ -277,4 +290,43 @@ fn system_dialog(ask: &Ask) -> Option<PathBuf> {
 /// The folder of a file, for starting a dialog next to it.
 pub fn folder_of(p: Option<&Path>) -> Option<PathBuf> {
     p.and_then(Path::parent).filter(|d| !d.as_os_str().is_empty()).map(Path::to_path_buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ask(purpose: Purpose) -> Ask {
+        Ask {
+            purpose,
+            title: String::new(),
+            save: true,
+            filter: ("Threat model (.json)", &["json"]),
+            file_name: Some("web-app.threatmap.json".to_owned()),
+            directory: None,
+            folder: false,
+        }
+    }
+
+    #[test]
+    fn a_model_saved_under_a_typed_name_is_a_threatmap_file_and_an_overwrite_keeps_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let save = ask(Purpose::SaveAs);
+        for typed in ["orders.json", "orders", "orders.threatmap.json"] {
+            assert_eq!(with_extension(dir.path().join(typed), &save), dir.path().join("orders.threatmap.json"), "{typed}");
+        }
+        let import = ask(Purpose::ImportTarget(ImportFormat::Otm, dir.path().join("shop.otm.json")));
+        assert_eq!(with_extension(dir.path().join("shop.json"), &import), dir.path().join("shop.threatmap.json"));
+        // A file chosen to be overwritten is the one written, and so is a name whose model
+        // file exists already (that one is never overwritten without being asked).
+        std::fs::write(dir.path().join("legacy.json"), "{}").unwrap();
+        assert_eq!(with_extension(dir.path().join("legacy.json"), &save), dir.path().join("legacy.json"));
+        std::fs::write(dir.path().join("taken.threatmap.json"), "{}").unwrap();
+        assert_eq!(with_extension(dir.path().join("taken.json"), &save), dir.path().join("taken.json"));
+        // Other files keep theirs, and get the filter's when they have none.
+        let mut export = ask(Purpose::Export(crate::gui::ExportKind::Png));
+        export.filter = ("PNG image (.png)", &["png"]);
+        assert_eq!(with_extension(dir.path().join("dfd"), &export), dir.path().join("dfd.png"));
+        assert_eq!(with_extension(dir.path().join("dfd.json"), &export), dir.path().join("dfd.json"));
+    }
 }

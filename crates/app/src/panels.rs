@@ -928,13 +928,14 @@ fn triage_ui(
     egui::Grid::new(("triage", key)).num_columns(2).max_col_width(ui.available_width() * 0.45).show(ui, |ui| {
         let label = ui.label("Status");
         let mut pick = None;
-        let combo = egui::ComboBox::from_id_salt(("status", key)).selected_text(current.status.label()).show_ui(ui, |ui| {
-            for st in Status::ALL {
-                if ui.selectable_label(current.status == st, st.label()).clicked() && st != current.status {
-                    pick = Some(st);
+        let combo =
+            egui::ComboBox::from_id_salt(("status", key)).width(field_width).selected_text(current.status.label()).show_ui(ui, |ui| {
+                for st in Status::ALL {
+                    if ui.selectable_label(current.status == st, st.label()).clicked() && st != current.status {
+                        pick = Some(st);
+                    }
                 }
-            }
-        });
+            });
         combo.response.labelled_by(label.id);
         if let Some(st) = pick {
             let mut d = current.clone();
@@ -1022,6 +1023,10 @@ struct Row {
     severity: Severity,
     /// The decision's status label, "Out of scope" or "Not applicable (assumption)".
     status: &'static str,
+    /// Where the status comes in the workflow (for sorting): excluded findings last.
+    status_rank: u8,
+    /// Who the decision names.
+    owner: String,
     /// Still needs work.
     open: bool,
     /// The finding's stable key.
@@ -1043,6 +1048,8 @@ enum SortBy {
     Id,
     Title,
     Element,
+    Status,
+    Owner,
 }
 
 /// The findings table (sort, filter; clicking a row selects the element) and the messages.
@@ -1136,15 +1143,18 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                 .chain(a.excluded.iter())
                 .map(|f| {
                     let e = a.prepared.element(f.element);
+                    let (status, status_rank) = if f.excluded_by.as_deref() == Some(threatmap_core::engine::OUT_OF_SCOPE) {
+                        ("Out of scope", 9)
+                    } else if f.excluded_by.is_some() {
+                        ("Not applicable (assumption)", 8)
+                    } else {
+                        (a.status(f).label(), a.status(f) as u8)
+                    };
                     Row {
                         open: a.is_open(f),
-                        status: if f.excluded_by.as_deref() == Some(threatmap_core::engine::OUT_OF_SCOPE) {
-                            "Out of scope"
-                        } else if f.excluded_by.is_some() {
-                            "Not applicable (assumption)"
-                        } else {
-                            a.status(f).label()
-                        },
+                        status,
+                        status_rank,
+                        owner: a.decision(f).map(|d| threatmap_core::model::one_line(&d.owner)).unwrap_or_default(),
                         severity: a.severity(f),
                         key: a.key(f),
                         id: a.rule(f).id.clone(),
@@ -1184,7 +1194,10 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                 .filter(|&k| on_here.as_ref().is_none_or(|ids| ids.contains(rows[k].element_id.as_str())))
                 .filter(|&k| {
                     let r = &rows[k];
-                    q.is_empty() || [r.id.as_str(), &r.title, &r.element, r.kind, r.status].iter().any(|s| s.to_lowercase().contains(&q))
+                    q.is_empty()
+                        || [r.id.as_str(), &r.title, &r.element, r.kind, r.status, &r.owner, &r.ticket]
+                            .iter()
+                            .any(|s| s.to_lowercase().contains(&q))
                 })
                 .collect();
             match sort {
@@ -1194,6 +1207,19 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                 SortBy::Element => {
                     order.sort_by(|&a, &b| rows[a].element.cmp(&rows[b].element).then(rows[b].severity.cmp(&rows[a].severity)))
                 }
+                SortBy::Status => order.sort_by(|&a, &b| {
+                    rows[a]
+                        .status_rank
+                        .cmp(&rows[b].status_rank)
+                        .then(rows[b].severity.cmp(&rows[a].severity))
+                        .then(rows[a].id.cmp(&rows[b].id))
+                }),
+                // Findings with an owner first, by owner; then the rest by severity.
+                SortBy::Owner => order.sort_by(|&a, &b| {
+                    (rows[a].owner.is_empty(), &rows[a].owner)
+                        .cmp(&(rows[b].owner.is_empty(), &rows[b].owner))
+                        .then(rows[b].severity.cmp(&rows[a].severity))
+                }),
             }
             let order = std::sync::Arc::new(order);
             ui.data_mut(|d| d.insert_temp(view_id, (key, order.clone())));
@@ -1238,12 +1264,16 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     let id_text =
         ui.fonts_mut(|f| f.layout_no_wrap(longest.to_owned(), egui::TextStyle::Body.resolve(ui.style()), Color32::WHITE).size().x);
     let id_w = (id_text + 12.0).clamp(64.0, (avail * 0.25).max(64.0));
-    let elem_w = (avail * 0.28).clamp(100.0, 320.0);
-    // The ticket column shows once findings have tickets (or a tracker is named).
+    let elem_w = (avail * 0.24).clamp(100.0, 300.0);
+    let status_w = (avail * 0.15).clamp(84.0, 180.0);
+    // The owner column shows once decisions name owners, the ticket column once findings have
+    // tickets (or a tracker is named).
+    let owners = rows.iter().any(|r| !r.owner.is_empty());
+    let owner_w = if owners { (avail * 0.11).clamp(70.0, 140.0) } else { 0.0 };
     let tickets = app.has_tracker() || rows.iter().any(|r| !r.ticket.is_empty());
-    let ticket_w = if tickets { (avail * 0.19).clamp(110.0, 210.0) } else { 0.0 };
-    let title_w = (avail - sev_w - id_w - elem_w - ticket_w).max(100.0);
-    let widths = [sev_w, id_w, title_w, elem_w, ticket_w];
+    let ticket_w = if tickets { (avail * 0.17).clamp(100.0, 200.0) } else { 0.0 };
+    let title_w = (avail - sev_w - id_w - elem_w - status_w - owner_w - ticket_w).max(100.0);
+    let widths = [sev_w, id_w, title_w, elem_w, status_w, owner_w, ticket_w];
     // A left-aligned cell of fixed width.
     fn cell<R>(ui: &mut egui::Ui, w: f32, h: f32, add: impl FnOnce(&mut egui::Ui) -> R) -> R {
         ui.allocate_ui_with_layout(egui::vec2(w, h), egui::Layout::left_to_right(egui::Align::Center), |ui| {
@@ -1254,18 +1284,30 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         .inner
     }
     ui.horizontal(|ui| {
-        for (k, (label, by)) in [("Severity", SortBy::Severity), ("ID", SortBy::Id), ("Title", SortBy::Title), ("Element", SortBy::Element)]
-            .into_iter()
-            .enumerate()
-        {
+        let columns = [
+            ("Severity", SortBy::Severity),
+            ("ID", SortBy::Id),
+            ("Title", SortBy::Title),
+            ("Element", SortBy::Element),
+            ("Status", SortBy::Status),
+            ("Owner", SortBy::Owner),
+        ];
+        for (k, (label, by)) in columns.into_iter().enumerate() {
+            if by == SortBy::Owner && !owners {
+                continue;
+            }
+            let name = label;
             let label = if narrow && by == SortBy::Severity { "Sev." } else { label };
             let text = if sort == by { format!("{label} ⬇") } else { label.to_owned() };
-            if cell(ui, widths[k], 18.0, |ui| ui.add(egui::Button::new(RichText::new(text).strong()).frame(false))).clicked() {
+            let header = cell(ui, widths[k], 18.0, |ui| ui.add(egui::Button::new(RichText::new(text).strong()).frame(false)));
+            // Screen readers hear what the header does ("Status" alone is the inspector's field).
+            header.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Button, true, format!("Sort by {name}")));
+            if header.clicked() {
                 sort = by;
             }
         }
         if tickets {
-            cell(ui, widths[4], 18.0, |ui| ui.label(RichText::new("Ticket").strong()));
+            cell(ui, widths[6], 18.0, |ui| ui.label(RichText::new("Ticket").strong()));
         }
     });
     let selected: BTreeSet<String> = app.selection.clone();
@@ -1295,15 +1337,21 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                             ui.label(RichText::new("NEW").small().strong().color(Color32::from_rgb(37, 99, 235)))
                                 .on_hover_text("Not in the baseline");
                         }
-                        let text =
-                            if r.open { RichText::new(&r.title) } else { RichText::new(format!("{} ({})", r.title, r.status)).weak() };
+                        let text = if r.open { RichText::new(&r.title) } else { RichText::new(&r.title).weak() };
                         ui.add(egui::Label::new(text).truncate().selectable(false));
                     });
                     cell(ui, widths[3], row_h, |ui| {
                         ui.add(egui::Label::new(format!("{} ({})", r.element, r.kind)).truncate().selectable(false))
                     });
+                    cell(ui, widths[4], row_h, |ui| {
+                        let text = if r.open { RichText::new(r.status) } else { RichText::new(r.status).weak() };
+                        ui.add(egui::Label::new(text).truncate().selectable(false)).on_hover_text(r.status)
+                    });
+                    if owners {
+                        cell(ui, widths[5], row_h, |ui| ui.add(egui::Label::new(&r.owner).truncate().selectable(false)));
+                    }
                     if tickets {
-                        cell(ui, widths[4], row_h, |ui| ui.add(egui::Label::new(&r.ticket).truncate().selectable(false)));
+                        cell(ui, widths[6], row_h, |ui| ui.add(egui::Label::new(&r.ticket).truncate().selectable(false)));
                     }
                 });
                 let rect = row.response.rect.expand2(egui::vec2(2.0, 1.0));
@@ -1324,7 +1372,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                     egui::WidgetInfo::labeled(
                         egui::WidgetType::Button,
                         true,
-                        format!("{} {} {} on {}", r.severity.name(), r.id, r.title, r.element),
+                        format!("{} {} {} on {}, {}", r.severity.name(), r.id, r.title, r.element, r.status),
                     )
                 });
                 if resp.clicked() {
@@ -1404,8 +1452,10 @@ fn bulk_triage_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         ui.horizontal(|ui| {
             ui.label(RichText::new(format!("{n} findings chosen")).strong());
             let l = ui.label("Set status");
-            let combo =
-                egui::ComboBox::from_id_salt("bulk-status").selected_text(b.status.map_or("(keep)", Status::label)).show_ui(ui, |ui| {
+            let combo = egui::ComboBox::from_id_salt("bulk-status")
+                .width(170.0)
+                .selected_text(b.status.map_or("(keep)", Status::label))
+                .show_ui(ui, |ui| {
                     ui.selectable_value(&mut b.status, None, "(keep)");
                     for st in Status::ALL {
                         ui.selectable_value(&mut b.status, Some(st), st.label());

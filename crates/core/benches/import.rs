@@ -71,10 +71,8 @@ fn bench(c: &mut Criterion) {
         ));
     }
     if let Ok(td) = std::fs::read_to_string(shared_dir().join("compat/threat-dragon/v2-threat-model.json")) {
-        group.bench_function("threat_dragon_demo", |b| {
-            b.iter(|| black_box(threat_dragon::import(&td, "td.json", "td.threats.toml").unwrap()))
-        });
-        let t = median_time(|| drop(black_box(threat_dragon::import(&td, "td.json", "td.threats.toml").unwrap())), 9);
+        group.bench_function("threat_dragon_demo", |b| b.iter(|| black_box(threat_dragon::import(&td, "td.json").unwrap())));
+        let t = median_time(|| drop(black_box(threat_dragon::import(&td, "td.json").unwrap())), 9);
         summary.push(format!("{:<20} {:>6.2} MB: {:>7.1} ms", "threat_dragon_demo", td.len() as f64 / 1e6, t.as_secs_f64() * 1e3));
     }
     let native = file::to_canonical_json(&synth::synthetic(10_000, 42));

@@ -3,9 +3,9 @@
 //! Every diagram's actors, processes, stores, flows, boundary boxes and boundary curves come in
 //! with their positions and properties (each diagram its own, as drawn); text blocks join the model's
 //! description. Threat Dragon's threats are written by hand and stored inside each element:
-//! they become a rule pack of their own ([`Imported::pack`], one rule per threat that applies
-//! to its element only), so they appear as findings beside those of the rule packs, and their
-//! status becomes the triage decision of that finding.
+//! they become the element's own threats ([`crate::model::Threat`]), edited in the app as they
+//! were in Threat Dragon and found beside those of the rule packs; their status becomes the
+//! triage decision of that finding.
 
 use std::collections::BTreeMap;
 
@@ -14,8 +14,7 @@ use serde_json::Value;
 use crate::attr::Kind;
 use crate::file::{Converted, ModelError};
 use crate::lifecycle::{Decision, Status};
-use crate::model::{Element, Model, Placement, PropValue};
-use crate::rules::{GeneratedPack, GeneratedRule, literal_braces};
+use crate::model::{Element, Model, Placement, PropValue, Threat};
 
 /// How far from a node a flow's loose end may lie and still be attached to it.
 const LOOSE_END_REACH: f64 = 60.0;
@@ -43,9 +42,8 @@ pub fn status_of(s: &str) -> Option<(Status, Option<&'static str>)> {
     })
 }
 
-/// Imports a Threat Dragon v2 model. `file` names it in errors; `pack_file` is the path of the
-/// threats pack relative to the model.
-pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, ModelError> {
+/// Imports a Threat Dragon model (1.x or 2.x). `file` names it in errors.
+pub fn import(text: &str, file: &str) -> Result<Converted, ModelError> {
     let mut doc: Value =
         serde_json::from_str(text).map_err(|e| ModelError::at(file, Some(e.line()), Some(e.column()), format!("not valid JSON: {e}")))?;
     migrate_v1(&mut doc);
@@ -77,7 +75,8 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
         description.push_str(&format!("\n\nContributors: {}", contributors.join(", ")));
     }
 
-    let mut rules = Vec::new();
+    // Threat ids are unique in the model (each is a finding key's first half).
+    let mut threat_ids: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut boxes: Vec<(usize, String, [f64; 4])> = Vec::new();
     let mut centres: Vec<(usize, String, (f64, f64))> = Vec::new();
     let mut node_rects: Vec<(usize, String, [f64; 4])> = Vec::new();
@@ -233,10 +232,16 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
                     .push(format!("{} is out of scope: its {threats} threat(s) are kept on record and reported as out of scope", e.name));
             }
             for (ti, t) in data.get("threats").and_then(Value::as_array).into_iter().flatten().enumerate() {
-                let tid = match str_of(t, "id") {
+                let mut tid = match str_of(t, "id").trim() {
                     "" => format!("{id}-threat-{}", ti + 1),
                     x => x.to_owned(),
                 };
+                if !threat_ids.insert(tid.clone()) {
+                    let unique = (2..).map(|n| format!("{tid}-{n}")).find(|c| !threat_ids.contains(c)).unwrap_or_default();
+                    warnings.push(format!("threat {tid} on {}: the id is used by another threat; kept as {unique}", e.name));
+                    threat_ids.insert(unique.clone());
+                    tid = unique;
+                }
                 let severity = match str_of(t, "severity").trim().to_ascii_lowercase().as_str() {
                     "critical" => "Very High",
                     "high" => "High",
@@ -247,8 +252,9 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
                         "Medium"
                     }
                 };
-                let kind_text = str_of(t, "type");
-                let stride = crate::rules::Stride::parse(kind_text).map(|s| vec![s.name()]).unwrap_or_default();
+                let kind_text = str_of(t, "type").trim();
+                let stride: Vec<String> = crate::rules::Stride::parse(kind_text).map(|s| vec![s.name().to_owned()]).unwrap_or_default();
+                // What has no field of its own follows the description.
                 let mut details = Vec::new();
                 if stride.is_empty() && !kind_text.is_empty() {
                     details.push(format!("Type: {kind_text} ({})", str_of(t, "modelType")));
@@ -259,23 +265,24 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
                     other => other.to_string(),
                 });
                 if let Some(s) = score.filter(|s| !s.trim().is_empty()) {
-                    details.push(format!("Score: {s}"));
+                    details.push(format!("Score: {}", s.trim()));
                 }
-                let title_text = match str_of(t, "title").trim() {
-                    "" => format!("{} threat to {}", kind_text, e.name),
+                let description = [str_of(t, "description").trim().to_owned(), details.join("\n")]
+                    .into_iter()
+                    .filter(|p| !p.is_empty())
+                    .collect::<Vec<_>>();
+                let title = match crate::model::one_line(str_of(t, "title").trim()).as_str() {
+                    "" => format!("{} threat to {}", if kind_text.is_empty() { "A" } else { kind_text }, crate::model::one_line(&e.name)),
                     x => x.to_owned(),
                 };
                 let mitigation = str_of(t, "mitigation").trim().to_owned();
-                rules.push(GeneratedRule {
+                e.threats.push(Threat {
                     id: tid.clone(),
-                    title: literal_braces(&title_text),
-                    targets: vec![kind.name()],
-                    condition: format!("target.id == {}", crate::tmt::quoted(&id)),
+                    title,
                     severity: severity.to_owned(),
                     stride,
-                    description: literal_braces(str_of(t, "description").trim()),
-                    details: literal_braces(&details.join("\n")),
-                    mitigations: if mitigation.is_empty() { Vec::new() } else { vec![literal_braces(&mitigation)] },
+                    description: description.join("\n\n"),
+                    mitigations: if mitigation.is_empty() { Vec::new() } else { vec![mitigation] },
                     references: Vec::new(),
                 });
                 let status_text = str_of(t, "status");
@@ -367,10 +374,8 @@ pub fn import(text: &str, file: &str, pack_file: &str) -> Result<Converted, Mode
         model.unplace(f);
     }
 
-    let pack =
-        GeneratedPack::recorded_threats(&mut model, pack_file, "threat-dragon-threats", &format!("the Threat Dragon model {file}"), rules);
     ModelError::check_converted(file, &model)?;
-    Ok(Converted { model, pack, warnings, more_packs: Vec::new() })
+    Ok(Converted { model, pack: String::new(), warnings, more_packs: Vec::new() })
 }
 
 /// Rewrites a Threat Dragon 1.x model (JointJS cells under `diagramJson.cells`, properties
