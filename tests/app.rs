@@ -1257,8 +1257,15 @@ fn new_from_template_starts_an_untitled_model_with_the_templates_packs() {
     assert!(a.findings.iter().any(|f| ["UART", "SPI", "WIFI"].iter().any(|p| a.rule(f).id.starts_with(p))), "the template's own pack runs");
     // Every node is drawn on the canvas.
     assert!(app.doc.model.elements.iter().filter(|e| e.kind.is_node()).all(|e| app.doc.model.layout.contains_key(&e.id)));
-    // The untitled model has elements: starting another asks first.
-    assert!(app.has_unsaved_work());
+    // Untouched, the template is no work of the user's: another replaces it without asking.
+    assert!(!app.has_unsaved_work());
+    h.state_mut().run(threatmap_app::commands::UiCommand::NewFromTemplate("mobile-app-api"), &egui::Context::default());
+    h.run_steps(2);
+    assert!(h.query_by_label("Unsaved changes").is_none());
+    assert_ne!(h.state().doc.model.name, "IoT device");
+    // Once changed, it is: starting another asks first.
+    h.state_mut().doc.edit(|m| m.name = "My device".to_owned());
+    assert!(h.state().has_unsaved_work());
     h.state_mut().run(threatmap_app::commands::UiCommand::NewFromTemplate("web-application"), &egui::Context::default());
     h.run_steps(2);
     assert!(h.query_by_label("Unsaved changes").is_some());
@@ -1761,4 +1768,15 @@ fn the_table_shows_status_and_owner_columns_that_sort() {
     h.state_mut().filter = "bob".to_owned();
     h.run_steps(3);
     assert_eq!(table_rows(&h).len(), 1);
+}
+
+#[test]
+fn the_untouched_bundled_example_is_no_unsaved_work_and_a_changed_one_is() {
+    let mut app = ThreatmapApp::with_example(None);
+    assert!(!app.doc.model.elements.is_empty() && app.doc.path.is_none());
+    assert!(!app.has_unsaved_work(), "nothing to save, recover or ask about");
+    app.doc.edit(|m| m.elements.retain(|e| e.id != "web"));
+    assert!(app.has_unsaved_work());
+    app.doc.undo();
+    assert!(!app.has_unsaved_work(), "undone back to the example");
 }

@@ -755,8 +755,15 @@ pub const OPENING_ZOOM: f32 = 0.6;
 /// Below this zoom names are not drawn at all (overview of a large model).
 const TEXT_HIDDEN_BELOW: f32 = 0.2;
 
-/// Lays out a name to fit `max` (wrapped at words; what does not fit ends with "…").
+/// Lays out a name to fit `max` (wrapped at words; what does not fit ends with "…"). A word
+/// wider than the room makes the text smaller (to three quarters at most) rather than being
+/// broken in two.
 fn fitted_text(painter: &egui::Painter, text: &str, size: f32, color: Color32, max: Vec2) -> std::sync::Arc<egui::Galley> {
+    let widest = text
+        .split_whitespace()
+        .map(|w| painter.layout_no_wrap(w.to_owned(), FontId::proportional(size), color).size().x)
+        .fold(0.0_f32, f32::max);
+    let size = if widest > max.x && widest > 0.0 { (size * max.x / widest).max(size * 0.75) } else { size };
     let mut job = egui::text::LayoutJob::simple(text.to_owned(), FontId::proportional(size), color, max.x.max(size * 2.0));
     let row = size * 1.25;
     job.wrap.max_rows = ((max.y / row).floor() as usize).max(1);
@@ -874,6 +881,8 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
             let g = fitted_text(painter, name, text_size(12.0), boundary_ink, vec2(s.width() - 16.0, text_size(12.0) * 2.6));
             let w = g.rect.width();
             let label = galley_at(painter, s.min + vec2(8.0 + w / 2.0, 5.0 + g.rect.height() / 2.0), g, boundary_ink);
+            // Flow labels and badges keep clear of a boundary's name.
+            obstacles.push(label.expand(2.0));
             if let Some(b) = app.cache.badges.get(id) {
                 badges.push((id.clone(), vec![pos2(label.max.x + 6.0, label.min.y - 1.0)], *b));
             }
@@ -911,6 +920,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
             let spot = at(free.unwrap_or(spots[0]));
             line_labels.push(spot);
             let label = galley_at(painter, spot.center(), g, boundary_ink);
+            obstacles.push(label.expand(2.0));
             if let Some(bd) = app.cache.badges.get(&e.id) {
                 badges.push((e.id.clone(), vec![pos2(label.max.x + 6.0, label.min.y - 1.0)], *bd));
             }

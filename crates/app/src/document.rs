@@ -27,6 +27,9 @@ pub struct Document {
     coalescing: Option<String>,
     /// `is_dirty` of a revision (comparing whole models every frame would cost milliseconds).
     dirty: std::cell::Cell<Option<(u64, bool, bool)>>,
+    /// An untitled copy of something the app keeps (the bundled example, a template): not work
+    /// of the user's until it is changed.
+    pristine: bool,
 }
 
 /// Revisions are unique across every document of the process, so a cache keyed by a revision
@@ -49,7 +52,15 @@ impl Document {
             revision: next_revision(),
             coalescing: None,
             dirty: std::cell::Cell::new(None),
+            pristine: false,
         }
+    }
+
+    /// Marks an untitled document as a copy of the bundled example or a template: as long as
+    /// it is not changed, closing or replacing it loses nothing (no prompt, no recovery file).
+    pub fn mark_pristine(&mut self) {
+        self.pristine = self.path.is_none();
+        self.dirty.set(None);
     }
 
     /// Changes whenever the model does (edits, undo, redo), and differs between documents.
@@ -68,7 +79,7 @@ impl Document {
         if let Some((_, _, dirty)) = self.dirty.get().filter(|(r, p, _)| *r == self.revision && *p == has_path) {
             return dirty;
         }
-        let dirty = self.model != self.saved || !has_path && !self.model.elements.is_empty();
+        let dirty = self.model != self.saved || !has_path && !self.pristine && !self.model.elements.is_empty();
         self.dirty.set(Some((self.revision, has_path, dirty)));
         dirty
     }

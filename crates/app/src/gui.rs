@@ -275,6 +275,7 @@ impl ThreatmapApp {
     pub fn with_example(recovery_path: Option<PathBuf>) -> ThreatmapApp {
         let model = file::parse(EXAMPLE, "web-app.threatmap.json").unwrap_or_else(|_| Model::new("Untitled"));
         let mut app = ThreatmapApp::new(model, None, recovery_path);
+        app.doc.mark_pristine();
         app.status = "Bundled example: Save As to keep your changes".to_owned();
         app
     }
@@ -546,6 +547,7 @@ impl ThreatmapApp {
             Pending::NewFromTemplate(name) => match templates::find(name).map(|t| (t, t.model())) {
                 Some((t, Ok(model))) => {
                     self.replace(model, None);
+                    self.doc.mark_pristine();
                     self.status = format!("New model from the template {}: Save As to keep it", t.title);
                 }
                 Some((_, Err(e))) => self.fail(format!("Cannot start from the template {name}"), e.to_string()),

@@ -254,7 +254,13 @@ fn element_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
     ui.add_space(4.0);
     let mut name = e.name.clone();
     let l = ui.label("Name");
-    let r = ui.add(egui::TextEdit::singleline(&mut name).desired_width(f32::INFINITY)).labelled_by(l.id);
+    // A name written on several lines (Threat Dragon's and TMT's often are) is edited as
+    // written; a one-line field would show its line breaks as boxes.
+    let field = match name.lines().count() {
+        0 | 1 => egui::TextEdit::singleline(&mut name),
+        n => egui::TextEdit::multiline(&mut name).desired_rows(n),
+    };
+    let r = ui.add(field.desired_width(f32::INFINITY)).labelled_by(l.id);
     if std::mem::take(&mut app.focus_name_field) {
         r.request_focus();
         r.scroll_to_me(Some(egui::Align::Center));
@@ -426,8 +432,9 @@ fn threats_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, e: &Element) {
             let field = |name: &str| format!("threat.{name}.{}@{}", t.id, e.id);
             egui::Frame::group(ui.style()).show(ui, |ui| {
                 ui.set_width(ui.available_width());
+                // Ids from other tools can be long (Threat Dragon's are UUIDs): cut to the panel.
+                ui.add(egui::Label::new(RichText::new(&t.id).strong()).truncate()).on_hover_text(&t.id);
                 ui.horizontal(|ui| {
-                    ui.label(RichText::new(&t.id).strong());
                     let sev = Severity::parse(&t.severity).map_or_else(|| t.severity.clone(), |s| s.name().to_owned());
                     let l = ui.label("Severity");
                     let combo = egui::ComboBox::from_id_salt(("threat-sev", &t.id)).selected_text(&sev).show_ui(ui, |ui| {
@@ -1263,9 +1270,13 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     let longest = shown.iter().map(|r| r.id.as_str()).max_by_key(|id| id.chars().count()).unwrap_or("ID");
     let id_text =
         ui.fonts_mut(|f| f.layout_no_wrap(longest.to_owned(), egui::TextStyle::Body.resolve(ui.style()), Color32::WHITE).size().x);
-    let id_w = (id_text + 12.0).clamp(64.0, (avail * 0.25).max(64.0));
+    let id_w = (id_text + 12.0).clamp(64.0, (avail * 0.2).max(64.0));
     let elem_w = (avail * 0.24).clamp(100.0, 300.0);
-    let status_w = (avail * 0.15).clamp(84.0, 180.0);
+    // The status column fits the longest status shown, up to a sixth of the table.
+    let longest = shown.iter().map(|r| r.status).max_by_key(|s| s.chars().count()).unwrap_or("Status");
+    let status_text =
+        ui.fonts_mut(|f| f.layout_no_wrap(longest.to_owned(), egui::TextStyle::Body.resolve(ui.style()), Color32::WHITE).size().x);
+    let status_w = (status_text + 12.0).clamp(64.0, (avail / 6.0).max(64.0));
     // The owner column shows once decisions name owners, the ticket column once findings have
     // tickets (or a tracker is named).
     let owners = rows.iter().any(|r| !r.owner.is_empty());
