@@ -834,21 +834,26 @@ fn run(command: Command) -> Result<ExitCode> {
             let mut analysis = analyze(&m, &rules, &options(&exclude));
             tags.keep(&mut analysis);
             warn_orphans(&analysis, &model);
+            // The findings formats are written as they go: memory does not grow with the
+            // number of findings.
+            let mut streamed = |write: &dyn Fn(&mut dyn Write) -> std::io::Result<()>| -> Result<Option<String>> {
+                match output.as_deref() {
+                    Some(p) if p != Path::new("-") => write_file(p, |w| write(w))?,
+                    _ => write(&mut out)?,
+                }
+                Ok(None)
+            };
             let text = match format {
                 ExportFormat::Sarif => {
                     let text = file::read_text(&model, file::MAX_FILE_BYTES).unwrap_or_default();
-                    Some(export::sarif(&analysis, &sarif_uri(&model), &file::element_lines(&text, &m)))
+                    let (uri, lines) = (sarif_uri(&model), file::element_lines(&text, &m));
+                    streamed(&|w| export::write_sarif(&analysis, &uri, &lines, w))?
                 }
-                ExportFormat::Defectdojo => Some(export::defectdojo(&analysis)),
-                ExportFormat::Csv => Some(export::csv(&analysis)?),
-                // Written as it goes: memory does not grow with the number of findings.
+                ExportFormat::Defectdojo => streamed(&|w| export::write_defectdojo(&analysis, w))?,
+                ExportFormat::Csv => streamed(&|w| export::write_csv(&analysis, w).map_err(std::io::Error::from))?,
                 ExportFormat::Json => {
                     let list = export::all_findings(&analysis);
-                    match output.as_deref() {
-                        Some(p) if p != Path::new("-") => write_file(p, |w| export::write_findings_json(&analysis, &list, w))?,
-                        _ => export::write_findings_json(&analysis, &list, &mut out)?,
-                    }
-                    None
+                    streamed(&|w| export::write_findings_json(&analysis, &list, w))?
                 }
                 ExportFormat::Otm => Some(otm::export(&analysis, &pack_texts(&m, &base)?)),
                 ExportFormat::TmBom => Some(threatmap_core::tm_bom::export(&analysis)),

@@ -80,6 +80,17 @@ fn rules_used<'a>(a: &Analysis<'a>) -> Vec<(u32, &'a Rule)> {
 /// region points there (line 1 for an element not found), as code scanning shows no location
 /// without a region.
 pub fn sarif(a: &Analysis<'_>, model_uri: &str, lines: &std::collections::HashMap<String, usize>) -> String {
+    in_memory(|w| write_sarif(a, model_uri, lines, w))
+}
+
+/// [`sarif`] written as it goes: one result at a time is built and written, so memory does not
+/// grow with the number of findings (the same bytes).
+pub fn write_sarif(
+    a: &Analysis<'_>,
+    model_uri: &str,
+    lines: &std::collections::HashMap<String, usize>,
+    w: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
     let used = rules_used(a);
     let rule_index = |rule: u32| used.iter().position(|(i, _)| *i == rule).unwrap_or(0);
     let rules: Vec<Value> = used
@@ -106,39 +117,35 @@ pub fn sarif(a: &Analysis<'_>, model_uri: &str, lines: &std::collections::HashMa
             rule
         })
         .collect();
-    let results: Vec<Value> = a
-        .findings
-        .iter()
-        .map(|f| {
-            let v = a.view(f);
-            let mut result = json!({
-                "ruleId": v.threat_id,
-                "ruleIndex": rule_index(f.rule),
-                "level": sarif_level(v.severity),
-                "message": { "text": format!("{} ({} `{}`)", v.title, v.element_kind.label(), v.element_name) },
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": { "uri": model_uri },
-                        "region": { "startLine": lines.get(v.element_id).copied().unwrap_or(1) },
-                    },
-                    "logicalLocations": [{
-                        "name": v.element_name,
-                        "fullyQualifiedName": v.element_id,
-                        "kind": "element",
-                    }],
-                }],
-                "partialFingerprints": { "threatmapFindingKey/v1": v.key },
-                "properties": {
-                    "severity": v.severity.name(),
-                    "status": a.status(f).key(),
+    let results = a.findings.iter().map(|f| {
+        let v = a.view(f);
+        let mut result = json!({
+            "ruleId": v.threat_id,
+            "ruleIndex": rule_index(f.rule),
+            "level": sarif_level(v.severity),
+            "message": { "text": format!("{} ({} `{}`)", v.title, v.element_kind.label(), v.element_name) },
+            "locations": [{
+                "physicalLocation": {
+                    "artifactLocation": { "uri": model_uri },
+                    "region": { "startLine": lines.get(v.element_id).copied().unwrap_or(1) },
                 },
-            });
-            if let Some(s) = suppression(a, f) {
-                result["suppressions"] = json!([s]);
-            }
-            result
-        })
-        .collect();
+                "logicalLocations": [{
+                    "name": v.element_name,
+                    "fullyQualifiedName": v.element_id,
+                    "kind": "element",
+                }],
+            }],
+            "partialFingerprints": { "threatmapFindingKey/v1": v.key },
+            "properties": {
+                "severity": v.severity.name(),
+                "status": a.status(f).key(),
+            },
+        });
+        if let Some(s) = suppression(a, f) {
+            result["suppressions"] = json!([s]);
+        }
+        result
+    });
     let log = json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -151,10 +158,10 @@ pub fn sarif(a: &Analysis<'_>, model_uri: &str, lines: &std::collections::HashMa
             }},
             "automationDetails": { "id": format!("threatmap/{}/", a.prepared.model().name) },
             "columnKind": "unicodeCodePoints",
-            "results": results,
+            "results": STREAMED,
         }],
     });
-    pretty(&log)
+    write_streamed(&log, results, w)
 }
 
 /// A SARIF rule name: PascalCase letters and digits of the id (`INP01` stays `INP01`).
@@ -223,72 +230,73 @@ pub fn defectdojo_tag(tag: &str) -> String {
 /// The findings as DefectDojo "Generic Findings Import" JSON (scan type "Generic Findings
 /// Import"). Only keys DefectDojo's parser accepts are written.
 pub fn defectdojo(a: &Analysis<'_>) -> String {
-    let findings: Vec<Value> = a
-        .findings
-        .iter()
-        .map(|f| {
-            let v = a.view(f);
-            let status = a.status(f);
-            let d = a.decision(f);
-            let mut description =
-                format!("{}\n\nElement: {} `{}` (id `{}`)", v.description.trim(), v.element_kind.label(), v.element_name, v.element_id);
-            if !v.details.trim().is_empty() {
-                description.push_str("\n\n");
-                description.push_str(v.details.trim());
-            }
-            let mut item = Map::new();
-            item.insert("title".to_owned(), json!(format!("{} ({})", v.title, v.element_name)));
-            item.insert("severity".to_owned(), json!(defectdojo_severity(v.severity)));
-            item.insert("description".to_owned(), json!(description));
-            let mitigation = v.mitigations.iter().map(|m| m.trim()).filter(|m| !m.is_empty()).collect::<Vec<_>>().join("\n\n");
-            if !mitigation.is_empty() {
-                item.insert("mitigation".to_owned(), json!(mitigation));
-            }
-            if !v.example.trim().is_empty() {
-                item.insert("steps_to_reproduce".to_owned(), json!(v.example.trim()));
-            }
-            if !v.references.is_empty() {
-                item.insert("references".to_owned(), json!(v.references.join("\n")));
-            }
-            if let Some(cwe) = cwe_of(&v.references) {
-                item.insert("cwe".to_owned(), json!(cwe));
-            }
-            item.insert("unique_id_from_tool".to_owned(), json!(v.key));
-            item.insert("vuln_id_from_tool".to_owned(), json!(v.threat_id));
-            item.insert("component_name".to_owned(), json!(v.element_name));
-            item.insert("static_finding".to_owned(), json!(true));
-            item.insert("dynamic_finding".to_owned(), json!(false));
-            item.insert("active".to_owned(), json!(status.is_open()));
-            item.insert("verified".to_owned(), json!(status != Status::Open && status != Status::NeedsInvestigation));
-            item.insert("false_p".to_owned(), json!(status == Status::NotApplicable));
-            item.insert("risk_accepted".to_owned(), json!(status == Status::AcceptedRisk));
-            item.insert("is_mitigated".to_owned(), json!(status == Status::Mitigated));
-            item.insert("out_of_scope".to_owned(), json!(status == Status::Transferred));
-            let mut tags: Vec<String> = vec![format!("threatmap:{}", status.key())];
-            tags.extend(v.stride.iter().map(|s| defectdojo_tag(&s.to_lowercase())));
-            if let Some(d) = d {
-                for t in d.tags.iter().map(|t| defectdojo_tag(t)) {
-                    if !t.is_empty() && !tags.contains(&t) {
-                        tags.push(t);
-                    }
-                }
-                if !d.justification.is_empty() {
-                    item.insert("severity_justification".to_owned(), json!(format!("{}: {}", status.label(), d.justification)));
-                }
-                if let Some(due) = &d.due {
-                    item.insert("planned_remediation_date".to_owned(), json!(due));
+    in_memory(|w| write_defectdojo(a, w))
+}
+
+/// [`defectdojo`] written as it goes, one finding at a time (the same bytes).
+pub fn write_defectdojo(a: &Analysis<'_>, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let findings = a.findings.iter().map(|f| {
+        let v = a.view(f);
+        let status = a.status(f);
+        let d = a.decision(f);
+        let mut description =
+            format!("{}\n\nElement: {} `{}` (id `{}`)", v.description.trim(), v.element_kind.label(), v.element_name, v.element_id);
+        if !v.details.trim().is_empty() {
+            description.push_str("\n\n");
+            description.push_str(v.details.trim());
+        }
+        let mut item = Map::new();
+        item.insert("title".to_owned(), json!(format!("{} ({})", v.title, v.element_name)));
+        item.insert("severity".to_owned(), json!(defectdojo_severity(v.severity)));
+        item.insert("description".to_owned(), json!(description));
+        let mitigation = v.mitigations.iter().map(|m| m.trim()).filter(|m| !m.is_empty()).collect::<Vec<_>>().join("\n\n");
+        if !mitigation.is_empty() {
+            item.insert("mitigation".to_owned(), json!(mitigation));
+        }
+        if !v.example.trim().is_empty() {
+            item.insert("steps_to_reproduce".to_owned(), json!(v.example.trim()));
+        }
+        if !v.references.is_empty() {
+            item.insert("references".to_owned(), json!(v.references.join("\n")));
+        }
+        if let Some(cwe) = cwe_of(&v.references) {
+            item.insert("cwe".to_owned(), json!(cwe));
+        }
+        item.insert("unique_id_from_tool".to_owned(), json!(v.key));
+        item.insert("vuln_id_from_tool".to_owned(), json!(v.threat_id));
+        item.insert("component_name".to_owned(), json!(v.element_name));
+        item.insert("static_finding".to_owned(), json!(true));
+        item.insert("dynamic_finding".to_owned(), json!(false));
+        item.insert("active".to_owned(), json!(status.is_open()));
+        item.insert("verified".to_owned(), json!(status != Status::Open && status != Status::NeedsInvestigation));
+        item.insert("false_p".to_owned(), json!(status == Status::NotApplicable));
+        item.insert("risk_accepted".to_owned(), json!(status == Status::AcceptedRisk));
+        item.insert("is_mitigated".to_owned(), json!(status == Status::Mitigated));
+        item.insert("out_of_scope".to_owned(), json!(status == Status::Transferred));
+        let mut tags: Vec<String> = vec![format!("threatmap:{}", status.key())];
+        tags.extend(v.stride.iter().map(|s| defectdojo_tag(&s.to_lowercase())));
+        if let Some(d) = d {
+            for t in d.tags.iter().map(|t| defectdojo_tag(t)) {
+                if !t.is_empty() && !tags.contains(&t) {
+                    tags.push(t);
                 }
             }
-            item.insert("tags".to_owned(), json!(tags));
-            Value::Object(item)
-        })
-        .collect();
+            if !d.justification.is_empty() {
+                item.insert("severity_justification".to_owned(), json!(format!("{}: {}", status.label(), d.justification)));
+            }
+            if let Some(due) = &d.due {
+                item.insert("planned_remediation_date".to_owned(), json!(due));
+            }
+        }
+        item.insert("tags".to_owned(), json!(tags));
+        Value::Object(item)
+    });
     let log = json!({
         "name": format!("Threatmap: {}", a.prepared.model().name),
         "type": "Threatmap",
-        "findings": findings,
+        "findings": STREAMED,
     });
-    pretty(&log)
+    write_streamed(&log, findings, w)
 }
 
 /// The columns of [`csv`].
@@ -311,7 +319,14 @@ pub const CSV_COLUMNS: [&str; 13] = [
 /// One row per finding (RFC 4180, header first). Cells that a spreadsheet would run as a
 /// formula (starting with `=`, `+`, `-`, `@`, tab or carriage return) are prefixed with `'`.
 pub fn csv(a: &Analysis<'_>) -> Result<String, csv::Error> {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    let mut out = Vec::new();
+    write_csv(a, &mut out)?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// [`csv`] written as it goes, a row at a time (the same bytes).
+pub fn write_csv(a: &Analysis<'_>, out: &mut dyn std::io::Write) -> Result<(), csv::Error> {
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(out);
     w.write_record(CSV_COLUMNS)?;
     for f in &a.findings {
         let v = a.view(f);
@@ -334,8 +349,8 @@ pub fn csv(a: &Analysis<'_>) -> Result<String, csv::Error> {
         ];
         w.write_record(row.iter().map(|c| defuse_formula(c).into_owned()))?;
     }
-    let bytes = w.into_inner().map_err(|e| e.into_error())?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    w.flush()?;
+    Ok(())
 }
 
 /// Prefixes cells a spreadsheet would evaluate as a formula (CSV injection).
@@ -382,10 +397,47 @@ pub fn all_findings<'a>(a: &'a Analysis<'a>) -> Vec<(&'a Finding, &'static str)>
     list
 }
 
-fn pretty(v: &Value) -> String {
-    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
-    s.push('\n');
-    s
+/// Marks, in a document given to [`write_streamed`], where its one long list goes.
+const STREAMED: &str = "\u{0}threatmap-streamed-list\u{0}";
+
+/// A writer's output as text (writing to memory cannot fail).
+fn in_memory(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> String {
+    let mut out = Vec::new();
+    let _ = write(&mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes `doc` pretty-printed as `serde_json` prints it, with `items` as the list that stands
+/// where `doc` holds [`STREAMED`], built and written one item at a time. Pretty JSON of a value
+/// nested `d` levels deep is its own pretty JSON with every line after the first indented by
+/// `d` levels (strings never hold a raw line break), so the bytes are those of the whole tree.
+fn write_streamed(doc: &Value, items: impl Iterator<Item = Value>, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let text = serde_json::to_string_pretty(doc).map_err(std::io::Error::other)?;
+    let mark = serde_json::to_string(STREAMED).map_err(std::io::Error::other)?;
+    let at = text.find(&mark).ok_or_else(|| std::io::Error::other("the document has no place for its list"))?;
+    let (head, tail) = (&text[..at], &text[at + mark.len()..]);
+    let depth = head.rsplit('\n').next().map_or(0, |line| line.len() - line.trim_start().len());
+    let indent = |n: usize| " ".repeat(n);
+    let mut w = std::io::BufWriter::new(w);
+    w.write_all(head.as_bytes())?;
+    let mut first = true;
+    for item in items {
+        w.write_all(if first { b"[\n" } else { b",\n" })?;
+        first = false;
+        let item = serde_json::to_string_pretty(&item).map_err(std::io::Error::other)?;
+        let inner = indent(depth + 2);
+        w.write_all(inner.as_bytes())?;
+        w.write_all(item.replace('\n', &format!("\n{inner}")).as_bytes())?;
+    }
+    if first {
+        w.write_all(b"[]")?;
+    } else {
+        w.write_all(format!("\n{}]", indent(depth)).as_bytes())?;
+    }
+    w.write_all(tail.as_bytes())?;
+    w.write_all(b"\n")?;
+    w.flush()
 }
 
 #[cfg(test)]
@@ -419,5 +471,31 @@ mod tests {
     fn rule_names_are_pascal_case() {
         assert_eq!(sarif_rule_name("stride-spoofing-flow"), "StrideSpoofingFlow");
         assert_eq!(sarif_rule_name("INP01"), "INP01");
+    }
+}
+
+#[cfg(test)]
+mod streaming_tests {
+    use super::*;
+
+    /// The streamed list gives the bytes of the whole tree, at any depth, empty or not.
+    #[test]
+    fn a_streamed_list_gives_the_bytes_of_the_whole_tree() {
+        let items = [json!({"b": [1, {"c": "line\nbreak \u{0} \"quoted\""}], "a": {}}), json!("two"), json!([]), json!(3.5)];
+        for n in [0, 1, items.len()] {
+            let list: Vec<Value> = items[..n].to_vec();
+            for (doc, whole) in [
+                (
+                    json!({"z": 1, "runs": [{"tool": {"x": [1, 2]}, "results": STREAMED, "a": null}]}),
+                    json!({"z": 1, "runs": [{"tool": {"x": [1, 2]}, "results": list.clone(), "a": null}]}),
+                ),
+                (json!({"findings": STREAMED, "name": "n"}), json!({"findings": list.clone(), "name": "n"})),
+            ] {
+                let mut out = Vec::new();
+                write_streamed(&doc, list.clone().into_iter(), &mut out).unwrap();
+                let want = format!("{}\n", serde_json::to_string_pretty(&whole).unwrap());
+                assert_eq!(String::from_utf8(out).unwrap(), want, "{n} items");
+            }
+        }
     }
 }
