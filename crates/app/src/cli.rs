@@ -805,20 +805,24 @@ fn run(command: Command) -> Result<ExitCode> {
             let mut analysis = analyze(&m, &rules, &options(&exclude));
             tags.keep(&mut analysis);
             let text = match (&template, format) {
-                (None, ReportFormat::Html) => report::html_with(
-                    &analysis,
-                    &crate::attachments::for_report(&m, &model, output.as_deref().filter(|p| *p != Path::new("-"))),
-                ),
+                // Written as it goes: memory does not grow with the number of findings.
+                (None, ReportFormat::Html) => {
+                    let attached = crate::attachments::for_report(&m, &model, output.as_deref().filter(|p| *p != Path::new("-")));
+                    emit_with(&mut out, output.as_deref(), |w| report::write_html_with(&analysis, &attached, w))?;
+                    None
+                }
                 (None, ReportFormat::Md) => return Err(bad("--format md needs --template T.md (a pytm report template)")),
                 (Some(t), format) => {
                     let name = t.display().to_string();
                     let src = file::read_text(t, file::MAX_FILE_BYTES).map_err(|p| bad(p.display_in(&name).to_string()))?;
                     let md = template::render(&src, &analysis)
                         .map_err(|e| bad(if e.position.is_some() { format!("{name}:{e}") } else { format!("{name}: {e}") }))?;
-                    if format == ReportFormat::Md { md + "\n" } else { report::markdown_page(&m.name, &md) }
+                    Some(if format == ReportFormat::Md { md + "\n" } else { report::markdown_page(&m.name, &md) })
                 }
             };
-            emit(&mut out, output.as_deref(), text.as_bytes())?;
+            if let Some(text) = text {
+                emit(&mut out, output.as_deref(), text.as_bytes())?;
+            }
         }
         Command::Sqldump { model, output, rules, exclude } => {
             let (m, base) = load_model(&model)?;
@@ -837,10 +841,7 @@ fn run(command: Command) -> Result<ExitCode> {
             // The findings formats are written as they go: memory does not grow with the
             // number of findings.
             let mut streamed = |write: &dyn Fn(&mut dyn Write) -> std::io::Result<()>| -> Result<Option<String>> {
-                match output.as_deref() {
-                    Some(p) if p != Path::new("-") => write_file(p, |w| write(w))?,
-                    _ => write(&mut out)?,
-                }
+                emit_with(&mut out, output.as_deref(), write)?;
                 Ok(None)
             };
             let text = match format {
@@ -955,9 +956,15 @@ fn png(svg_text: &str, image: &ImageArgs) -> Result<Vec<u8>> {
 
 /// Writes an output to its file (atomically) or to standard output.
 fn emit(out: &mut dyn Write, path: Option<&Path>, bytes: &[u8]) -> Result<()> {
+    emit_with(out, path, |w| w.write_all(bytes))
+}
+
+/// Writes with `write` to the file at `path` (atomically), or to `out` when there is none or it
+/// is `-`.
+fn emit_with(out: &mut dyn Write, path: Option<&Path>, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
     match path {
-        Some(p) if p != Path::new("-") => write_file(p, |w| w.write_all(bytes)),
-        _ => Ok(out.write_all(bytes)?),
+        Some(p) if p != Path::new("-") => write_file(p, write),
+        _ => Ok(write(out)?),
     }
 }
 

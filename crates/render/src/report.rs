@@ -129,9 +129,55 @@ pub struct Attached<'a> {
 /// The report with the model's attachments: images embedded (SVG as an image only, so nothing
 /// in it runs), other files listed and linked.
 pub fn html_with(a: &Analysis<'_>, attachments: &[Attached<'_>]) -> String {
+    let mut out = Vec::with_capacity(256 * 1024);
+    // Writing to memory cannot fail.
+    let _ = write_html_with(a, attachments, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Where the report is written as it is made: text goes to the writer in buffered pieces, so
+/// memory holds one finding's section at a time, not the report. The first write error is kept
+/// (and everything after it dropped) for [`Out::finish`].
+struct Out<'w> {
+    w: std::io::BufWriter<&'w mut dyn std::io::Write>,
+    error: Option<std::io::Error>,
+}
+
+impl<'w> Out<'w> {
+    fn new(w: &'w mut dyn std::io::Write) -> Out<'w> {
+        Out { w: std::io::BufWriter::with_capacity(64 * 1024, w), error: None }
+    }
+
+    fn push_str(&mut self, s: &str) {
+        use std::io::Write as _;
+        if self.error.is_none()
+            && let Err(e) = self.w.write_all(s.as_bytes())
+        {
+            self.error = Some(e);
+        }
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        use std::io::Write as _;
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => self.w.flush(),
+        }
+    }
+}
+
+impl std::fmt::Write for Out<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.push_str(s);
+        Ok(())
+    }
+}
+
+/// [`html_with`] written as it goes (the same bytes).
+pub fn write_html_with(a: &Analysis<'_>, attachments: &[Attached<'_>], w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let p = &a.prepared;
     let model = p.model();
-    let mut h = String::with_capacity(256 * 1024);
+    let mut h = Out::new(w);
     let title = if model.name.is_empty() { "Threat model" } else { model.name.as_str() };
     let _ = write!(
         h,
@@ -334,11 +380,11 @@ pub fn html_with(a: &Analysis<'_>, attachments: &[Attached<'_>]) -> String {
         env!("CARGO_PKG_VERSION"),
         esc(title)
     );
-    h
+    h.finish()
 }
 
 /// The Attachments section.
-fn attachments_html(h: &mut String, attachments: &[Attached<'_>]) {
+fn attachments_html(h: &mut Out<'_>, attachments: &[Attached<'_>]) {
     use base64::Engine as _;
     h.push_str("<section id=\"attachments\"><h2>Attachments</h2>");
     let mut files = Vec::new();
@@ -383,7 +429,7 @@ fn strip_xml_decl(svg: &str) -> &str {
     svg.trim_start_matches(|c: char| c != '<')
 }
 
-fn finding_html(h: &mut String, a: &Analysis<'_>, f: &Finding) {
+fn finding_html(h: &mut Out<'_>, a: &Analysis<'_>, f: &Finding) {
     let v = a.view(f);
     let (fill, _, _) = severity_style(v.severity);
     let (status, why) = status(a, f);
