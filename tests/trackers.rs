@@ -583,12 +583,17 @@ fn the_app_creates_and_syncs_tickets_from_the_findings_table() {
     // Choose three findings and create their tickets.
     let rows: Vec<String> = {
         use egui_kittest::kittest::NodeT;
-        h.query_all_by_label_contains(" on ").filter_map(|n| n.accesskit_node().label()).filter(|l| l.starts_with("Very High ")).collect()
+        // A row's label ends with its status, which the run changes: rows are found by the rest.
+        h.query_all_by_label_contains(" on ")
+            .filter_map(|n| n.accesskit_node().label())
+            .filter(|l| l.starts_with("Very High "))
+            .map(|l| l.rsplit_once(", ").map_or(l.clone(), |(row, _)| row.to_owned()))
+            .collect()
     };
     assert!(rows.len() >= 3, "{rows:?}");
-    h.get_by_label(&rows[0]).click();
+    h.get_by_label_contains(&rows[0]).click();
     h.run_steps(2);
-    h.get_by_label(&rows[2]).click_modifiers(egui::Modifiers::SHIFT);
+    h.get_by_label_contains(&rows[2]).click_modifiers(egui::Modifiers::SHIFT);
     h.run_steps(2);
     let chosen = h.state().table_selection.clone();
     assert_eq!(chosen.len(), 3);
@@ -631,7 +636,7 @@ fn the_app_creates_and_syncs_tickets_from_the_findings_table() {
     assert_eq!(moved.len(), 1, "{}", h.state().status);
     assert!(h.state().status.contains("1 decision(s) moved, 0 missing, 1 remediation failure(s)"), "{}", h.state().status);
     // The inspector shows the ticket and what its state means.
-    h.get_by_label(&rows[0]).click();
+    h.get_by_label_contains(&rows[0]).click();
     h.run_steps(3);
     assert!(h.query_by_label_contains("Remediation failure?").is_some());
     assert!(h.query_by_label_contains("#1 closed · still fires").is_some(), "the table marks the remediation failure");
@@ -662,7 +667,7 @@ fn the_app_creates_and_syncs_tickets_from_the_findings_table() {
     );
     h.key_press(egui::Key::Tab);
     h.run_steps(2);
-    h.get_by_label(&rows[0]).click();
+    h.get_by_label_contains(&rows[0]).click();
     h.run_steps(2);
     h.get_by_label("Create ticket").click();
     wait(&mut h);
