@@ -1780,3 +1780,42 @@ fn the_untouched_bundled_example_is_no_unsaved_work_and_a_changed_one_is() {
     app.doc.undo();
     assert!(!app.has_unsaved_work(), "undone back to the example");
 }
+
+#[test]
+fn save_in_the_unsaved_changes_prompt_saves_then_does_what_was_asked() {
+    use threatmap_app::files::Purpose;
+    use threatmap_app::gui::Pending;
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(example());
+    assert!(h.state().has_unsaved_work(), "an untitled model with elements");
+    h.state_mut().request(Pending::New);
+    h.run_steps(2);
+    h.get_by_label("Save").click();
+    h.run_steps(2);
+    assert_eq!(h.state().files.asking(), Some(&Purpose::SaveAs), "an untitled model asks where to go");
+    let path = dir.path().join("kept.threatmap.json");
+    h.state_mut().answered(Purpose::SaveAs, path.clone());
+    h.run_steps(2);
+    assert!(path.is_file(), "saved");
+    assert_eq!(h.state().doc.model.name, "Untitled threat model", "then New, as asked: {}", h.state().status);
+    assert!(h.state().doc.model.elements.is_empty());
+}
+
+#[test]
+fn a_second_click_on_the_sorting_column_turns_the_order_round() {
+    let mut h = harness(example());
+    h.state_mut().show_table = true;
+    h.run_steps(3);
+    let first = |h: &Harness<'_, ThreatmapApp>| table_rows(h).first().cloned().unwrap_or_default();
+    h.get_by_label("Sort by ID").click();
+    h.run_steps(3);
+    let ascending = first(&h);
+    h.get_by_label("Sort by ID").click();
+    h.run_steps(3);
+    let descending = first(&h);
+    let id = |row: &str| row.split(' ').find(|w| w.contains('-')).unwrap_or_default().to_owned();
+    assert!(id(&ascending) < id(&descending), "{ascending} then {descending}");
+    h.get_by_label("Sort by ID").click();
+    h.run_steps(3);
+    assert_eq!(first(&h), ascending, "a third click sorts up again");
+}

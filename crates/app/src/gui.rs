@@ -115,6 +115,9 @@ pub struct ThreatmapApp {
     pub dark: bool,
     /// A pending action waiting on the unsaved-changes prompt.
     pub prompt: Option<Pending>,
+    /// The action the prompt's Save was answered for, done once the Save As dialog it opened
+    /// has saved the model (dropped if that dialog is cancelled).
+    after_save: Option<Pending>,
     /// Offer to restore this recovered model.
     pub recovery_offer: Option<(Model, Option<PathBuf>)>,
     /// A message for the status bar.
@@ -240,6 +243,7 @@ impl ThreatmapApp {
             show_table: true,
             dark: false,
             prompt: None,
+            after_save: None,
             recovery_offer,
             status: String::new(),
             recent: Vec::new(),
@@ -401,6 +405,9 @@ impl ThreatmapApp {
         if let Some((purpose, path)) = update.picked {
             self.answered(purpose, path);
             ctx.request_repaint();
+        }
+        if self.after_save.is_some() && self.files.asking() != Some(&Purpose::SaveAs) {
+            self.after_save = None;
         }
         self.autosave(&ctx);
         self.keyboard_was_taken = ctx.memory(|m| m.focused().is_some());
@@ -571,6 +578,10 @@ impl ThreatmapApp {
         self.opened_with = relaid.iter().map(|r| format!("layout: {r}")).collect();
         self.canvas.diagram = 0;
         self.selection.clear();
+        // Another model's findings are shown whole: a filter typed for the last one would hide
+        // most of them.
+        self.filter.clear();
+        self.table_selection.clear();
         self.canvas.fit_requested = true;
         self.canvas.fit_for_opening = true;
         self.cache.revision = None;
@@ -723,7 +734,10 @@ impl ThreatmapApp {
             }
             Purpose::ImportTarget(_, src) => {
                 let stem = src.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "imported".to_owned());
-                ("Save the imported model as".to_owned(), true, MODEL, Some(format!("{stem}.threatmap.json")), folder_of(Some(src)))
+                // Beside the file it came from, unless that folder cannot be written to (a
+                // read-only share, a downloads folder of another user): then where models go.
+                let beside = folder_of(Some(src)).filter(|d| writable(d));
+                ("Save the imported model as".to_owned(), true, MODEL, Some(format!("{stem}.threatmap.json")), beside.or(here))
             }
             Purpose::SaveAs => {
                 // Save As of a saved model proposes its own file name, to change from there.
@@ -776,7 +790,7 @@ impl ThreatmapApp {
     }
 
     /// Acts on the answer of a file dialog.
-    fn answered(&mut self, purpose: Purpose, p: PathBuf) {
+    pub fn answered(&mut self, purpose: Purpose, p: PathBuf) {
         match purpose {
             Purpose::Open => self.open(&p),
             Purpose::Import(format) => self.ask_file(Purpose::ImportTarget(format, p)),
@@ -787,6 +801,9 @@ impl ThreatmapApp {
                     self.fail(format!("Cannot save {}", p.display()), e.to_string());
                 } else {
                     self.saved(&p);
+                    if let Some(action) = self.after_save.take() {
+                        self.perform(action);
+                    }
                 }
             }
             Purpose::Export(kind) => match self.write_export(kind, &p) {
@@ -862,6 +879,8 @@ impl ThreatmapApp {
                     self.save();
                     if !self.doc.is_dirty() {
                         self.perform(action);
+                    } else if self.files.asking() == Some(&Purpose::SaveAs) {
+                        self.after_save = Some(action);
                     }
                 }
                 Some(1) => {
@@ -1277,4 +1296,10 @@ pub fn run(file: Option<PathBuf>) -> anyhow::Result<()> {
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+/// True if files can be made in `dir` (its permission bits allow it; so does a root user's
+/// access, which is not asked: a folder marked read-only is taken as the owner meant it).
+fn writable(dir: &Path) -> bool {
+    std::fs::metadata(dir).is_ok_and(|m| m.is_dir() && !m.permissions().readonly())
 }

@@ -1063,8 +1063,14 @@ enum SortBy {
 pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     app.refresh();
     let id = ui.id().with("table-state");
-    let (mut sort, mut min_sev, mut tab, mut status, mut only_new, mut only_here): (SortBy, usize, usize, usize, bool, bool) =
-        ui.data(|d| d.get_temp(id)).unwrap_or_default();
+    let ((mut sort, mut reversed), mut min_sev, mut tab, mut status, mut only_new, mut only_here): (
+        (SortBy, bool),
+        usize,
+        usize,
+        usize,
+        bool,
+        bool,
+    ) = ui.data(|d| d.get_temp(id)).unwrap_or_default();
     let several = app.doc.model.diagram_count() > 1;
     only_here &= several;
     let baseline = app.baseline.clone();
@@ -1183,7 +1189,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     let view_id = ui.id().with("view");
     let baseline_len = baseline.as_ref().map(|b| (b.path.clone(), b.keys.len()));
     let here = only_here.then_some(app.canvas.diagram);
-    let key = (app.doc.revision(), app.filter.clone(), min_sev, sort, status, only_new, baseline_len, here);
+    let key = (app.doc.revision(), app.filter.clone(), min_sev, (sort, reversed), status, only_new, baseline_len, here);
     let cached: Option<(ViewKey, std::sync::Arc<Vec<usize>>)> = ui.data(|d| d.get_temp(view_id));
     let order = match cached.filter(|(k, _)| *k == key) {
         Some((_, order)) => order,
@@ -1228,6 +1234,9 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                         .then(rows[b].severity.cmp(&rows[a].severity))
                 }),
             }
+            if reversed {
+                order.reverse();
+            }
             let order = std::sync::Arc::new(order);
             ui.data_mut(|d| d.insert_temp(view_id, (key, order.clone())));
             order
@@ -1256,7 +1265,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                 ui.label(m);
             }
         });
-        ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab, status, only_new, only_here)));
+        ui.data_mut(|d| d.insert_temp(id, ((sort, reversed), min_sev, tab, status, only_new, only_here)));
         return;
     }
     // Columns share the width: severity and id keep a readable minimum, the title takes the rest;
@@ -1270,8 +1279,8 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     let longest = shown.iter().map(|r| r.id.as_str()).max_by_key(|id| id.chars().count()).unwrap_or("ID");
     let id_text =
         ui.fonts_mut(|f| f.layout_no_wrap(longest.to_owned(), egui::TextStyle::Body.resolve(ui.style()), Color32::WHITE).size().x);
-    let id_w = (id_text + 12.0).clamp(64.0, (avail * 0.2).max(64.0));
-    let elem_w = (avail * 0.24).clamp(100.0, 300.0);
+    let id_w = (id_text + 12.0).clamp(64.0, (avail * 0.18).max(104.0));
+    let elem_w = (avail * 0.22).clamp(100.0, 280.0);
     // The status column fits the longest status shown, up to a sixth of the table.
     let longest = shown.iter().map(|r| r.status).max_by_key(|s| s.chars().count()).unwrap_or("Status");
     let status_text =
@@ -1309,11 +1318,17 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             }
             let name = label;
             let label = if narrow && by == SortBy::Severity { "Sev." } else { label };
-            let text = if sort == by { format!("{label} ⬇") } else { label.to_owned() };
+            let text = match (sort == by, reversed) {
+                (true, false) => format!("{label} ⬇"),
+                (true, true) => format!("{label} ⬆"),
+                _ => label.to_owned(),
+            };
             let header = cell(ui, widths[k], 18.0, |ui| ui.add(egui::Button::new(RichText::new(text).strong()).frame(false)));
             // Screen readers hear what the header does ("Status" alone is the inspector's field).
             header.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Button, true, format!("Sort by {name}")));
+            // A click on the sorting column turns its order round.
             if header.clicked() {
+                reversed = sort == by && !reversed;
                 sort = by;
             }
         }
@@ -1324,7 +1339,6 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     let selected: BTreeSet<String> = app.selection.clone();
     let row_h = 20.0;
     let dark = ui.visuals().dark_mode;
-    let focused = app.focus_finding.clone();
     // The bulk bar goes under the rows, so choosing a second row moves none of them.
     let bulk = app.table_selection.len() > 1;
     let bar_h = if bulk { 60.0 } else { 0.0 };
@@ -1367,16 +1381,21 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                 });
                 let rect = row.response.rect.expand2(egui::vec2(2.0, 1.0));
                 let resp = ui.interact(rect, ui.id().with(("row", &r.key)), egui::Sense::click());
+                // Chosen rows (for bulk triage, or the finding open in the inspector) are marked
+                // strongly; the other rows of the selected element only tinted.
                 let is_sel = if app.table_selection.len() > 1 {
                     app.table_selection.contains(&r.key)
                 } else {
-                    selected.contains(&r.element_id) && focused.as_deref().is_none_or(|k| k == r.key)
+                    selected.contains(&r.element_id) && app.table_selection.contains(&r.key)
                 };
                 let visuals = ui.style().interact_selectable(&resp, is_sel);
                 if is_sel || resp.hovered() || resp.has_focus() {
-                    let stroke = if resp.has_focus() { ui.visuals().selection.stroke } else { visuals.bg_stroke };
+                    let stroke = if resp.has_focus() || is_sel { ui.visuals().selection.stroke } else { visuals.bg_stroke };
                     ui.painter()
                         .set(background, egui::epaint::RectShape::new(rect, 2.0, visuals.weak_bg_fill, stroke, egui::StrokeKind::Inside));
+                } else if selected.contains(&r.element_id) {
+                    let tint = ui.visuals().selection.bg_fill.gamma_multiply(0.3);
+                    ui.painter().set(background, egui::epaint::RectShape::filled(rect, 2.0, tint));
                 }
                 let resp = resp.on_hover_text(format!("{}: {}", r.id, r.title));
                 resp.widget_info(|| {
@@ -1418,7 +1437,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             bulk_triage_ui(ui, app);
         });
     }
-    ui.data_mut(|d| d.insert_temp(id, (sort, min_sev, tab, status, only_new, only_here)));
+    ui.data_mut(|d| d.insert_temp(id, ((sort, reversed), min_sev, tab, status, only_new, only_here)));
     if create_tickets {
         app.run(crate::commands::UiCommand::CreateTickets, ui.ctx());
     }
@@ -1531,7 +1550,7 @@ fn bulk_triage_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
 
 /// What a findings table order depends on: model revision, filter text, minimum severity,
 /// sort column, status filter, "new since baseline" and the baseline.
-type ViewKey = (u64, String, usize, SortBy, usize, bool, Option<(std::path::PathBuf, usize)>, Option<usize>);
+type ViewKey = (u64, String, usize, (SortBy, bool), usize, bool, Option<(std::path::PathBuf, usize)>, Option<usize>);
 
 /// Status filter choices of the findings table.
 const STATUS_FILTERS: [&str; 3] = ["Needs work", "Decided", "All statuses"];

@@ -317,6 +317,7 @@ pub fn import(text: &str, file: &str) -> Result<Converted, ModelError> {
         }
     }
     // A loose end belongs to the node it was dropped on (or next to: within LOOSE_END_REACH).
+    let names: BTreeMap<String, String> = model.elements.iter().map(|e| (e.id.clone(), crate::model::one_line(&e.name))).collect();
     for (flow, di, src_at, dst_at) in loose {
         let near = |p: (f64, f64)| {
             node_rects
@@ -336,7 +337,8 @@ pub fn import(text: &str, file: &str) -> Result<Converted, ModelError> {
             if let (Some(p), true) = (at, end.as_deref().is_none_or(str::is_empty))
                 && let Some(n) = near(p)
             {
-                warnings.push(format!("flow {flow} ({}) has a loose end; attached to {n}, the element it points at", e.name));
+                let to = names.get(n.as_str()).map_or_else(|| n.clone(), |name| format!("{name} ({n})"));
+                warnings.push(format!("flow {flow} ({}) has a loose end; attached to {to}, the element it points at", e.name));
                 *end = Some(n);
             }
         }
