@@ -386,17 +386,26 @@ impl<'d> App<'d> {
         let (w, h) = self.size();
         Area { x: 0, y: h - 26, w, h: 26 }
     }
+    /// The inspector: its width is the app's (27 % of the window, 240 to 400 px), so the
+    /// findings table's last columns stay out of what is read as the inspector.
     fn inspector(&self) -> Area {
         let (w, h) = self.size();
-        Area { x: w - 430, y: 24, w: 430, h: h - 52 }
+        let iw = (w as f32 * 0.27).clamp(240.0, 400.0) as i32 + 4;
+        Area { x: w - iw, y: 24, w: iw, h: h - 52 }
+    }
+    /// The findings table's height: a third of the window, as the app sizes it.
+    fn table_height(&self) -> i32 {
+        let (_, h) = self.size();
+        ((h as f32 * 0.34).clamp(220.0, 420.0)) as i32
     }
     fn table(&self) -> Area {
         let (w, h) = self.size();
-        Area { x: 150, y: h - 250, w: w - 150 - 430, h: 224 }
+        let t = self.table_height();
+        Area { x: 150, y: h - 26 - t, w: w - 150 - 430, h: t }
     }
     fn canvas(&self) -> Area {
         let (w, h) = self.size();
-        Area { x: 150, y: 24, w: w - 150 - 430, h: h - 24 - 250 }
+        Area { x: 150, y: 24, w: w - 150 - 430, h: h - 24 - 26 - self.table_height() }
     }
 
     fn status(&self) -> String {
@@ -699,7 +708,8 @@ fn palette_threats_bulk_triage_templates_and_keyboard_in_a_real_window() {
     let (w, h) = app.size();
     let whole = Area { x: 0, y: 0, w, h };
     // The table and its toolbar, up to the inspector (narrower than `table()` allows for).
-    let table = Area { x: 150, y: h - 260, w: w - 150 - (w as f32 * 0.27) as i32, h: 234 };
+    let t = app.table_height();
+    let table = Area { x: 150, y: h - 36 - t, w: w - 150 - (w as f32 * 0.27) as i32, h: t + 10 };
     let prompt = Area { x: w / 2 - 220, y: h / 2 - 100, w: 440, h: 200 };
     let palette = Area { x: w / 4 - 10, y: 50, w: w / 2 + 20, h: 330 };
     let command = |text: &str| {
