@@ -393,10 +393,9 @@ impl<'d> App<'d> {
         let iw = (w as f32 * 0.27).clamp(240.0, 400.0) as i32 + 4;
         Area { x: w - iw, y: 24, w: iw, h: h - 52 }
     }
-    /// The findings table's height: a third of the window, as the app sizes it.
+    /// The findings table's height, as the app opens it.
     fn table_height(&self) -> i32 {
-        let (_, h) = self.size();
-        ((h as f32 * 0.34).clamp(220.0, 420.0)) as i32
+        224
     }
     fn table(&self) -> Area {
         let (w, h) = self.size();
@@ -594,7 +593,10 @@ fn a_first_hour_in_the_app() {
     app.click((row.0 + 250, row.1));
     let status_combo = app.wait_for_text(app.inspector(), "Status Open", "the finding's status");
     app.click(status_combo);
-    let mitigated = app.wait_for_text(app.inspector(), "Mitigated", "the status list");
+    // The list opens under the combo box: read there only (the labels beside it run into it).
+    let (w, _) = app.size();
+    let list = Area { x: status_combo.0 - 30, y: status_combo.1, w: w - (status_combo.0 - 30), h: 240 };
+    let mitigated = app.wait_for_text(list, "Mitigated", "the status list");
     app.click(mitigated);
     let (_, open_after, decided_after) = app.counts();
     assert_eq!((open_after, decided_after), (open_before - 1, decided_before + 1), "one finding triaged as mitigated");
@@ -751,8 +753,9 @@ fn palette_threats_bulk_triage_templates_and_keyboard_in_a_real_window() {
     let filter = app.wait_for_text(app.table(), "Filter", "the table's filter");
     app.click(filter);
     app.type_text("Backups");
-    // One row matches (the row itself is highlighted, as its element is selected).
-    app.wait_for_text(app.table(), "(1 of", "the threat in the findings table");
+    // The threat is a row of the table (read under the toolbar, whose filter holds the word).
+    let rows = Area { y: app.table().y + 36, h: app.table().h - 36, ..app.table() };
+    app.wait_for_text(rows, "Backups copied", "the threat in the findings table");
     app.key("ctrl+a");
     app.key("BackSpace");
     app.key("ctrl+s");

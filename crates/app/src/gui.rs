@@ -383,12 +383,7 @@ impl ThreatmapApp {
             .exact_size((width * 0.27).clamp(240.0, 400.0))
             .show(ui, |ui| crate::panels::inspector_ui(ui, self));
         if self.show_table {
-            // A third of the window: about ten rows at 800 px, room for the bulk bar too.
-            let height = (ctx.content_rect().height() * 0.34).clamp(220.0, 420.0);
-            egui::Panel::bottom("findings")
-                .resizable(true)
-                .default_size(height)
-                .show(ui, |ui| crate::panels::findings_table_ui(ui, self));
+            egui::Panel::bottom("findings").resizable(true).default_size(220.0).show(ui, |ui| crate::panels::findings_table_ui(ui, self));
         }
         // An undo can take away the diagram shown.
         self.canvas.diagram = self.canvas.diagram.min(self.doc.model.diagram_count() - 1);
