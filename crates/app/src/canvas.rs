@@ -759,10 +759,15 @@ const TEXT_HIDDEN_BELOW: f32 = 0.2;
 /// wider than the room makes the text smaller (to three quarters at most) rather than being
 /// broken in two.
 fn fitted_text(painter: &egui::Painter, text: &str, size: f32, color: Color32, max: Vec2) -> std::sync::Arc<egui::Galley> {
-    let widest = text
-        .split_whitespace()
-        .map(|w| painter.layout_no_wrap(w.to_owned(), FontId::proportional(size), color).size().x)
-        .fold(0.0_f32, f32::max);
+    // A name that fits on one line has no word too wide: one (cached) layout, not one per word.
+    let whole = painter.layout_no_wrap(text.to_owned(), FontId::proportional(size), color).size().x;
+    let widest = if whole <= max.x {
+        whole
+    } else {
+        text.split_whitespace()
+            .map(|w| painter.layout_no_wrap(w.to_owned(), FontId::proportional(size), color).size().x)
+            .fold(0.0_f32, f32::max)
+    };
     let size = if widest > max.x && widest > 0.0 { (size * max.x / widest).max(size * 0.75) } else { size };
     let mut job = egui::text::LayoutJob::simple(text.to_owned(), FontId::proportional(size), color, max.x.max(size * 2.0));
     let row = size * 1.25;

@@ -361,10 +361,7 @@ pub(crate) fn defuse_formula(cell: &str) -> std::borrow::Cow<'_, str> {
 /// Every finding (and excluded finding, with status `excluded`) with its text, decision and
 /// the evidence of why it fired, as a JSON array.
 pub fn findings_json<'a>(a: &'a Analysis<'a>, list: &[(&'a Finding, &str)]) -> String {
-    let mut out = Vec::new();
-    // Writing to memory cannot fail.
-    let _ = write_findings_json(a, list, &mut out);
-    String::from_utf8(out).unwrap_or_default()
+    in_memory(|w| write_findings_json(a, list, w))
 }
 
 /// [`findings_json`] written as it goes: one finding at a time is built and written, so memory
@@ -401,7 +398,7 @@ pub fn all_findings<'a>(a: &'a Analysis<'a>) -> Vec<(&'a Finding, &'static str)>
 const STREAMED: &str = "\u{0}threatmap-streamed-list\u{0}";
 
 /// A writer's output as text (writing to memory cannot fail).
-fn in_memory(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> String {
+pub(crate) fn in_memory(write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> String {
     let mut out = Vec::new();
     let _ = write(&mut out);
     String::from_utf8(out).unwrap_or_default()

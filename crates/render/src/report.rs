@@ -129,10 +129,7 @@ pub struct Attached<'a> {
 /// The report with the model's attachments: images embedded (SVG as an image only, so nothing
 /// in it runs), other files listed and linked.
 pub fn html_with(a: &Analysis<'_>, attachments: &[Attached<'_>]) -> String {
-    let mut out = Vec::with_capacity(256 * 1024);
-    // Writing to memory cannot fail.
-    let _ = write_html_with(a, attachments, &mut out);
-    String::from_utf8(out).unwrap_or_default()
+    crate::export::in_memory(|w| write_html_with(a, attachments, w))
 }
 
 /// Where the report is written as it is made: text goes to the writer in buffered pieces, so
