@@ -1768,6 +1768,17 @@ fn the_table_shows_status_and_owner_columns_that_sort() {
     h.state_mut().filter = "bob".to_owned();
     h.run_steps(3);
     assert_eq!(table_rows(&h).len(), 1);
+    // Sorted by owner, a model whose decisions name none is sorted by severity again (the
+    // Owner column, and its arrow, are gone).
+    h.state_mut().filter.clear();
+    for _ in 0..2 {
+        h.get_by_label("Sort by Owner").click();
+        h.run_steps(3);
+    }
+    h.state_mut().doc.edit(|m| m.decisions.values_mut().for_each(|d| d.owner.clear()));
+    h.run_steps(3);
+    assert!(h.query_by_label("Sort by Owner").is_none());
+    assert!(table_rows(&h)[0].starts_with("Very High"), "worst first again: {:?}", table_rows(&h));
 }
 
 #[test]

@@ -1185,6 +1185,11 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             rows
         }
     };
+    // The Owner column shows only while decisions name owners: without it, sorting by owner
+    // would order the rows with no header saying how.
+    if sort == SortBy::Owner && rows.iter().all(|r| r.owner.is_empty()) {
+        (sort, reversed) = (SortBy::Severity, false);
+    }
     // The filtered, sorted order is computed once per change of model, filter or sort.
     let view_id = ui.id().with("view");
     let baseline_len = baseline.as_ref().map(|b| (b.path.clone(), b.keys.len()));
