@@ -1,7 +1,7 @@
 //! Import benchmarks on real files from `$THREATMAP_SHARED/compat`: Microsoft TMT `.tm7`
 //! (both samples, and a 2 MB file made from the core-KB sample by repeating its diagram with
 //! fresh element GUIDs, as a large real model would be), Threat Dragon's demo, and the native
-//! loader on a 10,000-node synthetic model. Prints a summary of medians at the end.
+//! loader on a 10,000-node synthetic model, and pytm's JSON of a 2,000-node one. Prints a summary of medians at the end.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -9,8 +9,10 @@ use std::collections::BTreeSet;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use threatmap_core::engine::{Options, analyze};
+use threatmap_core::rules::RuleSet;
 use threatmap_core::synth::{median_time, shared_dir};
-use threatmap_core::{file, synth, threat_dragon, tmt};
+use threatmap_core::{file, pytm, synth, threat_dragon, tmt};
 
 /// The GUIDs used as element keys in `surface` (`<a:Key>GUID</a:Key>`) and the surface's own.
 fn element_guids(surface: &str) -> BTreeSet<String> {
@@ -82,6 +84,20 @@ fn bench(c: &mut Criterion) {
         "{:<20} {:>6.2} MB: {:>7.1} ms (parse and check)",
         "native_load/10000",
         native.len() as f64 / 1e6,
+        t.as_secs_f64() * 1e3
+    ));
+    // pytm's JSON as pytm writes it (every node under `elements` and again under `actors`
+    // and `assets`), without findings: a synthetic 2,000-node model through the pytm writer.
+    let model = synth::synthetic(2_000, 42);
+    let mut pytm_json = Vec::new();
+    pytm::write_json(&analyze(&model, &RuleSet::new(), &Options::default()), &mut pytm_json).unwrap();
+    let pytm_json = String::from_utf8(pytm_json).unwrap();
+    group.bench_function("pytm_json/2000", |b| b.iter(|| black_box(pytm::import(&pytm_json, "pytm.json").unwrap())));
+    let t = median_time(|| drop(black_box(pytm::import(&pytm_json, "pytm.json").unwrap())), 5);
+    summary.push(format!(
+        "{:<20} {:>6.2} MB: {:>7.1} ms (parse, build and check)",
+        "pytm_json/2000",
+        pytm_json.len() as f64 / 1e6,
         t.as_secs_f64() * 1e3
     ));
     group.finish();

@@ -674,7 +674,10 @@ macro_rules! attributes {
 
             /// Looks an attribute up by its file name.
             pub fn attribute(name: &str) -> Option<&'static $crate::attr::AttrDef<$K>> {
-                Self::ATTRIBUTES.iter().find(|d| d.name == name)
+                match name {
+                    $( $json => Some(Self::def($K::$f)), )*
+                    _ => None,
+                }
             }
         }
     };

@@ -34,7 +34,7 @@ pub struct Problem {
 }
 
 impl Problem {
-    fn error(element: Option<&Element>, message: String) -> Problem {
+    pub(crate) fn error(element: Option<&Element>, message: String) -> Problem {
         Problem { level: Level::Error, line: None, column: None, element: element.map(describe_element), message }
     }
 
@@ -110,7 +110,7 @@ impl fmt::Display for ModelError {
 }
 
 impl ModelError {
-    fn single(file: &str, problem: Problem) -> ModelError {
+    pub(crate) fn single(file: &str, problem: Problem) -> ModelError {
         ModelError { file: file.to_owned(), problems: vec![problem] }
     }
 
@@ -148,6 +148,19 @@ pub(crate) fn json_type(v: &serde_json::Value) -> &'static str {
         Value::Bool(_) => "a boolean",
         Value::Number(_) => "a number",
         Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// [`json_type`] of a borrowed JSON value.
+pub(crate) fn json_type_borrowed(v: &serde_json_borrow::Value<'_>) -> &'static str {
+    use serde_json_borrow::Value;
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::Str(_) => "a string",
         Value::Array(_) => "a list",
         Value::Object(_) => "an object",
     }
@@ -285,19 +298,35 @@ pub(crate) fn parse_json_with_hints<T: serde::de::DeserializeOwned>(text: &str, 
         },
         Err(e) => (e.path().to_string(), e.into_inner()),
     };
+    Err(json_error(text, file, &path, &inner))
+}
+
+/// Parses JSON into a tree that borrows its strings from `text` (objects kept as lists of
+/// pairs, in file order): for importers that walk a large file once. Only syntax can fail.
+pub(crate) fn parse_json_borrowed<'a>(text: &'a str, file: &str) -> Result<serde_json_borrow::Value<'a>, ModelError> {
+    parse_json_borrowing(text, file)
+}
+
+/// Deserializes JSON into a type that may borrow from `text`, errors with line and column.
+pub(crate) fn parse_json_borrowing<'a, T: serde::Deserialize<'a>>(text: &'a str, file: &str) -> Result<T, ModelError> {
+    serde_json::from_str(text).map_err(|e| json_error(text, file, "", &e))
+}
+
+/// A JSON syntax or shape error as a [`ModelError`], at `path` (serde's path of the value).
+fn json_error(text: &str, file: &str, path: &str, inner: &serde_json::Error) -> ModelError {
     let (line, column) = (inner.line(), inner.column());
     let raw = inner.to_string();
     let msg = raw.strip_suffix(&format!(" at line {line} column {column}")).unwrap_or(&raw).to_owned();
-    let element = element_context(text, &path);
+    let element = element_context(text, path);
     let path = path.trim_end_matches(".?").trim_end_matches('?');
     let message = match inner.classify() {
         serde_json::error::Category::Syntax | serde_json::error::Category::Eof => msg,
         _ => explain_serde_message(&msg, path),
     };
-    Err(ModelError::single(
+    ModelError::single(
         file,
         Problem { level: Level::Error, line: (line > 0).then_some(line), column: (line > 0).then_some(column), element, message },
-    ))
+    )
 }
 
 /// For a path like `elements[3].controls.x`, names elements[3] by kind, name and id.
@@ -709,12 +738,39 @@ pub fn duplicate_flows(model: &Model) -> Vec<(usize, usize)> {
 /// sorted and de-duplicated sets, and a final newline. The same model always gives the same
 /// bytes.
 pub fn to_canonical_json(model: &Model) -> String {
-    let mut m = model.clone();
-    canonicalize(&mut m);
-    // Serializing plain structs, strings, numbers and maps cannot fail.
-    let mut text = serde_json::to_string_pretty(&m).unwrap_or_default();
-    text.push('\n');
-    text
+    let mut bytes = Vec::new();
+    // Serializing plain structs, strings, numbers and maps into memory cannot fail, and
+    // serde_json writes UTF-8.
+    let _ = write_canonical_json(model, &mut bytes);
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// Writes [`to_canonical_json`]'s text to `out` as it goes. A model that is canonical already
+/// (as every loaded or imported one is) is written without a copy.
+pub fn write_canonical_json(model: &Model, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let copy;
+    let model = if is_canonical(model) {
+        model
+    } else {
+        let mut m = model.clone();
+        canonicalize(&mut m);
+        copy = m;
+        &copy
+    };
+    serde_json::to_writer_pretty(&mut *out, model)?;
+    out.write_all(b"\n")
+}
+
+/// True if [`canonicalize`] would change nothing.
+fn is_canonical(m: &Model) -> bool {
+    let is_set = |v: &[String]| v.windows(2).all(|w| w[0] < w[1]);
+    let unique = |v: &[String]| v.len() < 2 || v.iter().collect::<HashSet<_>>().len() == v.len();
+    m.assumptions.iter().all(|a| is_set(&a.exclude))
+        && m.elements.iter().all(|e| {
+            e.levels.as_ref().is_none_or(|l| l.windows(2).all(|w| w[0] < w[1]))
+                && e.assumptions.iter().all(|a| is_set(&a.exclude))
+                && unique(&e.data)
+        })
 }
 
 fn canonicalize(m: &mut Model) {
@@ -742,7 +798,7 @@ fn canonicalize(m: &mut Model) {
 /// flushed to disk, then renamed over `path`. Until the rename the previous file is intact; a
 /// crash at any point leaves either the old or the new model, never a mix.
 pub fn save(model: &Model, path: &Path) -> std::io::Result<()> {
-    write_atomic(path, to_canonical_json(model).as_bytes())
+    write_atomic_with(path, |out| write_canonical_json(model, out))
 }
 
 /// Writes bytes to `path` atomically (temporary file, fsync, rename, fsync of the directory).
@@ -779,4 +835,40 @@ pub fn write_atomic_with(path: &Path, write: impl FnOnce(&mut dyn std::io::Write
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::attr::Kind;
+    use crate::model::{Assumption, Element};
+
+    /// Every way [`canonicalize`] changes a model is caught by [`is_canonical`], so a model
+    /// written without a copy is one that needed none.
+    #[test]
+    fn a_model_is_written_canonically_with_or_without_a_copy() {
+        let mut m = Model::new("m");
+        let mut e = Element::new("web".to_owned(), Kind::Process, "Web".to_owned());
+        e.levels = Some(vec![0, 1]);
+        e.data = vec!["a".to_owned(), "b".to_owned()];
+        e.assumptions = vec![Assumption { name: "x".to_owned(), exclude: vec!["T1".to_owned(), "T2".to_owned()], ..Assumption::default() }];
+        m.elements.push(e);
+        m.assumptions = vec![Assumption { name: "g".to_owned(), exclude: vec!["T1".to_owned()], ..Assumption::default() }];
+        assert!(is_canonical(&m));
+        let canonical = to_canonical_json(&m);
+        let spoilt: [fn(&mut Model); 5] = [
+            |m| m.elements[0].levels = Some(vec![1, 0, 1]),
+            |m| m.elements[0].data = vec!["a".to_owned(), "b".to_owned(), "a".to_owned()],
+            |m| m.elements[0].assumptions[0].exclude = vec!["T2".to_owned(), "T1".to_owned()],
+            |m| m.elements[0].assumptions[0].exclude = vec!["T1".to_owned(), "T1".to_owned(), "T2".to_owned()],
+            |m| m.assumptions[0].exclude = vec!["T1".to_owned(), "T1".to_owned()],
+        ];
+        for (n, spoil) in spoilt.iter().enumerate() {
+            let mut other = m.clone();
+            spoil(&mut other);
+            assert!(!is_canonical(&other), "change {n} not seen");
+            assert_eq!(to_canonical_json(&other), canonical, "change {n}");
+        }
+    }
 }

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::{self, Write};
 
-use serde_json::{Map, Value as Json};
+use serde_json_borrow::{Map, Value as Json};
 
 use crate::attr::{Kind, Value};
 use crate::engine::{Analysis, Finding};
@@ -59,16 +59,21 @@ fn err(file: &str, message: String) -> ModelError {
     }
 }
 
+/// An attribute's value as serde_json's own (whose deserializer reads enums), normalized.
+fn owned(v: &Json<'_>) -> serde_json::Value {
+    serde_json::Value::from(normalize(v))
+}
+
 /// Strips pytm's `Type.` prefix from enum strings (`"Classification.SECRET"` → `"SECRET"`).
-fn normalize(v: &Json) -> Json {
+fn normalize<'a>(v: &'a Json<'_>) -> Json<'a> {
     match v {
-        Json::String(s) => {
+        Json::Str(s) => {
             for t in ["Classification.", "TLSVersion.", "Lifetime.", "DatastoreType.", "Action."] {
                 if let Some(m) = s.strip_prefix(t) {
-                    return Json::String(m.to_owned());
+                    return Json::Str(Cow::Borrowed(m));
                 }
             }
-            v.clone()
+            Json::Str(Cow::Borrowed(s.as_ref()))
         }
         _ => v.clone(),
     }
@@ -93,15 +98,15 @@ impl Importer {
         id
     }
 
-    fn attrs(&mut self, obj: &Map<String, Json>, el: &mut Element) {
-        for (key, val) in obj {
-            if STRUCTURAL.contains(&key.as_str()) || val.is_null() {
+    fn attrs(&mut self, obj: &Map<'_>, el: &mut Element) {
+        for (key, val) in obj.iter() {
+            if STRUCTURAL.contains(&key) || val.is_null() {
                 continue;
             }
-            let key = if key == "lifetime" { "credentialsLife" } else { key.as_str() };
+            let key = if key == "lifetime" { "credentialsLife" } else { key };
             match Element::attribute(key) {
                 Some(def) if def.kinds.contains(el.kind) => {
-                    if let Err(e) = el.set_json(def.key, &normalize(val)) {
+                    if let Err(e) = el.set_json(def.key, &owned(val)) {
                         self.warnings.push(format!("{} {:?}: attribute `{key}` ignored: {e}", el.kind, el.name));
                         el.clear(def.key);
                     } else if el.get(def.key, el.kind) == (def.default)(el.kind) {
@@ -131,10 +136,10 @@ impl Importer {
             }
         }
         if let Some(Json::Object(c)) = obj.get("controls") {
-            for (key, val) in c {
+            for (key, val) in c.iter() {
                 match Controls::attribute(key) {
                     Some(def) => {
-                        if el.controls.set_json(def.key, val).is_err() {
+                        if el.controls.set_json(def.key, &serde_json::Value::from(val)).is_err() {
                             self.warnings
                                 .push(format!("{} {:?}: control `{key}` has a value of the wrong type; ignored", el.kind, el.name));
                             el.controls.clear(def.key);
@@ -167,7 +172,7 @@ impl Importer {
         if let Some(Json::Array(list)) = obj.get("overrides") {
             for o in list {
                 if let Json::Object(o) = o
-                    && let Some(Json::String(tid)) = o.get("threat_id")
+                    && let Some(Json::Str(tid)) = o.get("threat_id")
                 {
                     let get = |k: &str| o.get(k).and_then(Json::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
                     let ov = Override {
@@ -181,7 +186,7 @@ impl Importer {
                         example: get("example"),
                         references: get("references"),
                     };
-                    el.overrides.insert(tid.clone(), ov);
+                    el.overrides.insert(tid.to_string(), ov);
                 }
             }
         }
@@ -191,15 +196,15 @@ impl Importer {
 impl Importer {
     /// A custom attribute or control's value, typed: a boolean, an integer or text. Other
     /// numbers are kept as their text, lists and objects as their JSON (with a warning).
-    fn custom(&mut self, el: &Element, key: &str, val: &Json, what: &str) -> Option<PropValue> {
+    fn custom(&mut self, el: &Element, key: &str, val: &Json<'_>, what: &str) -> Option<PropValue> {
         Some(match val {
             Json::Null => return None,
             Json::Bool(b) => PropValue::Bool(*b),
             Json::Number(n) => n.as_i64().map_or_else(|| PropValue::Text(n.to_string()), PropValue::Int),
-            Json::String(t) => PropValue::Text(t.clone()),
+            Json::Str(t) => PropValue::Text(t.to_string()),
             Json::Array(_) | Json::Object(_) => {
                 self.warnings.push(format!("{} {:?}: {what} `{key}` is a list or object; kept as its JSON text", el.kind, el.name));
-                PropValue::Text(val.to_string())
+                PropValue::Text(serde_json::Value::from(val).to_string())
             }
         })
     }
@@ -221,9 +226,9 @@ impl<'a> Ref<'a> {
     }
 }
 
-fn reference(v: Option<&Json>) -> Option<Ref<'_>> {
+fn reference<'a>(v: Option<&'a Json<'_>>) -> Option<Ref<'a>> {
     match v? {
-        Json::String(s) => Some(Ref::Name(s)),
+        Json::Str(s) => Some(Ref::Name(s)),
         Json::Object(o) => Some(Ref::Number(o.get(REF)?.as_u64()?, o.get("name").and_then(Json::as_str).unwrap_or(""))),
         _ => None,
     }
@@ -238,15 +243,15 @@ impl Importer {
     }
 }
 
-fn assumption(v: &Json) -> Option<Assumption> {
+fn assumption(v: &Json<'_>) -> Option<Assumption> {
     match v {
-        Json::String(s) => Some(Assumption { name: s.clone(), ..Assumption::default() }),
+        Json::Str(s) => Some(Assumption { name: s.to_string(), ..Assumption::default() }),
         Json::Object(o) => {
             let name = o.get("name")?.as_str()?.to_owned();
             let description = o.get("description").and_then(Json::as_str).unwrap_or("").to_owned();
             let exclude = match o.get("exclude") {
                 Some(Json::Array(a)) => a.iter().filter_map(Json::as_str).map(str::to_owned).collect(),
-                Some(Json::String(s)) => parse_py_set(s),
+                Some(Json::Str(s)) => parse_py_set(s),
                 _ => Vec::new(),
             };
             Some(Assumption { name, description, exclude })
@@ -287,18 +292,29 @@ fn parse_py_set(s: &str) -> Vec<String> {
 /// JSON, either the `--json` output (its findings are only used to recover overrides and
 /// assumption exclusions) or the `load()` input format.
 pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
-    if crate::shape::sniff(text) == crate::shape::Shape::PytmScript {
+    // JSON starts with `{` (a script never does): no need to read the whole file to tell.
+    let json = text.trim_start_matches('\u{feff}').trim_start().starts_with('{');
+    if !json && crate::shape::sniff(text) == crate::shape::Shape::PytmScript {
         return crate::pytm_script::import(text, file);
     }
-    let root: Json = crate::file::parse_json_with_hints::<Json>(text, file)?;
-    let Json::Object(root) = root else {
+    if !json {
+        crate::file::parse_json_borrowed(text, file)?;
         return Err(err(file, "a pytm model is a JSON object".to_owned()));
-    };
+    }
+    // The top level is read as raw text per key (checked, not built), and each key is built
+    // as a tree only if it is read: pytm's `--json` lists every node twice (under `elements`,
+    // and again under `actors` and `assets`), and the second copy is skipped.
+    let top: BTreeMap<String, &serde_json::value::RawValue> = crate::file::parse_json_borrowing(text, file)?;
+    let skip = |k: &str| matches!(k, "actors" | "assets") && top.contains_key("elements");
+    let mut root = Map::default();
+    for (key, raw) in top.iter().filter(|(k, _)| !skip(k)) {
+        root.insert(key, crate::file::parse_json_borrowed(raw.get(), file)?);
+    }
     import_root(&root, file, Vec::new())
 }
 
 /// Imports pytm JSON already parsed, adding to `warnings`.
-pub(crate) fn import_root(root: &Map<String, Json>, file: &str, warnings: Vec<String>) -> Result<Imported, ModelError> {
+pub(crate) fn import_root(root: &Map<'_>, file: &str, warnings: Vec<String>) -> Result<Imported, ModelError> {
     let mut imp = Importer { warnings, ids: HashMap::new(), taken: HashSet::new(), refs: HashMap::new() };
     let name = root.get("name").and_then(Json::as_str).unwrap_or("Imported pytm model");
     let mut model = Model::new(name);
@@ -308,25 +324,26 @@ pub(crate) fn import_root(root: &Map<String, Json>, file: &str, warnings: Vec<St
     model.merge_responses = bool_of("mergeResponses");
     model.ignore_unused = bool_of("ignoreUnused");
     if let Some(v) = root.get("onDuplicates") {
-        model.on_duplicates = serde_json::from_value(normalize(v)).map_err(|e| err(file, format!("onDuplicates: {e}")))?;
+        model.on_duplicates = serde_json::from_value(owned(v)).map_err(|e| err(file, format!("onDuplicates: {e}")))?;
     }
     if let Some(Json::Array(list)) = root.get("assumptions") {
         model.assumptions = list.iter().filter_map(assumption).collect();
     }
-    let arr = |k: &str| -> Result<Vec<&Map<String, Json>>, ModelError> {
+    let arr = |k: &str| -> Result<Vec<&Map<'_>>, ModelError> {
         match root.get(k) {
             Some(Json::Array(a)) => a
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    v.as_object().ok_or_else(|| err(file, format!("{k}[{i}] must be an object, not {}", crate::file::json_type(v))))
+                    v.as_object()
+                        .ok_or_else(|| err(file, format!("{k}[{i}] must be an object, not {}", crate::file::json_type_borrowed(v))))
                 })
                 .collect(),
             None | Some(Json::Null) => Ok(Vec::new()),
-            Some(v) => Err(err(file, format!("`{k}` must be a list, not {}", crate::file::json_type(v)))),
+            Some(v) => Err(err(file, format!("`{k}` must be a list, not {}", crate::file::json_type_borrowed(v)))),
         }
     };
-    let name_of = |o: &Map<String, Json>, what: &str, i: usize| -> Result<String, ModelError> {
+    let name_of = |o: &Map<'_>, what: &str, i: usize| -> Result<String, ModelError> {
         o.get("name").and_then(Json::as_str).map(str::to_owned).ok_or_else(|| err(file, format!("{what}[{i}] has no name")))
     };
 
@@ -346,14 +363,14 @@ pub(crate) fn import_root(root: &Map<String, Json>, file: &str, warnings: Vec<St
             imp.id_for(&key)
         };
         let mut item = DataItem { id: id.clone(), name: dname.clone(), ..DataItem::default() };
-        for (key, val) in o {
-            if matches!(key.as_str(), "name" | "carriedBy" | "processedBy" | "__class__") || val.is_null() {
+        for (key, val) in o.iter() {
+            if matches!(key, "name" | "carriedBy" | "processedBy" | "__class__") || val.is_null() {
                 continue;
             }
-            let key = if key == "lifetime" { "credentialsLife" } else { key.as_str() };
+            let key = if key == "lifetime" { "credentialsLife" } else { key };
             match DataItem::attribute(key) {
                 Some(def) => {
-                    if item.set_json(def.key, &normalize(val)).is_err() {
+                    if item.set_json(def.key, &owned(val)).is_err() {
                         imp.warnings.push(format!("data {dname:?}: attribute `{key}` has a value of the wrong type; ignored"));
                         item.clear(def.key);
                     } else if item.get(def.key, Kind::Asset) == (def.default)(Kind::Asset) {
@@ -366,12 +383,12 @@ pub(crate) fn import_root(root: &Map<String, Json>, file: &str, warnings: Vec<St
         data_ids.entry(dname).or_insert(id);
         model.data.push(item);
     }
-    let data_ref = |imp: &mut Importer, el: &mut Element, o: &Map<String, Json>| {
+    let data_ref = |imp: &mut Importer, el: &mut Element, o: &Map<'_>| {
         let names: Vec<String> = match o.get("data") {
             Some(Json::Array(a)) => {
-                a.iter().filter_map(|d| d.as_str().map(str::to_owned).or_else(|| d.get("name")?.as_str().map(str::to_owned))).collect()
+                a.iter().filter_map(|d| d.as_str().map(str::to_owned).or_else(|| d.get("name").as_str().map(str::to_owned))).collect()
             }
-            Some(Json::String(s)) if !s.is_empty() => vec![s.clone()],
+            Some(Json::Str(s)) if !s.is_empty() => vec![s.to_string()],
             _ => Vec::new(),
         };
         for n in names {
@@ -419,7 +436,7 @@ pub(crate) fn import_root(root: &Map<String, Json>, file: &str, warnings: Vec<St
     };
     // The script reader numbers the objects whose names repeat, so that references to them
     // keep their identity.
-    let ref_of = |o: &Map<String, Json>| o.get(REF).and_then(Json::as_u64);
+    let ref_of = |o: &Map<'_>| o.get(REF).and_then(Json::as_u64);
     let mut boundary_ids = Vec::new();
     for (i, o) in boundaries.iter().enumerate() {
         boundary_ids.push(own_id(&mut imp, &name_of(o, "boundaries", i)?, None));
@@ -507,7 +524,7 @@ pub(crate) fn import_root(root: &Map<String, Json>, file: &str, warnings: Vec<St
     // Response pairing: pytm writes both `response` and `responseTo`; we keep `responseTo`.
     // By name, the first flow of a name (responses name their request).
     let flow_ids: HashMap<String, String> = flow_objs.iter().rev().map(|(e, _)| (e.name.clone(), e.id.clone())).collect();
-    let flow_of = |imp: &Importer, v: Option<&Json>| match reference(v)? {
+    let flow_of = |imp: &Importer, v: Option<&Json<'_>>| match reference(v)? {
         Ref::Name(n) => flow_ids.get(n).cloned(),
         r @ Ref::Number(..) => imp.resolve(r),
     };
@@ -547,13 +564,12 @@ pub(crate) fn import_root(root: &Map<String, Json>, file: &str, warnings: Vec<St
 
 /// pytm's `--json` writes overrides as empty strings and assumptions as names; the findings in
 /// the same file still show which threats were overridden or excluded, so rebuild them.
-fn recover_from_findings(root: &Map<String, Json>, model: &mut Model, imp: &mut Importer) {
+fn recover_from_findings(root: &Map<'_>, model: &mut Model, imp: &mut Importer) {
     let by_name: HashMap<String, usize> = model.elements.iter().enumerate().rev().map(|(i, e)| (e.name.clone(), i)).collect();
     let global: HashSet<String> = model.assumptions.iter().map(|a| a.name.clone()).collect();
     if let Some(Json::Array(list)) = root.get("excluded_findings") {
         for f in list {
-            let (Some(target), Some(tid), Some(a)) =
-                (f.get("target").and_then(Json::as_str), f.get("threat_id").and_then(Json::as_str), f.get("assumption"))
+            let (Some(target), Some(tid), Some(a)) = (f.get("target").as_str(), f.get("threat_id").as_str(), Some(f.get("assumption")))
             else {
                 continue;
             };
@@ -581,7 +597,7 @@ fn recover_from_findings(root: &Map<String, Json>, model: &mut Model, imp: &mut 
     let Some(Json::Array(list)) = root.get("findings") else { return };
     let mut recovered = 0;
     for f in list {
-        let s = |k: &str| f.get(k).and_then(Json::as_str).filter(|x| !x.is_empty()).map(str::to_owned);
+        let s = |k: &str| f.get(k).as_str().filter(|x| !x.is_empty()).map(str::to_owned);
         let (Some(target), Some(tid)) = (s("target"), s("threat_id")) else { continue };
         let (cvss, response) = (s("cvss"), s("response"));
         if cvss.is_none() && response.is_none() {

@@ -126,8 +126,17 @@ pub fn import(text: &str, file: &str) -> Result<Imported, ModelError> {
     })?;
     let mut r = Reader { text, file, vars: HashMap::new(), objs: Vec::new(), tm: None, warnings: Vec::new() };
     r.block(&parsed.syntax().body)?;
-    let root = r.root()?;
-    crate::pytm::import_root(&root, file, r.warnings)
+    // The importer reads JSON text: the script's objects are written as JSON and read back
+    // (serde_json_borrow's conversion from a serde_json value reads positive integers as
+    // negative ones, losing the `__ref__` numbers).
+    let text = serde_json::Value::Object(r.root()?).to_string();
+    let root = crate::file::parse_json_borrowed(&text, file)?;
+    match root.as_object() {
+        Some(root) => crate::pytm::import_root(root, file, r.warnings),
+        None => {
+            Err(ModelError::single(file, Problem::error(None, "the script builds no model: its `TM(...)` is not an object".to_owned())))
+        }
+    }
 }
 
 /// 1-based line and column (in characters) of where `range` starts.
