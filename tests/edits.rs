@@ -19,7 +19,7 @@ use proptest::prelude::*;
 use std::collections::BTreeSet;
 use threatmap_app::document::{self, Document};
 use threatmap_core::attr::Kind;
-use threatmap_core::engine::{Options, analyze};
+use threatmap_core::engine::{Incremental, Options, analyze};
 use threatmap_core::file;
 use threatmap_core::lifecycle::Status;
 use threatmap_core::model::{Controls, Element, Model};
@@ -28,21 +28,77 @@ use threatmap_core::rules::{DEFAULT_PACKS, RuleSet};
 /// One edit a user can make. Indices pick among the elements present (modulo their count).
 #[derive(Debug, Clone)]
 enum Edit {
-    Add { kind: usize, x: i16, y: i16 },
-    Flow { from: usize, to: usize },
-    Move { which: usize, dx: i16, dy: i16 },
-    Resize { which: usize, w: u16, h: u16 },
-    Rename { which: usize, name: String },
-    Describe { which: usize, text: String },
-    Control { which: usize, control: usize, on: bool },
-    Scope { which: usize },
-    Delete { which: usize },
-    Triage { which: usize, status: usize, note: String },
+    Add {
+        kind: usize,
+        x: i16,
+        y: i16,
+    },
+    Flow {
+        from: usize,
+        to: usize,
+    },
+    Move {
+        which: usize,
+        dx: i16,
+        dy: i16,
+    },
+    Resize {
+        which: usize,
+        w: u16,
+        h: u16,
+    },
+    Rename {
+        which: usize,
+        name: String,
+    },
+    Describe {
+        which: usize,
+        text: String,
+    },
+    Control {
+        which: usize,
+        control: usize,
+        on: bool,
+    },
+    Scope {
+        which: usize,
+    },
+    Delete {
+        which: usize,
+    },
+    Triage {
+        which: usize,
+        status: usize,
+        note: String,
+    },
+    /// Sets an attribute of an element to a yes/no or one of a few texts (whichever it takes).
+    Attr {
+        which: usize,
+        attr: usize,
+        value: usize,
+    },
+    /// Gives an element a data item, or takes it away.
+    Carry {
+        which: usize,
+        item: usize,
+    },
+    /// Sets a yes/no attribute of a data item.
+    DataAttr {
+        item: usize,
+        attr: usize,
+        on: bool,
+    },
     AutoLayout,
     NewDiagram,
-    Switch { which: usize },
-    ShowHere { which: usize },
-    RemoveHere { which: usize },
+    Switch {
+        which: usize,
+    },
+    ShowHere {
+        which: usize,
+    },
+    RemoveHere {
+        which: usize,
+    },
     DeleteDiagram,
 }
 
@@ -69,7 +125,10 @@ fn edit() -> impl Strategy<Value = Edit> {
         (i.clone(), 0usize..64, any::<bool>()).prop_map(|(which, control, on)| Edit::Control { which, control, on }),
         i.clone().prop_map(|which| Edit::Scope { which }),
         i.clone().prop_map(|which| Edit::Delete { which }),
-        (i, 0usize..7, name()).prop_map(|(which, status, note)| Edit::Triage { which, status, note }),
+        (i.clone(), 0usize..7, name()).prop_map(|(which, status, note)| Edit::Triage { which, status, note }),
+        (i.clone(), 0usize..96, 0usize..16).prop_map(|(which, attr, value)| Edit::Attr { which, attr, value }),
+        (i, 0usize..8).prop_map(|(which, item)| Edit::Carry { which, item }),
+        (0usize..8, 0usize..32, any::<bool>()).prop_map(|(item, attr, on)| Edit::DataAttr { item, attr, on }),
         Just(Edit::AutoLayout),
         Just(Edit::NewDiagram),
         (0usize..4).prop_map(|which| Edit::Switch { which }),
@@ -166,6 +225,42 @@ fn apply(m: &mut Model, d: &mut usize, e: &Edit, rules: &RuleSet) {
             let d = m.decisions.entry(key).or_default();
             d.justification = note.clone();
             d.set_status(to, "proptest", note);
+        }
+        Edit::Attr { which, attr, value } => {
+            let Some(id) = pick(m, *which, |_| true) else { return };
+            let e = m.elements.iter_mut().find(|e| e.id == id).unwrap();
+            let defs: Vec<_> = Element::ATTRIBUTES.iter().filter(|d| d.kinds.contains(e.kind) && d.name != "inScope").collect();
+            let def = defs[attr % defs.len()];
+            const TEXTS: &[&str] = &["HTTPS", "HTTP", "SQL", "TLSv12", "TLSv10", "SECRET", "PUBLIC", "RESTRICTED", "AWS", "Linux"];
+            let tried = [serde_json::Value::Bool(value % 2 == 0), serde_json::Value::String(TEXTS[value % TEXTS.len()].to_owned())];
+            if *value == 15 || !tried.iter().any(|v| e.set_json(def.key, v).is_ok()) {
+                e.clear(def.key);
+            }
+        }
+        Edit::Carry { which, item } => {
+            if m.data.is_empty() {
+                return;
+            }
+            let data = m.data[item % m.data.len()].id.clone();
+            let Some(id) = pick(m, *which, |e| e.kind != Kind::Boundary) else { return };
+            let e = m.elements.iter_mut().find(|e| e.id == id).unwrap();
+            match e.data.iter().position(|d| *d == data) {
+                Some(k) => {
+                    e.data.remove(k);
+                }
+                None => e.data.push(data),
+            }
+        }
+        Edit::DataAttr { item, attr, on } => {
+            if m.data.is_empty() {
+                return;
+            }
+            let k = item % m.data.len();
+            let defs = threatmap_core::model::DataItem::ATTRIBUTES;
+            let def = &defs[attr % defs.len()];
+            if !*on || m.data[k].set_json(def.key, &serde_json::Value::Bool(true)).is_err() {
+                m.data[k].clear(def.key);
+            }
         }
         Edit::AutoLayout => {
             document::auto_layout(m, dg, true);
@@ -271,8 +366,86 @@ fn start() -> Model {
     m
 }
 
+/// Every built-in pack, and pytm's own threat library where the shared data has it.
+fn all_rules() -> RuleSet {
+    let mut r = RuleSet::new();
+    for p in threatmap_core::rules::BUILTIN_PACKS {
+        r.add_builtin(p.name);
+    }
+    if let Some(shared) = common::shared("compat/pytm/threats.json") {
+        r.add_file(&shared.join("compat/pytm/threats.json")).unwrap();
+    }
+    // Rules that read what the packs above read little or not at all: drawings, data items
+    // through flows, two steps away, and custom properties.
+    let far = r#"
+[[rule]]
+id = "T-DRAWN"
+title = "crosses a drawn boundary"
+targets = ["Dataflow"]
+condition = "target.crossesDrawn('vpc') or target.crossesDrawn('internet')"
+severity = "High"
+description = "Reads the drawing."
+mitigations = ["None."]
+references = ["CWE-1"]
+
+[[rule]]
+id = "T-FAR"
+title = "two steps away"
+targets = ["Dataflow"]
+condition = "any(d.isPII for d in target.sink.data) or any(f.sink.controls.isHardened for f in target.sink.outputs)"
+severity = "High"
+description = "Reads the sink's data and the flows leaving it."
+mitigations = ["None."]
+references = ["CWE-1"]
+
+[[rule]]
+id = "T-DATA"
+title = "through data"
+targets = ["Server", "Process"]
+condition = "any(any(n.controls.isHardened for n in d.processedBy) for d in target.data)"
+severity = "High"
+description = "Reads every node the data passes through."
+mitigations = ["None."]
+references = ["CWE-1"]
+"#;
+    r.add_text(far, "far.toml", "far").unwrap();
+    assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
+    r
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, max_shrink_iters: 2000, ..ProptestConfig::default() })]
+
+    /// The app's incremental analysis (only what an edit can affect is evaluated again) gives
+    /// exactly the findings of a full run after every edit, undo and redo, with every rule pack.
+    #[test]
+    fn incremental_rules_give_the_findings_of_a_full_run(edits in prop::collection::vec(edit(), 1..24)) {
+        let rules = all_rules();
+        let mut doc = Document::new(start(), None);
+        let mut inc = Incremental::new();
+        let mut d = 0;
+        let same = |inc: &mut Incremental, m: &Model, what: &str| -> Result<(), TestCaseError> {
+            let (a, b) = (inc.analyze(m, &rules, &Options::default()), analyze(m, &rules, &Options::default()));
+            prop_assert_eq!(&a.findings, &b.findings, "findings after {}", what);
+            prop_assert_eq!(&a.excluded, &b.excluded, "excluded findings after {}", what);
+            Ok(())
+        };
+        same(&mut inc, &doc.model, "opening")?;
+        let fired = |m: &Model| {
+            let a = analyze(m, &rules, &Options::default());
+            a.findings.iter().map(|f| a.rule(f).id.clone()).filter(|id| id.starts_with("T-")).collect::<BTreeSet<String>>()
+        };
+        prop_assert!(fired(&doc.model).contains("T-DRAWN"), "T-DRAWN fires on the example: {:?}", fired(&doc.model));
+        for (n, e) in edits.iter().enumerate() {
+            doc.edit(|m| apply(m, &mut d, e, &rules));
+            same(&mut inc, &doc.model, &format!("{e:?}"))?;
+            if n % 3 == 2 && doc.undo() {
+                same(&mut inc, &doc.model, &format!("undo of {e:?}"))?;
+                doc.redo();
+                same(&mut inc, &doc.model, &format!("redo of {e:?}"))?;
+            }
+        }
+    }
 
     #[test]
     fn undo_restores_every_previous_model_and_save_load_is_the_identity(edits in prop::collection::vec(edit(), 1..24)) {
@@ -351,4 +524,27 @@ proptest! {
             prop_assert!(a.orphaned_decisions().is_empty(), "{:?}", a.orphaned_decisions());
         }
     }
+}
+
+/// An edit re-evaluates only the elements it can affect: one control of one node, the node and
+/// its flows (and what reads them); moving it on the canvas, nothing, as no rule reads drawings.
+#[test]
+fn an_edit_evaluates_only_what_it_can_affect() {
+    let rules = all_rules();
+    let mut m = threatmap_core::synth::synthetic(1000, 7);
+    let mut inc = Incremental::new();
+    inc.analyze(&m, &rules, &Options::default());
+    assert_eq!(inc.evaluated, m.elements.len());
+    let k = m.elements.iter().position(|e| e.kind == Kind::Server).unwrap();
+    let def = Controls::attribute("isHardened").unwrap();
+    let now = matches!(m.elements[k].controls.get(def.key, Kind::Server), threatmap_core::attr::Value::Bool(true));
+    m.elements[k].controls.set_json(def.key, &serde_json::Value::Bool(!now)).unwrap();
+    let a = inc.analyze(&m, &rules, &Options::default());
+    assert_eq!(a.findings, analyze(&m, &rules, &Options::default()).findings);
+    let flows = m.elements.iter().filter(|e| [&e.source, &e.sink].contains(&&Some(m.elements[k].id.clone()))).count();
+    assert!(inc.evaluated >= 1 && inc.evaluated <= 1 + 4 * flows.max(1), "{} of {} evaluated again", inc.evaluated, m.elements.len());
+    let id = m.elements[k].id.clone();
+    m.layout.insert(id, threatmap_core::model::Placement { x: 10.0, y: 20.0, ..Default::default() });
+    inc.analyze(&m, &rules, &Options::default());
+    assert_eq!(inc.evaluated, 0, "a move evaluates nothing");
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use threatmap_core::attr::Kind;
-use threatmap_core::engine::{Analysis, Finding, Options, Prepared, analyze};
+use threatmap_core::engine::{Analysis, Finding, Incremental, Options, Prepared, analyze};
 use threatmap_core::file::{self, Problem};
 use threatmap_core::model::Model;
 use threatmap_core::rules::{RuleSet, packs_for};
@@ -96,6 +96,9 @@ pub struct ThreatmapApp {
     rules_from: RulesSource,
     /// Their findings.
     pub cache: FindingsCache,
+    /// The findings per element and what each element's rules read, so that an edit
+    /// evaluates only the elements it can affect.
+    incremental: Incremental,
     /// Canvas view and interaction state.
     pub canvas: CanvasState,
     /// Selected element ids.
@@ -234,6 +237,7 @@ impl ThreatmapApp {
             rules,
             rules_from,
             cache: FindingsCache::default(),
+            incremental: Incremental::new(),
             canvas: CanvasState::default(),
             selection: BTreeSet::new(),
             opened_with: Vec::new(),
@@ -294,7 +298,7 @@ impl ThreatmapApp {
             self.reload_rules();
         }
         let t = Instant::now();
-        let a = analyze(&self.doc.model, &self.rules, &Options::default());
+        let a = self.incremental.analyze(&self.doc.model, &self.rules, &Options::default());
         let badges = threatmap_render::dfd::badges(&a).into_iter().map(|(i, b)| (a.prepared.element(i).id.clone(), b)).collect();
         let mut messages: Vec<String> = file::check(&self.doc.model).iter().map(problem_text).collect();
         messages.extend(self.rules.diagnostics.iter().map(|d| format!("rule pack: {d}")));

@@ -27,7 +27,7 @@ use crate::model::{ControlAttr, Controls, DataAttr, DataItem, Element, ElementAt
 use crate::rules::{Rule, RuleSet, Severity};
 
 /// Derived facts about one element.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 struct Facts {
     boundary: Option<u32>,
     source: Option<u32>,
@@ -43,7 +43,7 @@ struct Facts {
 }
 
 /// Derived facts about one data item.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 struct DataFacts {
     is_credentials: Option<bool>,
     credentials_life: Option<Lifetime>,
@@ -62,6 +62,22 @@ pub struct Prepared<'m> {
     data: Vec<DataFacts>,
     ids: HashMap<&'m str, u32>,
     flow_order: Vec<u32>,
+    /// Note what conditions read (see [`Reads`]): on only while [`Incremental`] evaluates.
+    track: bool,
+}
+
+/// What evaluating one element's rules read: the elements and data items whose attributes or
+/// derived facts it looked at, and whether it looked at drawings (which also reads every
+/// boundary). Noted per thread while an [`Incremental`] run evaluates an element.
+#[derive(Debug, Default, Clone)]
+struct Reads {
+    elements: Vec<u32>,
+    data: Vec<u32>,
+    drawings: bool,
+}
+
+thread_local! {
+    static READS: std::cell::RefCell<Reads> = const { std::cell::RefCell::new(Reads { elements: Vec::new(), data: Vec::new(), drawings: false }) };
 }
 
 impl<'m> Prepared<'m> {
@@ -203,7 +219,32 @@ impl<'m> Prepared<'m> {
             df.carried_by.sort_by(|a, b| name(a).cmp(name(b)));
             df.processed_by.sort_by(|a, b| name(a).cmp(name(b)));
         }
-        Prepared { model, facts, data, ids, flow_order }
+        Prepared { model, facts, data, ids, flow_order, track: false }
+    }
+
+    /// Notes that element `i` was read.
+    #[inline]
+    fn read(&self, i: u32) {
+        if self.track {
+            READS.with_borrow_mut(|r| r.elements.push(i));
+        }
+    }
+
+    /// Notes that the ends of flow `i` were read (derived attributes come from them).
+    #[inline]
+    fn read_ends(&self, i: u32) {
+        if self.track {
+            let f = &self.facts[i as usize];
+            READS.with_borrow_mut(|r| r.elements.extend([f.source, f.sink].into_iter().flatten()));
+        }
+    }
+
+    /// Notes that data item `d` was read.
+    #[inline]
+    fn read_data(&self, d: u32) {
+        if self.track {
+            READS.with_borrow_mut(|r| r.data.push(d));
+        }
     }
 
     /// The model.
@@ -213,6 +254,7 @@ impl<'m> Prepared<'m> {
 
     /// The element at an index.
     pub fn element(&self, i: u32) -> &'m Element {
+        self.read(i);
         &self.model.elements[i as usize]
     }
 
@@ -223,6 +265,7 @@ impl<'m> Prepared<'m> {
 
     /// A data item's name.
     pub fn data_name(&self, d: u32) -> &'m str {
+        self.read_data(d);
         &self.model.data[d as usize].name
     }
 
@@ -233,28 +276,33 @@ impl<'m> Prepared<'m> {
 
     /// A flow's source and sink indices.
     pub fn endpoints(&self, flow: u32) -> Option<(u32, u32)> {
+        self.read(flow);
         let f = &self.facts[flow as usize];
         Some((f.source?, f.sink?))
     }
 
     /// The boundary directly containing a node or boundary.
     pub fn boundary_of(&self, i: u32) -> Option<u32> {
+        self.read(i);
         self.facts[i as usize].boundary
     }
 
     /// The response paired with a request flow, and the request a response answers.
     pub fn response_pair(&self, flow: u32) -> (Option<u32>, Option<u32>) {
+        self.read(flow);
         let f = &self.facts[flow as usize];
         (f.response, f.response_to)
     }
 
     /// The data a node holds or a flow carries (a flow's includes its source's).
     pub fn data_of(&self, i: u32) -> &[u32] {
+        self.read(i);
         &self.facts[i as usize].data
     }
 
     /// The effective value of a data item attribute.
     pub fn data_attr(&self, d: u32, a: DataAttr) -> Value<'m> {
+        self.read_data(d);
         let item: &'m DataItem = &self.model.data[d as usize];
         let df = &self.data[d as usize];
         use crate::attr::EnumValue;
@@ -272,6 +320,8 @@ impl<'m> Prepared<'m> {
 
     /// The effective value of an element attribute, or an error if the kind does not have it.
     pub fn attr(&self, i: u32, a: ElementAttr) -> Result<Value<'_>, EvalError> {
+        self.read(i);
+        self.read_ends(i);
         let e: &'m Element = &self.model.elements[i as usize];
         let def = Element::def(a);
         if !def.kinds.contains(e.kind) {
@@ -301,6 +351,8 @@ impl<'m> Prepared<'m> {
 
     /// The effective value of a control.
     pub fn control(&self, i: u32, c: ControlAttr) -> Value<'m> {
+        self.read(i);
+        self.read_ends(i);
         let e: &'m Element = &self.model.elements[i as usize];
         if e.kind == Kind::Dataflow && !e.controls.is_set(c) {
             let f = &self.facts[i as usize];
@@ -347,6 +399,7 @@ impl<'m> Prepared<'m> {
         match (v, field) {
             (Value::Node(n), Field::Fixed(f)) => {
                 let e = self.element(*n);
+                self.read_ends(*n);
                 let facts = &self.facts[*n as usize];
                 let flow = e.kind == Kind::Dataflow;
                 let opt = |x: Option<u32>| x.map_or(Value::None, Value::Node);
@@ -371,6 +424,7 @@ impl<'m> Prepared<'m> {
             (Value::Node(n), Field::Custom(name)) => Ok(self.prop(*n, name)),
             (Value::Controls(n), Field::CustomControl(name)) => Ok(prop_value(self.element(*n).controls.custom.get(&**name))),
             (Value::Data(d), Field::Data(f)) => {
+                self.read_data(*d);
                 let item = &self.model.data[*d as usize];
                 Ok(match f {
                     DataField::Id => Value::Str(&item.id),
@@ -385,7 +439,7 @@ impl<'m> Prepared<'m> {
     }
 
     fn is_inside(&self, n: u32, args: &[Value<'_>]) -> bool {
-        let b = self.facts[n as usize].boundary;
+        let b = self.boundary_of(n);
         args.iter().any(|arg| match arg {
             Value::Class(c) => b.is_some() && c.kinds().contains(Kind::Boundary),
             Value::Node(m) => b == Some(*m),
@@ -398,6 +452,7 @@ impl<'m> Prepared<'m> {
     /// Runs an element helper method.
     pub(crate) fn method(&self, n: u32, method: Method, args: &[Value<'_>]) -> Result<bool, EvalError> {
         let e = self.element(n);
+        self.read_ends(n);
         let f = &self.facts[n as usize];
         let ends = (e.kind == Kind::Dataflow).then_some(()).and(f.source.zip(f.sink));
         Ok(match method {
@@ -475,6 +530,9 @@ impl<'m> Prepared<'m> {
     /// centres crosses a boundary named by `args` (by stereotype, id or name) drawn there: a box
     /// boundary when exactly one centre lies in it, a line boundary when the two lines intersect.
     fn crosses_drawn(&self, s: u32, t: u32, args: &[Value<'_>]) -> bool {
+        if self.track {
+            READS.with_borrow_mut(|r| r.drawings = true);
+        }
         self.model.layouts().any(|layout| self.crosses_drawn_on(layout, s, t, args))
     }
 
@@ -606,86 +664,233 @@ pub const OUT_OF_SCOPE: &str = "out of scope";
 /// Elements per thread below which the rules run on one thread.
 const PARALLEL_CHUNK: usize = 400;
 
+/// The rules to try on each kind of element, and the global assumptions that exclude threats.
+struct Plan<'a> {
+    by_kind: HashMap<Kind, Vec<u32>>,
+    all: Vec<u32>,
+    global: Vec<&'a crate::model::Assumption>,
+}
+
+impl<'a> Plan<'a> {
+    fn new(model: &'a Model, rules: &RuleSet, options: &Options) -> Plan<'a> {
+        let runs = |r: &Rule| !options.exclude.contains(&r.id);
+        let mut by_kind: HashMap<Kind, Vec<u32>> = HashMap::new();
+        for kind in Kind::ALL {
+            let list = rules.rules.iter().enumerate().filter(|(_, r)| r.targets.contains(kind) && runs(r));
+            by_kind.insert(kind, list.map(|(i, _)| i as u32).collect());
+        }
+        let all = (0..rules.rules.len() as u32).filter(|r| runs(&rules.rules[*r as usize])).collect();
+        let global = model.assumptions.iter().filter(|a| !a.exclude.is_empty()).collect();
+        Plan { by_kind, all, global }
+    }
+
+    /// Runs the rules on element `i`: its findings and its excluded findings.
+    fn evaluate(&self, prepared: &Prepared<'_>, rules: &RuleSet, i: u32) -> (Vec<Finding>, Vec<Finding>) {
+        let model = prepared.model;
+        let e = &model.elements[i as usize];
+        let mut findings = Vec::new();
+        let mut excluded = Vec::new();
+        if !e.in_scope() {
+            // Out of scope: no new findings, but a threat already on record for the element
+            // (triaged here, or stored by the tool it came from) stays visible, excluded as
+            // out of scope, rather than vanishing with its decision.
+            if model.decisions.is_empty() {
+                return (findings, excluded);
+            }
+            for &r in self.by_kind.get(&e.kind).map_or(&[][..], Vec::as_slice) {
+                let rule: &Rule = &rules.rules[r as usize];
+                if model.decisions.contains_key(&format!("{}@{}", rule.id, e.id)) && rule.condition.holds(prepared, i) {
+                    excluded.push(Finding { rule: r, element: i, forced: false, excluded_by: Some(OUT_OF_SCOPE.to_owned()) });
+                }
+            }
+            return (findings, excluded);
+        }
+        // An override forces its threat even on a kind the rule does not target (as in pytm),
+        // so elements with overrides go through every rule.
+        let candidates = if e.overrides.is_empty() { self.by_kind.get(&e.kind).map_or(&[][..], Vec::as_slice) } else { &self.all };
+        for &r in candidates {
+            let rule: &Rule = &rules.rules[r as usize];
+            let holds = rule.targets.contains(e.kind) && rule.condition.holds(prepared, i);
+            let forced = !holds && e.overrides.contains_key(&rule.id);
+            if !holds && !forced {
+                continue;
+            }
+            let assumption = e.assumptions.iter().chain(self.global.iter().copied()).find(|a| a.exclude.contains(&rule.id));
+            let finding = Finding { rule: r, element: i, forced, excluded_by: assumption.map(|a| a.name.clone()) };
+            if finding.excluded_by.is_some() {
+                excluded.push(finding);
+            } else {
+                findings.push(finding);
+            }
+        }
+        (findings, excluded)
+    }
+}
+
+/// Evaluates `f` on every index in `0..n`, on several threads for large models (contiguous
+/// ranges, results in index order: the same output as one thread).
+fn in_parallel<T: Send>(n: usize, f: impl Fn(std::ops::Range<usize>) -> Vec<T> + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism().map_or(1, |p| p.get()).min(8).min(n / PARALLEL_CHUNK).max(1);
+    if threads == 1 {
+        return f(0..n);
+    }
+    let step = n.div_ceil(threads);
+    std::thread::scope(|s| {
+        let f = &f;
+        let handles: Vec<_> = (0..threads).map(|t| s.spawn(move || f(t * step..((t + 1) * step).min(n)))).collect();
+        // A panicking worker would be a bug; evaluate its range here instead of losing it.
+        handles.into_iter().enumerate().flat_map(|(t, h)| h.join().unwrap_or_else(|_| f(t * step..((t + 1) * step).min(n)))).collect()
+    })
+}
+
 /// Runs `rules` over `model`.
 pub fn analyze<'a>(model: &'a Model, rules: &'a RuleSet, options: &Options) -> Analysis<'a> {
     let prepared = Prepared::new(model);
-    let mut by_kind: HashMap<Kind, Vec<u32>> = HashMap::new();
-    for kind in Kind::ALL {
-        let list = rules.rules.iter().enumerate().filter(|(_, r)| r.targets.contains(kind) && !options.exclude.contains(&r.id));
-        by_kind.insert(kind, list.map(|(i, _)| i as u32).collect());
+    let plan = Plan::new(model, rules, options);
+    // Elements are independent: large models are split into ranges evaluated on several threads.
+    let parts = in_parallel(model.elements.len(), |range| range.map(|i| plan.evaluate(&prepared, rules, i as u32)).collect());
+    let mut findings = Vec::new();
+    let mut excluded = Vec::new();
+    for (f, x) in parts {
+        findings.extend(f);
+        excluded.extend(x);
     }
-    let global: Vec<_> = model.assumptions.iter().filter(|a| !a.exclude.is_empty()).collect();
-    // Elements are independent: large models are split into contiguous ranges evaluated on
-    // several threads, and the results concatenated in element order (same output as serial).
-    let eval = |range: std::ops::Range<usize>| {
-        let mut findings = Vec::new();
-        let mut excluded = Vec::new();
-        for i in range {
-            let e = &model.elements[i];
-            let i = i as u32;
-            if !e.in_scope() {
-                // Out of scope: no new findings, but a threat already on record for the element
-                // (triaged here, or stored by the tool it came from) stays visible, excluded as
-                // out of scope, rather than vanishing with its decision.
-                if model.decisions.is_empty() {
-                    continue;
-                }
-                for &r in by_kind.get(&e.kind).map_or(&[][..], Vec::as_slice) {
-                    let rule: &Rule = &rules.rules[r as usize];
-                    if model.decisions.contains_key(&format!("{}@{}", rule.id, e.id)) && rule.condition.holds(&prepared, i) {
-                        excluded.push(Finding { rule: r, element: i, forced: false, excluded_by: Some(OUT_OF_SCOPE.to_owned()) });
-                    }
-                }
-                continue;
-            }
-            // An override forces its threat even on a kind the rule does not target (as in
-            // pytm), so elements with overrides go through every rule.
-            let all_rules: Vec<u32>;
-            let candidates = if e.overrides.is_empty() {
-                by_kind.get(&e.kind).map_or(&[][..], Vec::as_slice)
-            } else {
-                all_rules = (0..rules.rules.len() as u32).filter(|r| !options.exclude.contains(&rules.rules[*r as usize].id)).collect();
-                &all_rules
-            };
-            for &r in candidates {
-                let rule: &Rule = &rules.rules[r as usize];
-                let holds = rule.targets.contains(e.kind) && rule.condition.holds(&prepared, i);
-                let forced = !holds && e.overrides.contains_key(&rule.id);
-                if !holds && !forced {
-                    continue;
-                }
-                let assumption = e.assumptions.iter().chain(global.iter().copied()).find(|a| a.exclude.contains(&rule.id));
-                let finding = Finding { rule: r, element: i, forced, excluded_by: assumption.map(|a| a.name.clone()) };
-                if finding.excluded_by.is_some() {
-                    excluded.push(finding);
-                } else {
-                    findings.push(finding);
-                }
-            }
-        }
-        (findings, excluded)
-    };
-    let n = model.elements.len();
-    let threads = std::thread::available_parallelism().map_or(1, |p| p.get()).min(8).min(n / PARALLEL_CHUNK).max(1);
-    let (findings, excluded) = if threads == 1 {
-        eval(0..n)
-    } else {
-        let step = n.div_ceil(threads);
-        let parts: Vec<(Vec<Finding>, Vec<Finding>)> = std::thread::scope(|s| {
-            let eval = &eval;
-            let handles: Vec<_> = (0..threads).map(|t| s.spawn(move || eval(t * step..((t + 1) * step).min(n)))).collect();
-            // A panicking worker would be a bug; evaluate its range here instead of losing it.
-            handles.into_iter().enumerate().map(|(t, h)| h.join().unwrap_or_else(|_| eval(t * step..((t + 1) * step).min(n)))).collect()
-        });
-        let mut findings = Vec::new();
-        let mut excluded = Vec::new();
-        for (f, x) in parts {
-            findings.extend(f);
-            excluded.extend(x);
-        }
-        (findings, excluded)
-    };
     Analysis { prepared, rules, findings, excluded }
+}
+
+/// One element's evaluation, kept by [`Incremental`].
+#[derive(Debug, Default, Clone)]
+struct Evaluated {
+    findings: Vec<Finding>,
+    excluded: Vec<Finding>,
+    reads: Reads,
+}
+
+/// Analyses a model again and again as it is edited, evaluating only the elements whose
+/// inputs changed: the findings are always those [`analyze`] gives (a property test holds it
+/// to that over random edit sequences).
+///
+/// Each element's evaluation notes what its conditions read: elements and data items (their
+/// attributes and derived facts: ends, boundary, inputs, outputs, data carried, inherited
+/// values) and drawings. After an edit, an element is evaluated again if it changed, if
+/// something it read changed (the element itself, or its derived facts, which catch changes
+/// further away such as data inherited through a flow), or if it read drawings and anything
+/// changed. Anything else that rules see (the rule set, options, global assumptions, the
+/// model's pytm settings, the number or order of elements and data items) runs everything
+/// again; decisions only matter to elements out of scope.
+#[derive(Debug, Default)]
+pub struct Incremental {
+    /// The model as last analysed.
+    last: Option<Model>,
+    facts: Vec<Facts>,
+    data: Vec<DataFacts>,
+    results: Vec<Evaluated>,
+    /// What findings depend on in the rule set of the last run: each rule's id, targets and
+    /// condition (a set reloaded in the same place is told apart from the one before).
+    rules: Vec<(String, crate::attr::KindSet, String)>,
+    exclude: BTreeSet<String>,
+    /// How many elements the last run evaluated.
+    pub evaluated: usize,
+}
+
+impl Incremental {
+    /// An empty cache: the first run evaluates every element.
+    pub fn new() -> Incremental {
+        Incremental::default()
+    }
+
+    /// Analyses `model`, evaluating only what its changes since the last run can affect.
+    pub fn analyze<'a>(&mut self, model: &'a Model, rules: &'a RuleSet, options: &Options) -> Analysis<'a> {
+        let mut prepared = Prepared::new(model);
+        prepared.track = true;
+        let plan = Plan::new(model, rules, options);
+        let same_rules = |last: &[(String, crate::attr::KindSet, String)]| {
+            last.len() == rules.rules.len()
+                && last.iter().zip(&rules.rules).all(|((id, t, c), r)| *id == r.id && *t == r.targets && c == r.condition.source())
+        };
+        let evaluate = |i: u32| {
+            READS.with_borrow_mut(|r| *r = Reads::default());
+            let (findings, excluded) = plan.evaluate(&prepared, rules, i);
+            let mut reads = READS.with_borrow_mut(std::mem::take);
+            reads.elements.push(i);
+            reads.elements.sort_unstable();
+            reads.elements.dedup();
+            reads.data.sort_unstable();
+            reads.data.dedup();
+            Evaluated { findings, excluded, reads }
+        };
+        let same_shape = |last: &Model| {
+            last.elements.len() == model.elements.len()
+                && last.data.len() == model.data.len()
+                && last.assumptions == model.assumptions
+                && last.is_ordered == model.is_ordered
+                && last.merge_responses == model.merge_responses
+                && last.ignore_unused == model.ignore_unused
+                && last.on_duplicates == model.on_duplicates
+                && last.properties == model.properties
+                && last.elements.iter().zip(&model.elements).all(|(a, b)| a.id == b.id)
+        };
+        let incremental = match &self.last {
+            Some(last) => same_rules(&self.rules) && self.exclude == options.exclude && same_shape(last),
+            None => false,
+        };
+        if incremental && let Some(last) = &mut self.last {
+            let changed: Vec<bool> =
+                (0..model.elements.len()).map(|i| last.elements[i] != model.elements[i] || self.facts[i] != prepared.facts[i]).collect();
+            let data_changed: Vec<bool> =
+                (0..model.data.len()).map(|d| last.data[d] != model.data[d] || self.data[d] != prepared.data[d]).collect();
+            let drawings_changed = !last.layouts().eq(model.layouts());
+            let decisions_changed = last.decisions != model.decisions;
+            let anything = drawings_changed || changed.contains(&true) || data_changed.contains(&true);
+            let mut evaluated = 0;
+            for (i, result) in self.results.iter_mut().enumerate() {
+                let r = &result.reads;
+                let again = changed[i]
+                    || (r.drawings && anything)
+                    || r.elements.iter().any(|&k| changed[k as usize])
+                    || r.data.iter().any(|&d| data_changed[d as usize])
+                    || (decisions_changed && !model.elements[i].in_scope());
+                if again {
+                    *result = evaluate(i as u32);
+                    evaluated += 1;
+                }
+            }
+            self.evaluated = evaluated;
+            for (i, c) in changed.iter().enumerate() {
+                if *c {
+                    last.elements[i].clone_from(&model.elements[i]);
+                }
+            }
+            for (d, c) in data_changed.iter().enumerate() {
+                if *c {
+                    last.data[d].clone_from(&model.data[d]);
+                }
+            }
+            if drawings_changed {
+                last.layout.clone_from(&model.layout);
+                last.diagrams.clone_from(&model.diagrams);
+            }
+            if decisions_changed {
+                last.decisions.clone_from(&model.decisions);
+            }
+        } else {
+            self.results = in_parallel(model.elements.len(), |range| range.map(|i| evaluate(i as u32)).collect());
+            self.evaluated = model.elements.len();
+            self.last = Some(model.clone());
+            self.rules = rules.rules.iter().map(|r| (r.id.clone(), r.targets, r.condition.source().to_owned())).collect();
+            self.exclude.clone_from(&options.exclude);
+        }
+        prepared.track = false;
+        self.facts.clone_from(&prepared.facts);
+        self.data.clone_from(&prepared.data);
+        let mut findings = Vec::with_capacity(self.results.iter().map(|r| r.findings.len()).sum());
+        let mut excluded = Vec::with_capacity(self.results.iter().map(|r| r.excluded.len()).sum());
+        for r in &self.results {
+            findings.extend_from_slice(&r.findings);
+            excluded.extend_from_slice(&r.excluded);
+        }
+        Analysis { prepared, rules, findings, excluded }
+    }
 }
 
 impl<'a> Analysis<'a> {
