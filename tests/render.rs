@@ -99,6 +99,50 @@ fn layered_layout_keeps_boundaries_and_labels_correct() {
     }
 }
 
+/// Boundaries are laid out on their own edges first (the way dot ranks clusters): a boundary
+/// none of whose edges stays inside it has all its nodes in one column, and every edge still
+/// spans at least one column between its ends for its label.
+#[test]
+fn each_boundary_takes_only_the_columns_its_own_edges_need() {
+    for (n, seed) in [(200, 7), (300, 6)] {
+        let g = sample_graph(n, seed);
+        let l = layout::layered(&g);
+        let inside = |v: usize, c: usize| {
+            let mut k = g.nodes[v].cluster;
+            while let Some(x) = k {
+                if x == c {
+                    return true;
+                }
+                k = g.clusters[x].parent;
+            }
+            false
+        };
+        let mut checked = 0;
+        for c in 0..g.clusters.len() {
+            let members: Vec<usize> = (0..n).filter(|&v| inside(v, c)).collect();
+            if members.len() < 2 || g.edges.iter().any(|e| inside(e.from, c) && inside(e.to, c)) {
+                continue;
+            }
+            let x = l.nodes[members[0]].x;
+            for &v in &members {
+                assert!((l.nodes[v].x - x).abs() < 0.5, "n={n}: boundary {c} without inner edges spreads over columns");
+            }
+            checked += 1;
+        }
+        assert!(checked >= 3, "n={n}: only {checked} boundaries without inner edges to check");
+        for (e, ge) in g.edges.iter().enumerate() {
+            if ge.from == ge.to {
+                continue;
+            }
+            let (a, b) = (l.nodes[ge.from], l.nodes[ge.to]);
+            let gap = (a.x - b.x).abs() - (g.nodes[ge.from].size.w + g.nodes[ge.to].size.w) / 2.0;
+            let label = l.edges[e].label.expect("a labelled edge has its label placed");
+            assert!(gap > g.edges[e].label.unwrap().w, "n={n}: edge {e} has no column between its ends for its label");
+            assert!(label.x > a.x.min(b.x) && label.x < a.x.max(b.x), "n={n}: label of edge {e} is not between its ends");
+        }
+    }
+}
+
 #[test]
 fn nested_empty_and_cyclic_structures_lay_out() {
     let node = |cluster| GraphNode { size: Size { w: 100.0, h: 40.0 }, cluster };

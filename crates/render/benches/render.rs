@@ -1,7 +1,7 @@
 //! Rendering benchmarks on synthetic models (`threatmap_core::synth`) of 50, 200 and 1,000
 //! nodes: DFD layout + SVG, the HTML report, and pytm's advanced report template. Prints a
 //! summary of medians at the end. Targets: the report at 1,000 nodes well under 1 s (pytm
-//! needs 296 s for 50 nodes). The Graphviz comparison is `examples/layout_vs_dot.rs`.
+//! needs 296 s for 50 nodes). The layout alone, against Graphviz, is `benches/layout.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -2,11 +2,13 @@
 //!
 //! Trust boundaries are clusters. The steps are the classic ones, each made cluster-aware:
 //!
-//! 1. **Cycle removal**: a depth-first search reverses back edges (drawn with the arrow kept
-//!    on the original sink).
-//! 2. **Layering**: longest path with minimum edge length 2, so every edge has a dummy in the
-//!    middle column that carries its label; labels are obstacles like nodes and can never sit
-//!    on one. Sources are pulled towards their successors.
+//! 1. **Layering, boundary by boundary** (the way dot ranks clusters): each boundary is layered
+//!    on its own edges, then moved as one block inside its parent, so its members sit in few
+//!    columns. Among blocks, a depth-first search breaks cycles (an edge drawn right to left
+//!    keeps its arrow on its target), the longest path with minimum edge length 2 gives every
+//!    edge a dummy in its middle column that carries its label (labels are obstacles like
+//!    nodes and can never sit on one), then blocks move to shorten their edges.
+//! 2. **Long edges** get a dummy in every column they pass.
 //! 3. **Ordering**: barycenter sweeps where each layer is sorted hierarchically (a cluster's
 //!    items stay contiguous, sibling clusters keep one global order in every layer), then
 //!    adjacent transpositions; the order with the fewest crossings wins. Each cluster has a
@@ -196,42 +198,10 @@ pub fn layered(g: &Graph) -> Layout {
     let n = g.nodes.len();
     let tree = ClusterTree::new(&g.clusters);
 
-    // 1. Cycle removal (iterative DFS in node order).
-    let mut out_edges: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for (i, e) in g.edges.iter().enumerate() {
-        if e.from != e.to && e.from < n && e.to < n {
-            out_edges[e.from].push(i);
-        }
-    }
+    // 1–2. Layers, boundary by boundary; an edge whose target ends up left of its source is
+    // drawn right to left with its arrow kept on the target.
+    let layer = compound_layers(g, &tree);
     let mut reversed = vec![false; g.edges.len()];
-    let mut state = vec![0u8; n];
-    for root in 0..n {
-        if state[root] != 0 {
-            continue;
-        }
-        let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
-        state[root] = 1;
-        while let Some(top) = stack.last_mut() {
-            let (v, k) = *top;
-            if k < out_edges[v].len() {
-                top.1 += 1;
-                let e = out_edges[v][k];
-                let w = g.edges[e].to;
-                match state[w] {
-                    0 => {
-                        state[w] = 1;
-                        stack.push((w, 0));
-                    }
-                    1 => reversed[e] = true,
-                    _ => {}
-                }
-            } else {
-                state[v] = 2;
-                stack.pop();
-            }
-        }
-    }
-    // Oriented edges (tail, head) of the acyclic graph.
     let oriented: Vec<Option<(usize, usize)>> = g
         .edges
         .iter()
@@ -239,36 +209,14 @@ pub fn layered(g: &Graph) -> Layout {
         .map(|(i, e)| {
             if e.from == e.to || e.from >= n || e.to >= n {
                 None
-            } else if reversed[i] {
+            } else if layer[e.from] > layer[e.to] {
+                reversed[i] = true;
                 Some((e.to, e.from))
             } else {
                 Some((e.from, e.to))
             }
         })
         .collect();
-
-    // 2. Layering: longest path, minimum length 2, then sources pulled right.
-    let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut pred: Vec<Vec<usize>> = vec![Vec::new(); n];
-    for &(a, b) in oriented.iter().flatten() {
-        succ[a].push(b);
-        pred[b].push(a);
-    }
-    let topo = topological(n, &succ, &pred);
-    let mut layer = vec![0usize; n];
-    for &v in &topo {
-        for &w in &succ[v] {
-            layer[w] = layer[w].max(layer[v] + 2);
-        }
-    }
-    for &v in topo.iter().rev() {
-        if pred[v].is_empty()
-            && !succ[v].is_empty()
-            && let Some(m) = succ[v].iter().map(|&w| layer[w]).min()
-        {
-            layer[v] = m.saturating_sub(2).max(layer[v]);
-        }
-    }
 
     // 3. Items: nodes, edge dummies (one carries the label), cluster labels and fillers.
     let mut items: Vec<Item> =
@@ -421,6 +369,7 @@ pub fn layered(g: &Graph) -> Layout {
     let mut layers = best;
     ord.index(&layers);
     transpose(&mut layers, &items, &left_nb, &right_nb, &mut ord.pos);
+    keep_sides(&mut layers, &items, &tree, &left_nb, &mut ord.pos);
 
     // 5. Coordinates. Columns first.
     let mut col_w = vec![0.0f64; num_layers];
@@ -590,7 +539,9 @@ pub fn layered(g: &Graph) -> Layout {
             let mut label = None;
             for (k, &i) in chain.iter().enumerate() {
                 let l = items[i].layer;
-                let (cl, cr) = (col_x[l] - col_w[l] / 2.0, col_x[l] + col_w[l] / 2.0);
+                // Straight through the column and the room beside it for boundary borders, so
+                // the curve between columns stays clear of boundaries that begin or end there.
+                let (cl, cr) = (col_x[l] - col_w[l] / 2.0 - PAD * start_h[l] as f64, col_x[l] + col_w[l] / 2.0 + PAD * end_h[l] as f64);
                 let yi = item_y(i);
                 match items[i].kind {
                     ItemKind::Node(_) => {
@@ -870,6 +821,336 @@ fn self_loop(c: Point, s: Size, label: Option<Size>) -> Route {
     Route { points, style: RouteStyle::Polyline, label }
 }
 
+/// Layers of the nodes, found the way dot ranks clusters: each boundary is layered on its own,
+/// from the edges that stay inside it, with its direct members and its sub-boundaries as the
+/// blocks (a sub-boundary already layered and moved as one piece); then its parent treats it as
+/// one block. A boundary's members so sit in as few columns as the boundary's own edges need,
+/// instead of wherever the rest of the graph pushes each of them. Among the blocks of one
+/// boundary: cycles are broken by a depth-first search, the longest path gives first layers
+/// (every edge at least two layers long, so it has a middle column for its label), then each
+/// block moves to the end of its slack that shortens its edges, as network simplex would.
+/// Every edge between two distinct nodes ends up at least two layers long, in one direction or
+/// the other.
+fn compound_layers(g: &Graph, tree: &ClusterTree) -> Vec<usize> {
+    let n = g.nodes.len();
+    let nc = tree.parent.len();
+    let slot_of = |s: Option<usize>| s.unwrap_or(nc);
+    // The nodes inside each boundary (at any depth; slot `nc` is the whole drawing), and the
+    // edges each boundary holds both ends of, innermost.
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); nc + 1];
+    for v in 0..n {
+        members[nc].push(v);
+        for &c in tree.path_ref(g.nodes[v].cluster) {
+            members[c].push(v);
+        }
+    }
+    let mut scope_edges: Vec<Vec<usize>> = vec![Vec::new(); nc + 1];
+    for (e, ge) in g.edges.iter().enumerate() {
+        if ge.from != ge.to && ge.from < n && ge.to < n {
+            scope_edges[slot_of(tree.lca(g.nodes[ge.from].cluster, g.nodes[ge.to].cluster))].push(e);
+        }
+    }
+    // The block directly inside scope `s` that holds node `v`: `v` itself, or `n +` the
+    // sub-boundary on its path.
+    let block_of = |v: usize, s: Option<usize>| -> usize {
+        let d = s.map_or(0, |c| tree.depth[c] + 1);
+        match tree.path_ref(g.nodes[v].cluster).get(d) {
+            Some(&c) => n + c,
+            None => v,
+        }
+    };
+    // Each node's layer relative to the block being placed, then to its scope.
+    let mut rel = vec![0i64; n];
+    let mut local = vec![usize::MAX; n + nc];
+    let scopes = tree.top_down.iter().rev().map(|&c| Some(c)).chain(std::iter::once(None));
+    for s in scopes {
+        let slot = slot_of(s);
+        if members[slot].is_empty() {
+            continue;
+        }
+        let mut blocks: Vec<usize> = Vec::new();
+        for &v in &members[slot] {
+            let b = block_of(v, s);
+            if local[b] == usize::MAX {
+                local[b] = blocks.len();
+                blocks.push(b);
+            }
+        }
+        let nb = blocks.len();
+        // (tail block, tail's layer in it, head block, head's layer in it).
+        let mut es: Vec<(usize, i64, usize, i64)> = scope_edges[slot]
+            .iter()
+            .map(|&e| {
+                let ge = &g.edges[e];
+                (local[block_of(ge.from, s)], rel[ge.from], local[block_of(ge.to, s)], rel[ge.to])
+            })
+            .collect();
+        // Cycle removal between blocks: edges against a greedy order are drawn reversed.
+        let pos = feedback_order(nb, &es.iter().map(|e| (e.0, e.2)).collect::<Vec<_>>());
+        let flip: Vec<bool> = es.iter().map(|e| pos[e.0] > pos[e.2]).collect();
+        let mut succ: Vec<Vec<usize>> = vec![Vec::new(); nb];
+        let mut pred: Vec<Vec<usize>> = vec![Vec::new(); nb];
+        for (k, e) in es.iter_mut().enumerate() {
+            if flip[k] {
+                *e = (e.2, e.3, e.0, e.1);
+            }
+            succ[e.0].push(k);
+            pred[e.2].push(k);
+        }
+        let block_succ: Vec<Vec<usize>> = succ.iter().map(|ks| ks.iter().map(|&k| es[k].2).collect()).collect();
+        let block_pred: Vec<Vec<usize>> = pred.iter().map(|ks| ks.iter().map(|&k| es[k].0).collect()).collect();
+        let order = topological(nb, &block_succ, &block_pred);
+        // Longest path: head layer >= tail layer + 2.
+        let mut base = vec![0i64; nb];
+        for &b in &order {
+            for &k in &succ[b] {
+                let (_, ot, h, oh) = es[k];
+                base[h] = base[h].max(base[b] + ot - oh + 2);
+            }
+        }
+        // Then the least total edge length that keeps every edge's minimum length.
+        let constraints: Vec<(usize, usize, i64)> = es.iter().map(|&(t, ot, h, oh)| (t, h, 2 + ot - oh)).collect();
+        network_simplex(nb, &constraints, &mut base, 20 * nb + 100);
+        for &v in &members[slot] {
+            rel[v] += base[local[block_of(v, s)]];
+        }
+        let min = members[slot].iter().map(|&v| rel[v]).min().unwrap_or(0);
+        for &v in &members[slot] {
+            rel[v] -= min;
+        }
+        for &b in &blocks {
+            local[b] = usize::MAX;
+        }
+    }
+    rel.into_iter().map(|r| usize::try_from(r).unwrap_or(0)).collect()
+}
+
+/// A vertex order with few edges against it (Eades, Lin and Smyth's greedy heuristic for the
+/// feedback arc set): sinks go to the end, sources to the front, and otherwise the vertex with
+/// the most edges out over edges in goes to the front. Unlike a depth-first search, it does not
+/// turn the search's long paths into long chains of layers. Returns each vertex's position.
+fn feedback_order(nv: usize, edges: &[(usize, usize)]) -> Vec<usize> {
+    let (mut out, mut inc): (Vec<Vec<usize>>, Vec<Vec<usize>>) = (vec![Vec::new(); nv], vec![Vec::new(); nv]);
+    let (mut outdeg, mut indeg) = (vec![0usize; nv], vec![0usize; nv]);
+    for &(t, h) in edges {
+        if t != h {
+            out[t].push(h);
+            inc[h].push(t);
+            outdeg[t] += 1;
+            indeg[h] += 1;
+        }
+    }
+    let mut removed = vec![false; nv];
+    let (mut front, mut back) = (Vec::with_capacity(nv), Vec::new());
+    let mut sinks: Vec<usize> = (0..nv).rev().filter(|&v| outdeg[v] == 0).collect();
+    let mut sources: Vec<usize> = (0..nv).rev().filter(|&v| indeg[v] == 0 && outdeg[v] > 0).collect();
+    let mut next = 0;
+    let mut left = nv;
+    while left > 0 {
+        let (v, to_back) = if let Some(v) = sinks.pop() {
+            (v, true)
+        } else if let Some(v) = sources.pop() {
+            (v, false)
+        } else {
+            // Neither: the vertex with the largest out-degree minus in-degree.
+            while next < nv && removed[next] {
+                next += 1;
+            }
+            let best = (next..nv).filter(|&v| !removed[v]).max_by_key(|&v| (outdeg[v] as i64 - indeg[v] as i64, std::cmp::Reverse(v)));
+            let Some(v) = best else { break };
+            (v, false)
+        };
+        if removed[v] {
+            continue;
+        }
+        removed[v] = true;
+        left -= 1;
+        if to_back {
+            back.push(v)
+        } else {
+            front.push(v)
+        }
+        for &w in &out[v] {
+            indeg[w] -= 1;
+            if indeg[w] == 0 && !removed[w] {
+                sources.push(w);
+            }
+        }
+        for &u in &inc[v] {
+            outdeg[u] -= 1;
+            if outdeg[u] == 0 && !removed[u] {
+                sinks.push(u);
+            }
+        }
+    }
+    let mut pos = vec![0usize; nv];
+    for (p, &v) in front.iter().chain(back.iter().rev()).enumerate() {
+        pos[v] = p;
+    }
+    pos
+}
+
+/// Network simplex (Gansner, Koutsofios, North and Vo, "A technique for drawing directed
+/// graphs", 1993), the ranking dot uses: given edges `(tail, head, minimum length)` and ranks that
+/// keep every `rank[head] - rank[tail] >= minimum length`, moves the ranks to a solution that
+/// still keeps them all with the least total edge length. Each connected component gets a
+/// spanning tree of tight edges; then tree edges whose removal and re-tightening would shorten
+/// the total (a negative cut value) are exchanged for the non-tree edge of least slack across
+/// the same cut. Every step keeps the ranks feasible, so stopping after `max_pivots` exchanges
+/// still leaves a valid layering.
+fn network_simplex(nv: usize, edges: &[(usize, usize, i64)], rank: &mut [i64], max_pivots: usize) {
+    let slack = |rank: &[i64], k: usize| {
+        let (t, h, d) = edges[k];
+        rank[h] - rank[t] - d
+    };
+    let mut inc: Vec<Vec<usize>> = vec![Vec::new(); nv];
+    // Out-degree minus in-degree: a subtree's sum is the cut value of the tree edge above it.
+    let mut balance = vec![0i64; nv];
+    for (k, &(t, h, _)) in edges.iter().enumerate() {
+        if t != h {
+            inc[t].push(k);
+            inc[h].push(k);
+            balance[t] += 1;
+            balance[h] -= 1;
+        }
+    }
+    // 1. A feasible tree of tight edges per component, shifting the tree found so far until the
+    // incident edge of least slack is tight.
+    let mut tree_edge = vec![false; edges.len()];
+    let mut in_tree = vec![false; nv];
+    for root in 0..nv {
+        if in_tree[root] {
+            continue;
+        }
+        let mut size = 1;
+        let mut seen = vec![root];
+        let mut reach = std::collections::HashSet::from([root]);
+        let mut k = 0;
+        while k < seen.len() {
+            let v = seen[k];
+            k += 1;
+            for &e in &inc[v] {
+                let w = if edges[e].0 == v { edges[e].1 } else { edges[e].0 };
+                if reach.insert(w) {
+                    seen.push(w);
+                    size += 1;
+                }
+            }
+        }
+        let mut tree = vec![root];
+        in_tree[root] = true;
+        loop {
+            let mut k = 0;
+            while k < tree.len() {
+                let v = tree[k];
+                k += 1;
+                for &e in &inc[v] {
+                    let w = if edges[e].0 == v { edges[e].1 } else { edges[e].0 };
+                    if !in_tree[w] && slack(rank, e) == 0 {
+                        in_tree[w] = true;
+                        tree_edge[e] = true;
+                        tree.push(w);
+                    }
+                }
+            }
+            if tree.len() >= size {
+                break;
+            }
+            let mut best: Option<(i64, usize)> = None;
+            for &v in &tree {
+                for &e in &inc[v] {
+                    if in_tree[edges[e].0] != in_tree[edges[e].1] {
+                        let s = slack(rank, e);
+                        if best.is_none_or(|(b, _)| s < b) {
+                            best = Some((s, e));
+                        }
+                    }
+                }
+            }
+            let Some((s, e)) = best else { break };
+            let delta = if in_tree[edges[e].0] { s } else { -s };
+            for &v in &tree {
+                rank[v] += delta;
+            }
+        }
+    }
+    let mut tree_adj: Vec<Vec<usize>> = vec![Vec::new(); nv];
+    for (e, &t) in tree_edge.iter().enumerate() {
+        if t {
+            tree_adj[edges[e].0].push(e);
+            tree_adj[edges[e].1].push(e);
+        }
+    }
+    // 2. Pivots.
+    let (mut low, mut lim, mut sub) = (vec![0usize; nv], vec![0usize; nv], vec![0i64; nv]);
+    let mut up = vec![usize::MAX; nv];
+    let mut start = 0;
+    for _ in 0..max_pivots {
+        // Postorder numbers (a subtree is a range of them) and subtree balances.
+        let mut visited = vec![false; nv];
+        let mut counter = 0;
+        for root in 0..nv {
+            if visited[root] {
+                continue;
+            }
+            visited[root] = true;
+            up[root] = usize::MAX;
+            low[root] = counter;
+            sub[root] = balance[root];
+            let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+            while let Some(top) = stack.last_mut() {
+                let (v, i) = *top;
+                if let Some(&e) = tree_adj[v].get(i) {
+                    top.1 += 1;
+                    let w = if edges[e].0 == v { edges[e].1 } else { edges[e].0 };
+                    if !visited[w] {
+                        visited[w] = true;
+                        up[w] = e;
+                        low[w] = counter;
+                        sub[w] = balance[w];
+                        stack.push((w, 0));
+                    }
+                } else {
+                    lim[v] = counter;
+                    counter += 1;
+                    stack.pop();
+                    if let Some(&(p, _)) = stack.last() {
+                        sub[p] += sub[v];
+                    }
+                }
+            }
+        }
+        // A tree edge with a negative cut value, searched from where the last search stopped.
+        let cut = |v: usize| if edges[up[v]].0 == v { sub[v] } else { -sub[v] };
+        let Some(v) = (0..nv).map(|i| (start + i) % nv).find(|&v| up[v] != usize::MAX && cut(v) < 0) else { break };
+        start = (v + 1) % nv;
+        let leave = up[v];
+        // The subtree under `leave` holds its tail or its head; the entering edge runs from the
+        // head's side to the tail's, with the least slack.
+        let in_sub = |x: usize| low[v] <= lim[x] && lim[x] <= lim[v];
+        let sub_is_tail = in_sub(edges[leave].0);
+        let enter = (0..edges.len())
+            .filter(|&e| !tree_edge[e] && edges[e].0 != edges[e].1)
+            .filter(|&e| if sub_is_tail { !in_sub(edges[e].0) && in_sub(edges[e].1) } else { in_sub(edges[e].0) && !in_sub(edges[e].1) })
+            .min_by_key(|&e| (slack(rank, e), e));
+        let Some(enter) = enter else { break };
+        let s = slack(rank, enter);
+        let delta = if sub_is_tail { -s } else { s };
+        for (x, r) in rank.iter_mut().enumerate() {
+            if in_sub(x) {
+                *r += delta;
+            }
+        }
+        tree_edge[leave] = false;
+        tree_edge[enter] = true;
+        for end in [edges[leave].0, edges[leave].1] {
+            tree_adj[end].retain(|&e| e != leave);
+        }
+        tree_adj[edges[enter].0].push(enter);
+        tree_adj[edges[enter].1].push(enter);
+    }
+}
+
 /// Kahn's algorithm; vertices left over by a cycle (there are none after cycle removal) are
 /// appended in index order.
 fn topological(n: usize, succ: &[Vec<usize>], pred: &[Vec<usize>]) -> Vec<usize> {
@@ -1107,6 +1388,61 @@ fn total_crossings(layers: &[Vec<usize>], right_nb: &[Vec<usize>], pos: &[usize]
     total
 }
 
+/// Keeps a long edge on one side of each boundary it runs beside: where an edge's dummy is
+/// above a boundary and the next column's is below it (or the other way round), and the
+/// boundary spans both columns, the edge would cut through the boundary in the gap; the later
+/// dummy moves to the earlier one's side. Columns are taken left to right, so an edge, once
+/// beside a boundary, stays on that side until the boundary ends.
+fn keep_sides(layers: &mut [Vec<usize>], items: &[Item], tree: &ClusterTree, left_nb: &[Vec<usize>], pos: &mut [usize]) {
+    // The first and last position of every cluster in a layer.
+    let ranges = |layer: &[usize]| {
+        let mut r: std::collections::HashMap<usize, (usize, usize)> = std::collections::HashMap::new();
+        for (p, &i) in layer.iter().enumerate() {
+            for &c in tree.path_ref(items[i].cluster) {
+                r.entry(c).and_modify(|e| e.1 = p).or_insert((p, p));
+            }
+        }
+        r
+    };
+    for l in 1..layers.len() {
+        let before = ranges(&layers[l - 1]);
+        let mut here = ranges(&layers[l]);
+        let dummies: Vec<usize> = layers[l].iter().copied().filter(|&i| matches!(items[i].kind, ItemKind::Dummy { .. })).collect();
+        for d in dummies {
+            let Some(&p) = left_nb[d].first() else { continue };
+            let level = items[d].cluster.map_or(0, |c| tree.depth[c] + 1);
+            // The sibling boundaries present in both columns, in this layer's order.
+            let mut siblings: Vec<(usize, (usize, usize))> = here
+                .iter()
+                .filter(|(c, _)| tree.depth[**c] == level && tree.parent[**c] == items[d].cluster && before.contains_key(*c))
+                .map(|(c, r)| (*c, *r))
+                .collect();
+            siblings.sort_by_key(|s| s.1);
+            for (c, (lo, hi)) in siblings {
+                let (plo, phi) = before[&c];
+                let (was_above, was_below) = (pos[p] < plo, pos[p] > phi);
+                let (is_above, is_below) = (pos[d] < lo, pos[d] > hi);
+                let to = if was_above && is_below {
+                    lo
+                } else if was_below && is_above {
+                    hi
+                } else {
+                    continue;
+                };
+                let layer = &mut layers[l];
+                let from = pos[d];
+                layer.remove(from);
+                layer.insert(to, d);
+                for (k, &i) in layer.iter().enumerate() {
+                    pos[i] = k;
+                }
+                here = ranges(layer);
+                break;
+            }
+        }
+    }
+}
+
 /// Swaps adjacent items of the same cluster while that removes crossings.
 fn transpose(layers: &mut [Vec<usize>], items: &[Item], left_nb: &[Vec<usize>], right_nb: &[Vec<usize>], pos: &mut [usize]) {
     let cross = |u: usize, v: usize, nb: &[Vec<usize>], pos: &[usize]| {
@@ -1308,4 +1644,70 @@ pub fn sample_graph(n: usize, seed: u64) -> Graph {
         }
     }
     Graph { nodes, clusters, edges }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Random edges of a graph on `n` vertices, each with a minimum length, as generated.
+    fn edges_strategy() -> impl Strategy<Value = (usize, Vec<(usize, usize, i64)>)> {
+        (2usize..=5).prop_flat_map(|n| (Just(n), proptest::collection::vec((0..n, 0..n, 0i64..=2), 1..(14 - 2 * n))))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// On small acyclic graphs, compared with trying every ranking.
+        #[test]
+        fn network_simplex_finds_the_least_total_edge_length((n, raw) in edges_strategy()) {
+            let edges: Vec<(usize, usize, i64)> =
+                raw.into_iter().filter(|e| e.0 != e.1).map(|(a, b, d)| (a.min(b), a.max(b), d)).collect();
+            let feasible = |r: &[i64]| edges.iter().all(|&(t, h, d)| r[h] - r[t] >= d);
+            let total = |r: &[i64]| edges.iter().map(|&(t, h, _)| r[h] - r[t]).sum::<i64>();
+            // Longest path (edges run from lower to higher index).
+            let mut rank = vec![0i64; n];
+            for v in 0..n {
+                for &(t, h, d) in &edges {
+                    if t == v {
+                        rank[h] = rank[h].max(rank[t] + d);
+                    }
+                }
+            }
+            network_simplex(n, &edges, &mut rank, 1000);
+            prop_assert!(feasible(&rank), "{rank:?} breaks a minimum length of {edges:?}");
+            // Some optimal ranking spans at most the sum of the minimum lengths.
+            let span = edges.iter().map(|e| e.2).sum::<i64>() + 1;
+            let mut best = i64::MAX;
+            let mut r = vec![0i64; n];
+            loop {
+                if feasible(&r) {
+                    best = best.min(total(&r));
+                }
+                let mut k = 0;
+                while k < n && r[k] == span - 1 {
+                    r[k] = 0;
+                    k += 1;
+                }
+                if k == n {
+                    break;
+                }
+                r[k] += 1;
+            }
+            prop_assert_eq!(total(&rank), best, "ranks {:?} for {:?}", rank, edges);
+        }
+
+        #[test]
+        fn the_feedback_order_of_an_acyclic_graph_is_topological((n, raw) in edges_strategy()) {
+            let edges: Vec<(usize, usize)> = raw.into_iter().filter(|e| e.0 != e.1).map(|(a, b, _)| (a.max(b), a.min(b))).collect();
+            let pos = feedback_order(n, &edges);
+            let mut sorted = pos.clone();
+            sorted.sort_unstable();
+            prop_assert_eq!(sorted, (0..n).collect::<Vec<_>>());
+            for &(t, h) in &edges {
+                prop_assert!(pos[t] < pos[h], "{:?} against {:?}", (t, h), pos);
+            }
+        }
+    }
 }

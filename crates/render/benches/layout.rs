@@ -1,18 +1,21 @@
-//! Compares threatmap's layered layout with Graphviz `dot` on the same clustered graphs of
-//! 50, 200 and 1,000 nodes: time, edge crossings (same counting rule for both: proper
-//! intersections of the drawn curves of edges that share no endpoint), drawing area, boundary
-//! correctness, and edges drawn through a boundary that contains neither endpoint.
+//! The automatic layout at 200 and 1,000 nodes (criterion), then a comparison with Graphviz
+//! `dot` on the same clustered graphs of 50, 200 and 1,000 nodes (`layout::sample_graph`, seed
+//! 7): time, edge crossings (same counting rule for both: proper intersections of the drawn
+//! curves of edges that share no endpoint), drawing area, boundary correctness, and edges drawn
+//! through a boundary that contains neither endpoint.
 //!
-//! `cargo run --release -p threatmap-render --example layout_vs_dot [-- SIZES... [--timeout S]]`
-//!
-//! Needs `dot` on PATH (Debian: `apt-get install graphviz`); without it only our side runs.
+//! `cargo bench -p threatmap-render --bench layout`; `THREATMAP_DOT_TIMEOUT` (seconds, default
+//! 60) stops a `dot` run that takes longer. Needs `dot` on PATH (Debian: `apt-get install
+//! graphviz`); without it only Threatmap's side is printed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt::Write as _;
+use std::hint::black_box;
 use std::io::Read as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use criterion::{Criterion, criterion_group, criterion_main};
 use threatmap_render::layout::{
     self, Graph, Point, Rect, boundary_problems, count_crossings, edges_through_foreign_boundaries, route_polyline, sample_cubic,
     sample_graph,
@@ -27,36 +30,28 @@ struct Row {
     through: String,
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut sizes: Vec<usize> = Vec::new();
-    let mut timeout = 300u64;
-    let mut k = 0;
-    while k < args.len() {
-        if args[k] == "--timeout" {
-            timeout = args.get(k + 1).and_then(|s| s.parse().ok()).unwrap_or(timeout);
-            k += 2;
-            continue;
-        }
-        if let Ok(n) = args[k].parse() {
-            sizes.push(n);
-        }
-        k += 1;
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("layout");
+    group.sample_size(10);
+    for n in [200usize, 1000] {
+        let g = sample_graph(n, 7);
+        group.bench_function(format!("layered/{n}"), |b| b.iter(|| black_box(layout::layered(&g))));
     }
-    if sizes.is_empty() {
-        sizes = vec![50, 200, 1000];
-    }
+    group.finish();
+
+    let timeout = std::env::var("THREATMAP_DOT_TIMEOUT").ok().and_then(|s| s.parse().ok()).unwrap_or(60u64);
     let have_dot = Command::new("dot").arg("-V").stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+    println!("\nThreatmap layout against Graphviz dot (medians of 5 for Threatmap, one run of dot):");
     println!(
-        "| nodes / edges / boundaries | layout | time | crossings | area (Mpx²) | boundaries correct | edges through foreign boundaries |"
+        "| nodes / edges / boundaries | layout | time | crossings | area (Mpx², w×h) | boundaries correct | edges through foreign boundaries |"
     );
     println!("| --- | --- | --- | --- | --- | --- | --- |");
-    for n in sizes {
+    for n in [50usize, 200, 1000] {
         let g = sample_graph(n, 7);
         let mut rows = vec![ours(&g)];
         if have_dot {
-            rows.push(graphviz(&g, true, timeout));
             rows.push(graphviz(&g, false, timeout));
+            rows.push(graphviz(&g, true, timeout));
         }
         for r in rows {
             println!(
@@ -77,6 +72,9 @@ fn main() {
     }
 }
 
+criterion_group!(benches, bench);
+criterion_main!(benches);
+
 fn ours(g: &Graph) -> Row {
     // Median of 5 runs.
     let mut times = Vec::new();
@@ -95,7 +93,7 @@ fn ours(g: &Graph) -> Row {
         tool: "threatmap".into(),
         time: format!("{:.3} s", times[2].as_secs_f64()),
         crossings: count_crossings(g, &segs).to_string(),
-        area: format!("{:.2}", l.size.w * l.size.h / 1e6),
+        area: format!("{:.2} ({:.0}×{:.0})", l.size.w * l.size.h / 1e6, l.size.w, l.size.h),
         boundaries: if problems.is_empty() { "yes".into() } else { format!("no ({} violations)", problems.len()) },
         through: edges_through_foreign_boundaries(g, &lines, &l.clusters).to_string(),
     }
@@ -241,7 +239,7 @@ fn graphviz(g: &Graph, labels: bool, timeout: u64) -> Row {
         tool,
         time: format!("{elapsed:.3} s"),
         crossings: count_crossings(g, &segs).to_string(),
-        area: format!("{:.2}", root.w * root.h / 1e6),
+        area: format!("{:.2} ({:.0}×{:.0})", root.w * root.h / 1e6, root.w, root.h),
         boundaries: if problems.is_empty() { "yes".into() } else { format!("no ({} violations)", problems.len()) },
         through: edges_through_foreign_boundaries(g, &lines, &clusters).to_string(),
     }
