@@ -378,6 +378,19 @@ fn library_rules() -> RuleSet {
     r
 }
 
+/// A rule that reads what data items derive from the flows carrying them.
+const AT_REST: &str = r#"
+[[rule]]
+id = "T-REST"
+title = "stored where encrypted"
+targets = ["Dataflow"]
+condition = "any(d.isStored and d.isDestEncryptedAtRest for d in target.data)"
+severity = "High"
+description = "Reads what a data item derives from the ends of the flows carrying it."
+mitigations = ["None."]
+references = ["CWE-1"]
+"#;
+
 /// [`library_rules`] and rules that reach further than any of them.
 fn all_rules() -> RuleSet {
     let mut r = library_rules();
@@ -415,6 +428,7 @@ mitigations = ["None."]
 references = ["CWE-1"]
 "#;
     r.add_text(far, "far.toml", "far").unwrap();
+    r.add_text(AT_REST, "rest.toml", "rest").unwrap();
     assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
     r
 }
@@ -534,6 +548,41 @@ proptest! {
 
 /// An edit re-evaluates only the elements it can affect: one control of one node, the node and
 /// its flows (and what reads them); moving it on the canvas, nothing, as no rule reads drawings.
+/// An edit of what the model's derived facts come from (here: a flow's end encrypted at rest,
+/// which a stored data item's flows derive from it) is not mistaken for one that leaves them.
+#[test]
+fn an_edit_of_what_facts_derive_from_is_seen() {
+    let mut rules = RuleSet::new();
+    rules.add_builtin("general");
+    rules.add_text(AT_REST, "rest.toml", "rest").unwrap();
+    let mut m = threatmap_core::synth::synthetic(150, 7);
+    let mut inc = Incremental::new();
+    inc.analyze(&m, &rules, &Options::default());
+    let def = Controls::attribute("isEncryptedAtRest").unwrap();
+    let stored: Vec<String> = m.data.iter().filter(|d| d.is_stored == Some(true)).map(|d| d.id.clone()).collect();
+    let mut sinks: Vec<String> = m
+        .elements
+        .iter()
+        .filter(|e| e.kind == Kind::Dataflow && e.is_response != Some(true) && e.data.iter().any(|d| stored.contains(d)))
+        .filter_map(|e| e.sink.clone())
+        .collect();
+    sinks.sort();
+    sinks.dedup();
+    assert!(!sinks.is_empty(), "the model has flows carrying stored data");
+    let at_rest = |a: &threatmap_core::engine::Analysis| a.findings.iter().filter(|f| a.rule(f).id == "T-REST").count();
+    let before = at_rest(&inc.analyze(&m, &rules, &Options::default()));
+    for on in [true, false] {
+        for id in &sinks {
+            let k = m.elements.iter().position(|e| e.id == *id).unwrap();
+            m.elements[k].controls.set_json(def.key, &serde_json::Value::Bool(on)).unwrap();
+            let (a, b) = (inc.analyze(&m, &rules, &Options::default()), analyze(&m, &rules, &Options::default()));
+            assert_eq!(a.findings, b.findings, "after setting {id} encrypted at rest to {on}");
+        }
+        let now = at_rest(&inc.analyze(&m, &rules, &Options::default()));
+        assert_ne!(now, before, "encrypted at rest {on}: the edits changed what the rule finds");
+    }
+}
+
 #[test]
 fn an_edit_evaluates_only_what_it_can_affect() {
     // The libraries' rules read an element, its flows and their ends (not `T-DATA` above,

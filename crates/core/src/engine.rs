@@ -20,11 +20,21 @@
 //! - a flow is amended (not forced) by its sink's and source's overrides.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use crate::attr::{Kind, Lifetime, Value};
 use crate::expr::{DataField, EvalError, Evidence, Field, Fixed, Method};
 use crate::model::{ControlAttr, Controls, DataAttr, DataItem, Element, ElementAttr, Model, Override, PropValue};
 use crate::rules::{Rule, RuleSet, Severity};
+
+/// Everything [`Prepared`] derives from a model: per element, per data item, and the flows in
+/// pytm's order.
+#[derive(Debug, Default, PartialEq)]
+struct Derived {
+    facts: Vec<Facts>,
+    data: Vec<DataFacts>,
+    flow_order: Vec<u32>,
+}
 
 /// Derived facts about one element.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -58,10 +68,11 @@ struct DataFacts {
 #[derive(Debug)]
 pub struct Prepared<'m> {
     model: &'m Model,
-    facts: Vec<Facts>,
-    data: Vec<DataFacts>,
-    ids: HashMap<&'m str, u32>,
-    flow_order: Vec<u32>,
+    /// What [`Prepared::new`] works out, shared with [`Incremental`], which hands the same
+    /// facts to the next run when an edit cannot have changed them.
+    derived: Arc<Derived>,
+    /// Element ids to indices; absent where the facts were reused (a lookup then scans).
+    ids: Option<HashMap<&'m str, u32>>,
     /// Note what conditions read (see [`Reads`]): on only while [`Incremental`] evaluates.
     track: bool,
 }
@@ -219,7 +230,24 @@ impl<'m> Prepared<'m> {
             df.carried_by.sort_by(|a, b| name(a).cmp(name(b)));
             df.processed_by.sort_by(|a, b| name(a).cmp(name(b)));
         }
-        Prepared { model, facts, data, ids, flow_order, track: false }
+        Prepared { model, derived: Arc::new(Derived { facts, data, flow_order }), ids: Some(ids), track: false }
+    }
+
+    /// Whether [`Prepared::new`] derives the same facts from `b` as from `a`: it reads only
+    /// these fields of an element (and the element ids, the data items and `is_ordered`, which
+    /// [`Incremental`] compares whole).
+    fn same_derivation(a: &Element, b: &Element) -> bool {
+        a.kind == b.kind
+            && a.name == b.name
+            && a.in_boundary == b.in_boundary
+            && a.data == b.data
+            && a.source == b.source
+            && a.sink == b.sink
+            && a.response_to == b.response_to
+            && a.is_response == b.is_response
+            && a.order == b.order
+            && a.levels == b.levels
+            && a.controls.is_encrypted_at_rest == b.controls.is_encrypted_at_rest
     }
 
     /// Notes that element `i` was read.
@@ -234,7 +262,7 @@ impl<'m> Prepared<'m> {
     #[inline]
     fn read_ends(&self, i: u32) {
         if self.track {
-            let f = &self.facts[i as usize];
+            let f = &self.derived.facts[i as usize];
             READS.with_borrow_mut(|r| r.elements.extend([f.source, f.sink].into_iter().flatten()));
         }
     }
@@ -260,7 +288,10 @@ impl<'m> Prepared<'m> {
 
     /// The index of the element with this id.
     pub fn index_of(&self, id: &str) -> Option<u32> {
-        self.ids.get(id).copied()
+        match &self.ids {
+            Some(ids) => ids.get(id).copied(),
+            None => self.model.elements.iter().rposition(|e| e.id == id).map(|i| i as u32),
+        }
     }
 
     /// A data item's name.
@@ -271,40 +302,40 @@ impl<'m> Prepared<'m> {
 
     /// The flows in pytm's processing order (sorted by `order`).
     pub fn flow_order(&self) -> &[u32] {
-        &self.flow_order
+        &self.derived.flow_order
     }
 
     /// A flow's source and sink indices.
     pub fn endpoints(&self, flow: u32) -> Option<(u32, u32)> {
         self.read(flow);
-        let f = &self.facts[flow as usize];
+        let f = &self.derived.facts[flow as usize];
         Some((f.source?, f.sink?))
     }
 
     /// The boundary directly containing a node or boundary.
     pub fn boundary_of(&self, i: u32) -> Option<u32> {
         self.read(i);
-        self.facts[i as usize].boundary
+        self.derived.facts[i as usize].boundary
     }
 
     /// The response paired with a request flow, and the request a response answers.
     pub fn response_pair(&self, flow: u32) -> (Option<u32>, Option<u32>) {
         self.read(flow);
-        let f = &self.facts[flow as usize];
+        let f = &self.derived.facts[flow as usize];
         (f.response, f.response_to)
     }
 
     /// The data a node holds or a flow carries (a flow's includes its source's).
     pub fn data_of(&self, i: u32) -> &[u32] {
         self.read(i);
-        &self.facts[i as usize].data
+        &self.derived.facts[i as usize].data
     }
 
     /// The effective value of a data item attribute.
     pub fn data_attr(&self, d: u32, a: DataAttr) -> Value<'m> {
         self.read_data(d);
         let item: &'m DataItem = &self.model.data[d as usize];
-        let df = &self.data[d as usize];
+        let df = &self.derived.data[d as usize];
         use crate::attr::EnumValue;
         let derived = match a {
             DataAttr::is_credentials if item.is_credentials.is_none() => df.is_credentials.map(Value::Bool),
@@ -327,7 +358,7 @@ impl<'m> Prepared<'m> {
         if !def.kinds.contains(e.kind) {
             return Err(EvalError::NoAttribute(def.name));
         }
-        let f = &self.facts[i as usize];
+        let f = &self.derived.facts[i as usize];
         if e.kind == Kind::Dataflow && !e.is_set(a) {
             let (src, dst) = (f.source, f.sink);
             let from =
@@ -355,7 +386,7 @@ impl<'m> Prepared<'m> {
         self.read_ends(i);
         let e: &'m Element = &self.model.elements[i as usize];
         if e.kind == Kind::Dataflow && !e.controls.is_set(c) {
-            let f = &self.facts[i as usize];
+            let f = &self.derived.facts[i as usize];
             let from = |n: Option<u32>| n.map(|n| self.model.elements[n as usize].controls.get(c, Kind::Asset));
             let derived = match c {
                 ControlAttr::is_encrypted if f.is_response => from(f.source),
@@ -400,7 +431,7 @@ impl<'m> Prepared<'m> {
             (Value::Node(n), Field::Fixed(f)) => {
                 let e = self.element(*n);
                 self.read_ends(*n);
-                let facts = &self.facts[*n as usize];
+                let facts = &self.derived.facts[*n as usize];
                 let flow = e.kind == Kind::Dataflow;
                 let opt = |x: Option<u32>| x.map_or(Value::None, Value::Node);
                 Ok(match f {
@@ -429,8 +460,8 @@ impl<'m> Prepared<'m> {
                 Ok(match f {
                     DataField::Id => Value::Str(&item.id),
                     DataField::Name => Value::Str(&item.name),
-                    DataField::CarriedBy => Value::Nodes(&self.data[*d as usize].carried_by),
-                    DataField::ProcessedBy => Value::Nodes(&self.data[*d as usize].processed_by),
+                    DataField::CarriedBy => Value::Nodes(&self.derived.data[*d as usize].carried_by),
+                    DataField::ProcessedBy => Value::Nodes(&self.derived.data[*d as usize].processed_by),
                     DataField::Attr(a) => self.data_attr(*d, *a),
                 })
             }
@@ -453,7 +484,7 @@ impl<'m> Prepared<'m> {
     pub(crate) fn method(&self, n: u32, method: Method, args: &[Value<'_>]) -> Result<bool, EvalError> {
         let e = self.element(n);
         self.read_ends(n);
-        let f = &self.facts[n as usize];
+        let f = &self.derived.facts[n as usize];
         let ends = (e.kind == Kind::Dataflow).then_some(()).and(f.source.zip(f.sink));
         Ok(match method {
             Method::OneOf => args.iter().any(|arg| match arg {
@@ -463,12 +494,12 @@ impl<'m> Prepared<'m> {
                 _ => false,
             }),
             Method::Inside => self.is_inside(n, args),
-            Method::Enters => ends.is_some_and(|(s, t)| self.facts[s as usize].boundary.is_none() && self.is_inside(t, args)),
-            Method::Exits => ends.is_some_and(|(s, t)| self.is_inside(s, args) && self.facts[t as usize].boundary.is_none()),
+            Method::Enters => ends.is_some_and(|(s, t)| self.derived.facts[s as usize].boundary.is_none() && self.is_inside(t, args)),
+            Method::Exits => ends.is_some_and(|(s, t)| self.is_inside(s, args) && self.derived.facts[t as usize].boundary.is_none()),
             Method::Crosses => match ends {
                 None => false,
                 Some((s, t)) => {
-                    let (bs, bt) = (self.facts[s as usize].boundary, self.facts[t as usize].boundary);
+                    let (bs, bt) = (self.derived.facts[s as usize].boundary, self.derived.facts[t as usize].boundary);
                     bs != bt
                         && args.iter().any(|arg| match arg {
                             Value::Class(_) => true,
@@ -572,7 +603,7 @@ impl<'m> Prepared<'m> {
         if let Some(o) = e.overrides.get(threat) {
             return Some(o);
         }
-        let f = &self.facts[i as usize];
+        let f = &self.derived.facts[i as usize];
         [f.sink, f.source].into_iter().flatten().find_map(|n| self.element(n).overrides.get(threat))
     }
 }
@@ -782,8 +813,8 @@ struct Evaluated {
 pub struct Incremental {
     /// The model as last analysed.
     last: Option<Model>,
-    facts: Vec<Facts>,
-    data: Vec<DataFacts>,
+    /// The last run's derived facts.
+    derived: Arc<Derived>,
     results: Vec<Evaluated>,
     /// What findings depend on in the rule set of the last run: each rule's id, targets and
     /// condition (a set reloaded in the same place is told apart from the one before).
@@ -801,23 +832,10 @@ impl Incremental {
 
     /// Analyses `model`, evaluating only what its changes since the last run can affect.
     pub fn analyze<'a>(&mut self, model: &'a Model, rules: &'a RuleSet, options: &Options) -> Analysis<'a> {
-        let mut prepared = Prepared::new(model);
-        prepared.track = true;
         let plan = Plan::new(model, rules, options);
         let same_rules = |last: &[(String, crate::attr::KindSet, String)]| {
             last.len() == rules.rules.len()
                 && last.iter().zip(&rules.rules).all(|((id, t, c), r)| *id == r.id && *t == r.targets && c == r.condition.source())
-        };
-        let evaluate = |i: u32| {
-            READS.with_borrow_mut(|r| *r = Reads::default());
-            let (findings, excluded) = plan.evaluate(&prepared, rules, i);
-            let mut reads = READS.with_borrow_mut(std::mem::take);
-            reads.elements.push(i);
-            reads.elements.sort_unstable();
-            reads.elements.dedup();
-            reads.data.sort_unstable();
-            reads.data.dedup();
-            Evaluated { findings, excluded, reads }
         };
         let same_shape = |last: &Model| {
             last.elements.len() == model.elements.len()
@@ -834,11 +852,42 @@ impl Incremental {
             Some(last) => same_rules(&self.rules) && self.exclude == options.exclude && same_shape(last),
             None => false,
         };
+        // The elements an edit changed; where none of them changed what the model's facts are
+        // derived from (and no data item changed), the last run's facts are the new ones.
+        let edited: Vec<bool> = match &self.last {
+            Some(last) if incremental => {
+                in_parallel(model.elements.len(), |range| range.map(|i| last.elements[i] != model.elements[i]).collect())
+            }
+            _ => Vec::new(),
+        };
+        let reuse = incremental
+            && self.last.as_ref().is_some_and(|last| {
+                last.data == model.data
+                    && edited.iter().zip(last.elements.iter().zip(&model.elements)).all(|(e, (a, b))| !e || Prepared::same_derivation(a, b))
+            });
+        let mut prepared =
+            if reuse { Prepared { model, derived: Arc::clone(&self.derived), ids: None, track: false } } else { Prepared::new(model) };
+        prepared.track = true;
+        let evaluate = |i: u32| {
+            READS.with_borrow_mut(|r| *r = Reads::default());
+            let (findings, excluded) = plan.evaluate(&prepared, rules, i);
+            let mut reads = READS.with_borrow_mut(std::mem::take);
+            reads.elements.push(i);
+            reads.elements.sort_unstable();
+            reads.elements.dedup();
+            reads.data.sort_unstable();
+            reads.data.dedup();
+            Evaluated { findings, excluded, reads }
+        };
         if incremental && let Some(last) = &mut self.last {
+            let (old, new) = (&self.derived, &prepared.derived);
             let changed: Vec<bool> =
-                (0..model.elements.len()).map(|i| last.elements[i] != model.elements[i] || self.facts[i] != prepared.facts[i]).collect();
-            let data_changed: Vec<bool> =
-                (0..model.data.len()).map(|d| last.data[d] != model.data[d] || self.data[d] != prepared.data[d]).collect();
+                if reuse { edited } else { edited.iter().enumerate().map(|(i, e)| *e || old.facts[i] != new.facts[i]).collect() };
+            let data_changed: Vec<bool> = if reuse {
+                vec![false; model.data.len()]
+            } else {
+                (0..model.data.len()).map(|d| last.data[d] != model.data[d] || old.data[d] != new.data[d]).collect()
+            };
             let drawings_changed = !last.layouts().eq(model.layouts());
             let decisions_changed = last.decisions != model.decisions;
             let anything = drawings_changed || changed.contains(&true) || data_changed.contains(&true);
@@ -881,8 +930,7 @@ impl Incremental {
             self.exclude.clone_from(&options.exclude);
         }
         prepared.track = false;
-        self.facts.clone_from(&prepared.facts);
-        self.data.clone_from(&prepared.data);
+        self.derived = Arc::clone(&prepared.derived);
         let mut findings = Vec::with_capacity(self.results.iter().map(|r| r.findings.len()).sum());
         let mut excluded = Vec::with_capacity(self.results.iter().map(|r| r.excluded.len()).sum());
         for r in &self.results {
