@@ -40,6 +40,19 @@ fn tools(needed: &[&str], what: &str) -> bool {
 /// on a small machine.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// Where `text` (one word, or the last word of a phrase on one line) is among `words` (letter
+/// case aside: OCR confuses `I` and `i`).
+fn find_in(words: &[Word], text: &str) -> Option<(i32, i32)> {
+    let parts: Vec<String> = text.split(' ').map(str::to_lowercase).collect();
+    words.iter().enumerate().find_map(|(k, w)| {
+        let matches = parts
+            .iter()
+            .enumerate()
+            .all(|(j, p)| words.get(k + j).is_some_and(|x| x.text.to_lowercase().contains(p.as_str()) && x.line == w.line));
+        matches.then(|| words[k + parts.len() - 1].at.center())
+    })
+}
+
 /// Kills the process when dropped, so a failed assertion leaves nothing running.
 struct Killed(Child);
 
@@ -347,14 +360,15 @@ impl<'d> App<'d> {
     /// Where `text` (one word, or the last word of a phrase on one line) is shown in `area`
     /// (letter case aside: OCR confuses `I` and `i`).
     fn find(&self, shot: &Path, area: Area, text: &str) -> Option<(i32, i32)> {
-        let words = self.words(shot, area);
-        let parts: Vec<String> = text.split(' ').map(str::to_lowercase).collect();
-        words.iter().enumerate().find_map(|(k, w)| {
-            let matches = parts
-                .iter()
-                .enumerate()
-                .all(|(j, p)| words.get(k + j).is_some_and(|x| x.text.to_lowercase().contains(p.as_str()) && x.line == w.line));
-            matches.then(|| words[k + parts.len() - 1].at.center())
+        find_in(&self.words(shot, area), text)
+    }
+
+    /// Waits until `area` shows `text`, read as a column or, failing that, as scattered text
+    /// (a menu drawn over the diagram: its lines throw the column reading off); returns where.
+    fn wait_for_text_over_canvas(&self, area: Area, text: &str, what: &str) -> (i32, i32) {
+        wait_for(40, &format!("{what}: `{text}` on screen"), || {
+            let shot = self.shot(what);
+            self.find(&shot, area, text).or_else(|| find_in(&self.sparse_words(&shot, area), text))
         })
     }
 
@@ -441,7 +455,7 @@ impl<'d> App<'d> {
         let x = (at.0 - 40).max(0);
         let popup = Area { x, y: 20, w: 460.min(w - x), h: h / 2 };
         for entry in &path[1..] {
-            let at = self.wait_for_text(popup, entry, "menu entry");
+            let at = self.wait_for_text_over_canvas(popup, entry, "menu entry");
             self.click(at);
         }
     }
