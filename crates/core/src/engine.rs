@@ -29,7 +29,7 @@ use crate::rules::{Rule, RuleSet, Severity};
 
 /// Everything [`Prepared`] derives from a model: per element, per data item, and the flows in
 /// pytm's order.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Debug, Default)]
 struct Derived {
     facts: Vec<Facts>,
     data: Vec<DataFacts>,

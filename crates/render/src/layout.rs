@@ -1017,26 +1017,29 @@ fn network_simplex(nv: usize, edges: &[(usize, usize, i64)], rank: &mut [i64], m
     // 1. A feasible tree of tight edges per component, shifting the tree found so far until the
     // incident edge of least slack is tight.
     let mut tree_edge = vec![false; edges.len()];
+    let other = |e: usize, v: usize| if edges[e].0 == v { edges[e].1 } else { edges[e].0 };
     let mut in_tree = vec![false; nv];
+    let mut reached = vec![false; nv];
     for root in 0..nv {
         if in_tree[root] {
             continue;
         }
-        let mut size = 1;
-        let mut seen = vec![root];
-        let mut reach = std::collections::HashSet::from([root]);
+        // The component's size.
+        let mut component = vec![root];
+        reached[root] = true;
         let mut k = 0;
-        while k < seen.len() {
-            let v = seen[k];
+        while k < component.len() {
+            let v = component[k];
             k += 1;
             for &e in &inc[v] {
-                let w = if edges[e].0 == v { edges[e].1 } else { edges[e].0 };
-                if reach.insert(w) {
-                    seen.push(w);
-                    size += 1;
+                let w = other(e, v);
+                if !reached[w] {
+                    reached[w] = true;
+                    component.push(w);
                 }
             }
         }
+        let size = component.len();
         let mut tree = vec![root];
         in_tree[root] = true;
         loop {
@@ -1045,7 +1048,7 @@ fn network_simplex(nv: usize, edges: &[(usize, usize, i64)], rank: &mut [i64], m
                 let v = tree[k];
                 k += 1;
                 for &e in &inc[v] {
-                    let w = if edges[e].0 == v { edges[e].1 } else { edges[e].0 };
+                    let w = other(e, v);
                     if !in_tree[w] && slack(rank, e) == 0 {
                         in_tree[w] = true;
                         tree_edge[e] = true;
@@ -1102,7 +1105,7 @@ fn network_simplex(nv: usize, edges: &[(usize, usize, i64)], rank: &mut [i64], m
                 let (v, i) = *top;
                 if let Some(&e) = tree_adj[v].get(i) {
                     top.1 += 1;
-                    let w = if edges[e].0 == v { edges[e].1 } else { edges[e].0 };
+                    let w = other(e, v);
                     if !visited[w] {
                         visited[w] = true;
                         up[w] = e;
