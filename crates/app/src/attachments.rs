@@ -153,7 +153,7 @@ pub fn attachments_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         }
         // A file removed since the last save is not a stray: the save takes it away.
         let mut strays = artefacts::strays(&model_path, &app.doc.model.artefacts);
-        strays.retain(|n| !app.doc.saved().artefacts.iter().any(|a| &a.name == n));
+        strays.retain(|n| !app.doc.saved_artefacts().iter().any(|a| &a.name == n));
         app.previews.2 = Some(Checked { of, files, strays });
     }
     let mut remove = None;

@@ -668,12 +668,10 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
             Drag::Move { .. } | Drag::Resize { .. } => {
                 // Membership follows the drawing: what now lies inside a boundary is in it.
                 document::sync_membership(&mut app.doc.model, dg);
-                app.doc.discard_checkpoint_if_unchanged();
-                app.doc.changed();
+                app.doc.end_step();
             }
             Drag::Waypoint { .. } => {
-                app.doc.discard_checkpoint_if_unchanged();
-                app.doc.changed();
+                app.doc.end_step();
             }
             Drag::Flow { from } => {
                 if let Some(pos) = pointer

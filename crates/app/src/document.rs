@@ -1,16 +1,20 @@
-//! The open model: its file, unlimited undo/redo (whole-model snapshots), dirty tracking, and
-//! the geometry edits the canvas makes (positions, sizes, boundary membership by containment).
+//! The open model: its file, unlimited undo/redo ([`History`]: what each edit changed), dirty
+//! tracking, and the geometry edits the canvas makes (positions, sizes, boundary membership by
+//! containment).
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use egui::{Pos2, Rect, Vec2, pos2, vec2};
+use threatmap_core::artefacts::Artefact;
 use threatmap_core::attr::Kind;
 use threatmap_core::engine::{Options, analyze};
 use threatmap_core::model::{Element, Model, Placement};
 use threatmap_core::rules::RuleSet;
 use threatmap_render::dfd::{DfdOptions, Diagram};
+
+use crate::history::History;
 
 /// The model being edited.
 #[derive(Debug)]
@@ -19,14 +23,20 @@ pub struct Document {
     pub model: Model,
     /// Where it is saved; `None` for a new or imported model.
     pub path: Option<PathBuf>,
-    saved: Model,
-    undo: Vec<Model>,
-    redo: Vec<Model>,
+    history: History,
+    /// The history's depth when the model was saved (or opened); `None` once that state can no
+    /// longer be reached by undo or redo.
+    saved_at: Option<usize>,
+    /// The attachments as saved (the folder beside the file holds these).
+    saved_artefacts: Vec<Artefact>,
     revision: u64,
+    /// The revision the last step was recorded at: the model has not changed since while the
+    /// revision is still this one (every change bumps it), so nothing needs comparing.
+    committed: u64,
+    /// The revision when the open step began ([`Document::checkpoint`]), while a drag is making one.
+    step_open: Option<u64>,
     /// The field the last edit typed into: further edits of it join the same undo step.
     coalescing: Option<String>,
-    /// `is_dirty` of a revision (comparing whole models every frame would cost milliseconds).
-    dirty: std::cell::Cell<Option<(u64, bool, bool)>>,
     /// An untitled copy of something the app keeps (the bundled example, a template): not work
     /// of the user's until it is changed.
     pristine: bool,
@@ -43,15 +53,17 @@ fn next_revision() -> u64 {
 impl Document {
     /// A document for a model loaded from `path` (or new, with `None`).
     pub fn new(model: Model, path: Option<PathBuf>) -> Document {
+        let revision = next_revision();
         Document {
-            saved: model.clone(),
+            history: History::new(&model),
+            saved_at: Some(0),
+            saved_artefacts: model.artefacts.clone(),
             model,
             path,
-            undo: Vec::new(),
-            redo: Vec::new(),
-            revision: next_revision(),
+            revision,
+            committed: revision,
+            step_open: None,
             coalescing: None,
-            dirty: std::cell::Cell::new(None),
             pristine: false,
         }
     }
@@ -60,7 +72,6 @@ impl Document {
     /// it is not changed, closing or replacing it loses nothing (no prompt, no recovery file).
     pub fn mark_pristine(&mut self) {
         self.pristine = self.path.is_none();
-        self.dirty.set(None);
     }
 
     /// Changes whenever the model does (edits, undo, redo), and differs between documents.
@@ -68,61 +79,87 @@ impl Document {
         self.revision
     }
 
-    /// The model as last saved (or opened).
-    pub fn saved(&self) -> &Model {
-        &self.saved
+    /// The attachments as last saved (or opened).
+    pub fn saved_artefacts(&self) -> &[Artefact] {
+        &self.saved_artefacts
     }
 
-    /// True if the model differs from the saved file.
+    /// True if the model differs from the saved file (or, untitled, holds work of the user's).
     pub fn is_dirty(&self) -> bool {
-        let has_path = self.path.is_some();
-        if let Some((_, _, dirty)) = self.dirty.get().filter(|(r, p, _)| *r == self.revision && *p == has_path) {
-            return dirty;
-        }
-        let dirty = self.model != self.saved || !has_path && !self.pristine && !self.model.elements.is_empty();
-        self.dirty.set(Some((self.revision, has_path, dirty)));
-        dirty
+        let unsaved = self.step_open.is_some_and(|r| r != self.revision) || self.saved_at != Some(self.history.depth());
+        unsaved || self.path.is_none() && !self.pristine && !self.model.elements.is_empty()
     }
 
-    /// Records the current model as an undo step; call before changing it.
+    /// Records what changed since the last step as an undo step (a no-op if nothing did).
+    fn commit(&mut self) {
+        self.step_open = None;
+        if self.committed == self.revision {
+            return;
+        }
+        self.committed = self.revision;
+        let depth = self.history.depth();
+        if self.history.commit(&mut self.model) {
+            // A new step: typing on in a field starts another.
+            self.coalescing = None;
+            // What could be redone is gone, and with it the saved state if it lay there.
+            if self.saved_at.is_some_and(|s| s > depth) {
+                self.saved_at = None;
+            }
+        }
+    }
+
+    /// Begins an undo step that lasts until [`Document::end_step`] (a drag on the canvas: each
+    /// frame changes the model, the whole drag is one step).
     pub fn checkpoint(&mut self) {
-        self.undo.push(self.model.clone());
-        self.redo.clear();
+        self.commit();
         self.coalescing = None;
+        self.step_open = Some(self.revision);
     }
 
-    /// Drops the last checkpoint if the model did not change since (a click that moved nothing).
-    pub fn discard_checkpoint_if_unchanged(&mut self) {
-        if self.undo.last() == Some(&self.model) {
-            self.undo.pop();
-        }
+    /// Ends the step [`Document::checkpoint`] began; it is dropped if the model did not change
+    /// (a click that moved nothing).
+    pub fn end_step(&mut self) {
+        self.revision = next_revision();
+        self.commit();
     }
 
-    /// Marks the model as changed (re-runs the rules).
+    /// Marks the model as changed (re-runs the rules); outside a step, the change is one.
     pub fn changed(&mut self) {
         self.revision = next_revision();
+        if self.step_open.is_none() {
+            self.commit();
+        }
     }
 
     /// One undoable edit.
     pub fn edit(&mut self, f: impl FnOnce(&mut Model)) {
         self.checkpoint();
         f(&mut self.model);
-        self.discard_checkpoint_if_unchanged();
-        self.changed();
+        self.end_step();
     }
 
     /// An edit of one field (`field` names it, e.g. `name@web`): while the user keeps typing
     /// into the same field, the edits are one undo step, so one Ctrl+Z undoes a whole rename.
     /// Any other edit, an undo or [`Document::end_field_edit`] starts a new step.
     pub fn edit_field(&mut self, field: &str, f: impl FnOnce(&mut Model)) {
-        if self.coalescing.as_deref() == Some(field) && !self.undo.is_empty() {
+        if self.step_open.is_none() && self.coalescing.as_deref() == Some(field) && self.history.depth() > 0 {
+            let depth = self.history.depth();
             f(&mut self.model);
-            self.changed();
+            let after = self.history.amend(&mut self.model);
+            // The amended step's state is new: if it was the saved one, that is gone.
+            if self.saved_at == Some(depth) {
+                self.saved_at = None;
+            }
+            if after < depth {
+                self.coalescing = None;
+            }
+            self.revision = next_revision();
+            self.committed = self.revision;
             return;
         }
-        let steps = self.undo.len();
+        let depth = self.history.depth();
         self.edit(f);
-        if self.undo.len() > steps {
+        if self.history.depth() > depth {
             self.coalescing = Some(field.to_owned());
         }
     }
@@ -134,42 +171,51 @@ impl Document {
 
     /// Undoes the last edit.
     pub fn undo(&mut self) -> bool {
+        self.commit();
         self.coalescing = None;
-        let Some(prev) = self.undo.pop() else { return false };
-        self.redo.push(std::mem::replace(&mut self.model, prev));
-        self.changed();
+        if !self.history.undo(&mut self.model) {
+            return false;
+        }
+        self.revision = next_revision();
+        self.committed = self.revision;
         true
     }
 
     /// Redoes the last undone edit.
     pub fn redo(&mut self) -> bool {
+        self.commit();
         self.coalescing = None;
-        let Some(next) = self.redo.pop() else { return false };
-        self.undo.push(std::mem::replace(&mut self.model, next));
-        self.changed();
+        if !self.history.redo(&mut self.model) {
+            return false;
+        }
+        self.revision = next_revision();
+        self.committed = self.revision;
         true
     }
 
     /// True if there is something to undo.
     pub fn can_undo(&self) -> bool {
-        !self.undo.is_empty()
+        self.history.depth() > 0 || self.step_open.is_some_and(|r| r != self.revision)
     }
 
     /// True if there is something to redo.
     pub fn can_redo(&self) -> bool {
-        !self.redo.is_empty()
+        self.history.redo_len() > 0
     }
 
     /// Saves atomically to `path` and remembers it.
     pub fn save_to(&mut self, path: PathBuf) -> std::io::Result<()> {
         threatmap_core::file::save(&self.model, &path)?;
+        self.commit();
+        // Typing on after a save is a new step, so undo can go back to what was saved.
+        self.coalescing = None;
         // Attachments removed since the last save leave the folder with this save.
         if self.path.as_deref() == Some(path.as_path()) {
-            threatmap_core::artefacts::prune(&path, &self.saved.artefacts, &self.model.artefacts);
+            threatmap_core::artefacts::prune(&path, &self.saved_artefacts, &self.model.artefacts);
         }
-        self.saved = self.model.clone();
+        self.saved_artefacts = self.model.artefacts.clone();
+        self.saved_at = Some(self.history.depth());
         self.path = Some(path);
-        self.dirty.set(None);
         Ok(())
     }
 
@@ -921,5 +967,233 @@ mod tests {
         assert_eq!(d.model.elements.len(), 1);
         d.edit(|_| {});
         assert!(d.can_undo() && d.undo() && d.model.elements.is_empty(), "a no-op edit leaves no undo step");
+        // Typing into one field is one step; typing it back to what it was leaves none.
+        d.redo();
+        for name in ["A", "Ab", "Abc"] {
+            d.edit_field("name@actor", |m| m.elements[0].name = name.to_owned());
+        }
+        assert!(d.undo() && d.model.elements[0].name == "Actor" && d.undo() && d.model.elements.is_empty());
+        d.redo();
+        let before = d.history.depth();
+        d.edit_field("name@actor", |m| m.elements[0].name = "B".to_owned());
+        d.edit_field("name@actor", |m| m.elements[0].name = "Actor".to_owned());
+        assert_eq!(d.history.depth(), before, "typed back to what it was");
+        // An untitled copy of the example is no one's work until it changes.
+        let mut e = Document::new(threatmap_core::synth::synthetic(5, 1), None);
+        assert!(e.is_dirty(), "untitled work");
+        e.mark_pristine();
+        assert!(!e.is_dirty());
+        e.edit(|m| m.name.push('!'));
+        assert!(e.is_dirty());
+        e.undo();
+        assert!(!e.is_dirty());
+    }
+
+    /// What the user can do to a document, for [`history_is_what_the_user_did`].
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// An edit of the model (see [`change`]).
+        Edit(u8, usize),
+        /// Typing into field `0` (one of three) text `1`.
+        Type(u8, String),
+        EndTyping,
+        /// A drag over several frames: the same change made in steps, one undo step.
+        Drag(usize, i16),
+        Undo,
+        Redo,
+        Save,
+    }
+
+    /// One of the edits the app makes: on elements, positions, data, decisions, diagrams and
+    /// the model's own fields.
+    fn change(m: &mut Model, what: u8, k: usize) {
+        let ids: Vec<String> = m.elements.iter().map(|e| e.id.clone()).collect();
+        let id = if ids.is_empty() { String::new() } else { ids[k % ids.len()].clone() };
+        let d = k % m.diagram_count();
+        match what % 10 {
+            0 => {
+                add_element(m, d, Kind::Process, pos2(k as f32 * 7.0, 40.0));
+            }
+            1 => delete(m, d, &BTreeSet::from([id])),
+            2 => move_by(m, d, &BTreeSet::from([id]), vec2(30.0, -10.0)),
+            3 => {
+                if let Some(e) = m.elements.get_mut(k % ids.len().max(1)) {
+                    e.controls.sanitizes_input = Some(!e.controls.sanitizes_input.unwrap_or(false));
+                }
+            }
+            4 => {
+                let key = format!("R-{}@{id}", k % 3);
+                if m.decisions.remove(&key).is_none() {
+                    m.decisions.insert(key, threatmap_core::lifecycle::Decision { justification: format!("j{k}"), ..Default::default() });
+                }
+            }
+            5 => m.description.push_str(&k.to_string()),
+            6 => {
+                m.add_diagram("Main", &format!("D{k}"));
+            }
+            7 if m.diagrams.len() > 1 => {
+                remove_diagram_keeping(m, k % m.diagrams.len());
+            }
+            8 => {
+                if m.data.is_empty() {
+                    m.data.push(threatmap_core::model::DataItem { id: format!("d{k}"), name: format!("Data {k}"), ..Default::default() });
+                } else {
+                    m.data.remove(k % m.data.len());
+                }
+            }
+            _ => {
+                let d = k % m.diagram_count();
+                if let Some(name) = m.diagrams.get_mut(d).map(|x| &mut x.name) {
+                    name.push('*');
+                } else {
+                    m.name.push('*');
+                }
+            }
+        }
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            4 => (any::<u8>(), 0usize..40).prop_map(|(w, k)| Op::Edit(w, k)),
+            3 => (0u8..3, "[ab]{0,3}").prop_map(|(f, t)| Op::Type(f, t)),
+            1 => Just(Op::EndTyping),
+            1 => (0usize..40, -50i16..50).prop_map(|(k, dx)| Op::Drag(k, dx)),
+            3 => Just(Op::Undo),
+            2 => Just(Op::Redo),
+            1 => Just(Op::Save),
+        ]
+    }
+
+    /// Sets field `f` (a name, the description, a diagram's title) to `text`.
+    fn typed(m: &mut Model, f: u8, text: &str) {
+        match f {
+            0 => {
+                if let Some(e) = m.elements.first_mut() {
+                    e.name = text.to_owned();
+                }
+            }
+            1 => m.description = text.to_owned(),
+            _ => m.name = text.to_owned(),
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 300, ..Default::default() })]
+
+        /// Undo and redo go through exactly the models the user made, one per edit, drag or
+        /// run of typing in one field, compared with whole copies kept alongside; the document
+        /// is dirty exactly when it is not at the state last saved.
+        #[test]
+        fn history_is_what_the_user_did(seed in 0u64..50, ops in proptest::collection::vec(op(), 1..40)) {
+            use proptest::prelude::*;
+            let start = threatmap_core::synth::synthetic(12, seed);
+            let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let path = dir.path().join("m.threatmap.json");
+            let mut doc = Document::new(start.clone(), Some(path.clone()));
+            // The reference: every state undo can reach, where the document is, what was saved.
+            let mut states = vec![start];
+            let mut at = 0usize;
+            let mut saved = Some(0usize);
+            let mut typing: Option<u8> = None;
+            let push = |states: &mut Vec<Model>, at: &mut usize, saved: &mut Option<usize>, m: Model| {
+                if m != states[*at] {
+                    states.truncate(*at + 1);
+                    if saved.is_some_and(|s| s > *at) {
+                        *saved = None;
+                    }
+                    states.push(m);
+                    *at += 1;
+                    true
+                } else {
+                    false
+                }
+            };
+            for op in &ops {
+                match op {
+                    Op::Edit(w, k) => {
+                        doc.edit(|m| change(m, *w, *k));
+                        let mut m = states[at].clone();
+                        change(&mut m, *w, *k);
+                        push(&mut states, &mut at, &mut saved, m);
+                        typing = None;
+                    }
+                    Op::Type(f, text) => {
+                        doc.edit_field(&format!("f{f}"), |m| typed(m, *f, text));
+                        let mut m = states[at].clone();
+                        typed(&mut m, *f, text);
+                        if typing == Some(*f) && at > 0 {
+                            if saved == Some(at) {
+                                saved = None;
+                            }
+                            if m == states[at - 1] {
+                                states.truncate(at);
+                                at -= 1;
+                                typing = None;
+                            } else {
+                                states.truncate(at);
+                                states.push(m);
+                            }
+                        } else {
+                            typing = push(&mut states, &mut at, &mut saved, m).then_some(*f);
+                        }
+                    }
+                    Op::EndTyping => {
+                        doc.end_field_edit();
+                        typing = None;
+                    }
+                    Op::Drag(k, dx) => {
+                        let id = doc.model.elements.get(k % doc.model.elements.len().max(1)).map(|e| e.id.clone());
+                        let ids: BTreeSet<String> = id.into_iter().collect();
+                        doc.checkpoint();
+                        for _ in 0..3 {
+                            translate(&mut doc.model, 0, &ids, vec2(f32::from(*dx), 5.0));
+                            doc.changed();
+                        }
+                        sync_membership(&mut doc.model, 0);
+                        doc.end_step();
+                        let mut m = states[at].clone();
+                        for _ in 0..3 {
+                            translate(&mut m, 0, &ids, vec2(f32::from(*dx), 5.0));
+                        }
+                        sync_membership(&mut m, 0);
+                        push(&mut states, &mut at, &mut saved, m);
+                        typing = None;
+                    }
+                    Op::Undo => {
+                        prop_assert_eq!(doc.undo(), at > 0);
+                        at = at.saturating_sub(1);
+                        typing = None;
+                    }
+                    Op::Redo => {
+                        prop_assert_eq!(doc.redo(), at + 1 < states.len());
+                        at = (at + 1).min(states.len() - 1);
+                        typing = None;
+                    }
+                    Op::Save => {
+                        doc.save_to(path.clone()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                        saved = Some(at);
+                        typing = None;
+                    }
+                }
+                prop_assert!(doc.model == states[at], "after {:?}", op);
+                prop_assert_eq!(doc.can_undo(), at > 0, "after {:?}", op);
+                prop_assert_eq!(doc.can_redo(), at + 1 < states.len(), "after {:?}", op);
+                prop_assert_eq!(doc.is_dirty(), saved != Some(at), "after {:?}", op);
+            }
+            // All the way back, and forward again.
+            while at > 0 {
+                prop_assert!(doc.undo());
+                at -= 1;
+                prop_assert!(doc.model == states[at]);
+            }
+            prop_assert!(!doc.undo());
+            while at + 1 < states.len() {
+                prop_assert!(doc.redo());
+                at += 1;
+                prop_assert!(doc.model == states[at]);
+            }
+            prop_assert!(!doc.redo());
+        }
     }
 }

@@ -5,7 +5,8 @@
 //! - [`commands`]: every action in one list (menus, shortcuts and the command palette read it);
 //! - [`canvas`]: painting and direct manipulation of the diagram;
 //! - [`panels`]: palette, inspector, findings table, rule packs;
-//! - [`document`]: the open model, undo/redo, geometry edits;
+//! - [`document`]: the open model, dirty tracking, geometry edits;
+//! - [`history`]: undo/redo as the changes each edit made;
 //! - [`files`]: file dialogs (the system's, or Threatmap's own where none can be shown);
 //! - [`convert`]: other tools' files into native models (the CLI and the app both call it);
 //! - [`attachments`]: a model's attached files in the app and the report;
@@ -22,5 +23,6 @@ pub mod document;
 pub mod files;
 pub mod gui;
 pub mod handoff;
+pub mod history;
 pub mod panels;
 pub mod portfolio;
