@@ -931,7 +931,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
     }
     // Flows: lines and arrowheads now, labels after the nodes (so no node hides them).
     let mut labels: Vec<FlowLabel> = Vec::new();
-    for e in model.elements.iter().filter(|e| e.kind == Kind::Dataflow) {
+    for (k, e) in model.elements.iter().enumerate().filter(|(_, e)| e.kind == Kind::Dataflow) {
         let Some(path) = flow_path(model, e, geo) else { continue };
         let pts: Vec<Pos2> = path.iter().map(|p| c.screen_from_canvas(*p)).collect();
         if !view.intersects(Rect::from_points(&pts)) {
@@ -956,7 +956,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
         }
         let mid = if n == 3 { pts[1] } else { pts[0].lerp(pts[n - 1], 0.5) };
         if text_visible {
-            let label = app.cache.labels.get(&e.id).cloned().unwrap_or_else(|| e.name.clone());
+            let label = threatmap_render::dfd::numbered_name(app.cache.numbers.get(k).copied().flatten(), &e.name);
             let g = fitted_text(painter, &label, text_size(11.0), ink, vec2(170.0 * z.max(0.7), text_size(11.0) * 3.8));
             labels.push((e.id.clone(), pts.clone(), g, app.cache.badges.get(&e.id).map(|b| (e.id.clone(), *b))));
         } else if let Some(b) = app.cache.badges.get(&e.id) {

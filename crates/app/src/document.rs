@@ -90,6 +90,14 @@ impl Document {
         unsaved || self.path.is_none() && !self.pristine && !self.model.elements.is_empty()
     }
 
+    /// The elements (by index) changed since the last call (`None` if that is not known), for
+    /// the incremental analysis to compare only those.
+    pub fn take_edited(&mut self) -> Option<Vec<u32>> {
+        let touched = self.history.take_touched();
+        // Changes not yet recorded as a step (a drag under way) are not in the history.
+        touched.filter(|_| self.committed == self.revision)
+    }
+
     /// Records what changed since the last step as an undo step (a no-op if nothing did).
     fn commit(&mut self) {
         self.step_open = None;
@@ -1096,6 +1104,7 @@ mod tests {
             let mut at = 0usize;
             let mut saved = Some(0usize);
             let mut typing: Option<u8> = None;
+            let mut taken = doc.model.clone();
             let push = |states: &mut Vec<Model>, at: &mut usize, saved: &mut Option<usize>, m: Model| {
                 if m != states[*at] {
                     states.truncate(*at + 1);
@@ -1177,6 +1186,14 @@ mod tests {
                     }
                 }
                 prop_assert!(doc.model == states[at], "after {:?}", op);
+                // What the document says its edits changed holds every element that did.
+                if let Some(edited) = doc.take_edited() {
+                    prop_assert_eq!(taken.elements.len(), doc.model.elements.len(), "after {:?}: elements added or removed", op);
+                    for (k, (a, b)) in taken.elements.iter().zip(&doc.model.elements).enumerate() {
+                        prop_assert!(a == b || edited.contains(&(k as u32)), "after {:?}: element {} changed unsaid", op, k);
+                    }
+                }
+                taken = doc.model.clone();
                 prop_assert_eq!(doc.can_undo(), at > 0, "after {:?}", op);
                 prop_assert_eq!(doc.can_redo(), at + 1 < states.len(), "after {:?}", op);
                 prop_assert_eq!(doc.is_dirty(), saved != Some(at), "after {:?}", op);

@@ -44,8 +44,8 @@ pub struct FindingsCache {
     pub badges: HashMap<String, Badge>,
     /// Model check problems and rule diagnostics.
     pub messages: Vec<String>,
-    /// Display names of flows (`(n) name` when the model is ordered).
-    pub labels: HashMap<String, String>,
+    /// The number each flow is drawn with (`(n) name`), by element index.
+    pub numbers: Vec<Option<i64>>,
     /// How long the last run of the rules took.
     pub took: Duration,
 }
@@ -298,18 +298,26 @@ impl ThreatmapApp {
             self.reload_rules();
         }
         let t = Instant::now();
-        let a = self.incremental.analyze(&self.doc.model, &self.rules, &Options::default());
+        let edited = self.doc.take_edited();
+        let a = self.incremental.analyze_edited(&self.doc.model, &self.rules, &Options::default(), edited.as_deref());
         let badges = threatmap_render::dfd::badges(&a).into_iter().map(|(i, b)| (a.prepared.element(i).id.clone(), b)).collect();
         let mut messages: Vec<String> = file::check(&self.doc.model).iter().map(problem_text).collect();
         messages.extend(self.rules.diagnostics.iter().map(|d| format!("rule pack: {d}")));
         messages.extend(self.opened_with.iter().cloned());
-        let labels = (0..self.doc.model.elements.len() as u32)
-            .filter(|&i| a.prepared.element(i).kind == Kind::Dataflow)
-            .map(|i| (a.prepared.element(i).id.clone(), threatmap_render::dfd::display_name(&a, i)))
+        // Each flow's number (`(n) name` on the canvas), by element index: the canvas paints
+        // right after this refresh, so the indices are the model's.
+        let model = &self.doc.model;
+        let numbers = (0..model.elements.len() as u32)
+            .map(|i| {
+                let e = a.prepared.element(i);
+                (e.kind == Kind::Dataflow && (model.is_ordered || e.order.is_some()))
+                    .then(|| threatmap_render::dfd::flow_number(&a, i))
+                    .flatten()
+            })
             .collect();
         let open = a.open_findings().count();
         self.cache = FindingsCache {
-            labels,
+            numbers,
             open,
             revision: Some(self.doc.revision()),
             findings: a.findings,

@@ -249,6 +249,22 @@ impl Step {
     }
 }
 
+impl Step {
+    /// Adds the elements this step changes to `touched` (`None`: elements were added or
+    /// removed, so positions are not comparable).
+    fn touch(&self, touched: &mut Option<Vec<u32>>) {
+        match &self.elements {
+            None => {}
+            Some(VecPatch::At(old)) => {
+                if let Some(t) = touched {
+                    t.extend(old.iter().map(|(k, _)| *k as u32));
+                }
+            }
+            Some(VecPatch::Splice { .. }) => *touched = None,
+        }
+    }
+}
+
 /// The undo and redo steps of one model.
 #[derive(Debug)]
 pub struct History {
@@ -256,12 +272,24 @@ pub struct History {
     shadow: Model,
     undo: Vec<Step>,
     redo: Vec<Step>,
+    /// The elements (by index) that recorded steps, undo and redo changed since
+    /// [`History::take_touched`]; `None` if not known (elements added or removed, a new history).
+    touched: Option<Vec<u32>>,
 }
 
 impl History {
     /// An empty history of `model`.
     pub fn new(model: &Model) -> History {
-        History { shadow: model.clone(), undo: Vec::new(), redo: Vec::new() }
+        History { shadow: model.clone(), undo: Vec::new(), redo: Vec::new(), touched: None }
+    }
+
+    /// The elements (by index) that changed in recorded steps, undos and redos since the last
+    /// call, and starts counting again; `None` if that is not known.
+    pub fn take_touched(&mut self) -> Option<Vec<u32>> {
+        let mut t = self.touched.replace(Vec::new())?;
+        t.sort_unstable();
+        t.dedup();
+        Some(t)
     }
 
     /// How many steps can be undone; each recorded state of the model has its own depth as long
@@ -279,6 +307,7 @@ impl History {
     /// could be redone). Returns false, recording nothing, if nothing changed.
     pub fn commit(&mut self, model: &mut Model) -> bool {
         let Some(step) = Step::diff(&mut self.shadow, model) else { return false };
+        step.touch(&mut self.touched);
         self.undo.push(step);
         self.redo.clear();
         true
@@ -289,6 +318,7 @@ impl History {
     /// is dropped).
     pub fn amend(&mut self, model: &mut Model) -> usize {
         if let Some(last) = self.undo.pop() {
+            last.touch(&mut self.touched);
             last.apply(&mut self.shadow);
         }
         self.commit(model);
@@ -299,6 +329,7 @@ impl History {
     /// is none.
     pub fn undo(&mut self, model: &mut Model) -> bool {
         let Some(step) = self.undo.pop() else { return false };
+        step.touch(&mut self.touched);
         step.clone().apply(&mut self.shadow);
         self.redo.push(step.apply(model));
         true
@@ -307,6 +338,7 @@ impl History {
     /// Redoes the last undone step; false if there is none.
     pub fn redo(&mut self, model: &mut Model) -> bool {
         let Some(step) = self.redo.pop() else { return false };
+        step.touch(&mut self.touched);
         step.clone().apply(&mut self.shadow);
         self.undo.push(step.apply(model));
         true

@@ -664,7 +664,10 @@ macro_rules! attributes {
 
             /// The attributes that were given a value.
             pub fn set_attributes(&self) -> impl Iterator<Item = &'static $crate::attr::AttrDef<$K>> + '_ {
-                Self::ATTRIBUTES.iter().filter(move |d| self.is_set(d.key))
+                // Read every field straight away (one load each), not one `is_set` dispatch per
+                // attribute: checking a model looks at every element's attributes.
+                let set = [$( self.$f.is_some(), )*];
+                Self::ATTRIBUTES.iter().zip(set).filter_map(|(d, s)| s.then_some(d))
             }
 
             /// The definition of an attribute (the key enum follows the table's order).

@@ -832,6 +832,14 @@ impl Incremental {
 
     /// Analyses `model`, evaluating only what its changes since the last run can affect.
     pub fn analyze<'a>(&mut self, model: &'a Model, rules: &'a RuleSet, options: &Options) -> Analysis<'a> {
+        self.analyze_edited(model, rules, options, None)
+    }
+
+    /// [`Incremental::analyze`] told by the editor which elements it changed since the last
+    /// run (their indices; `None`: not known): the others are not compared. The list must hold
+    /// every element that changed (more do no harm); everything but the elements (data items,
+    /// drawings, decisions, the rest of the model) is still compared.
+    pub fn analyze_edited<'a>(&mut self, model: &'a Model, rules: &'a RuleSet, options: &Options, edited: Option<&[u32]>) -> Analysis<'a> {
         let plan = Plan::new(model, rules, options);
         let same_rules = |last: &[(String, crate::attr::KindSet, String)]| {
             last.len() == rules.rules.len()
@@ -854,8 +862,21 @@ impl Incremental {
         };
         // The elements an edit changed; where none of them changed what the model's facts are
         // derived from (and no data item changed), the last run's facts are the new ones.
-        let edited: Vec<bool> = match &self.last {
-            Some(last) if incremental => {
+        let edited: Vec<bool> = match (&self.last, edited) {
+            (Some(last), Some(told)) if incremental => {
+                let mut edited = vec![false; model.elements.len()];
+                for &i in told {
+                    if let Some(e) = edited.get_mut(i as usize) {
+                        *e = true;
+                    }
+                }
+                debug_assert!(
+                    (0..edited.len()).all(|i| edited[i] || last.elements[i] == model.elements[i]),
+                    "an edited element was not named"
+                );
+                edited
+            }
+            (Some(last), None) if incremental => {
                 in_parallel(model.elements.len(), |range| range.map(|i| last.elements[i] != model.elements[i]).collect())
             }
             _ => Vec::new(),

@@ -407,14 +407,15 @@ pub fn check(model: &Model) -> Vec<Problem> {
         ));
         return out;
     }
-    let mut kinds: HashMap<&str, &Element> = HashMap::new();
+    let mut kinds: HashMap<&str, &Element> = HashMap::with_capacity(model.elements.len());
     for e in &model.elements {
         if e.id.trim().is_empty() {
             out.push(Problem::error(Some(e), "the id is empty".to_owned()));
         } else if e.id.chars().any(char::is_control) {
             out.push(Problem::error(Some(e), "the id contains control characters".to_owned()));
         }
-        for (what, text) in [("id", &e.id), ("name", &e.name)] {
+        // No more characters than bytes: only a long text needs counting.
+        for (what, text) in [("id", &e.id), ("name", &e.name)].into_iter().filter(|(_, t)| t.len() > MAX_NAME_CHARS) {
             let chars = text.chars().count();
             if chars > MAX_NAME_CHARS {
                 out.push(Problem::error(Some(e), format!("the {what} is {chars} characters long; the limit is {MAX_NAME_CHARS}")));
@@ -444,7 +445,7 @@ pub fn check(model: &Model) -> Vec<Problem> {
         }
     }
 
-    let mut used = HashSet::new();
+    let mut used = HashSet::with_capacity(model.elements.len());
     for e in &model.elements {
         check_applicability(e, &mut out);
         let reference = |id: &Option<String>, what: &str, want: KindSet, out: &mut Vec<Problem>| -> Option<Kind> {

@@ -116,10 +116,22 @@ const BADGE_H: f64 = 16.0;
 
 /// A flow's display name: `(n) name` when it has an order.
 pub fn display_name(analysis: &Analysis<'_>, i: u32) -> String {
-    let e = analysis.prepared.element(i);
+    numbered_name(flow_number(analysis, i), &analysis.prepared.element(i).name)
+}
+
+/// The number a flow is drawn with (its `order`, or its place in an ordered model), if any.
+pub fn flow_number(analysis: &Analysis<'_>, i: u32) -> Option<i64> {
     match analysis.prepared.attr(i, ElementAttr::order) {
-        Ok(Value::Int(n)) if n != -1 => format!("({n}) {}", e.name),
-        _ => e.name.clone(),
+        Ok(Value::Int(n)) if n != -1 => Some(n),
+        _ => None,
+    }
+}
+
+/// A flow's name as drawn: `(n) name` with a number, else the name.
+pub fn numbered_name(number: Option<i64>, name: &str) -> String {
+    match number {
+        Some(n) => format!("({n}) {name}"),
+        None => name.to_owned(),
     }
 }
 
@@ -133,14 +145,19 @@ pub fn levels_of(analysis: &Analysis<'_>, i: u32) -> Vec<u32> {
 
 /// Open findings per element (decided ones do not count): count and worst severity.
 pub fn badges(analysis: &Analysis<'_>) -> HashMap<u32, Badge> {
-    let mut out: HashMap<u32, Badge> = HashMap::new();
+    // Findings come element by element: count into a slot per element, not a map lookup per
+    // finding; the severity of a rule without overrides in reach is the rule's.
+    let p = &analysis.prepared;
+    let mut per: Vec<Option<Badge>> = vec![None; p.model().elements.len()];
     for f in analysis.open_findings() {
         let s = analysis.severity(f);
-        let b = out.entry(f.element).or_insert(Badge { count: 0, worst: s });
-        b.count += 1;
-        b.worst = b.worst.max(s);
+        if let Some(slot) = per.get_mut(f.element as usize) {
+            let b = slot.get_or_insert(Badge { count: 0, worst: s });
+            b.count += 1;
+            b.worst = b.worst.max(s);
+        }
     }
-    out
+    per.into_iter().enumerate().filter_map(|(i, b)| Some((i as u32, b?))).collect()
 }
 
 fn merge(a: Option<Badge>, b: Option<Badge>) -> Option<Badge> {
