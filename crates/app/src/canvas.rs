@@ -300,8 +300,8 @@ fn drawn_centre(model: &Model, d: usize, id: &str) -> Option<Pos2> {
 
 /// What a badge stands for: the element's open findings by severity.
 fn badge_tooltip(app: &ThreatmapApp, id: &str) -> String {
-    let a = app.analysis();
-    let Some(i) = a.prepared.index_of(id) else { return String::new() };
+    let Some(i) = app.doc.model.elements.iter().rposition(|e| e.id == id) else { return String::new() };
+    let (i, a) = (i as u32, app.element_analysis(i as u32));
     let mut by: Vec<(Severity, usize)> = Vec::new();
     for f in a.open_findings().filter(|f| f.element == i) {
         let s = a.severity(f);
@@ -806,6 +806,30 @@ fn point_along(pts: &[Pos2], t: f32) -> Pos2 {
     pts.last().copied().unwrap_or(Pos2::ZERO)
 }
 
+/// Whether the segment from `a` to `b` passes through `r` (Liang–Barsky clipping).
+fn segment_meets(a: Pos2, b: Pos2, r: Rect) -> bool {
+    let d = b - a;
+    let (mut t0, mut t1) = (0.0_f32, 1.0_f32);
+    for (p, q) in [(-d.x, a.x - r.min.x), (d.x, r.max.x - a.x), (-d.y, a.y - r.min.y), (d.y, r.max.y - a.y)] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return false;
+            }
+        } else {
+            let t = q / p;
+            if p < 0.0 {
+                t0 = t0.max(t);
+            } else {
+                t1 = t1.min(t);
+            }
+            if t0 > t1 {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 /// Where a badge goes: the first of `candidates` (top-left corners) that covers none of
 /// `obstacles`, else the one covering least. Returns its rectangle.
 fn place_badge(candidates: &[Pos2], size: Vec2, obstacles: &[Rect], forbidden: &[Rect]) -> Rect {
@@ -862,22 +886,17 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
     let mut handles: Vec<Rect> = Vec::new();
     let mut badges: Vec<(String, Vec<Pos2>, Badge)> = Vec::new();
     // Boundaries, outermost first.
-    let mut bs: Vec<(String, Rect, String)> = model
-        .elements
-        .iter()
-        .filter(|e| e.kind == Kind::Boundary)
-        .filter_map(|e| Some((e.id.clone(), rect_of(model, dg, &e.id, e.kind)?, e.name.clone())))
-        .collect();
+    let mut bs: Vec<(&threatmap_core::model::Element, Rect)> =
+        model.elements.iter().filter(|e| e.kind == Kind::Boundary).filter_map(|e| Some((e, rect_of(model, dg, &e.id, e.kind)?))).collect();
     bs.sort_by(|a, b| b.1.area().total_cmp(&a.1.area()));
-    for (id, r, name) in &bs {
-        let s = c.screen_rect_of(*r);
+    for &(e, r) in &bs {
+        let (id, name) = (&e.id, &e.name);
+        let s = c.screen_rect_of(r);
         let is_sel = app.selection.contains(id);
         if !view.intersects(s) {
             continue;
         }
-        if let Some(e) = model.elements.iter().find(|e| &e.id == id) {
-            accessible_element(ui, app, e, s);
-        }
+        accessible_element(ui, app, e, s);
         let stroke = Stroke::new(if is_sel { 2.5 } else { 1.5 }, if is_sel { selected } else { boundary_line });
         dashed_rect(painter, s, stroke, 8.0 * z);
         if text_visible {
@@ -934,7 +953,8 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
     for (k, e) in model.elements.iter().enumerate().filter(|(_, e)| e.kind == Kind::Dataflow) {
         let Some(path) = flow_path(model, e, geo) else { continue };
         let pts: Vec<Pos2> = path.iter().map(|p| c.screen_from_canvas(*p)).collect();
-        if !view.intersects(Rect::from_points(&pts)) {
+        // A long flow's box covers much it does not pass through: test its segments.
+        if !pts.windows(2).any(|w| segment_meets(w[0], w[1], view)) {
             continue;
         }
         let is_sel = app.selection.contains(&e.id);
@@ -949,7 +969,9 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
         painter.add(Shape::line(pts.clone(), stroke));
         let n = pts.len();
         let head = arrow_head(painter, pts[n - 2], pts[n - 1], color, z);
-        obstacles.push(head);
+        if view.intersects(head) {
+            obstacles.push(head);
+        }
         if e.response_to.is_some() {
             // Responses: a small ring at the start marks the pair.
             painter.circle_stroke(pts[0], 3.0 * z.max(0.5), Stroke::new(1.2, color));
@@ -1033,6 +1055,10 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
         let lift = vec2(0.0, g.rect.height() / 2.0 + 3.0 * z.max(0.5));
         let spots: Vec<Rect> =
             [0.5, 0.38, 0.62, 0.28, 0.72, 0.2, 0.8].iter().map(|t| Rect::from_center_size(point_along(&pts, *t) - lift, size)).collect();
+        // A flow that only passes through the window has its label elsewhere.
+        if !spots.iter().any(|r| view.intersects(*r)) {
+            continue;
+        }
         let r = spots.iter().copied().find(|r| !obstacles.iter().any(|o| o.intersects(*r))).unwrap_or(spots[0]);
         let centre = r.center();
         label_hits.push((r, id.clone()));
@@ -1237,4 +1263,24 @@ pub fn badge(painter: &egui::Painter, at: Pos2, b: &Badge, zoom: f32, dark: bool
     let pill = Rect::from_min_size(at + vec2(2.0 * r + 3.0 * s, 2.0 * s), vec2(w, 2.0 * r - 4.0 * s));
     painter.rect(pill, 6.0 * s, Color32::WHITE, Stroke::new(0.8, Color32::from_gray(107)), StrokeKind::Middle);
     painter.text(pill.center(), Align2::CENTER_CENTER, count, FontId::proportional(10.0 * s), Color32::from_rgb(17, 24, 39));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_segment_meets_a_rectangle_only_where_it_passes_through() {
+        let r = Rect::from_min_max(pos2(0.0, 0.0), pos2(10.0, 10.0));
+        // Through the middle, one end inside, along an edge.
+        assert!(segment_meets(pos2(-5.0, 5.0), pos2(15.0, 5.0), r));
+        assert!(segment_meets(pos2(5.0, 5.0), pos2(50.0, 80.0), r));
+        assert!(segment_meets(pos2(0.0, -5.0), pos2(0.0, 20.0), r));
+        // A diagonal whose box covers the rectangle but which passes beside its corner.
+        assert!(!segment_meets(pos2(-20.0, 5.0), pos2(5.0, -20.0), r));
+        assert!(segment_meets(pos2(-20.0, 25.0), pos2(25.0, -20.0), r));
+        // Wholly to one side, and a point outside.
+        assert!(!segment_meets(pos2(11.0, -5.0), pos2(11.0, 20.0), r));
+        assert!(!segment_meets(pos2(20.0, 20.0), pos2(20.0, 20.0), r));
+    }
 }

@@ -33,9 +33,9 @@ const AUTOSAVE: Duration = Duration::from_secs(5);
 pub struct FindingsCache {
     /// The model revision they belong to.
     pub revision: Option<u64>,
-    /// Open findings (indices into the model and rule set).
+    /// Open findings (indices into the model and rule set), in element order.
     pub findings: Vec<Finding>,
-    /// Findings excluded by assumptions.
+    /// Findings excluded by assumptions, in element order.
     pub excluded: Vec<Finding>,
     /// How many findings still need work (open, needs investigation, in progress): what the
     /// badges, `threatmap check` and the report count.
@@ -48,6 +48,23 @@ pub struct FindingsCache {
     pub numbers: Vec<Option<i64>>,
     /// How long the last run of the rules took.
     pub took: Duration,
+}
+
+impl FindingsCache {
+    /// The cached findings of the element at index `i` alone (and those assumptions exclude),
+    /// over `doc`'s model: what a panel or tooltip about one element reads, without copying
+    /// the others.
+    pub fn of_element<'a>(&self, doc: &'a Document, rules: &'a RuleSet, incremental: &Incremental, i: u32) -> Analysis<'a> {
+        let of = |all: &[Finding]| all[all.partition_point(|f| f.element < i)..all.partition_point(|f| f.element <= i)].to_vec();
+        Analysis { prepared: self.prepared(doc, incremental), rules, findings: of(&self.findings), excluded: of(&self.excluded) }
+    }
+
+    /// The model's derived facts: the last run's while these findings are current (no second
+    /// preparation of a large model every frame), else prepared afresh.
+    fn prepared<'a>(&self, doc: &'a Document, incremental: &Incremental) -> Prepared<'a> {
+        let current = self.revision == Some(doc.revision());
+        current.then(|| incremental.prepared(&doc.model)).flatten().unwrap_or_else(|| Prepared::new(&doc.model))
+    }
 }
 
 /// Something waiting for the user to decide about unsaved changes.
@@ -98,7 +115,7 @@ pub struct ThreatmapApp {
     pub cache: FindingsCache,
     /// The findings per element and what each element's rules read, so that an edit
     /// evaluates only the elements it can affect.
-    incremental: Incremental,
+    pub(crate) incremental: Incremental,
     /// Canvas view and interaction state.
     pub canvas: CanvasState,
     /// Selected element ids.
@@ -315,6 +332,7 @@ impl ThreatmapApp {
                     .flatten()
             })
             .collect();
+        debug_assert!(a.findings.is_sorted_by_key(|f| f.element) && a.excluded.is_sorted_by_key(|f| f.element));
         let open = a.open_findings().count();
         self.cache = FindingsCache {
             numbers,
@@ -330,12 +348,13 @@ impl ThreatmapApp {
 
     /// An analysis view over the cached findings (no rules run).
     pub fn analysis(&self) -> Analysis<'_> {
-        Analysis {
-            prepared: Prepared::new(&self.doc.model),
-            rules: &self.rules,
-            findings: self.cache.findings.clone(),
-            excluded: self.cache.excluded.clone(),
-        }
+        let prepared = self.cache.prepared(&self.doc, &self.incremental);
+        Analysis { prepared, rules: &self.rules, findings: self.cache.findings.clone(), excluded: self.cache.excluded.clone() }
+    }
+
+    /// The cached findings of the element at index `i` alone: see [`FindingsCache::of_element`].
+    pub fn element_analysis(&self, i: u32) -> Analysis<'_> {
+        self.cache.of_element(&self.doc, &self.rules, &self.incremental, i)
     }
 
     /// A window larger than the screen (the default size, or one remembered from a larger

@@ -820,10 +820,9 @@ pub fn severity_text_color(s: Severity, dark: bool) -> Color32 {
 /// The findings of one element, expandable to their text and why they fired.
 fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
     app.refresh();
-    let prepared = threatmap_core::engine::Prepared::new(&app.doc.model);
-    let Some(idx) = prepared.index_of(id) else { return };
-    let own: Vec<threatmap_core::engine::Finding> = app.cache.findings.iter().filter(|f| f.element == idx).cloned().collect();
-    let a = threatmap_core::engine::Analysis { prepared, rules: &app.rules, findings: own, excluded: Vec::new() };
+    let Some(idx) = app.doc.model.elements.iter().rposition(|e| e.id == id) else { return };
+    let mut a = app.cache.of_element(&app.doc, &app.rules, &app.incremental, idx as u32);
+    a.excluded.clear();
     let mut mine: Vec<&threatmap_core::engine::Finding> = a.findings.iter().collect();
     // Triage edits are collected while the analysis borrows the model, then applied.
     let mut edits: Vec<(String, threatmap_core::lifecycle::Decision, Option<String>)> = Vec::new();
@@ -1047,6 +1046,19 @@ struct Row {
     ticket: String,
 }
 
+/// The findings table as filtered and sorted, with what its columns' widths depend on: kept
+/// until the model, the filter or the sort changes, so a frame does no work per finding.
+struct TableView {
+    /// Indices into the rows, in the order shown.
+    order: Vec<usize>,
+    /// The longest rule id and status shown (their columns fit them).
+    longest_id: String,
+    longest_status: &'static str,
+    /// Whether any decision names an owner, any finding has a ticket.
+    owners: bool,
+    tickets: bool,
+}
+
 /// Sort column of the findings table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum SortBy {
@@ -1149,6 +1161,7 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     let rows = match cached.filter(|(rev, _)| *rev == app.doc.revision()) {
         Some((_, rows)) => rows,
         None => {
+            // Rows change only with the model: chosen rows whose finding went are let go here.
             let a = app.analysis();
             let rows: Vec<Row> = a
                 .findings
@@ -1180,6 +1193,10 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                     }
                 })
                 .collect();
+            if !app.table_selection.is_empty() {
+                let keys: BTreeSet<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+                app.table_selection.retain(|k| keys.contains(k.as_str()));
+            }
             let rows = std::sync::Arc::new(rows);
             ui.data_mut(|d| d.insert_temp(rows_id, (app.doc.revision(), rows.clone())));
             rows
@@ -1195,9 +1212,9 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     let baseline_len = baseline.as_ref().map(|b| (b.path.clone(), b.keys.len()));
     let here = only_here.then_some(app.canvas.diagram);
     let key = (app.doc.revision(), app.filter.clone(), min_sev, (sort, reversed), status, only_new, baseline_len, here);
-    let cached: Option<(ViewKey, std::sync::Arc<Vec<usize>>)> = ui.data(|d| d.get_temp(view_id));
-    let order = match cached.filter(|(k, _)| *k == key) {
-        Some((_, order)) => order,
+    let cached: Option<(ViewKey, std::sync::Arc<TableView>)> = ui.data(|d| d.get_temp(view_id));
+    let view = match cached.filter(|(k, _)| *k == key) {
+        Some((_, view)) => view,
         None => {
             let q = app.filter.to_lowercase();
             let min = Severity::ALL[min_sev];
@@ -1242,16 +1259,21 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             if reversed {
                 order.reverse();
             }
-            let order = std::sync::Arc::new(order);
-            ui.data_mut(|d| d.insert_temp(view_id, (key, order.clone())));
-            order
+            let longest_id = order.iter().map(|&k| rows[k].id.as_str()).max_by_key(|id| id.chars().count()).unwrap_or("ID").to_owned();
+            let longest_status = order.iter().map(|&k| rows[k].status).max_by_key(|s| s.chars().count()).unwrap_or("Status");
+            let view = TableView {
+                order,
+                longest_id,
+                longest_status,
+                owners: rows.iter().any(|r| !r.owner.is_empty()),
+                tickets: rows.iter().any(|r| !r.ticket.is_empty()),
+            };
+            let view = std::sync::Arc::new(view);
+            ui.data_mut(|d| d.insert_temp(view_id, (key, view.clone())));
+            view
         }
     };
-    let shown: Vec<&Row> = order.iter().map(|&k| &rows[k]).collect();
-    if !app.table_selection.is_empty() {
-        let keys: BTreeSet<&str> = rows.iter().map(|r| r.key.as_str()).collect();
-        app.table_selection.retain(|k| keys.contains(k.as_str()));
-    }
+    let shown: Vec<&Row> = view.order.iter().map(|&k| &rows[k]).collect();
     if select_shown {
         app.table_selection = shown.iter().map(|r| r.key.clone()).collect();
         app.table_anchor = shown.first().map(|r| r.key.clone());
@@ -1281,21 +1303,20 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     let sev_w = if narrow { 44.0 } else { 110.0 };
     // The ID column fits the longest ID shown (IDs tell rules apart: "GEN-AUTH-01" vs "-02"),
     // up to a quarter of the table.
-    let longest = shown.iter().map(|r| r.id.as_str()).max_by_key(|id| id.chars().count()).unwrap_or("ID");
     let id_text =
-        ui.fonts_mut(|f| f.layout_no_wrap(longest.to_owned(), egui::TextStyle::Body.resolve(ui.style()), Color32::WHITE).size().x);
+        ui.fonts_mut(|f| f.layout_no_wrap(view.longest_id.clone(), egui::TextStyle::Body.resolve(ui.style()), Color32::WHITE).size().x);
     let id_w = (id_text + 12.0).clamp(64.0, (avail * 0.18).max(104.0));
     let elem_w = (avail * 0.22).clamp(100.0, 280.0);
     // The status column fits the longest status shown, up to a sixth of the table.
-    let longest = shown.iter().map(|r| r.status).max_by_key(|s| s.chars().count()).unwrap_or("Status");
-    let status_text =
-        ui.fonts_mut(|f| f.layout_no_wrap(longest.to_owned(), egui::TextStyle::Body.resolve(ui.style()), Color32::WHITE).size().x);
+    let status_text = ui.fonts_mut(|f| {
+        f.layout_no_wrap(view.longest_status.to_owned(), egui::TextStyle::Body.resolve(ui.style()), Color32::WHITE).size().x
+    });
     let status_w = (status_text + 12.0).clamp(64.0, (avail / 6.0).max(64.0));
     // The owner column shows once decisions name owners, the ticket column once findings have
     // tickets (or a tracker is named).
-    let owners = rows.iter().any(|r| !r.owner.is_empty());
+    let owners = view.owners;
     let owner_w = if owners { (avail * 0.11).clamp(70.0, 140.0) } else { 0.0 };
-    let tickets = app.has_tracker() || rows.iter().any(|r| !r.ticket.is_empty());
+    let tickets = app.has_tracker() || view.tickets;
     let ticket_w = if tickets { (avail * 0.17).clamp(100.0, 200.0) } else { 0.0 };
     let title_w = (avail - sev_w - id_w - elem_w - status_w - owner_w - ticket_w).max(100.0);
     let widths = [sev_w, id_w, title_w, elem_w, status_w, owner_w, ticket_w];

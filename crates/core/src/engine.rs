@@ -830,6 +830,20 @@ impl Incremental {
         Incremental::default()
     }
 
+    /// The last run's model facts over `model`, which must be the model the last run
+    /// analysed (unchanged since): what reads findings the run made (a panel, a tooltip) needs
+    /// no second [`Prepared::new`]. `None` before the first run.
+    pub fn prepared<'a>(&self, model: &'a Model) -> Option<Prepared<'a>> {
+        let last = self.last.as_ref()?;
+        // A model of another shape is not the one analysed: its facts would be misplaced.
+        (last.elements.len() == model.elements.len() && last.data.len() == model.data.len()).then(|| Prepared {
+            model,
+            derived: Arc::clone(&self.derived),
+            ids: None,
+            track: false,
+        })
+    }
+
     /// Analyses `model`, evaluating only what its changes since the last run can affect.
     pub fn analyze<'a>(&mut self, model: &'a Model, rules: &'a RuleSet, options: &Options) -> Analysis<'a> {
         self.analyze_edited(model, rules, options, None)
