@@ -136,7 +136,7 @@ fn selecting_an_element_lists_its_findings_and_a_control_removes_one_until_undon
     h.drop_at(screen(&h, web));
     h.run_steps(3);
     assert_eq!(h.state().selection.iter().collect::<Vec<_>>(), ["web"]);
-    let badge = |h: &Harness<'_, ThreatmapApp>| h.state().cache.badges.get("web").map(|b| b.count).unwrap_or(0);
+    let badge = |h: &Harness<'_, ThreatmapApp>| h.state().cache.badge_of(&h.state().doc.model, "web").map(|b| b.count).unwrap_or(0);
     let open = badge(&h);
     assert!(open > 0);
     let _ = h.get_by_label(&format!("Findings ({open})"));
@@ -373,7 +373,7 @@ fn triage_in_the_inspector_closes_a_finding_and_lowers_the_badge() {
     let mut h = harness(example());
     h.state_mut().selection = ["web".to_owned()].into();
     h.run_steps(3);
-    let badge = |h: &Harness<'_, ThreatmapApp>| h.state().cache.badges.get("web").map(|b| b.count).unwrap_or(0);
+    let badge = |h: &Harness<'_, ThreatmapApp>| h.state().cache.badge_of(&h.state().doc.model, "web").map(|b| b.count).unwrap_or(0);
     let open = badge(&h);
     h.get_by_label_contains("GEN-INJ-01 — SQL injection").click();
     h.run_steps(3);
@@ -631,7 +631,7 @@ fn counts_agree_with_the_cli_and_the_table_counts_what_it_shows() {
     h.run_steps(3);
     let app = h.state();
     assert_eq!(app.cache.open, expected_open);
-    let badge_total: usize = app.cache.badges.values().map(|b| b.count).sum();
+    let badge_total: usize = app.cache.badges.iter().flatten().map(|b| b.count).sum();
     assert_eq!(badge_total, expected_open, "badges count open findings");
     let status = format!("{} open findings", expected_open);
     assert!(h.query_by_label_contains(&status).is_some(), "status bar: {status}");
@@ -1402,7 +1402,7 @@ fn a_threat_written_in_the_inspector_is_a_finding_like_any_other() {
     };
     assert_eq!(finding(&h), Some(("T-1@web".into(), "Admin console open to the internet".into(), threatmap_core::rules::Severity::Medium)));
     assert!(h.query_by_label_contains("Admin console open to the internet").is_some(), "listed under Findings and in the table");
-    let badge_before = h.state().cache.badges.get("web").map(|b| b.count);
+    let badge_before = h.state().cache.badge_of(&h.state().doc.model, "web").map(|b| b.count);
     // Severity from the combo box.
     h.get_by_label("Severity").click();
     h.run_steps(2);
@@ -1418,7 +1418,7 @@ fn a_threat_written_in_the_inspector_is_a_finding_like_any_other() {
     h.get_by_label("Delete").click();
     h.run_steps(3);
     assert!(threat(&h).is_none() && finding(&h).is_none());
-    assert!(h.state().cache.badges.get("web").map(|b| b.count) < badge_before);
+    assert!(h.state().cache.badge_of(&h.state().doc.model, "web").map(|b| b.count) < badge_before);
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
     h.run_steps(3);
     assert!(finding(&h).is_some(), "undo restores the threat and its finding");

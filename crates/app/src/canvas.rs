@@ -886,10 +886,15 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
     let mut handles: Vec<Rect> = Vec::new();
     let mut badges: Vec<(String, Vec<Pos2>, Badge)> = Vec::new();
     // Boundaries, outermost first.
-    let mut bs: Vec<(&threatmap_core::model::Element, Rect)> =
-        model.elements.iter().filter(|e| e.kind == Kind::Boundary).filter_map(|e| Some((e, rect_of(model, dg, &e.id, e.kind)?))).collect();
-    bs.sort_by(|a, b| b.1.area().total_cmp(&a.1.area()));
-    for &(e, r) in &bs {
+    let mut bs: Vec<(usize, &threatmap_core::model::Element, Rect)> = model
+        .elements
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.kind == Kind::Boundary)
+        .filter_map(|(k, e)| Some((k, e, rect_of(model, dg, &e.id, e.kind)?)))
+        .collect();
+    bs.sort_by(|a, b| b.2.area().total_cmp(&a.2.area()));
+    for &(k, e, r) in &bs {
         let (id, name) = (&e.id, &e.name);
         let s = c.screen_rect_of(r);
         let is_sel = app.selection.contains(id);
@@ -905,7 +910,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
             let label = galley_at(painter, s.min + vec2(8.0 + w / 2.0, 5.0 + g.rect.height() / 2.0), g, boundary_ink);
             // Flow labels and badges keep clear of a boundary's name.
             obstacles.push(label.expand(2.0));
-            if let Some(b) = app.cache.badges.get(id) {
+            if let Some(b) = app.cache.badge(k) {
                 badges.push((id.clone(), vec![pos2(label.max.x + 6.0, label.min.y - 1.0)], *b));
             }
         }
@@ -924,7 +929,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
     // Line boundaries. Each label goes by the line's highest point not already taken by
     // another line's label (Threat Dragon models often start several lines near one spot).
     let mut line_labels: Vec<Rect> = Vec::new();
-    for e in model.elements.iter().filter(|e| e.kind == Kind::Boundary) {
+    for (k, e) in model.elements.iter().enumerate().filter(|(_, e)| e.kind == Kind::Boundary) {
         let Some(points) = document::line_of(model, dg, &e.id) else { continue };
         let pts: Vec<Pos2> = points.iter().map(|q| c.screen_from_canvas(*q)).collect();
         if !view.intersects(Rect::from_points(&pts)) {
@@ -943,7 +948,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
             line_labels.push(spot);
             let label = galley_at(painter, spot.center(), g, boundary_ink);
             obstacles.push(label.expand(2.0));
-            if let Some(bd) = app.cache.badges.get(&e.id) {
+            if let Some(bd) = app.cache.badge(k) {
                 badges.push((e.id.clone(), vec![pos2(label.max.x + 6.0, label.min.y - 1.0)], *bd));
             }
         }
@@ -980,8 +985,8 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
         if text_visible {
             let label = threatmap_render::dfd::numbered_name(app.cache.numbers.get(k).copied().flatten(), &e.name);
             let g = fitted_text(painter, &label, text_size(11.0), ink, vec2(170.0 * z.max(0.7), text_size(11.0) * 3.8));
-            labels.push((e.id.clone(), pts.clone(), g, app.cache.badges.get(&e.id).map(|b| (e.id.clone(), *b))));
-        } else if let Some(b) = app.cache.badges.get(&e.id) {
+            labels.push((e.id.clone(), pts.clone(), g, app.cache.badge(k).map(|b| (e.id.clone(), *b))));
+        } else if let Some(b) = app.cache.badge(k) {
             marker_dot(painter, mid, b);
         }
         if is_sel {
@@ -990,7 +995,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
     }
     // Nodes.
     let hover = ui.input(|i| i.pointer.hover_pos());
-    for e in model.elements.iter().filter(|e| e.kind.is_node()) {
+    for (k, e) in model.elements.iter().enumerate().filter(|(_, e)| e.kind.is_node()) {
         let Some(&(_, r)) = geo.nodes.get(&e.id) else { continue };
         let s = c.screen_rect_of(r);
         if !view.intersects(s) {
@@ -1022,7 +1027,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
             let room = vec2(room.x, room.y.max(text_size(13.0) * 1.3));
             let g = fitted_text(painter, &e.name, text_size(13.0), color, room);
             galley_at(painter, s.center(), g, color);
-            if let Some(b) = app.cache.badges.get(&e.id) {
+            if let Some(b) = app.cache.badge(k) {
                 let w = badge_width(b, z);
                 let h = badge_height(z);
                 badges.push((
@@ -1037,7 +1042,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
                     *b,
                 ));
             }
-        } else if let Some(b) = app.cache.badges.get(&e.id) {
+        } else if let Some(b) = app.cache.badge(k) {
             marker_dot(painter, s.right_top(), b);
         }
         // Connection handle on hover or selection.

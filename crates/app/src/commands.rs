@@ -667,7 +667,7 @@ pub fn palette_ui(ctx: &egui::Context, app: &mut ThreatmapApp) {
 
 /// "3 open findings, worst High" for the palette and screen readers, from the badge counts.
 pub fn open_findings_text(app: &ThreatmapApp, id: &str) -> String {
-    match app.cache.badges.get(id) {
+    match app.cache.badge_of(&app.doc.model, id) {
         Some(b) if b.count > 0 => format!("{} open finding{}, worst {}", b.count, if b.count == 1 { "" } else { "s" }, b.worst.name()),
         _ => "no open findings".to_owned(),
     }

@@ -40,8 +40,8 @@ pub struct FindingsCache {
     /// How many findings still need work (open, needs investigation, in progress): what the
     /// badges, `threatmap check` and the report count.
     pub open: usize,
-    /// Badge per element id.
-    pub badges: HashMap<String, Badge>,
+    /// Badge per element index (of the model at `revision`).
+    pub badges: Vec<Option<Badge>>,
     /// Model check problems and rule diagnostics.
     pub messages: Vec<String>,
     /// The number each flow is drawn with (`(n) name`), by element index.
@@ -51,12 +51,28 @@ pub struct FindingsCache {
 }
 
 impl FindingsCache {
+    /// The badge of the element at index `i`: its open findings' count and worst severity.
+    pub fn badge(&self, i: usize) -> Option<&Badge> {
+        self.badges.get(i)?.as_ref()
+    }
+
+    /// The badge of the element `id`.
+    pub fn badge_of(&self, model: &Model, id: &str) -> Option<&Badge> {
+        self.badge(model.elements.iter().rposition(|e| e.id == id)?)
+    }
+
     /// The cached findings of the element at index `i` alone (and those assumptions exclude),
     /// over `doc`'s model: what a panel or tooltip about one element reads, without copying
     /// the others.
     pub fn of_element<'a>(&self, doc: &'a Document, rules: &'a RuleSet, incremental: &Incremental, i: u32) -> Analysis<'a> {
         let of = |all: &[Finding]| all[all.partition_point(|f| f.element < i)..all.partition_point(|f| f.element <= i)].to_vec();
         Analysis { prepared: self.prepared(doc, incremental), rules, findings: of(&self.findings), excluded: of(&self.excluded) }
+    }
+
+    /// An analysis holding no findings, over `doc`'s model: reads any cached finding's rule,
+    /// element, text and decision without copying the findings.
+    pub fn facts<'a>(&self, doc: &'a Document, rules: &'a RuleSet, incremental: &Incremental) -> Analysis<'a> {
+        Analysis { prepared: self.prepared(doc, incremental), rules, findings: Vec::new(), excluded: Vec::new() }
     }
 
     /// The model's derived facts: the last run's while these findings are current (no second
@@ -317,7 +333,7 @@ impl ThreatmapApp {
         let t = Instant::now();
         let edited = self.doc.take_edited();
         let a = self.incremental.analyze_edited(&self.doc.model, &self.rules, &Options::default(), edited.as_deref());
-        let badges = threatmap_render::dfd::badges(&a).into_iter().map(|(i, b)| (a.prepared.element(i).id.clone(), b)).collect();
+        let badges = threatmap_render::dfd::badges(&a);
         let mut messages: Vec<String> = file::check(&self.doc.model).iter().map(problem_text).collect();
         messages.extend(self.rules.diagnostics.iter().map(|d| format!("rule pack: {d}")));
         messages.extend(self.opened_with.iter().cloned());

@@ -5,10 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use egui::{Color32, RichText};
 use threatmap_core::attr::{EnumValue, Kind, Ty, Value};
+use threatmap_core::engine::{Analysis, Finding};
 use threatmap_core::model::{Controls, Element, Model};
 use threatmap_core::rules::{BUILTIN_PACKS, Severity, packs_for};
 
-use crate::gui::ThreatmapApp;
+use crate::gui::{FindingsCache, ThreatmapApp};
 
 /// The element kinds offered in the palette, in palette order (flows are drawn, not dropped).
 pub fn stencils() -> impl Iterator<Item = Kind> {
@@ -823,7 +824,7 @@ fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
     let Some(idx) = app.doc.model.elements.iter().rposition(|e| e.id == id) else { return };
     let mut a = app.cache.of_element(&app.doc, &app.rules, &app.incremental, idx as u32);
     a.excluded.clear();
-    let mut mine: Vec<&threatmap_core::engine::Finding> = a.findings.iter().collect();
+    let mut mine: Vec<&Finding> = a.findings.iter().collect();
     // Triage edits are collected while the analysis borrows the model, then applied.
     let mut edits: Vec<(String, threatmap_core::lifecycle::Decision, Option<String>)> = Vec::new();
     mine.sort_by(|x, y| a.severity(y).cmp(&a.severity(x)).then(a.rule(x).id.cmp(&a.rule(y).id)));
@@ -1023,18 +1024,33 @@ fn triage_ui(
     }
 }
 
-/// A row of the findings table.
-#[derive(Debug, Clone)]
-struct Row {
+/// A finding in the findings table: what filtering and sorting read, with no text (the
+/// text of a row is built when it shows: see [`Row`]). Built once per change of the model.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    /// Index into the cached findings, then into the excluded ones.
+    finding: u32,
+    rule: u32,
+    element: u32,
     severity: Severity,
     /// The decision's status label, "Out of scope" or "Not applicable (assumption)".
     status: &'static str,
     /// Where the status comes in the workflow (for sorting): excluded findings last.
     status_rank: u8,
-    /// Who the decision names.
-    owner: String,
     /// Still needs work.
     open: bool,
+    /// The decision names an owner; the finding has a ticket.
+    owner: bool,
+    ticket: bool,
+}
+
+/// What a row of the findings table shows.
+struct Row {
+    severity: Severity,
+    status: &'static str,
+    open: bool,
+    /// Who the decision names.
+    owner: String,
     /// The finding's stable key.
     key: String,
     id: String,
@@ -1046,10 +1062,60 @@ struct Row {
     ticket: String,
 }
 
+/// The finding an entry stands for.
+fn entry_finding<'c>(cache: &'c FindingsCache, e: &Entry) -> Option<&'c Finding> {
+    let k = e.finding as usize;
+    cache.findings.get(k).or_else(|| cache.excluded.get(k.checked_sub(cache.findings.len())?))
+}
+
+/// The table entry of finding number `k` (of the findings, then the excluded ones).
+fn entry(a: &Analysis<'_>, k: usize, f: &Finding) -> Entry {
+    let d = a.decision(f);
+    let decided = d.map_or(threatmap_core::lifecycle::Status::Open, |d| d.status);
+    let (status, status_rank) = if f.excluded_by.as_deref() == Some(threatmap_core::engine::OUT_OF_SCOPE) {
+        ("Out of scope", 9)
+    } else if f.excluded_by.is_some() {
+        ("Not applicable (assumption)", 8)
+    } else {
+        (decided.label(), decided as u8)
+    };
+    Entry {
+        finding: k as u32,
+        rule: f.rule,
+        element: f.element,
+        severity: a.severity(f),
+        status,
+        status_rank,
+        open: f.excluded_by.is_none() && decided.is_open(),
+        owner: d.is_some_and(|d| !d.owner.trim().is_empty()),
+        ticket: d.is_some_and(|d| !ticket_cell(d).is_empty()),
+    }
+}
+
+/// The text of an entry's row.
+fn row(a: &Analysis<'_>, f: &Finding, e: &Entry) -> Row {
+    let el = a.prepared.element(f.element);
+    let d = a.decision(f);
+    Row {
+        severity: e.severity,
+        status: e.status,
+        open: e.open,
+        owner: d.map(|d| threatmap_core::model::one_line(&d.owner)).unwrap_or_default(),
+        key: a.key(f),
+        id: a.rule(f).id.clone(),
+        // Rows are one line: names keep their line breaks for the canvas.
+        title: threatmap_core::model::one_line(&a.rule(f).title_for(&a.prepared, f.element)),
+        element_id: el.id.clone(),
+        element: threatmap_core::model::one_line(&el.name),
+        kind: el.kind.name(),
+        ticket: d.map(ticket_cell).unwrap_or_default(),
+    }
+}
+
 /// The findings table as filtered and sorted, with what its columns' widths depend on: kept
 /// until the model, the filter or the sort changes, so a frame does no work per finding.
 struct TableView {
-    /// Indices into the rows, in the order shown.
+    /// Indices into the entries, in the order shown.
     order: Vec<usize>,
     /// The longest rule id and status shown (their columns fit them).
     longest_id: String,
@@ -1157,57 +1223,30 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
         }
     });
     let rows_id = ui.id().with("rows");
-    let cached: Option<(u64, std::sync::Arc<Vec<Row>>)> = ui.data(|d| d.get_temp(rows_id));
-    let rows = match cached.filter(|(rev, _)| *rev == app.doc.revision()) {
-        Some((_, rows)) => rows,
+    let cached: Option<(u64, std::sync::Arc<Vec<Entry>>)> = ui.data(|d| d.get_temp(rows_id));
+    let entries = match cached.filter(|(rev, _)| *rev == app.doc.revision()) {
+        Some((_, entries)) => entries,
         None => {
-            // Rows change only with the model: chosen rows whose finding went are let go here.
-            let a = app.analysis();
-            let rows: Vec<Row> = a
-                .findings
-                .iter()
-                .chain(a.excluded.iter())
-                .map(|f| {
-                    let e = a.prepared.element(f.element);
-                    let (status, status_rank) = if f.excluded_by.as_deref() == Some(threatmap_core::engine::OUT_OF_SCOPE) {
-                        ("Out of scope", 9)
-                    } else if f.excluded_by.is_some() {
-                        ("Not applicable (assumption)", 8)
-                    } else {
-                        (a.status(f).label(), a.status(f) as u8)
-                    };
-                    Row {
-                        open: a.is_open(f),
-                        status,
-                        status_rank,
-                        owner: a.decision(f).map(|d| threatmap_core::model::one_line(&d.owner)).unwrap_or_default(),
-                        severity: a.severity(f),
-                        key: a.key(f),
-                        id: a.rule(f).id.clone(),
-                        // Rows are one line: names keep their line breaks for the canvas.
-                        title: threatmap_core::model::one_line(&a.rule(f).title_for(&a.prepared, f.element)),
-                        element_id: e.id.clone(),
-                        element: threatmap_core::model::one_line(&e.name),
-                        kind: e.kind.name(),
-                        ticket: a.decision(f).map(ticket_cell).unwrap_or_default(),
-                    }
-                })
-                .collect();
+            let a = app.cache.facts(&app.doc, &app.rules, &app.incremental);
+            let all = app.cache.findings.iter().chain(app.cache.excluded.iter());
+            let entries: Vec<Entry> = all.enumerate().map(|(k, f)| entry(&a, k, f)).collect();
+            // Entries change only with the model: chosen rows whose finding went are let go here.
             if !app.table_selection.is_empty() {
-                let keys: BTreeSet<&str> = rows.iter().map(|r| r.key.as_str()).collect();
-                app.table_selection.retain(|k| keys.contains(k.as_str()));
+                let keys: BTreeSet<String> = entries.iter().filter_map(|e| entry_finding(&app.cache, e)).map(|f| a.key(f)).collect();
+                app.table_selection.retain(|k| keys.contains(k));
             }
-            let rows = std::sync::Arc::new(rows);
-            ui.data_mut(|d| d.insert_temp(rows_id, (app.doc.revision(), rows.clone())));
-            rows
+            let entries = std::sync::Arc::new(entries);
+            ui.data_mut(|d| d.insert_temp(rows_id, (app.doc.revision(), entries.clone())));
+            entries
         }
     };
     // The Owner column shows only while decisions name owners: without it, sorting by owner
     // would order the rows with no header saying how.
-    if sort == SortBy::Owner && rows.iter().all(|r| r.owner.is_empty()) {
+    if sort == SortBy::Owner && !entries.iter().any(|e| e.owner) {
         (sort, reversed) = (SortBy::Severity, false);
     }
-    // The filtered, sorted order is computed once per change of model, filter or sort.
+    // The filtered, sorted order is computed once per change of model, filter or sort; text is
+    // built only for what the filter or the sort reads.
     let view_id = ui.id().with("view");
     let baseline_len = baseline.as_ref().map(|b| (b.path.clone(), b.keys.len()));
     let here = only_here.then_some(app.canvas.diagram);
@@ -1216,70 +1255,97 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     let view = match cached.filter(|(k, _)| *k == key) {
         Some((_, view)) => view,
         None => {
+            let a = app.cache.facts(&app.doc, &app.rules, &app.incremental);
+            let cache = &app.cache;
             let q = app.filter.to_lowercase();
             let min = Severity::ALL[min_sev];
-            let on_here: Option<BTreeSet<&str>> = here.map(|d| {
-                let m = &app.doc.model;
-                m.elements.iter().zip(m.shown_on(d)).filter(|(_, on)| *on).map(|(e, _)| e.id.as_str()).collect()
-            });
-            let mut order: Vec<usize> = (0..rows.len())
-                .filter(|&k| rows[k].severity >= min)
-                .filter(|&k| status == 2 || rows[k].open == (status == 0))
-                .filter(|&k| !only_new || is_new(&rows[k].key))
-                .filter(|&k| on_here.as_ref().is_none_or(|ids| ids.contains(rows[k].element_id.as_str())))
+            let m = &app.doc.model;
+            let on_here: Option<Vec<bool>> = here.map(|d| m.shown_on(d));
+            let rule_id = |e: &Entry| a.rules.rules.get(e.rule as usize).map_or("", |r| r.id.as_str());
+            let row_of = |k: usize| entry_finding(cache, &entries[k]).map(|f| row(&a, f, &entries[k]));
+            let mut order: Vec<usize> = (0..entries.len())
+                .filter(|&k| entries[k].severity >= min)
+                .filter(|&k| status == 2 || entries[k].open == (status == 0))
+                .filter(|&k| on_here.as_ref().is_none_or(|on| on.get(entries[k].element as usize).copied().unwrap_or(false)))
+                .filter(|&k| !only_new || entry_finding(cache, &entries[k]).is_some_and(|f| is_new(&a.key(f))))
                 .filter(|&k| {
-                    let r = &rows[k];
                     q.is_empty()
-                        || [r.id.as_str(), &r.title, &r.element, r.kind, r.status, &r.owner, &r.ticket]
-                            .iter()
-                            .any(|s| s.to_lowercase().contains(&q))
+                        || row_of(k).is_some_and(|r| {
+                            [r.id.as_str(), &r.title, &r.element, r.kind, r.status, &r.owner, &r.ticket]
+                                .iter()
+                                .any(|s| s.to_lowercase().contains(&q))
+                        })
                 })
                 .collect();
+            // Sorting by a text builds that text once per row, then sorts (ties keep the
+            // findings' order).
+            let by_text = |order: &mut Vec<usize>, text: &dyn Fn(&Row) -> String| {
+                let mut keyed: Vec<(String, usize)> = order.iter().map(|&k| (row_of(k).map(|r| text(&r)).unwrap_or_default(), k)).collect();
+                keyed.sort();
+                *order = keyed.into_iter().map(|(_, k)| k).collect();
+            };
             match sort {
-                SortBy::Severity => order.sort_by(|&a, &b| rows[b].severity.cmp(&rows[a].severity).then(rows[a].id.cmp(&rows[b].id))),
-                SortBy::Id => order.sort_by(|&a, &b| rows[a].id.cmp(&rows[b].id)),
-                SortBy::Title => order.sort_by(|&a, &b| rows[a].title.cmp(&rows[b].title)),
+                SortBy::Severity => order.sort_by(|&x, &y| {
+                    let (x, y) = (&entries[x], &entries[y]);
+                    y.severity.cmp(&x.severity).then(rule_id(x).cmp(rule_id(y)))
+                }),
+                SortBy::Id => order.sort_by(|&x, &y| rule_id(&entries[x]).cmp(rule_id(&entries[y]))),
+                SortBy::Title => by_text(&mut order, &|r| r.title.clone()),
                 SortBy::Element => {
-                    order.sort_by(|&a, &b| rows[a].element.cmp(&rows[b].element).then(rows[b].severity.cmp(&rows[a].severity)))
+                    let names: Vec<String> = m.elements.iter().map(|e| threatmap_core::model::one_line(&e.name)).collect();
+                    let name = |e: &Entry| names.get(e.element as usize).map_or("", String::as_str);
+                    order.sort_by(|&x, &y| {
+                        let (x, y) = (&entries[x], &entries[y]);
+                        name(x).cmp(name(y)).then(y.severity.cmp(&x.severity))
+                    });
                 }
-                SortBy::Status => order.sort_by(|&a, &b| {
-                    rows[a]
-                        .status_rank
-                        .cmp(&rows[b].status_rank)
-                        .then(rows[b].severity.cmp(&rows[a].severity))
-                        .then(rows[a].id.cmp(&rows[b].id))
+                SortBy::Status => order.sort_by(|&x, &y| {
+                    let (x, y) = (&entries[x], &entries[y]);
+                    x.status_rank.cmp(&y.status_rank).then(y.severity.cmp(&x.severity)).then(rule_id(x).cmp(rule_id(y)))
                 }),
                 // Findings with an owner first, by owner; then the rest by severity.
-                SortBy::Owner => order.sort_by(|&a, &b| {
-                    (rows[a].owner.is_empty(), &rows[a].owner)
-                        .cmp(&(rows[b].owner.is_empty(), &rows[b].owner))
-                        .then(rows[b].severity.cmp(&rows[a].severity))
-                }),
+                SortBy::Owner => {
+                    let mut keyed: Vec<((bool, String, std::cmp::Reverse<Severity>), usize)> = order
+                        .iter()
+                        .map(|&k| {
+                            let owner = row_of(k).map(|r| r.owner).unwrap_or_default();
+                            ((owner.is_empty(), owner, std::cmp::Reverse(entries[k].severity)), k)
+                        })
+                        .collect();
+                    keyed.sort();
+                    order = keyed.into_iter().map(|(_, k)| k).collect();
+                }
             }
             if reversed {
                 order.reverse();
             }
-            let longest_id = order.iter().map(|&k| rows[k].id.as_str()).max_by_key(|id| id.chars().count()).unwrap_or("ID").to_owned();
-            let longest_status = order.iter().map(|&k| rows[k].status).max_by_key(|s| s.chars().count()).unwrap_or("Status");
+            let longest_id = order.iter().map(|&k| rule_id(&entries[k])).max_by_key(|id| id.chars().count()).unwrap_or("ID").to_owned();
+            let longest_status = order.iter().map(|&k| entries[k].status).max_by_key(|s| s.chars().count()).unwrap_or("Status");
             let view = TableView {
                 order,
                 longest_id,
                 longest_status,
-                owners: rows.iter().any(|r| !r.owner.is_empty()),
-                tickets: rows.iter().any(|r| !r.ticket.is_empty()),
+                owners: entries.iter().any(|e| e.owner),
+                tickets: entries.iter().any(|e| e.ticket),
             };
             let view = std::sync::Arc::new(view);
             ui.data_mut(|d| d.insert_temp(view_id, (key, view.clone())));
             view
         }
     };
-    let shown: Vec<&Row> = view.order.iter().map(|&k| &rows[k]).collect();
+    // The keys of the rows shown from `from` to `to` (positions in the order shown).
+    let keys_shown = |app: &ThreatmapApp, range: std::ops::RangeInclusive<usize>| -> Vec<String> {
+        let a = app.cache.facts(&app.doc, &app.rules, &app.incremental);
+        view.order.get(range).unwrap_or_default().iter().filter_map(|&k| entry_finding(&app.cache, &entries[k])).map(|f| a.key(f)).collect()
+    };
+    let shown_len = view.order.len();
     if select_shown {
-        app.table_selection = shown.iter().map(|r| r.key.clone()).collect();
-        app.table_anchor = shown.first().map(|r| r.key.clone());
+        let keys = keys_shown(app, 0..=shown_len.saturating_sub(1));
+        app.table_anchor = keys.first().cloned();
+        app.table_selection = keys.into_iter().collect();
     }
-    if shown_count != Some((shown.len(), rows.len())) {
-        ui.data_mut(|d| d.insert_temp(shown_id, (shown.len(), rows.len())));
+    if shown_count != Some((shown_len, entries.len())) {
+        ui.data_mut(|d| d.insert_temp(shown_id, (shown_len, entries.len())));
         ui.ctx().request_repaint();
     }
     // The Findings tab's count is kept current while the Messages tab shows.
@@ -1371,8 +1437,13 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
     egui::ScrollArea::vertical()
         .auto_shrink([false, false])
         .max_height((ui.available_height() - if bulk { bar_h + ui.spacing().item_spacing.y } else { 0.0 }).max(row_h * 2.0))
-        .show_rows(ui, row_h, shown.len(), |ui, range| {
-            for r in &shown[range] {
+        .show_rows(ui, row_h, shown_len, |ui, range| {
+            let first = range.start;
+            let rows: Vec<Row> = {
+                let a = app.cache.facts(&app.doc, &app.rules, &app.incremental);
+                view.order[range].iter().filter_map(|&k| entry_finding(&app.cache, &entries[k]).map(|f| row(&a, f, &entries[k]))).collect()
+            };
+            for (at, r) in rows.iter().enumerate().map(|(i, r)| (first + i, r)) {
                 // The whole row is one button: a click selects the element and opens the finding.
                 let background = ui.painter().add(egui::Shape::Noop);
                 let row = ui.horizontal(|ui| {
@@ -1437,9 +1508,9 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                         && let Some(anchor) = app.table_anchor.clone()
                     {
                         // The rows between the anchor and this one, in the order shown.
-                        let at = |key: &str| shown.iter().position(|x| x.key == key);
-                        if let (Some(a), Some(b)) = (at(&anchor), at(&r.key)) {
-                            app.table_selection.extend(shown[a.min(b)..=a.max(b)].iter().map(|x| x.key.clone()));
+                        let all = keys_shown(app, 0..=shown_len.saturating_sub(1));
+                        if let Some(a) = all.iter().position(|k| *k == anchor) {
+                            app.table_selection.extend(keys_shown(app, a.min(at)..=a.max(at)));
                         }
                     } else if m.command {
                         if !app.table_selection.remove(&r.key) {

@@ -143,8 +143,9 @@ pub fn levels_of(analysis: &Analysis<'_>, i: u32) -> Vec<u32> {
     }
 }
 
-/// Open findings per element (decided ones do not count): count and worst severity.
-pub fn badges(analysis: &Analysis<'_>) -> HashMap<u32, Badge> {
+/// Open findings per element (decided ones do not count): count and worst severity, by
+/// element index.
+pub fn badges(analysis: &Analysis<'_>) -> Vec<Option<Badge>> {
     // Findings come element by element: count into a slot per element, not a map lookup per
     // finding; the severity of a rule without overrides in reach is the rule's.
     let p = &analysis.prepared;
@@ -157,7 +158,7 @@ pub fn badges(analysis: &Analysis<'_>) -> HashMap<u32, Badge> {
             b.worst = b.worst.max(s);
         }
     }
-    per.into_iter().enumerate().filter_map(|(i, b)| Some((i as u32, b?))).collect()
+    per
 }
 
 fn merge(a: Option<Badge>, b: Option<Badge>) -> Option<Badge> {
@@ -174,6 +175,7 @@ impl Scene {
         let p = &analysis.prepared;
         let model = p.model();
         let badges = badges(analysis);
+        let badge_of = |i: u32| badges.get(i as usize).copied().flatten();
         let shown = opts.diagram.filter(|_| !model.diagrams.is_empty()).map(|d| model.shown_on(d));
         let on_diagram = |i: u32| shown.as_ref().is_none_or(|s| s[i as usize]);
         let on_level = |i: u32| on_diagram(i) && (opts.levels.is_empty() || levels_of(analysis, i).iter().any(|l| opts.levels.contains(l)));
@@ -186,16 +188,11 @@ impl Scene {
                 continue;
             }
             if e.kind == Kind::Boundary && layout.get(&e.id).is_some_and(|p| !p.line.is_empty()) {
-                let badge = badges.get(&(i as u32)).copied();
+                let badge = badge_of(i as u32);
                 scene.lines.push(SceneBoundary { element: i as u32, name: e.name.clone(), parent: None, badge });
             } else if e.kind == Kind::Boundary {
                 boundary_of.insert(i as u32, scene.boundaries.len());
-                scene.boundaries.push(SceneBoundary {
-                    element: i as u32,
-                    name: e.name.clone(),
-                    parent: None,
-                    badge: badges.get(&(i as u32)).copied(),
-                });
+                scene.boundaries.push(SceneBoundary { element: i as u32, name: e.name.clone(), parent: None, badge: badge_of(i as u32) });
             }
         }
         for b in 0..scene.boundaries.len() {
@@ -238,7 +235,7 @@ impl Scene {
         for &i in &drawn {
             let e = p.element(i);
             let lines = font::wrap(&e.name, NODE_TEXT_WIDTH, NODE_FONT, Face::Regular);
-            let badge = badges.get(&i).copied();
+            let badge = badge_of(i);
             let size = node_size(e.kind, &lines, opts.badges && badge.is_some());
             node_of.insert(i, scene.nodes.len());
             scene.nodes.push(SceneNode {
@@ -259,7 +256,7 @@ impl Scene {
             if let Some(r) = response {
                 lines.extend(font::wrap(&display_name(analysis, r), EDGE_TEXT_WIDTH, EDGE_FONT, Face::Regular));
             }
-            let badge = merge(badges.get(&i).copied(), response.and_then(|r| badges.get(&r).copied()));
+            let badge = merge(badge_of(i), response.and_then(badge_of));
             scene.edges.push(SceneEdge {
                 element: i,
                 response,

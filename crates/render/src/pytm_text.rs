@@ -197,7 +197,7 @@ impl Dot<'_, '_> {
 pub fn dot(a: &Analysis<'_>, opts: &DfdOptions) -> String {
     let model = a.prepared.model();
     let n = model.elements.len();
-    let scores = badges(a).into_iter().map(|(i, b)| (i, b.worst as u8)).collect();
+    let scores = badges(a).into_iter().enumerate().filter_map(|(i, b)| Some((i as u32, b?.worst as u8))).collect();
     let mut d = Dot { a, opts, scores, drawn: vec![false; n] };
     // Boundaries from the highest ancestor level down, by name within a level (pytm's order).
     let boundaries: Vec<u32> = (0..n as u32).filter(|&i| model.elements[i as usize].kind == Kind::Boundary).collect();

@@ -102,7 +102,7 @@ fn fill(conn: &mut Connection, a: &Analysis<'_>) -> Result<(), rusqlite::Error> 
         let mut st = tx.prepare("INSERT INTO elements VALUES (?1, ?2, ?3, ?4, ?5, NULL, ?6, ?7, ?8, ?9, ?10)")?;
         for (i, e) in m.elements.iter().enumerate() {
             let levels: Vec<String> = crate::dfd::levels_of(a, i as u32).iter().map(u32::to_string).collect();
-            let b = badges.get(&(i as u32));
+            let b = badges.get(i).copied().flatten();
             st.execute(params![
                 e.id,
                 i as i64,
