@@ -22,17 +22,16 @@ enum VecPatch<T> {
     Splice { at: usize, len: usize, items: Vec<T> },
 }
 
-impl<T: Clone + PartialEq> VecPatch<T> {
+impl<T: Clone + PartialEq + Sync> VecPatch<T> {
     /// The patch that turns `now` back into `shadow`; `shadow` becomes a copy of `now`, copying
     /// only what changed. `None` if they are equal.
     fn diff(shadow: &mut Vec<T>, now: &[T]) -> Option<VecPatch<T>> {
         if shadow.len() == now.len() {
-            let mut old = Vec::new();
-            for (k, (s, n)) in shadow.iter_mut().zip(now).enumerate() {
-                if s != n {
-                    old.push((k, mem::replace(s, n.clone())));
-                }
-            }
+            // Comparing is the cost (every element of a large model), so it is shared out
+            // between threads; copying what changed is not.
+            let seen: &[T] = shadow;
+            let changed = threatmap_core::engine::in_parallel(now.len(), |range| range.filter(|&k| seen[k] != now[k]).collect());
+            let old: Vec<(usize, T)> = changed.into_iter().map(|k| (k, mem::replace(&mut shadow[k], now[k].clone()))).collect();
             return (!old.is_empty()).then_some(VecPatch::At(old));
         }
         let prefix = shadow.iter().zip(now).take_while(|(s, n)| s == n).count();

@@ -1262,6 +1262,19 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
             let m = &app.doc.model;
             let on_here: Option<Vec<bool>> = here.map(|d| m.shown_on(d));
             let rule_id = |e: &Entry| a.rules.rules.get(e.rule as usize).map_or("", |r| r.id.as_str());
+            // Rules ranked by id once, so sorting by id compares numbers.
+            let mut by_id: Vec<u32> = (0..a.rules.rules.len() as u32).collect();
+            by_id.sort_by(|&x, &y| a.rules.rules[x as usize].id.cmp(&a.rules.rules[y as usize].id));
+            // Rules of one id share a rank (their findings keep their order).
+            let mut id_rank = vec![0u32; by_id.len()];
+            let mut rank = 0;
+            for w in 0..by_id.len() {
+                if w > 0 && a.rules.rules[by_id[w] as usize].id != a.rules.rules[by_id[w - 1] as usize].id {
+                    rank += 1;
+                }
+                id_rank[by_id[w] as usize] = rank;
+            }
+            let rank = |e: &Entry| id_rank.get(e.rule as usize).copied().unwrap_or(u32::MAX);
             let row_of = |k: usize| entry_finding(cache, &entries[k]).map(|f| row(&a, f, &entries[k]));
             let mut order: Vec<usize> = (0..entries.len())
                 .filter(|&k| entries[k].severity >= min)
@@ -1285,11 +1298,8 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                 *order = keyed.into_iter().map(|(_, k)| k).collect();
             };
             match sort {
-                SortBy::Severity => order.sort_by(|&x, &y| {
-                    let (x, y) = (&entries[x], &entries[y]);
-                    y.severity.cmp(&x.severity).then(rule_id(x).cmp(rule_id(y)))
-                }),
-                SortBy::Id => order.sort_by(|&x, &y| rule_id(&entries[x]).cmp(rule_id(&entries[y]))),
+                SortBy::Severity => order.sort_by_key(|&k| (std::cmp::Reverse(entries[k].severity), rank(&entries[k]))),
+                SortBy::Id => order.sort_by_key(|&k| rank(&entries[k])),
                 SortBy::Title => by_text(&mut order, &|r| r.title.clone()),
                 SortBy::Element => {
                     let names: Vec<String> = m.elements.iter().map(|e| threatmap_core::model::one_line(&e.name)).collect();
@@ -1299,10 +1309,9 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                         name(x).cmp(name(y)).then(y.severity.cmp(&x.severity))
                     });
                 }
-                SortBy::Status => order.sort_by(|&x, &y| {
-                    let (x, y) = (&entries[x], &entries[y]);
-                    x.status_rank.cmp(&y.status_rank).then(y.severity.cmp(&x.severity)).then(rule_id(x).cmp(rule_id(y)))
-                }),
+                SortBy::Status => {
+                    order.sort_by_key(|&k| (entries[k].status_rank, std::cmp::Reverse(entries[k].severity), rank(&entries[k])))
+                }
                 // Findings with an owner first, by owner; then the rest by severity.
                 SortBy::Owner => {
                     let mut keyed: Vec<((bool, String, std::cmp::Reverse<Severity>), usize)> = order

@@ -759,8 +759,9 @@ impl<'a> Plan<'a> {
 }
 
 /// Evaluates `f` on every index in `0..n`, on several threads for large models (contiguous
-/// ranges, results in index order: the same output as one thread).
-fn in_parallel<T: Send>(n: usize, f: impl Fn(std::ops::Range<usize>) -> Vec<T> + Sync) -> Vec<T> {
+/// ranges of at least a few hundred indices, results in index order: the same output as one
+/// thread).
+pub fn in_parallel<T: Send>(n: usize, f: impl Fn(std::ops::Range<usize>) -> Vec<T> + Sync) -> Vec<T> {
     let threads = std::thread::available_parallelism().map_or(1, |p| p.get()).min(8).min(n / PARALLEL_CHUNK).max(1);
     if threads == 1 {
         return f(0..n);
