@@ -1528,6 +1528,9 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                         app.table_anchor = Some(r.key.clone());
                     } else {
                         app.reveal(&r.element_id);
+                        // The finding's element comes into view if it is off screen (a large
+                        // model's table lists elements far from what the canvas shows).
+                        app.canvas.show = Some((r.element_id.clone(), crate::canvas::Show::IfHidden));
                         app.selection = BTreeSet::from([r.element_id.clone()]);
                         app.focus_finding = Some(r.key.clone());
                         app.table_selection = BTreeSet::from([r.key.clone()]);
