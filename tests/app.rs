@@ -1830,3 +1830,40 @@ fn a_second_click_on_the_sorting_column_turns_the_order_round() {
     h.run_steps(3);
     assert_eq!(first(&h), ascending, "a third click sorts up again");
 }
+
+#[test]
+fn choosing_a_finding_brings_its_element_into_view() {
+    let mut h = harness(threatmap_core::synth::synthetic(200, 7));
+    h.state_mut().show_table = true;
+    h.state_mut().canvas.zoom = 1.0;
+    h.state_mut().canvas.pan = vec2(0.0, 0.0);
+    h.run_steps(3);
+    // Whether the canvas shows element `id` whole.
+    let shown = |h: &Harness<'_, ThreatmapApp>, id: &str| {
+        let app = h.state();
+        let e = app.doc.model.elements.iter().find(|e| e.id == id).expect("the element exists");
+        let r = rect_of(&app.doc.model, app.canvas.diagram, id, e.kind).expect("the element is placed");
+        let on_screen = egui::Rect::from_two_pos(app.canvas.screen_from_canvas(r.min), app.canvas.screen_from_canvas(r.max));
+        app.canvas.screen_rect.contains_rect(on_screen)
+    };
+    // At 100 % most of 200 nodes lie outside the canvas: choose the finding of one of those.
+    let rows = table_rows(&h);
+    let element_of = |h: &Harness<'_, ThreatmapApp>, row: &str| {
+        let app = h.state();
+        app.doc.model.elements.iter().find(|e| e.kind.is_node() && row.ends_with(&format!(" on {}, Open", e.name))).map(|e| e.id.clone())
+    };
+    let (row, id) = rows
+        .iter()
+        .find_map(|r| element_of(&h, r).filter(|id| !shown(&h, id)).map(|id| (r.clone(), id)))
+        .expect("a finding whose element is off screen");
+    let pan = h.state().canvas.pan;
+    h.get_by_label(&row).click();
+    h.run_steps(3);
+    assert_eq!(h.state().selection.iter().collect::<Vec<_>>(), [&id], "the finding's element is selected");
+    assert!(shown(&h, &id), "the canvas shows {id} (pan {pan:?}, then {:?})", h.state().canvas.pan);
+    // A finding of an element in view leaves the canvas where it is.
+    let pan = h.state().canvas.pan;
+    h.get_by_label(&row).click();
+    h.run_steps(3);
+    assert_eq!(h.state().canvas.pan, pan, "the canvas stays put");
+}

@@ -1314,15 +1314,14 @@ pub fn findings_table_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp) {
                 }
                 // Findings with an owner first, by owner; then the rest by severity.
                 SortBy::Owner => {
-                    let mut keyed: Vec<((bool, String, std::cmp::Reverse<Severity>), usize)> = order
-                        .iter()
-                        .map(|&k| {
-                            let owner = row_of(k).map(|r| r.owner).unwrap_or_default();
-                            ((owner.is_empty(), owner, std::cmp::Reverse(entries[k].severity)), k)
-                        })
-                        .collect();
-                    keyed.sort();
-                    order = keyed.into_iter().map(|(_, k)| k).collect();
+                    let owners: Vec<String> = order.iter().map(|&k| row_of(k).map(|r| r.owner).unwrap_or_default()).collect();
+                    let mut at: Vec<usize> = (0..order.len()).collect();
+                    at.sort_by(|&x, &y| {
+                        (owners[x].is_empty(), &owners[x])
+                            .cmp(&(owners[y].is_empty(), &owners[y]))
+                            .then(entries[order[y]].severity.cmp(&entries[order[x]].severity))
+                    });
+                    order = at.into_iter().map(|x| order[x]).collect();
                 }
             }
             if reversed {
