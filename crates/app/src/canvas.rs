@@ -267,8 +267,8 @@ fn minimap_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, view: Rect, dark: bool)
 /// Exposes a drawn element to screen readers (AccessKit) as a button with its kind, name and
 /// open findings ("Server Web Server, 15 open findings, worst Very High") and whether it is
 /// selected; its bounds are where it is drawn, so a click there selects it.
-fn accessible_element(ui: &egui::Ui, app: &ThreatmapApp, e: &threatmap_core::model::Element, s: Rect) {
-    let findings = crate::commands::open_findings_text(app, &e.id);
+fn accessible_element(ui: &egui::Ui, app: &ThreatmapApp, (k, e): (usize, &threatmap_core::model::Element), s: Rect) {
+    let findings = crate::commands::open_findings_text(app.cache.badge(k));
     let label = format!("{} {}, {findings}", e.kind.label(), threatmap_core::model::one_line(&e.name));
     let selected = app.selection.contains(&e.id);
     ui.ctx().accesskit_node_builder(ui.id().with(("element", &e.id)), |n| {
@@ -328,6 +328,8 @@ pub struct Geometry {
     diagram: usize,
     nodes: std::collections::HashMap<String, (Kind, Rect)>,
     offsets: std::collections::HashMap<String, f32>,
+    /// Each flow's drawn path, by element index (`None`: not a flow, or an end is not drawn).
+    paths: Vec<Option<Vec<Pos2>>>,
 }
 
 impl Geometry {
@@ -338,7 +340,14 @@ impl Geometry {
             .filter(|e| e.kind.is_node())
             .filter_map(|e| Some((e.id.clone(), (e.kind, rect_of(model, dg, &e.id, e.kind)?))))
             .collect();
-        Geometry { diagram: dg, nodes, offsets: parallel_offsets(model) }
+        let mut geo = Geometry { diagram: dg, nodes, offsets: parallel_offsets(model), paths: Vec::new() };
+        geo.paths = model.elements.iter().map(|e| (e.kind == Kind::Dataflow).then(|| flow_path(model, e, &geo)).flatten()).collect();
+        geo
+    }
+
+    /// The drawn path of the flow at element index `k`, in canvas units.
+    fn path(&self, k: usize) -> Option<&[Pos2]> {
+        self.paths.get(k)?.as_deref()
     }
 }
 
@@ -446,7 +455,7 @@ fn hit_test(app: &ThreatmapApp, geo: &Geometry, screen: Pos2) -> Hit {
     }
     // Handles of the selection first.
     for id in &app.selection {
-        let Some(e) = model.elements.iter().find(|e| &e.id == id) else { continue };
+        let Some((at, e)) = model.elements.iter().enumerate().find(|(_, e)| &e.id == id) else { continue };
         match e.kind {
             Kind::Boundary => {
                 if let Some(r) = rect_of(model, dg, id, e.kind) {
@@ -458,7 +467,7 @@ fn hit_test(app: &ThreatmapApp, geo: &Geometry, screen: Pos2) -> Hit {
                 }
             }
             Kind::Dataflow => {
-                if let Some(path) = flow_path(model, e, geo) {
+                if let Some(path) = geo.path(at) {
                     let mid = if path.len() == 3 { path[1] } else { path[0].lerp(path[path.len() - 1], 0.5) };
                     if (mid - p).length() <= tol * 1.5 {
                         return Hit::WaypointHandle(id.clone());
@@ -485,8 +494,8 @@ fn hit_test(app: &ThreatmapApp, geo: &Geometry, screen: Pos2) -> Hit {
             return Hit::Node(id.clone());
         }
     }
-    for e in model.elements.iter().filter(|e| e.kind == Kind::Dataflow).rev() {
-        if let Some(path) = flow_path(model, e, geo)
+    for (k, e) in model.elements.iter().enumerate().filter(|(_, e)| e.kind == Kind::Dataflow).rev() {
+        if let Some(path) = geo.path(k)
             && path.windows(2).any(|w| dist_to_segment(p, w[0], w[1]) <= tol)
         {
             return Hit::Flow(e.id.clone());
@@ -688,9 +697,9 @@ fn interact(ui: &egui::Ui, app: &mut ThreatmapApp, response: &egui::Response) {
                     let area = Rect::from_two_pos(start, p);
                     let geo = geometry(app);
                     let model = &app.doc.model;
-                    for e in &model.elements {
+                    for (k, e) in model.elements.iter().enumerate() {
                         let inside = match e.kind {
-                            Kind::Dataflow => flow_path(model, e, &geo).is_some_and(|path| path.iter().all(|q| area.contains(*q))),
+                            Kind::Dataflow => geo.path(k).is_some_and(|path| path.iter().all(|q| area.contains(*q))),
                             k => rect_of(model, dg, &e.id, k).is_some_and(|r| area.contains_rect(r)),
                         };
                         if inside {
@@ -901,7 +910,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
         if !view.intersects(s) {
             continue;
         }
-        accessible_element(ui, app, e, s);
+        accessible_element(ui, app, (k, e), s);
         let stroke = Stroke::new(if is_sel { 2.5 } else { 1.5 }, if is_sel { selected } else { boundary_line });
         dashed_rect(painter, s, stroke, 8.0 * z);
         if text_visible {
@@ -956,7 +965,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
     // Flows: lines and arrowheads now, labels after the nodes (so no node hides them).
     let mut labels: Vec<FlowLabel> = Vec::new();
     for (k, e) in model.elements.iter().enumerate().filter(|(_, e)| e.kind == Kind::Dataflow) {
-        let Some(path) = flow_path(model, e, geo) else { continue };
+        let Some(path) = geo.path(k) else { continue };
         let pts: Vec<Pos2> = path.iter().map(|p| c.screen_from_canvas(*p)).collect();
         // A long flow's box covers much it does not pass through: test its segments.
         if !pts.windows(2).any(|w| segment_meets(w[0], w[1], view)) {
@@ -1015,7 +1024,7 @@ fn paint(ui: &egui::Ui, app: &ThreatmapApp, geo: &Geometry, painter: &egui::Pain
         let stroke_color = if !e.in_scope() { Color32::GRAY } else { ink };
         let stroke = Stroke::new(1.6, stroke_color);
         node_shape(painter, e.kind, s, fill, stroke, z);
-        accessible_element(ui, app, e, s);
+        accessible_element(ui, app, (k, e), s);
         if is_sel {
             painter.rect_stroke(s.expand(4.0), 4.0, Stroke::new(2.0, selected), StrokeKind::Outside);
         }

@@ -10,6 +10,7 @@ use threatmap_core::templates;
 use crate::convert::ImportFormat;
 use crate::files::Purpose;
 use crate::gui::{ExportKind, Pending, ThreatmapApp};
+use threatmap_render::dfd::Badge;
 
 /// An action the user can take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -620,7 +621,7 @@ pub fn palette_ui(ctx: &egui::Context, app: &mut ThreatmapApp) {
             for (k, (item, text)) in matches.iter().take(PALETTE_ROWS).enumerate() {
                 let hint = match item {
                     PaletteItem::Command(c) => c.shortcuts().first().map(|s| ctx.format_shortcut(s)).unwrap_or_default(),
-                    PaletteItem::Element(id) => open_findings_text(app, id),
+                    PaletteItem::Element(id) => open_findings_text(app.cache.badge_of(&app.doc.model, id)),
                     PaletteItem::Finding(key) => app.doc.model.decisions.get(key).map(|d| d.status).unwrap_or_default().label().to_owned(),
                     PaletteItem::Status(_) => String::new(),
                 };
@@ -666,8 +667,8 @@ pub fn palette_ui(ctx: &egui::Context, app: &mut ThreatmapApp) {
 }
 
 /// "3 open findings, worst High" for the palette and screen readers, from the badge counts.
-pub fn open_findings_text(app: &ThreatmapApp, id: &str) -> String {
-    match app.cache.badge_of(&app.doc.model, id) {
+pub fn open_findings_text(badge: Option<&Badge>) -> String {
+    match badge {
         Some(b) if b.count > 0 => format!("{} open finding{}, worst {}", b.count, if b.count == 1 { "" } else { "s" }, b.worst.name()),
         _ => "no open findings".to_owned(),
     }
