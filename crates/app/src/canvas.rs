@@ -453,9 +453,11 @@ fn hit_test(app: &ThreatmapApp, geo: &Geometry, screen: Pos2) -> Hit {
     if let Some((_, id)) = c.badge_hits.iter().rev().find(|(r, _)| r.contains(screen)) {
         return Hit::Badge(id.clone());
     }
-    // Handles of the selection first.
-    for id in &app.selection {
-        let Some((at, e)) = model.elements.iter().enumerate().find(|(_, e)| &e.id == id) else { continue };
+    // Handles of the selection first, the last drawn on top (one pass over the model, however
+    // much is selected).
+    let chosen = model.elements.iter().enumerate().rev().filter(|(_, e)| !app.selection.is_empty() && app.selection.contains(&e.id));
+    for (at, e) in chosen {
+        let id = &e.id;
         match e.kind {
             Kind::Boundary => {
                 if let Some(r) = rect_of(model, dg, id, e.kind) {

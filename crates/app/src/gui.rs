@@ -349,7 +349,9 @@ impl ThreatmapApp {
             })
             .collect();
         debug_assert!(a.findings.is_sorted_by_key(|f| f.element) && a.excluded.is_sorted_by_key(|f| f.element));
-        let open = a.open_findings().count();
+        // Every open finding is on an element, so the badges count them all.
+        let open = badges.iter().flatten().map(|b| b.count).sum();
+        debug_assert_eq!(open, a.open_findings().count());
         self.cache = FindingsCache {
             numbers,
             open,
