@@ -300,10 +300,10 @@ fn drawn_centre(model: &Model, d: usize, id: &str) -> Option<Pos2> {
 
 /// What a badge stands for: the element's open findings by severity.
 fn badge_tooltip(app: &ThreatmapApp, id: &str) -> String {
-    let Some(i) = app.doc.model.elements.iter().rposition(|e| e.id == id) else { return String::new() };
-    let (i, a) = (i as u32, app.element_analysis(i as u32));
+    let Some(i) = app.doc.model.index_of(id) else { return String::new() };
+    let a = app.element_analysis(i as u32);
     let mut by: Vec<(Severity, usize)> = Vec::new();
-    for f in a.open_findings().filter(|f| f.element == i) {
+    for f in a.open_findings() {
         let s = a.severity(f);
         match by.iter_mut().find(|(x, _)| *x == s) {
             Some((_, n)) => *n += 1,
@@ -315,7 +315,7 @@ fn badge_tooltip(app: &ThreatmapApp, id: &str) -> String {
     let parts: Vec<String> = by.iter().map(|(s, n)| format!("{n} {}", s.name())).collect();
     format!(
         "{}: {total} open finding{} ({})\nClick to see them in the inspector",
-        a.prepared.element(i).name,
+        a.prepared.element(i as u32).name,
         if total == 1 { "" } else { "s" },
         parts.join(", ")
     )

@@ -544,7 +544,7 @@ pub fn palette_matches(app: &ThreatmapApp, query: &str) -> Vec<(PaletteItem, Str
     }));
     // The selected element's findings, to triage from the keyboard.
     if let [id] = app.selection.iter().collect::<Vec<_>>()[..] {
-        let i = app.doc.model.elements.iter().rposition(|e| e.id == *id);
+        let i = app.doc.model.index_of(id);
         let a = i.map(|i| app.element_analysis(i as u32));
         for (a, f) in a.iter().flat_map(|a| a.findings.iter().map(move |f| (a, f))) {
             let title = threatmap_core::model::one_line(&a.rule(f).title_for(&a.prepared, f.element));

@@ -58,7 +58,7 @@ impl FindingsCache {
 
     /// The badge of the element `id`.
     pub fn badge_of(&self, model: &Model, id: &str) -> Option<&Badge> {
-        self.badge(model.elements.iter().rposition(|e| e.id == id)?)
+        self.badge(model.index_of(id)?)
     }
 
     /// The cached findings of the element at index `i` alone (and those assumptions exclude),

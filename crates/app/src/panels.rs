@@ -821,7 +821,7 @@ pub fn severity_text_color(s: Severity, dark: bool) -> Color32 {
 /// The findings of one element, expandable to their text and why they fired.
 fn findings_ui(ui: &mut egui::Ui, app: &mut ThreatmapApp, id: &str) {
     app.refresh();
-    let Some(idx) = app.doc.model.elements.iter().rposition(|e| e.id == id) else { return };
+    let Some(idx) = app.doc.model.index_of(id) else { return };
     let mut a = app.cache.of_element(&app.doc, &app.rules, &app.incremental, idx as u32);
     a.excluded.clear();
     let mut mine: Vec<&Finding> = a.findings.iter().collect();

@@ -836,6 +836,11 @@ impl Model {
         all.into_iter().map(|ds| ds.contains(&d)).collect()
     }
 
+    /// The index of element `id` (the last of that id, as the rule engine reads duplicates).
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.elements.iter().rposition(|e| e.id == id)
+    }
+
     /// The diagrams each element is shown on, by element index (see [`Model::shown_on`]).
     pub fn diagram_membership(&self) -> Vec<BTreeSet<usize>> {
         let n = self.elements.len();
